@@ -1,0 +1,63 @@
+#pragma once
+/// The validated, immutable configuration of one vigil process.
+
+#include <vigil/core/log.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace vigil::config {
+
+/// An MQTT listener (`[[listener]]`).
+struct listener_settings {
+    std::string bind = "127.0.0.1";
+    std::uint16_t port = 1883;  ///< 0 lets the OS pick (tests)
+    int backlog = 4096;
+};
+
+/// `[limits]`
+struct limits_settings {
+    std::uint16_t max_inflight = 32;
+    std::size_t max_queued = 10000;
+    std::size_t max_packet_size = 262144;
+    std::size_t max_outbound_bytes = 1024 * 1024;
+    std::chrono::milliseconds connect_timeout{10000};
+};
+
+struct settings {
+    unsigned workers = 0;  ///< 0 = one per core
+    log::level log_level = log::level::info;
+    std::vector<listener_settings> listeners;
+    limits_settings limits;
+
+    /// `workers` with 0 resolved to the number of cores.
+    [[nodiscard]] unsigned resolved_workers() const noexcept;
+};
+
+/// A configuration problem, with `file:line: ` in its message when it has a place.
+class config_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+/// The development defaults used when no file is given: one MQTT listener on
+/// 127.0.0.1:1883.
+[[nodiscard]] settings default_settings();
+
+/// Parses and validates TOML text. Unknown keys and bad values are errors.
+/// Errors: throws config_error naming `source:line`.
+[[nodiscard]] settings parse_settings(std::string_view toml_text, std::string_view source);
+
+/// Reads and parses a file. Errors: throws config_error.
+[[nodiscard]] settings load_settings(const std::filesystem::path& file);
+
+/// Parses "250ms", "10s", "5m", "2h", "30d". Returns false on anything else.
+[[nodiscard]] bool parse_duration(std::string_view text, std::chrono::milliseconds& out) noexcept;
+
+}  // namespace vigil::config

@@ -1,0 +1,43 @@
+#pragma once
+/// MQTT topic names, topic filters and the matching rules of MQTT 3.1.1 §4.7.
+
+#include <cstddef>
+#include <string_view>
+
+namespace vigil::topic {
+
+/// Longest topic or filter accepted: a UTF-8 string in MQTT is at most 65,535 bytes.
+constexpr std::size_t max_length = 65535;
+
+/// True when `s` is well-formed UTF-8 without U+0000 [MQTT-1.5.3-1, MQTT-1.5.3-2].
+[[nodiscard]] bool valid_utf8(std::string_view s) noexcept;
+
+/// A topic name for PUBLISH: non-empty, no '+' or '#' [MQTT-4.7.3-1, MQTT-3.3.2-2].
+/// UTF-8 validity is checked separately (the codec does both).
+[[nodiscard]] bool valid_name(std::string_view name) noexcept;
+
+/// A topic filter for SUBSCRIBE/UNSUBSCRIBE: non-empty; '#' only alone as the last level;
+/// '+' only as a whole level [MQTT-4.7.1-2, MQTT-4.7.1-3, MQTT-4.7.3-1].
+[[nodiscard]] bool valid_filter(std::string_view filter) noexcept;
+
+/// True when `filter` (valid) matches `name` (valid). '#' also matches the parent level;
+/// a first-level wildcard never matches a name starting with '$' [MQTT-4.7.2-1].
+/// Complexity: linear in the lengths.
+[[nodiscard]] bool matches(std::string_view filter, std::string_view name) noexcept;
+
+/// Splits at '/': calls `f(level, is_last)` for each level, left to right.
+template <class F>
+void for_each_level(std::string_view s, F&& f) {
+    std::size_t start = 0;
+    for (;;) {
+        const std::size_t slash = s.find('/', start);
+        if (slash == std::string_view::npos) {
+            f(s.substr(start), true);
+            return;
+        }
+        f(s.substr(start, slash - start), false);
+        start = slash + 1;
+    }
+}
+
+}  // namespace vigil::topic

@@ -1,0 +1,34 @@
+#pragma once
+/// Error codes of the MQTT protocol layers (STYLE R2).
+
+#include <vigil/core/error.hpp>
+
+#include <type_traits>
+
+namespace vigil::mqtt {
+
+enum class errc : int {
+    malformed_packet = 1,           ///< bytes that do not form an MQTT 3.1.1 packet
+    protocol_violation,             ///< a well-formed packet the spec forbids here
+    unacceptable_protocol_version,  ///< CONNACK return code 0x01
+    identifier_rejected,            ///< CONNACK return code 0x02
+    packet_too_large,               ///< larger than limits::max_packet_size
+    invalid_utf8,                   ///< ill-formed UTF-8 or U+0000 in a string
+    invalid_topic,                  ///< bad topic name or filter
+    connect_timeout,                ///< no CONNECT in time
+    keep_alive_timeout,             ///< silent for 1.5 x keep-alive
+    session_taken_over,             ///< another connection took this client id
+    queue_overflow,                 ///< more than max_queued messages pending
+    server_shutdown,                ///< the broker is stopping
+};
+
+const boost::system::error_category& mqtt_category() noexcept;
+
+inline error_code make_error_code(errc e) noexcept {
+    return {static_cast<int>(e), mqtt_category()};
+}
+
+}  // namespace vigil::mqtt
+
+template <>
+struct boost::system::is_error_code_enum<vigil::mqtt::errc> : std::true_type {};

@@ -1,0 +1,103 @@
+#pragma once
+/// Sans-I/O MQTT 3.1.1 session: packets and deliveries in, actions out (STYLE R1).
+/// It owns what MQTT calls the session state: subscriptions, QoS 1/2 messages in flight
+/// and queued, and the QoS 2 packet ids received and not yet released (§3.1.2.4).
+
+#include <vigil/mqtt/codec/packets.hpp>
+#include <vigil/mqtt/session/actions.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <string>
+#include <unordered_set>
+
+namespace vigil::mqtt {
+
+struct session_limits {
+    std::uint16_t max_inflight = 32;  ///< QoS 1/2 messages sent and not yet acknowledged
+    std::size_t max_queued = 10000;   ///< QoS 1/2 messages waiting behind the window or offline
+};
+
+/// Checks a CONNECT against the rules a server applies before accepting it.
+/// Errors: errc::unacceptable_protocol_version (answer CONNACK 0x01),
+/// errc::identifier_rejected (answer CONNACK 0x02). Success: accept.
+[[nodiscard]] error_code check_connect(const connect_packet& c) noexcept;
+
+/// Counters a session keeps about messages it could not deliver.
+struct session_stats {
+    std::uint64_t dropped_qos0_offline = 0;
+    std::uint64_t dropped_queue_full = 0;
+};
+
+/// One client's session.
+/// Thread safety: distinct objects safe, shared objects unsafe (the broker keeps each on
+/// its client's home shard).
+class session {
+public:
+    session(std::string client_id, bool persistent, session_limits lim);
+
+    [[nodiscard]] const std::string& client_id() const noexcept { return client_id_; }
+    /// False for a clean session (CleanSession = 1), which ends with its connection.
+    [[nodiscard]] bool persistent() const noexcept { return persistent_; }
+    [[nodiscard]] bool attached() const noexcept { return attached_; }
+
+    /// A connection takes this session: re-sends what was in flight (DUP set, PUBRELs
+    /// again) and then queued messages, as the window allows [MQTT-4.4.0-1].
+    void attach(action_list& out);
+    /// The connection is gone; messages for the session queue up from now on.
+    void detach() noexcept { attached_ = false; }
+
+    /// Handles a packet received after the CONNECT was accepted.
+    void on_packet(const packet& p, action_list& out);
+
+    /// A message routed to this session, at the granted QoS (min of publish and
+    /// subscription). `retain` is set for retained messages sent on subscribe.
+    void deliver(const message_ref& m, qos q, bool retain, action_list& out);
+
+    using subscription_map = std::map<std::string, qos, std::less<>>;
+    [[nodiscard]] const subscription_map& subscriptions() const noexcept { return subs_; }
+    [[nodiscard]] std::size_t inflight_count() const noexcept { return inflight_.size(); }
+    [[nodiscard]] std::size_t queued_count() const noexcept { return queue_.size(); }
+    [[nodiscard]] const session_stats& stats() const noexcept { return stats_; }
+
+private:
+    enum class out_state : std::uint8_t { awaiting_puback, awaiting_pubrec, awaiting_pubcomp };
+    struct inflight_entry {
+        std::uint16_t packet_id;
+        out_state state;
+        qos q;
+        bool retain;
+        message_ref msg;
+    };
+    struct queued_entry {
+        message_ref msg;
+        qos q;
+        bool retain;
+    };
+
+    void on_publish(const publish_packet& p, action_list& out);
+    void on_subscribe(const subscribe_packet& s, action_list& out);
+    void on_unsubscribe(const unsubscribe_packet& u, action_list& out);
+    void on_puback(std::uint16_t id, action_list& out);
+    void on_pubrec(std::uint16_t id, action_list& out);
+    void on_pubcomp(std::uint16_t id, action_list& out);
+    void send_new(const message_ref& m, qos q, bool retain, action_list& out);
+    void pump(action_list& out);
+    [[nodiscard]] std::uint16_t next_packet_id() noexcept;
+    [[nodiscard]] std::deque<inflight_entry>::iterator find_inflight(std::uint16_t id, out_state s);
+
+    std::string client_id_;
+    bool persistent_;
+    bool attached_ = false;
+    session_limits lim_;
+    std::uint16_t last_packet_id_ = 0;
+    subscription_map subs_;
+    std::deque<inflight_entry> inflight_;  // in send order
+    std::deque<queued_entry> queue_;
+    std::unordered_set<std::uint16_t> awaiting_pubrel_;  // QoS 2 received, not released
+    session_stats stats_;
+};
+
+}  // namespace vigil::mqtt

@@ -1,0 +1,205 @@
+#include <vigil/config/settings.hpp>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+#include <thread>
+
+namespace vigil::config {
+namespace {
+
+struct context {
+    std::string_view source;
+
+    [[noreturn]] void fail(const toml::node& n, std::string_view what) const {
+        throw config_error(fmt::format("{}:{}: {}", source, n.source().begin.line, what));
+    }
+
+    /// Rejects keys of `t` not in `known` (catches typos instead of ignoring them).
+    void only(const toml::table& t, std::initializer_list<std::string_view> known, std::string_view where) const {
+        for (const auto& [k, v] : t) {
+            if (std::find(known.begin(), known.end(), k.str()) == known.end()) {
+                fail(v, fmt::format("unknown key '{}{}'", where, k.str()));
+            }
+        }
+    }
+
+    template <class T>
+    T integer(const toml::node& n, std::string_view key, std::int64_t lo, std::int64_t hi) const {
+        const auto* v = n.as_integer();
+        if (v == nullptr) {
+            fail(n, fmt::format("'{}' must be an integer", key));
+        }
+        const std::int64_t x = v->get();
+        if (x < lo || x > hi) {
+            fail(n, fmt::format("'{}' must be between {} and {}, got {}", key, lo, hi, x));
+        }
+        return static_cast<T>(x);
+    }
+
+    std::string string(const toml::node& n, std::string_view key) const {
+        const auto* v = n.as_string();
+        if (v == nullptr) {
+            fail(n, fmt::format("'{}' must be a string", key));
+        }
+        return v->get();
+    }
+
+    std::chrono::milliseconds duration(const toml::node& n, std::string_view key) const {
+        std::chrono::milliseconds d{};
+        if (!parse_duration(string(n, key), d) || d.count() <= 0) {
+            fail(n, fmt::format("'{}' must be a positive duration such as \"500ms\", \"10s\" or \"5m\"", key));
+        }
+        return d;
+    }
+};
+
+listener_settings parse_listener(const context& cx, const toml::node& n) {
+    const auto* t = n.as_table();
+    if (t == nullptr) {
+        cx.fail(n, "each [[listener]] must be a table");
+    }
+    cx.only(*t, {"bind", "port", "backlog"}, "listener.");
+    listener_settings l;
+    if (const auto* v = t->get("bind")) {
+        l.bind = cx.string(*v, "listener.bind");
+        unsigned char addr[sizeof(in6_addr)];
+        if (inet_pton(AF_INET, l.bind.c_str(), addr) != 1 && inet_pton(AF_INET6, l.bind.c_str(), addr) != 1) {
+            cx.fail(*v, fmt::format("'listener.bind' must be an IP address, got \"{}\"", l.bind));
+        }
+    }
+    if (const auto* v = t->get("port")) {
+        l.port = cx.integer<std::uint16_t>(*v, "listener.port", 0, 65535);
+    }
+    if (const auto* v = t->get("backlog")) {
+        l.backlog = cx.integer<int>(*v, "listener.backlog", 1, 65535);
+    }
+    return l;
+}
+
+void parse_limits(const context& cx, const toml::table& t, limits_settings& lim) {
+    cx.only(t, {"max_inflight", "max_queued", "max_packet_size", "max_outbound_bytes", "connect_timeout"}, "limits.");
+    if (const auto* v = t.get("max_inflight")) {
+        lim.max_inflight = cx.integer<std::uint16_t>(*v, "limits.max_inflight", 1, 65535);
+    }
+    if (const auto* v = t.get("max_queued")) {
+        lim.max_queued = cx.integer<std::size_t>(*v, "limits.max_queued", 1, 100'000'000);
+    }
+    if (const auto* v = t.get("max_packet_size")) {
+        lim.max_packet_size = cx.integer<std::size_t>(*v, "limits.max_packet_size", 64, 268'435'460);
+    }
+    if (const auto* v = t.get("max_outbound_bytes")) {
+        lim.max_outbound_bytes = cx.integer<std::size_t>(*v, "limits.max_outbound_bytes", 4096, std::int64_t{1} << 34);
+    }
+    if (const auto* v = t.get("connect_timeout")) {
+        lim.connect_timeout = cx.duration(*v, "limits.connect_timeout");
+    }
+}
+
+}  // namespace
+
+unsigned settings::resolved_workers() const noexcept {
+    if (workers != 0) {
+        return workers;
+    }
+    const unsigned n = std::thread::hardware_concurrency();
+    return n == 0 ? 1 : std::min(n, 64u);
+}
+
+settings default_settings() {
+    settings s;
+    s.listeners.push_back({});
+    return s;
+}
+
+settings parse_settings(std::string_view toml_text, std::string_view source) {
+    toml::table root;
+    try {
+        root = toml::parse(toml_text, source);
+    } catch (const toml::parse_error& e) {
+        throw config_error(fmt::format("{}:{}: {}", source, e.source().begin.line, e.description()));
+    }
+    const context cx{source};
+    cx.only(root, {"workers", "log_level", "listener", "limits"}, "");
+    settings s;
+    if (const auto* v = root.get("workers")) {
+        s.workers = cx.integer<unsigned>(*v, "workers", 0, 64);
+    }
+    if (const auto* v = root.get("log_level")) {
+        if (!log::parse_level(cx.string(*v, "log_level"), s.log_level)) {
+            cx.fail(*v, "'log_level' must be one of \"debug\", \"info\", \"warn\", \"error\"");
+        }
+    }
+    if (const auto* v = root.get("listener")) {
+        const auto* arr = v->as_array();
+        if (arr == nullptr) {
+            cx.fail(*v, "'listener' must be an array of tables: write [[listener]]");
+        }
+        std::set<std::pair<std::string, std::uint16_t>> seen;
+        for (const auto& item : *arr) {
+            listener_settings l = parse_listener(cx, item);
+            if (l.port != 0 && !seen.insert({l.bind, l.port}).second) {
+                cx.fail(item, fmt::format("listener {}:{} is declared twice", l.bind, l.port));
+            }
+            s.listeners.push_back(std::move(l));
+        }
+    } else {
+        s.listeners.push_back({});
+    }
+    if (const auto* v = root.get("limits")) {
+        const auto* t = v->as_table();
+        if (t == nullptr) {
+            cx.fail(*v, "'limits' must be a table");
+        }
+        parse_limits(cx, *t, s.limits);
+    }
+    return s;
+}
+
+settings load_settings(const std::filesystem::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
+        throw config_error(fmt::format("{}: cannot open configuration file", file.string()));
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    return parse_settings(text.str(), file.string());
+}
+
+bool parse_duration(std::string_view text, std::chrono::milliseconds& out) noexcept {
+    std::int64_t n = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (ec != std::errc{} || end == text.data() || n < 0) {
+        return false;
+    }
+    const std::string_view unit{end, static_cast<std::size_t>(text.data() + text.size() - end)};
+    std::int64_t mult = 0;
+    if (unit == "ms") {
+        mult = 1;
+    } else if (unit == "s") {
+        mult = 1000;
+    } else if (unit == "m") {
+        mult = 60'000;
+    } else if (unit == "h") {
+        mult = 3'600'000;
+    } else if (unit == "d") {
+        mult = 86'400'000;
+    } else {
+        return false;
+    }
+    if (n > std::numeric_limits<std::int64_t>::max() / mult) {
+        return false;
+    }
+    out = std::chrono::milliseconds{n * mult};
+    return true;
+}
+
+}  // namespace vigil::config

@@ -1,0 +1,96 @@
+#include <vigil/core/log.hpp>
+
+#include <vigil/core/error.hpp>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+#include <string>
+
+namespace vigil::log {
+namespace {
+// relaxed: the level is a filter; a racing reader seeing the old level is harmless.
+std::atomic<level> g_level{level::info};
+
+constexpr std::string_view level_name(level l) noexcept {
+    switch (l) {
+        case level::debug:
+            return "debug";
+        case level::info:
+            return "info";
+        case level::warn:
+            return "warn";
+        case level::error:
+            return "error";
+    }
+    return "?";
+}
+}  // namespace
+
+void set_level(level l) noexcept { g_level.store(l, std::memory_order_relaxed); }
+
+bool enabled(level l) noexcept { return l >= g_level.load(std::memory_order_relaxed); }
+
+bool parse_level(std::string_view name, level& out) noexcept {
+    for (const level l : {level::debug, level::info, level::warn, level::error}) {
+        if (name == level_name(l)) {
+            out = l;
+            return true;
+        }
+    }
+    return false;
+}
+
+void write(level l, std::string_view text) {
+    const auto now = std::chrono::system_clock::now();
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch());
+    const std::time_t secs = static_cast<std::time_t>(ms.count() / 1000);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    std::string line = fmt::format(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z {} {}\n",
+        tm.tm_year + 1900,
+        tm.tm_mon + 1,
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec,
+        ms.count() % 1000,
+        level_name(l),
+        text
+    );
+    std::size_t off = 0;
+    while (off < line.size()) {
+        const ssize_t n = ::write(STDERR_FILENO, line.data() + off, line.size() - off);
+        if (n <= 0) {
+            return;
+        }
+        off += static_cast<std::size_t>(n);
+    }
+}
+
+bool limiter::allow(std::uint64_t& suppressed) noexcept {
+    const std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                 std::chrono::steady_clock::now().time_since_epoch()
+    )
+                                 .count();
+    std::int64_t next = next_ns_.load(std::memory_order_relaxed);
+    if (now >= next &&
+        next_ns_.compare_exchange_strong(next, now + interval_ns_, std::memory_order_relaxed)) {
+        suppressed = suppressed_.exchange(0, std::memory_order_relaxed);
+        return true;
+    }
+    suppressed_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+}
+
+}  // namespace vigil::log
+
+namespace vigil {
+void ignore_error(const error_code& ec, std::string_view why) {
+    if (ec) {
+        log::debug("ignored error {}: {}", ec.message(), why);
+    }
+}
+}  // namespace vigil

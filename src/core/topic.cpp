@@ -1,0 +1,110 @@
+#include <vigil/core/topic.hpp>
+
+#include <cstdint>
+
+namespace vigil::topic {
+
+bool valid_utf8(std::string_view s) noexcept {
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    const auto* end = p + s.size();
+    while (p < end) {
+        const unsigned char c = *p;
+        if (c == 0) {
+            return false;
+        }
+        if (c < 0x80) {
+            ++p;
+            continue;
+        }
+        int extra = 0;
+        std::uint32_t cp = 0;
+        if ((c & 0xE0) == 0xC0) {
+            extra = 1;
+            cp = c & 0x1Fu;
+        } else if ((c & 0xF0) == 0xE0) {
+            extra = 2;
+            cp = c & 0x0Fu;
+        } else if ((c & 0xF8) == 0xF0) {
+            extra = 3;
+            cp = c & 0x07u;
+        } else {
+            return false;
+        }
+        if (end - p <= extra) {
+            return false;
+        }
+        for (int i = 1; i <= extra; ++i) {
+            const unsigned char cc = p[i];
+            if ((cc & 0xC0) != 0x80) {
+                return false;
+            }
+            cp = (cp << 6) | (cc & 0x3Fu);
+        }
+        // Overlong forms, surrogates and values past U+10FFFF are ill-formed.
+        if ((extra == 1 && cp < 0x80) || (extra == 2 && cp < 0x800) ||
+            (extra == 3 && cp < 0x10000) || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) {
+            return false;
+        }
+        p += extra + 1;
+    }
+    return true;
+}
+
+bool valid_name(std::string_view name) noexcept {
+    return !name.empty() && name.size() <= max_length &&
+           name.find_first_of("+#") == std::string_view::npos;
+}
+
+bool valid_filter(std::string_view filter) noexcept {
+    if (filter.empty() || filter.size() > max_length) {
+        return false;
+    }
+    bool ok = true;
+    for_each_level(filter, [&ok](std::string_view level, bool last) {
+        if (level.find_first_of("+#") == std::string_view::npos) {
+            return;
+        }
+        if (level == "+") {
+            return;
+        }
+        if (level == "#" && last) {
+            return;
+        }
+        ok = false;
+    });
+    return ok;
+}
+
+bool matches(std::string_view filter, std::string_view name) noexcept {
+    if (!name.empty() && name.front() == '$' && !filter.empty() &&
+        (filter.front() == '+' || filter.front() == '#')) {
+        return false;
+    }
+    std::size_t f = 0;
+    std::size_t n = 0;
+    for (;;) {
+        const std::size_t f_end = std::min(filter.find('/', f), filter.size());
+        const std::string_view flevel = filter.substr(f, f_end - f);
+        if (flevel == "#") {
+            return true;
+        }
+        const std::size_t n_end = std::min(name.find('/', n), name.size());
+        const std::string_view nlevel = name.substr(n, n_end - n);
+        if (flevel != "+" && flevel != nlevel) {
+            return false;
+        }
+        const bool f_done = f_end == filter.size();
+        const bool n_done = n_end == name.size();
+        if (f_done || n_done) {
+            if (f_done && n_done) {
+                return true;
+            }
+            // "a/#" matches "a": the filter's only remaining level is '#'.
+            return n_done && filter.substr(f_end) == "/#";
+        }
+        f = f_end + 1;
+        n = n_end + 1;
+    }
+}
+
+}  // namespace vigil::topic

@@ -1,0 +1,148 @@
+#include <vigil/mqtt/broker/broker.hpp>
+
+#include "connection.hpp"
+#include "shard.hpp"
+
+#include <vigil/core/log.hpp>
+#include <vigil/net/shard_pool.hpp>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/socket_base.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <future>
+#include <system_error>
+
+#include <sys/socket.h>
+
+namespace vigil::mqtt {
+namespace {
+
+/// Lets several shards accept on one port; the kernel spreads connections among them.
+using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+/// One shard's acceptor for one listener. Thread safety: shard-affine.
+class acceptor : public std::enable_shared_from_this<acceptor> {
+public:
+    acceptor(shard& s, tcp::acceptor a) : shard_(s), acc_(std::move(a)), retry_(s.context()) {}
+
+    void start() { do_accept(); }
+    [[nodiscard]] asio::io_context& shard_context() noexcept { return shard_.context(); }
+    void stop() {
+        error_code ignored;
+        acc_.close(ignored);
+        retry_.cancel();
+    }
+
+private:
+    void do_accept() {
+        acc_.async_accept(shard_.context(), [self = shared_from_this()](error_code ec, tcp::socket s) {
+            self->on_accept(ec, std::move(s));
+        });
+    }
+
+    void on_accept(error_code ec, tcp::socket s) {
+        if (ec == asio::error::operation_aborted || !acc_.is_open()) {
+            return;
+        }
+        if (ec) {
+            // Typically EMFILE under a connection flood: back off briefly instead of spinning.
+            VIGIL_LOG_LIMITED(warn, "accept failed: {}; retrying in 50 ms", ec.message());
+            retry_.expires_after(std::chrono::milliseconds{50});
+            retry_.async_wait([self = shared_from_this()](error_code tec) {
+                if (!tec) {
+                    self->do_accept();
+                }
+            });
+            return;
+        }
+        error_code opt_ec;
+        s.set_option(tcp::no_delay(true), opt_ec);
+        std::make_shared<connection>(shard_, std::move(s), std::vector<std::uint8_t>{})->start();
+        do_accept();
+    }
+
+    shard& shard_;
+    tcp::acceptor acc_;
+    asio::steady_timer retry_;
+};
+
+}  // namespace
+
+struct broker::impl {
+    explicit impl(const config::settings& s) : pool(s.resolved_workers()) {
+        core.settings = s;
+        for (unsigned i = 0; i < pool.size(); ++i) {
+            core.shards.push_back(std::make_unique<shard>(core, i, pool.context(i)));
+        }
+    }
+
+    void bind_all() {
+        for (const auto& l : core.settings.listeners) {
+            const tcp::endpoint requested{asio::ip::make_address(l.bind), l.port};
+            std::uint16_t port = l.port;
+            for (auto& sh : core.shards) {
+                tcp::acceptor a(sh->context());
+                error_code ec;
+                const tcp::endpoint ep{requested.address(), port};
+                a.open(ep.protocol(), ec);
+                if (!ec) {
+                    a.set_option(tcp::acceptor::reuse_address(true), ec);
+                }
+                if (!ec) {
+                    a.set_option(reuse_port(true), ec);
+                }
+                if (!ec) {
+                    a.bind(ep, ec);
+                }
+                if (!ec) {
+                    a.listen(l.backlog, ec);
+                }
+                if (ec) {
+                    throw std::system_error(ec, fmt::format("cannot listen on {}:{}", l.bind, port));
+                }
+                port = a.local_endpoint().port();
+                acceptors.push_back(std::make_shared<acceptor>(*sh, std::move(a)));
+            }
+            bound.push_back({l.bind, port});
+        }
+    }
+
+    // Destruction order matters: acceptors go before their io_contexts, and the pool (the
+    // io_contexts and their pending handlers, which own connections) before the shards
+    // the connections point to.
+    broker_core core;
+    net::shard_pool pool;
+    std::vector<std::shared_ptr<acceptor>> acceptors;
+    std::vector<bound_listener> bound;
+};
+
+broker::broker(const config::settings& s) : impl_(std::make_unique<impl>(s)) {}
+
+broker::~broker() = default;
+
+void broker::start() {
+    impl_->bind_all();
+    for (auto& a : impl_->acceptors) {
+        asio::post(a->shard_context(), [a] { a->start(); });
+    }
+    impl_->pool.start();
+    for (const auto& b : impl_->bound) {
+        log::info("listening for MQTT on {}:{} ({} shards)", b.address, b.port, impl_->pool.size());
+    }
+}
+
+const std::vector<bound_listener>& broker::listeners() const noexcept { return impl_->bound; }
+
+void broker::stop(std::chrono::milliseconds grace) {
+    for (auto& a : impl_->acceptors) {
+        asio::post(a->shard_context(), [a] { a->stop(); });
+    }
+    for (auto& sh : impl_->core.shards) {
+        asio::post(sh->context(), [s = sh.get()] { s->close_all(); });
+    }
+    impl_->pool.stop_and_join(grace);
+    impl_->acceptors.clear();
+}
+
+}  // namespace vigil::mqtt

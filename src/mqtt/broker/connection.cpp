@@ -1,0 +1,296 @@
+#include "connection.hpp"
+
+#include <vigil/core/log.hpp>
+
+#include <boost/asio/post.hpp>
+
+#include <cstring>
+
+#include <unistd.h>
+
+namespace vigil::mqtt {
+namespace {
+constexpr std::size_t initial_read_buffer = 4096;
+
+bool is_quiet_close(const error_code& ec) {
+    return !ec || ec == asio::error::eof || ec == asio::error::connection_reset ||
+           ec == asio::error::operation_aborted || ec == make_error_code(errc::server_shutdown);
+}
+}  // namespace
+
+connection::connection(shard& s, tcp::socket sock, std::vector<std::uint8_t> prefill)
+    : shard_(s), sock_(std::move(sock)), timer_(s.context()), rx_(std::move(prefill)) {
+    rx_end_ = rx_.size();
+    rx_.resize(std::max(rx_.size() * 2, initial_read_buffer));
+    error_code ec;
+    const auto ep = sock_.remote_endpoint(ec);
+    peer_ = ec ? std::string{"?"} : fmt::format("{}:{}", ep.address().to_string(), ep.port());
+    shard_.add_connection(this);
+}
+
+connection::~connection() {
+    shard_.remove_connection(this);
+    if (client_ != nullptr && client_->conn == this) {
+        client_->conn = nullptr;
+        client_->sess.detach();
+    }
+}
+
+void connection::start() {
+    last_rx_ = std::chrono::steady_clock::now();
+    arm_timer(last_rx_ + shard_.core().settings.limits.connect_timeout);
+    if (rx_end_ > 0) {
+        process_input();
+    }
+    if (phase_ == phase::awaiting_connect || phase_ == phase::active) {
+        do_read();
+    }
+}
+
+void connection::ensure_read_space() {
+    if (rx_begin_ == rx_end_) {
+        rx_begin_ = rx_end_ = 0;
+    } else if (rx_begin_ > 0 && rx_end_ == rx_.size()) {
+        std::memmove(rx_.data(), rx_.data() + rx_begin_, rx_end_ - rx_begin_);
+        rx_end_ -= rx_begin_;
+        rx_begin_ = 0;
+    }
+    if (rx_end_ == rx_.size()) {
+        // A partial packet fills the buffer; the decoder has already checked its declared
+        // size against max_packet_size, so growth is bounded.
+        rx_.resize(rx_.size() * 2);
+    }
+}
+
+void connection::do_read() {
+    ensure_read_space();
+    sock_.async_read_some(
+        asio::buffer(rx_.data() + rx_end_, rx_.size() - rx_end_),
+        [self = shared_from_this()](error_code ec, std::size_t n) { self->on_read(ec, n); }
+    );
+}
+
+void connection::on_read(error_code ec, std::size_t n) {
+    if (phase_ == phase::closed || phase_ == phase::closing) {
+        return;  // closing: the answer is being flushed and nothing more is read
+    }
+    if (ec) {
+        close(ec, true);  // network failure or close without DISCONNECT: the will goes out
+        return;
+    }
+    rx_end_ += n;
+    last_rx_ = std::chrono::steady_clock::now();
+    process_input();
+    if (phase_ == phase::closed || phase_ == phase::closing) {
+        return;
+    }
+    if (out_bytes_ > shard_.core().settings.limits.max_outbound_bytes) {
+        read_paused_ = true;  // the peer does not read what we send: stop reading from it
+        return;
+    }
+    do_read();
+}
+
+void connection::process_input() {
+    const codec_limits lim{shard_.core().settings.limits.max_packet_size};
+    while ((phase_ == phase::awaiting_connect || phase_ == phase::active) && rx_begin_ < rx_end_) {
+        packet p;
+        const auto r = decode({rx_.data() + rx_begin_, rx_end_ - rx_begin_}, p, lim);
+        if (r.status == decode_status::need_more) {
+            return;
+        }
+        if (r.status == decode_status::failed) {
+            ++shard_.counters().protocol_errors;
+            close(r.ec, true);
+            return;
+        }
+        if (phase_ == phase::awaiting_connect) {
+            if (!handle_first_packet(p)) {
+                return;  // handed off or closed
+            }
+        } else {
+            acts_.clear();
+            client_->sess.on_packet(p, acts_);
+            execute(acts_);
+        }
+        rx_begin_ += r.consumed;
+    }
+}
+
+bool connection::handle_first_packet(const packet& p) {
+    const auto* c = std::get_if<connect_packet>(&p);
+    if (c == nullptr) {
+        ++shard_.counters().protocol_errors;
+        close(make_error_code(errc::protocol_violation), false);  // [MQTT-3.1.0-1]
+        return false;
+    }
+    const unsigned home = c->client_id.empty() ? shard_.id() : shard_.home_of(c->client_id);
+    if (home != shard_.id()) {
+        hand_off(home);
+        return false;
+    }
+    handle_connect(*c);
+    return phase_ == phase::active;
+}
+
+void connection::hand_off(unsigned home) {
+    // Move the socket to the shard that owns this client id, before any session logic, so
+    // sessions, takeover and the client registry stay shard-local. The CONNECT is decoded
+    // again there from the bytes passed along.
+    std::vector<std::uint8_t> bytes(rx_.begin() + static_cast<std::ptrdiff_t>(rx_begin_), rx_.begin() + static_cast<std::ptrdiff_t>(rx_end_));
+    error_code ec;
+    const bool v6 = sock_.local_endpoint(ec).address().is_v6();
+    const int fd = sock_.release(ec);
+    phase_ = phase::closed;
+    timer_.cancel();
+    if (ec) {
+        VIGIL_LOG_LIMITED(warn, "{}: cannot hand the connection to shard {}: {}", peer_, home, ec.message());
+        return;
+    }
+    shard* target = shard_.core().shards[home].get();
+    asio::post(target->context(), [target, fd, v6, b = std::move(bytes)]() mutable {
+        tcp::socket s(target->context());
+        error_code aec;
+        s.assign(v6 ? tcp::v6() : tcp::v4(), fd, aec);
+        if (aec) {
+            ::close(fd);
+            return;
+        }
+        std::make_shared<connection>(*target, std::move(s), std::move(b))->start();
+    });
+}
+
+void connection::handle_connect(const connect_packet& c) {
+    if (const error_code ec = check_connect(c)) {
+        const auto code = ec == make_error_code(errc::unacceptable_protocol_version)
+                              ? connect_code::unacceptable_protocol_version
+                              : connect_code::identifier_rejected;
+        send_control(connack_packet{false, code});
+        close_after_flush(ec);
+        return;
+    }
+    const std::string id = c.client_id.empty() ? shard_.assign_client_id() : std::string{c.client_id};
+    client* existing = shard_.find_client(id);
+    if (existing != nullptr && existing->conn != nullptr) {
+        // Takeover [MQTT-3.1.4-2]: the device is back, so its will is not published.
+        existing->conn->close(make_error_code(errc::session_taken_over), false);
+        existing = shard_.find_client(id);  // a clean session ended with its connection
+    }
+    bool present = false;
+    if (c.clean_session) {
+        if (existing != nullptr) {
+            shard_.remove_client(*existing);  // [MQTT-3.1.2-6]
+        }
+        client_ = &shard_.create_client(id, false);
+    } else if (existing != nullptr) {
+        client_ = existing;
+        present = true;  // [MQTT-3.2.2-2]
+    } else {
+        client_ = &shard_.create_client(id, true);
+    }
+    client_->conn = this;
+    if (c.will) {
+        will_ = message::make(c.will->topic, c.will->payload, c.will->q, c.will->retain);
+    }
+    keep_alive_ = std::chrono::seconds{c.keep_alive};
+    phase_ = phase::active;
+    ++shard_.counters().connections_accepted;
+    log::debug("{}: client '{}' connected (clean={}, keep-alive={}s)", peer_, id, c.clean_session, c.keep_alive);
+    send_control(connack_packet{present, connect_code::accepted});
+    timer_.cancel();
+    if (keep_alive_.count() > 0) {
+        arm_timer(last_rx_ + keep_alive_ * 3 / 2);  // [MQTT-3.1.2-24]
+    }
+    acts_.clear();
+    client_->sess.attach(acts_);
+    execute(acts_);
+}
+
+void connection::execute(action_list& acts) {
+    for (auto& a : acts) {
+        if (phase_ == phase::closed) {
+            return;
+        }
+        if (auto* sp = std::get_if<send_packet>(&a)) {
+            send_control(sp->p);
+        } else if (auto* pub = std::get_if<send_publish>(&a)) {
+            send(*pub);
+        } else if (auto* r = std::get_if<route_publish>(&a)) {
+            shard_.route(r->msg);
+        } else if (auto* add = std::get_if<add_subscription>(&a)) {
+            shard_.subscribe(*client_, add->filter, add->q);
+        } else if (auto* rm = std::get_if<remove_subscription>(&a)) {
+            shard_.unsubscribe(*client_, rm->filter);
+        } else if (auto* dr = std::get_if<deliver_retained>(&a)) {
+            for (const auto& m : shard_.core().retained.match(dr->filter)) {
+                shard_.deliver_to(*client_, m, min_qos(m->published_qos(), dr->q), true);
+            }
+        } else if (auto* cl = std::get_if<close_connection>(&a)) {
+            close(cl->reason, cl->publish_will);
+        }
+    }
+}
+
+void connection::arm_timer(std::chrono::steady_clock::time_point deadline) {
+    timer_.expires_at(deadline);
+    timer_.async_wait([self = shared_from_this()](error_code ec) { self->on_timer(ec); });
+}
+
+void connection::on_timer(error_code ec) {
+    if (ec || phase_ == phase::closed) {
+        return;
+    }
+    if (phase_ == phase::closing) {
+        close(close_reason_, false);  // the peer did not take the final answer in time
+        return;
+    }
+    if (phase_ == phase::awaiting_connect) {
+        close(make_error_code(errc::connect_timeout), false);
+        return;
+    }
+    const auto deadline = last_rx_ + keep_alive_ * 3 / 2;
+    if (std::chrono::steady_clock::now() >= deadline) {
+        close(make_error_code(errc::keep_alive_timeout), true);  // [MQTT-3.1.2-24]
+        return;
+    }
+    arm_timer(deadline);
+}
+
+void connection::close_later(error_code reason, bool publish_will) {
+    asio::post(shard_.context(), [self = shared_from_this(), reason, publish_will] {
+        self->close(reason, publish_will);
+    });
+}
+
+void connection::close(error_code reason, bool publish_will) {
+    if (phase_ == phase::closed) {
+        return;
+    }
+    phase_ = phase::closed;
+    error_code ignored;
+    timer_.cancel();
+    sock_.shutdown(tcp::socket::shutdown_both, ignored);
+    sock_.close(ignored);
+    const std::string id = client_ != nullptr ? client_->sess.client_id() : std::string{};
+    if (is_quiet_close(reason)) {
+        log::debug("{}: client '{}' disconnected ({})", peer_, id, reason ? reason.message() : "DISCONNECT");
+    } else {
+        VIGIL_LOG_LIMITED(info, "{}: closing connection of client '{}': {}", peer_, id, reason.message());
+    }
+    if (client_ != nullptr && client_->conn == this) {
+        client_->conn = nullptr;
+        client_->sess.detach();
+        if (!client_->sess.persistent()) {
+            shard_.remove_client(*client_);
+        }
+    }
+    client_ = nullptr;
+    outq_.clear();
+    out_bytes_ = 0;
+    if (publish_will && will_) {
+        shard_.route(will_);  // [MQTT-3.1.2-8]
+    }
+    will_.reset();  // [MQTT-3.1.2-10]
+}
+
+}  // namespace vigil::mqtt

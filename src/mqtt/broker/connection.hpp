@@ -1,0 +1,95 @@
+#pragma once
+// One MQTT network connection: reads and decodes packets, drives its client's session,
+// writes with one writer and a byte-bounded queue (STYLE R7).
+
+#include "shard.hpp"
+
+#include <vigil/mqtt/codec/codec.hpp>
+
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <array>
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace vigil::mqtt {
+
+using tcp = asio::ip::tcp;
+
+/// Thread safety: shard-affine. Lifetime: owned by its pending handlers (shared_from_this).
+class connection : public std::enable_shared_from_this<connection> {
+public:
+    /// `prefill` holds bytes already read from the socket on another shard.
+    connection(shard& s, tcp::socket sock, std::vector<std::uint8_t> prefill);
+    ~connection();
+    connection(const connection&) = delete;
+    connection& operator=(const connection&) = delete;
+
+    void start();
+
+    /// Queues a PUBLISH; QoS 0 is dropped and counted when the outbound queue is full.
+    void send(const send_publish& p);
+    /// Closes now: cancels I/O, detaches the session, publishes the will if asked.
+    void close(error_code reason, bool publish_will);
+    /// Closes from the next loop pass (used where closing now would re-enter routing).
+    void close_later(error_code reason, bool publish_will);
+
+private:
+    struct out_item {
+        message_ref msg;                     // PUBLISH: shared pre-encoded message
+        std::array<std::uint8_t, 16> small;  // PUBLISH: first byte + packet id; else the packet
+        std::uint8_t small_len = 0;
+        std::vector<std::uint8_t> large;     // control packets over 16 bytes (SUBACK)
+        std::uint32_t size = 0;
+    };
+
+    void do_read();
+    void on_read(error_code ec, std::size_t n);
+    void process_input();
+    bool handle_first_packet(const packet& p);
+    void handle_connect(const connect_packet& c);
+    void hand_off(unsigned home);
+    void execute(action_list& acts);
+    void send_control(const packet& p);
+    void push(out_item item);
+    void do_write();
+    void on_write(error_code ec, std::size_t n);
+    void close_after_flush(error_code reason);
+    void arm_timer(std::chrono::steady_clock::time_point deadline);
+    void on_timer(error_code ec);
+    void ensure_read_space();
+
+    enum class phase : std::uint8_t { awaiting_connect, active, closing, closed };
+
+    shard& shard_;
+    tcp::socket sock_;
+    std::string peer_;
+    asio::steady_timer timer_;
+    phase phase_ = phase::awaiting_connect;
+    client* client_ = nullptr;
+    message_ref will_;
+    std::chrono::milliseconds keep_alive_{0};
+    std::chrono::steady_clock::time_point last_rx_;
+
+    std::vector<std::uint8_t> rx_;
+    std::size_t rx_begin_ = 0;
+    std::size_t rx_end_ = 0;
+    bool read_paused_ = false;
+
+    std::deque<out_item> outq_;
+    std::size_t out_bytes_ = 0;
+    std::size_t writing_items_ = 0;
+    bool writing_ = false;
+    bool close_when_flushed_ = false;
+    error_code close_reason_;
+    std::vector<asio::const_buffer> wbufs_;
+    std::vector<std::uint8_t> encode_buf_;
+    action_list acts_;
+};
+
+}  // namespace vigil::mqtt

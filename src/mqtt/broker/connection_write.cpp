@@ -1,0 +1,134 @@
+// The write side of a connection: one writer, gather writes, a byte-bounded queue.
+#include "connection.hpp"
+
+#include <vigil/core/log.hpp>
+
+#include <boost/asio/write.hpp>
+
+#include <algorithm>
+#include <cstring>
+
+namespace vigil::mqtt {
+namespace {
+constexpr std::size_t max_items_per_write = 64;
+constexpr std::size_t max_bytes_per_write = 256 * 1024;
+}  // namespace
+
+void connection::send(const send_publish& p) {
+    if (phase_ == phase::closed) {
+        return;
+    }
+    const std::size_t size = p.msg->wire_size(p.q);
+    if (p.q == qos::at_most_once && out_bytes_ + size > shard_.core().settings.limits.max_outbound_bytes) {
+        ++shard_.counters().dropped_qos0_backpressure;
+        VIGIL_LOG_LIMITED(warn, "{}: outbound queue full, dropping QoS 0 messages for a slow subscriber", peer_);
+        return;
+    }
+    out_item item;
+    item.msg = p.msg;
+    item.small[0] = message::first_byte(p.q, p.dup, p.retain);
+    item.small[1] = static_cast<std::uint8_t>(p.packet_id >> 8);
+    item.small[2] = static_cast<std::uint8_t>(p.packet_id & 0xFF);
+    item.small_len = 1;
+    item.size = static_cast<std::uint32_t>(size);
+    push(std::move(item));
+}
+
+void connection::send_control(const packet& p) {
+    if (phase_ == phase::closed) {
+        return;
+    }
+    encode_buf_.clear();
+    encode(p, encode_buf_);
+    out_item item;
+    if (encode_buf_.size() <= item.small.size()) {
+        std::memcpy(item.small.data(), encode_buf_.data(), encode_buf_.size());
+        item.small_len = static_cast<std::uint8_t>(encode_buf_.size());
+    } else {
+        item.large = encode_buf_;
+    }
+    item.size = static_cast<std::uint32_t>(encode_buf_.size());
+    push(std::move(item));
+}
+
+void connection::push(out_item item) {
+    out_bytes_ += item.size;
+    outq_.push_back(std::move(item));
+    if (!writing_) {
+        do_write();
+    }
+}
+
+void connection::do_write() {
+    if (writing_ || outq_.empty() || phase_ == phase::closed) {
+        return;
+    }
+    wbufs_.clear();
+    std::size_t bytes = 0;
+    std::size_t items = 0;
+    for (const auto& it : outq_) {
+        if (items == max_items_per_write || (items > 0 && bytes + it.size > max_bytes_per_write)) {
+            break;
+        }
+        if (it.msg) {
+            const qos q = static_cast<qos>((it.small[0] >> 1) & 0x3);
+            wbufs_.emplace_back(it.small.data(), 1);
+            const auto prefix = it.msg->publish_prefix(q);
+            wbufs_.emplace_back(prefix.data(), prefix.size());
+            if (q != qos::at_most_once) {
+                wbufs_.emplace_back(it.small.data() + 1, 2);
+            }
+            const auto payload = it.msg->payload();
+            if (!payload.empty()) {
+                wbufs_.emplace_back(payload.data(), payload.size());
+            }
+        } else if (!it.large.empty()) {
+            wbufs_.emplace_back(it.large.data(), it.large.size());
+        } else {
+            wbufs_.emplace_back(it.small.data(), it.small_len);
+        }
+        bytes += it.size;
+        ++items;
+    }
+    writing_ = true;
+    writing_items_ = items;
+    asio::async_write(sock_, wbufs_, [self = shared_from_this()](error_code ec, std::size_t n) {
+        self->on_write(ec, n);
+    });
+}
+
+void connection::on_write(error_code ec, std::size_t /*n*/) {
+    writing_ = false;
+    if (phase_ == phase::closed) {
+        return;
+    }
+    if (ec) {
+        close(ec, true);
+        return;
+    }
+    for (std::size_t i = 0; i < writing_items_; ++i) {
+        out_bytes_ -= outq_.front().size;
+        outq_.pop_front();
+    }
+    writing_items_ = 0;
+    if (outq_.empty() && close_when_flushed_) {
+        close(close_reason_, false);
+        return;
+    }
+    do_write();
+    if (read_paused_ && out_bytes_ <= shard_.core().settings.limits.max_outbound_bytes / 2) {
+        read_paused_ = false;
+        do_read();
+    }
+}
+
+void connection::close_after_flush(error_code reason) {
+    close_when_flushed_ = true;
+    close_reason_ = reason;
+    phase_ = phase::closing;  // keep writing the answer; read nothing more
+    if (outq_.empty() && !writing_) {
+        close(reason, false);
+    }
+}
+
+}  // namespace vigil::mqtt

@@ -1,0 +1,179 @@
+#include "shard.hpp"
+
+#include "connection.hpp"
+
+#include <vigil/core/log.hpp>
+
+#include <boost/asio/post.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <functional>
+
+namespace vigil::mqtt {
+
+shard::shard(broker_core& core, unsigned id, asio::io_context& ioc)
+    : core_(core), id_(id), ioc_(ioc), snapshot_(core.index) {}
+
+shard::~shard() = default;
+
+unsigned shard::home_of(std::string_view client_id) const noexcept {
+    return static_cast<unsigned>(std::hash<std::string_view>{}(client_id) % core_.shards.size());
+}
+
+std::string shard::assign_client_id() {
+    for (;;) {
+        std::string id = fmt::format("vigil-{}-{}", id_, ++next_assigned_id_);
+        if (home_of(id) == id_ && clients_.find(id) == clients_.end()) {
+            return id;
+        }
+    }
+}
+
+client* shard::find_client(const std::string& id) {
+    auto it = clients_.find(id);
+    return it == clients_.end() ? nullptr : it->second.get();
+}
+
+client& shard::create_client(const std::string& id, bool persistent) {
+    session_limits lim;
+    lim.max_inflight = core_.settings.limits.max_inflight;
+    lim.max_queued = core_.settings.limits.max_queued;
+    auto c = std::make_unique<client>(client{session{id, persistent, lim}, nullptr});
+    client& ref = *c;
+    clients_.emplace(id, std::move(c));
+    return ref;
+}
+
+void shard::remove_client(client& c) {
+    // Copy the filters: unsubscribe() must not erase from the map being walked.
+    std::vector<std::string> filters;
+    for (const auto& [f, q] : c.sess.subscriptions()) {
+        filters.push_back(f);
+    }
+    for (const auto& f : filters) {
+        if (table_.remove(f, &c)) {
+            core_.index.remove(f, id_);
+        }
+    }
+    clients_.erase(c.sess.client_id());
+}
+
+void shard::subscribe(client& c, const std::string& filter, qos q) {
+    if (table_.add(filter, &c, q)) {
+        core_.index.add(filter, id_);
+    }
+}
+
+void shard::unsubscribe(client& c, const std::string& filter) {
+    if (table_.remove(filter, &c)) {
+        core_.index.remove(filter, id_);
+    }
+}
+
+void shard::route(const message_ref& m) {
+    ++counters_.publishes_in;
+    if (m->retain()) {
+        core_.retained.update(m);
+    }
+    const auto& index = snapshot_.current();
+    const std::uint64_t self = std::uint64_t{1} << id_;
+    boost::container::small_vector<const router::index_node*, 4> nodes;
+    std::uint64_t remote = 0;
+    index->match(m->topic(), [&](const router::index_node& n) {
+        nodes.push_back(&n);
+        remote |= n.shard_mask & ~self;
+    });
+    if (nodes.empty()) {
+        return;
+    }
+    // Hand off first, so other shards start while this one delivers locally.
+    while (remote != 0) {
+        const auto target = static_cast<unsigned>(__builtin_ctzll(remote));
+        remote &= remote - 1;
+        outbox_.resize(core_.shards.size());
+        outbox_[target].push_back({m, index, nodes});
+        if (!flush_scheduled_) {
+            flush_scheduled_ = true;
+            asio::post(ioc_, [this] { flush_outboxes(); });
+        }
+    }
+    deliver_matched(m, nodes.data(), nodes.size());
+}
+
+void shard::deliver_matched(const message_ref& m, const router::index_node* const* nodes, std::size_t count) {
+    const std::uint64_t self = std::uint64_t{1} << id_;
+    targets_.clear();
+    std::size_t filters = 0;
+    for (std::size_t i = 0; i < count; ++i) {
+        if ((nodes[i]->shard_mask & self) == 0) {
+            continue;
+        }
+        const auto* subs = table_.find(nodes[i]->filter);
+        if (subs == nullptr) {
+            continue;  // unsubscribed since the index version was taken
+        }
+        ++filters;
+        for (const auto& e : *subs) {
+            targets_.emplace_back(e.sub, min_qos(m->published_qos(), e.q));
+        }
+    }
+    if (filters > 1) {
+        // Overlapping subscriptions: one copy per client at the highest QoS [MQTT-3.3.5-1].
+        std::sort(targets_.begin(), targets_.end(), [](const auto& a, const auto& b) {
+            return a.first < b.first || (a.first == b.first && a.second > b.second);
+        });
+        targets_.erase(
+            std::unique(targets_.begin(), targets_.end(), [](const auto& a, const auto& b) { return a.first == b.first; }),
+            targets_.end()
+        );
+    }
+    // deliver_to never re-enters route(), so iterating the scratch vector is safe.
+    for (const auto& [c, q] : targets_) {
+        deliver_to(*c, m, q, false);
+    }
+}
+
+void shard::deliver_to(client& c, const message_ref& m, qos q, bool retain) {
+    scratch_.clear();
+    c.sess.deliver(m, q, retain, scratch_);
+    ++counters_.deliveries;
+    if (c.conn == nullptr) {
+        return;
+    }
+    for (auto& a : scratch_) {
+        if (auto* p = std::get_if<send_publish>(&a)) {
+            c.conn->send(*p);
+        } else if (auto* cl = std::get_if<close_connection>(&a)) {
+            VIGIL_LOG_LIMITED(warn, "client '{}': {} queued messages, disconnecting a subscriber that does not keep up", c.sess.client_id(), c.sess.queued_count());
+            c.conn->close_later(cl->reason, cl->publish_will);
+        }
+    }
+}
+
+void shard::flush_outboxes() {
+    flush_scheduled_ = false;
+    for (unsigned t = 0; t < outbox_.size(); ++t) {
+        if (outbox_[t].empty()) {
+            continue;
+        }
+        shard* target = core_.shards[t].get();
+        asio::post(target->ioc_, [target, b = std::move(outbox_[t])]() mutable { target->on_remote(std::move(b)); });
+        outbox_[t] = batch{};
+    }
+}
+
+void shard::on_remote(batch b) {
+    for (const auto& d : b) {
+        deliver_matched(d.msg, d.nodes.data(), d.nodes.size());
+    }
+}
+
+void shard::close_all() {
+    const std::vector<connection*> all(live_.begin(), live_.end());
+    for (connection* c : all) {
+        c->close(make_error_code(errc::server_shutdown), false);
+    }
+}
+
+}  // namespace vigil::mqtt

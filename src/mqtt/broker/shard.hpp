@@ -1,0 +1,114 @@
+#pragma once
+// One shard of the broker: its clients (home sessions), its subscriber table, routing.
+
+#include <vigil/config/settings.hpp>
+#include <vigil/mqtt/session/session.hpp>
+#include <vigil/router/filter_index.hpp>
+#include <vigil/router/local_table.hpp>
+#include <vigil/router/retained.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/container/small_vector.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace vigil::mqtt {
+
+namespace asio = boost::asio;
+
+class connection;
+class shard;
+
+/// A session and the connection currently attached to it (if any).
+struct client {
+    session sess;
+    connection* conn = nullptr;  // shard-affine; cleared by the connection when it closes
+};
+
+/// What every shard shares: configuration, the global filter index, retained messages.
+struct broker_core {
+    config::settings settings;
+    router::index_writer index;
+    router::retained_store retained;
+    std::vector<std::unique_ptr<shard>> shards;
+};
+
+/// Counters of one shard (shard-affine; read for logs).
+struct shard_counters {
+    std::uint64_t connections_accepted = 0;
+    std::uint64_t publishes_in = 0;
+    std::uint64_t deliveries = 0;
+    std::uint64_t dropped_qos0_backpressure = 0;
+    std::uint64_t protocol_errors = 0;
+};
+
+/// Thread safety: shard-affine; every member runs on the shard's own thread.
+class shard {
+public:
+    shard(broker_core& core, unsigned id, asio::io_context& ioc);
+    ~shard();
+
+    [[nodiscard]] unsigned id() const noexcept { return id_; }
+    [[nodiscard]] asio::io_context& context() noexcept { return ioc_; }
+    [[nodiscard]] broker_core& core() noexcept { return core_; }
+    [[nodiscard]] shard_counters& counters() noexcept { return counters_; }
+
+    /// The shard where a client id's session lives.
+    [[nodiscard]] unsigned home_of(std::string_view client_id) const noexcept;
+    /// A fresh client id whose home is this shard (for zero-length client ids).
+    [[nodiscard]] std::string assign_client_id();
+
+    /// Looks up the client with this id, or nullptr.
+    [[nodiscard]] client* find_client(const std::string& id);
+    /// Creates a client (session); the id must not exist.
+    client& create_client(const std::string& id, bool persistent);
+    /// Drops a client's subscriptions and the client itself.
+    void remove_client(client& c);
+
+    void subscribe(client& c, const std::string& filter, qos q);
+    void unsubscribe(client& c, const std::string& filter);
+
+    /// Routes a message published on this shard: retained store, local subscribers,
+    /// and one batched hand-off per other shard with matching subscribers.
+    void route(const message_ref& m);
+    /// Gives one message to one client's session and carries out what it asks.
+    void deliver_to(client& c, const message_ref& m, qos q, bool retain);
+
+    void add_connection(connection* c) { live_.insert(c); }
+    void remove_connection(connection* c) { live_.erase(c); }
+    /// Closes every connection (no wills): the server is stopping.
+    void close_all();
+
+private:
+    struct remote_delivery {
+        message_ref msg;
+        std::shared_ptr<const router::filter_index> index;  // keeps `nodes` alive
+        boost::container::small_vector<const router::index_node*, 4> nodes;
+    };
+    using batch = std::vector<remote_delivery>;
+
+    void deliver_matched(const message_ref& m, const router::index_node* const* nodes, std::size_t count);
+    void flush_outboxes();
+    void on_remote(batch b);
+
+    broker_core& core_;
+    unsigned id_;
+    asio::io_context& ioc_;
+    router::snapshot snapshot_;
+    router::local_table<client*> table_;
+    std::unordered_map<std::string, std::unique_ptr<client>> clients_;
+    std::unordered_set<connection*> live_;
+    std::vector<batch> outbox_;  // per target shard
+    bool flush_scheduled_ = false;
+    std::vector<std::pair<client*, qos>> targets_;  // scratch for one delivery
+    action_list scratch_;                             // scratch for deliver_to
+    std::uint64_t next_assigned_id_ = 0;
+    shard_counters counters_;
+};
+
+}  // namespace vigil::mqtt

@@ -1,0 +1,55 @@
+// QoS 0/1/2 flows of MQTT 3.1.1 §4.3, both directions.
+#include <vigil/mqtt/session/session.hpp>
+
+namespace vigil::mqtt {
+
+void session::on_publish(const publish_packet& p, action_list& out) {
+    switch (p.q) {
+        case qos::at_most_once:
+            out.push_back(route_publish{message::make(p.topic, p.payload, p.q, p.retain)});
+            return;
+        case qos::at_least_once:
+            out.push_back(route_publish{message::make(p.topic, p.payload, p.q, p.retain)});
+            out.push_back(send_packet{puback_packet{p.packet_id}});  // [MQTT-4.3.2-2]
+            return;
+        case qos::exactly_once:
+            // Method A of §4.3.3: route on first receipt, never again until PUBREL
+            // releases the packet id [MQTT-4.3.3-2].
+            if (awaiting_pubrel_.insert(p.packet_id).second) {
+                out.push_back(route_publish{message::make(p.topic, p.payload, p.q, p.retain)});
+            }
+            out.push_back(send_packet{pubrec_packet{p.packet_id}});
+            return;
+    }
+}
+
+void session::on_puback(std::uint16_t id, action_list& out) {
+    const auto it = find_inflight(id, out_state::awaiting_puback);
+    if (it != inflight_.end()) {
+        inflight_.erase(it);
+        pump(out);
+    }
+}
+
+void session::on_pubrec(std::uint16_t id, action_list& out) {
+    auto it = find_inflight(id, out_state::awaiting_pubrec);
+    if (it == inflight_.end()) {
+        it = find_inflight(id, out_state::awaiting_pubcomp);  // a repeated PUBREC
+    }
+    if (it == inflight_.end()) {
+        return;
+    }
+    it->state = out_state::awaiting_pubcomp;
+    it->msg.reset();  // the message is delivered; only the packet id is still held
+    out.push_back(send_packet{pubrel_packet{id}});  // [MQTT-4.3.3-1]
+}
+
+void session::on_pubcomp(std::uint16_t id, action_list& out) {
+    const auto it = find_inflight(id, out_state::awaiting_pubcomp);
+    if (it != inflight_.end()) {
+        inflight_.erase(it);
+        pump(out);
+    }
+}
+
+}  // namespace vigil::mqtt

@@ -1,0 +1,127 @@
+#include <vigil/mqtt/session/session.hpp>
+
+#include <vigil/mqtt/codec/errc.hpp>
+
+#include <algorithm>
+#include <type_traits>
+
+namespace vigil::mqtt {
+
+error_code check_connect(const connect_packet& c) noexcept {
+    if (c.protocol_name != "MQTT" || c.protocol_level != 4) {
+        return make_error_code(errc::unacceptable_protocol_version);  // [MQTT-3.1.2-2]
+    }
+    if (c.client_id.empty() && !c.clean_session) {
+        return make_error_code(errc::identifier_rejected);  // [MQTT-3.1.3-8]
+    }
+    return {};
+}
+
+session::session(std::string client_id, bool persistent, session_limits lim)
+    : client_id_(std::move(client_id)), persistent_(persistent), lim_(lim) {}
+
+void session::attach(action_list& out) {
+    attached_ = true;
+    for (auto& e : inflight_) {
+        if (e.state == out_state::awaiting_pubcomp) {
+            out.push_back(send_packet{pubrel_packet{e.packet_id}});
+        } else {
+            out.push_back(send_publish{e.msg, e.q, e.packet_id, true, e.retain});
+        }
+    }
+    pump(out);
+}
+
+void session::on_packet(const packet& p, action_list& out) {
+    std::visit(
+        [&](const auto& v) {
+            using T = std::decay_t<decltype(v)>;
+            if constexpr (std::is_same_v<T, publish_packet>) {
+                on_publish(v, out);
+            } else if constexpr (std::is_same_v<T, puback_packet>) {
+                on_puback(v.packet_id, out);
+            } else if constexpr (std::is_same_v<T, pubrec_packet>) {
+                on_pubrec(v.packet_id, out);
+            } else if constexpr (std::is_same_v<T, pubrel_packet>) {
+                awaiting_pubrel_.erase(v.packet_id);
+                out.push_back(send_packet{pubcomp_packet{v.packet_id}});  // [MQTT-4.3.3-2]
+            } else if constexpr (std::is_same_v<T, pubcomp_packet>) {
+                on_pubcomp(v.packet_id, out);
+            } else if constexpr (std::is_same_v<T, subscribe_packet>) {
+                on_subscribe(v, out);
+            } else if constexpr (std::is_same_v<T, unsubscribe_packet>) {
+                on_unsubscribe(v, out);
+            } else if constexpr (std::is_same_v<T, pingreq_packet>) {
+                out.push_back(send_packet{pingresp_packet{}});  // [MQTT-3.12.4-1]
+            } else if constexpr (std::is_same_v<T, disconnect_packet>) {
+                out.push_back(close_connection{{}, false});  // [MQTT-3.14.4-3]
+            } else {
+                // A second CONNECT [MQTT-3.1.0-2] or a packet only a server sends.
+                out.push_back(close_connection{make_error_code(errc::protocol_violation), true});
+            }
+        },
+        p
+    );
+}
+
+void session::deliver(const message_ref& m, qos q, bool retain, action_list& out) {
+    if (q == qos::at_most_once) {
+        if (attached_) {
+            out.push_back(send_publish{m, q, 0, false, retain});
+        } else {
+            ++stats_.dropped_qos0_offline;
+        }
+        return;
+    }
+    if (attached_ && queue_.empty() && inflight_.size() < lim_.max_inflight) {
+        send_new(m, q, retain, out);
+        return;
+    }
+    if (queue_.size() >= lim_.max_queued) {
+        ++stats_.dropped_queue_full;
+        if (attached_) {
+            // A subscriber this far behind is disconnected rather than fed a growing backlog;
+            // what is queued stays for its next connection.
+            out.push_back(close_connection{make_error_code(errc::queue_overflow), true});
+        }
+        return;
+    }
+    queue_.push_back({m, q, retain});
+}
+
+void session::send_new(const message_ref& m, qos q, bool retain, action_list& out) {
+    const std::uint16_t id = next_packet_id();
+    const out_state s =
+        q == qos::at_least_once ? out_state::awaiting_puback : out_state::awaiting_pubrec;
+    inflight_.push_back({id, s, q, retain, m});
+    out.push_back(send_publish{m, q, id, false, retain});
+}
+
+void session::pump(action_list& out) {
+    while (attached_ && !queue_.empty() && inflight_.size() < lim_.max_inflight) {
+        queued_entry e = std::move(queue_.front());
+        queue_.pop_front();
+        send_new(e.msg, e.q, e.retain, out);
+    }
+}
+
+std::uint16_t session::next_packet_id() noexcept {
+    // The window is far smaller than the id space, so a free id is always near.
+    for (;;) {
+        last_packet_id_ = static_cast<std::uint16_t>(last_packet_id_ == 65535 ? 1 : last_packet_id_ + 1);
+        const auto used = std::any_of(inflight_.begin(), inflight_.end(), [this](const inflight_entry& e) {
+            return e.packet_id == last_packet_id_;
+        });
+        if (!used) {
+            return last_packet_id_;
+        }
+    }
+}
+
+std::deque<session::inflight_entry>::iterator session::find_inflight(std::uint16_t id, out_state s) {
+    return std::find_if(inflight_.begin(), inflight_.end(), [id, s](const inflight_entry& e) {
+        return e.packet_id == id && e.state == s;
+    });
+}
+
+}  // namespace vigil::mqtt

@@ -1,0 +1,95 @@
+#include <vigil/router/filter_index.hpp>
+
+#include <vigil/core/topic.hpp>
+
+#include <algorithm>
+
+namespace vigil::router {
+namespace {
+
+using node_ptr = std::shared_ptr<const index_node>;
+
+std::vector<std::string_view> split(std::string_view filter) {
+    std::vector<std::string_view> levels;
+    topic::for_each_level(filter, [&levels](std::string_view l, bool) { levels.push_back(l); });
+    return levels;
+}
+
+bool empty_node(const index_node& n) {
+    return n.shard_mask == 0 && n.children.empty() && !n.plus && !n.hash;
+}
+
+/// Returns a copy of `n` (or a fresh node) with `levels[i..]` updated by `apply`;
+/// nullptr when the result is empty and can be pruned.
+template <class Apply>
+node_ptr update(const index_node* n, const std::vector<std::string_view>& levels, std::size_t i, std::string_view filter, Apply& apply) {
+    auto copy = n ? std::make_shared<index_node>(*n) : std::make_shared<index_node>();
+    if (i == levels.size()) {
+        apply(*copy);
+        copy->filter = copy->shard_mask != 0 ? std::string{filter} : std::string{};
+    } else {
+        const std::string_view level = levels[i];
+        if (level == "+" || level == "#") {
+            node_ptr& slot = level == "+" ? copy->plus : copy->hash;
+            slot = update(slot.get(), levels, i + 1, filter, apply);
+        } else {
+            auto& kids = copy->children;
+            auto it = std::lower_bound(kids.begin(), kids.end(), level, [](const auto& kv, std::string_view l) {
+                return kv.first < l;
+            });
+            const bool found = it != kids.end() && it->first == level;
+            node_ptr next = update(found ? it->second.get() : nullptr, levels, i + 1, filter, apply);
+            if (found && next) {
+                it->second = std::move(next);
+            } else if (found) {
+                kids.erase(it);
+            } else if (next) {
+                kids.insert(it, {std::string{level}, std::move(next)});
+            }
+        }
+    }
+    if (empty_node(*copy)) {
+        return nullptr;
+    }
+    return copy;
+}
+
+}  // namespace
+
+const index_node* index_node::child(std::string_view level) const noexcept {
+    auto it = std::lower_bound(children.begin(), children.end(), level, [](const auto& kv, std::string_view l) {
+        return kv.first < l;
+    });
+    if (it != children.end() && it->first == level) {
+        return it->second.get();
+    }
+    return nullptr;
+}
+
+index_writer::index_writer() : current_(std::make_shared<filter_index>(nullptr)) {}
+
+void index_writer::add(std::string_view filter, unsigned shard) {
+    const auto levels = split(filter);
+    auto apply = [shard](index_node& n) { n.shard_mask |= std::uint64_t{1} << shard; };
+    const std::lock_guard lock{mu_};
+    publish_locked(update(current_->root().get(), levels, 0, filter, apply));
+}
+
+void index_writer::remove(std::string_view filter, unsigned shard) {
+    const auto levels = split(filter);
+    auto apply = [shard](index_node& n) { n.shard_mask &= ~(std::uint64_t{1} << shard); };
+    const std::lock_guard lock{mu_};
+    publish_locked(update(current_->root().get(), levels, 0, filter, apply));
+}
+
+std::shared_ptr<const filter_index> index_writer::current() const {
+    const std::lock_guard lock{mu_};
+    return current_;
+}
+
+void index_writer::publish_locked(std::shared_ptr<const index_node> root) {
+    current_ = std::make_shared<filter_index>(std::move(root));
+    version_.fetch_add(1, std::memory_order_release);
+}
+
+}  // namespace vigil::router
