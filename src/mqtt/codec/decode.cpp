@@ -22,7 +22,7 @@ bool flags_valid(packet_type t, std::uint8_t flags) noexcept {
     }
 }
 
-error_code decode_body(packet_type t, std::uint8_t flags, detail::reader& r, packet& out) {
+error_code decode_variable(packet_type t, std::uint8_t flags, detail::reader& r, packet& out) {
     switch (t) {
         case packet_type::connect:
             return detail::decode_connect(r, out);
@@ -48,16 +48,23 @@ error_code decode_body(packet_type t, std::uint8_t flags, detail::reader& r, pac
             return detail::decode_id_only<unsuback_packet>(r, out);
         case packet_type::pingreq:
             out = pingreq_packet{};
-            break;
+            return {};
         case packet_type::pingresp:
             out = pingresp_packet{};
-            break;
+            return {};
         case packet_type::disconnect:
             out = disconnect_packet{};
-            break;
+            return {};
+    }
+    return make_error_code(errc::malformed_packet);
+}
+
+error_code decode_body(packet_type t, std::uint8_t flags, detail::reader& r, packet& out) {
+    if (const error_code ec = decode_variable(t, flags, r, out)) {
+        return ec;
     }
     if (r.remaining() != 0) {
-        return make_error_code(errc::malformed_packet);
+        return make_error_code(errc::malformed_packet);  // bytes past the packet's fields
     }
     return {};
 }

@@ -4,6 +4,7 @@
 /// and queued, and the QoS 2 packet ids received and not yet released (§3.1.2.4).
 
 #include <vigil/mqtt/codec/packets.hpp>
+#include <vigil/mqtt/codec/errc.hpp>
 #include <vigil/mqtt/session/actions.hpp>
 
 #include <cstddef>

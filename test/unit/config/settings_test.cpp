@@ -1,0 +1,70 @@
+#include <vigil/config/settings.hpp>
+
+#include <catch2/catch.hpp>
+
+using namespace vigil::config;
+using Catch::Matchers::Contains;
+
+TEST_CASE("config: defaults listen on loopback", "[config]") {
+    const auto s = default_settings();
+    REQUIRE(s.listeners.size() == 1);
+    CHECK(s.listeners[0].bind == "127.0.0.1");
+    CHECK(s.listeners[0].port == 1883);
+    CHECK(s.listeners[0].backlog >= 4096);
+}
+
+TEST_CASE("config: a full file parses", "[config]") {
+    const auto s = parse_settings(R"(
+workers = 4
+log_level = "warn"
+[[listener]]
+bind = "0.0.0.0"
+port = 1884
+backlog = 8192
+[[listener]]
+bind = "::1"
+port = 0
+[limits]
+max_inflight = 10
+max_queued = 500
+max_packet_size = 1024
+max_outbound_bytes = 65536
+connect_timeout = "2s"
+)", "t.toml");
+    CHECK(s.workers == 4);
+    CHECK(s.log_level == vigil::log::level::warn);
+    REQUIRE(s.listeners.size() == 2);
+    CHECK(s.listeners[0].port == 1884);
+    CHECK(s.listeners[0].backlog == 8192);
+    CHECK(s.listeners[1].bind == "::1");
+    CHECK(s.limits.max_inflight == 10);
+    CHECK(s.limits.max_queued == 500);
+    CHECK(s.limits.max_packet_size == 1024);
+    CHECK(s.limits.connect_timeout == std::chrono::seconds{2});
+}
+
+TEST_CASE("config: errors name file and line", "[config]") {
+    CHECK_THROWS_WITH(parse_settings("workers = 1\nwokers = 2\n", "a.toml"), Contains("a.toml:2") && Contains("unknown key 'wokers'"));
+    CHECK_THROWS_WITH(parse_settings("\n\nworkers = -1\n", "b.toml"), Contains("b.toml:3") && Contains("between 0 and 64"));
+    CHECK_THROWS_WITH(parse_settings("[[listener]]\nport = 70000\n", "c.toml"), Contains("c.toml:2"));
+    CHECK_THROWS_WITH(parse_settings("[[listener]]\nbind = \"nowhere\"\n", "d.toml"), Contains("d.toml:2") && Contains("IP address"));
+    CHECK_THROWS_WITH(parse_settings("[limits]\nconnect_timeout = \"soon\"\n", "e.toml"), Contains("e.toml:2") && Contains("duration"));
+    CHECK_THROWS_WITH(parse_settings("[limits]\nmax_qeued = 1\n", "f.toml"), Contains("f.toml:2") && Contains("limits.max_qeued"));
+    CHECK_THROWS_WITH(parse_settings("workers = \n", "g.toml"), Contains("g.toml:1"));
+    CHECK_THROWS_WITH(parse_settings("log_level = \"loud\"\n", "h.toml"), Contains("h.toml:1"));
+    CHECK_THROWS_WITH(
+        parse_settings("[[listener]]\nport = 1\n[[listener]]\nport = 1\n", "i.toml"),
+        Contains("i.toml:3") && Contains("declared twice")
+    );
+}
+
+TEST_CASE("config: durations", "[config]") {
+    std::chrono::milliseconds d{};
+    CHECK(parse_duration("250ms", d));
+    CHECK(d.count() == 250);
+    CHECK(parse_duration("30d", d));
+    CHECK(d == std::chrono::hours{24 * 30});
+    CHECK_FALSE(parse_duration("10", d));
+    CHECK_FALSE(parse_duration("s", d));
+    CHECK_FALSE(parse_duration("-1s", d));
+}

@@ -1,0 +1,79 @@
+#include <vigil/core/topic.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <string>
+
+using namespace std::string_literals;
+namespace topic = vigil::topic;
+
+TEST_CASE("topic: names reject wildcards and the empty string", "[topic][MQTT-4.7.3-1]") {
+    CHECK(topic::valid_name("devices/7/location"));
+    CHECK(topic::valid_name("/"));
+    CHECK(topic::valid_name("a//b"));
+    CHECK(topic::valid_name("$SYS/broker"));
+    CHECK_FALSE(topic::valid_name(""));
+    CHECK_FALSE(topic::valid_name("a/+"));
+    CHECK_FALSE(topic::valid_name("a/#"));
+    CHECK_FALSE(topic::valid_name("a+b"));
+}
+
+TEST_CASE("topic: filters allow '+' as a level and '#' only last", "[topic][MQTT-4.7.1-2][MQTT-4.7.1-3]") {
+    for (const char* ok : {"#", "+", "a/#", "a/+/b", "+/+", "/+", "a//b", "+/#", "$SYS/#"}) {
+        INFO(ok);
+        CHECK(topic::valid_filter(ok));
+    }
+    for (const char* bad : {"", "a#", "a/#/b", "#/a", "a+", "a/b+", "+a/b", "##"}) {
+        INFO(bad);
+        CHECK_FALSE(topic::valid_filter(bad));
+    }
+}
+
+TEST_CASE("topic: matching table", "[topic]") {
+    struct row {
+        const char* filter;
+        const char* name;
+        bool match;
+    };
+    const row rows[] = {
+        {"a/b", "a/b", true},
+        {"a/b", "a/c", false},
+        {"a/+", "a/b", true},
+        {"a/+", "a/b/c", false},
+        {"a/+", "a/", true},
+        {"a/+", "a", false},
+        {"+/+", "/x", true},
+        {"+", "/x", false},
+        {"/+", "/x", true},
+        {"a/#", "a", true},  // '#' includes the parent level [MQTT-4.7.1-2]
+        {"a/#", "a/b/c", true},
+        {"a/#", "ab", false},
+        {"#", "a/b/c", true},
+        {"#", "/", true},
+        {"+/b/#", "a/b", true},
+        {"devices/+/location", "devices/17/location", true},
+        {"devices/+/location", "devices/17/status", false},
+        // '$' topics are not matched by a first-level wildcard [MQTT-4.7.2-1]
+        {"#", "$SYS/broker/uptime", false},
+        {"+/broker/uptime", "$SYS/broker/uptime", false},
+        {"$SYS/#", "$SYS/broker/uptime", true},
+        {"$SYS/+/uptime", "$SYS/broker/uptime", true},
+        {"a/#", "a/$b", true},
+    };
+    for (const auto& r : rows) {
+        INFO(r.filter << " vs " << r.name);
+        CHECK(topic::matches(r.filter, r.name) == r.match);
+    }
+}
+
+TEST_CASE("topic: UTF-8 validation rejects U+0000, overlongs, surrogates", "[topic][MQTT-1.5.3-1][MQTT-1.5.3-2]") {
+    CHECK(topic::valid_utf8("plain"));
+    CHECK(topic::valid_utf8("\xC3\xA9t\xC3\xA9"));    // été
+    CHECK(topic::valid_utf8("\xF0\x9F\x9A\x93"));     // U+1F693 police car
+    CHECK_FALSE(topic::valid_utf8("a\0b"s));          // U+0000
+    CHECK_FALSE(topic::valid_utf8("\xC0\xAF"));       // overlong '/'
+    CHECK_FALSE(topic::valid_utf8("\xED\xA0\x80"));   // U+D800 surrogate
+    CHECK_FALSE(topic::valid_utf8("\xF4\x90\x80\x80"));  // past U+10FFFF
+    CHECK_FALSE(topic::valid_utf8("\xE2\x82"));       // truncated
+    CHECK_FALSE(topic::valid_utf8("\xFF"));
+}

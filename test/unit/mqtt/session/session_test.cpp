@@ -1,0 +1,203 @@
+#include <vigil/mqtt/session/session.hpp>
+
+#include "support/bytes.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace vigil::mqtt;
+using vigil::message;
+using vigil::qos;
+using vigil::test::as_span;
+
+namespace {
+
+session make_session(std::uint16_t inflight = 2, std::size_t queued = 3) {
+    return session{"c1", true, session_limits{inflight, queued}};
+}
+
+template <class T>
+std::vector<T> all_of(const action_list& acts) {
+    std::vector<T> out;
+    for (const auto& a : acts) {
+        if (const auto* v = std::get_if<T>(&a)) {
+            out.push_back(*v);
+        }
+    }
+    return out;
+}
+
+vigil::message_ref msg(const char* topic, qos q = qos::at_least_once) {
+    return message::make(topic, as_span("x"), q, false);
+}
+
+}  // namespace
+
+TEST_CASE("session: CONNECT checks", "[session][connect]") {
+    connect_packet c;
+    CHECK_FALSE(check_connect(c));
+    c.protocol_level = 3;
+    CHECK(check_connect(c) == errc::unacceptable_protocol_version);
+    c.protocol_level = 4;
+    c.protocol_name = "MQIsdp";
+    CHECK(check_connect(c) == errc::unacceptable_protocol_version);
+    c.protocol_name = "MQTT";
+    c.clean_session = false;
+    CHECK(check_connect(c) == errc::identifier_rejected);  // [MQTT-3.1.3-8]
+    c.client_id = "dev-1";
+    CHECK_FALSE(check_connect(c));
+}
+
+TEST_CASE("session: inbound QoS 0/1/2", "[session][publish]") {
+    auto s = make_session();
+    action_list acts;
+    s.attach(acts);
+    acts.clear();
+    s.on_packet(publish_packet{"a", as_span("p"), qos::at_most_once, false, false, 0}, acts);
+    REQUIRE(all_of<route_publish>(acts).size() == 1);
+    CHECK(all_of<send_packet>(acts).empty());
+
+    acts.clear();
+    s.on_packet(publish_packet{"a", as_span("p"), qos::at_least_once, false, false, 5}, acts);
+    CHECK(all_of<route_publish>(acts).size() == 1);
+    REQUIRE(all_of<send_packet>(acts).size() == 1);
+    CHECK(std::get<puback_packet>(all_of<send_packet>(acts)[0].p).packet_id == 5);
+
+    // QoS 2: routed once even when the PUBLISH is repeated before PUBREL.
+    acts.clear();
+    s.on_packet(publish_packet{"a", as_span("p"), qos::exactly_once, false, false, 9}, acts);
+    s.on_packet(publish_packet{"a", as_span("p"), qos::exactly_once, false, true, 9}, acts);
+    CHECK(all_of<route_publish>(acts).size() == 1);
+    CHECK(all_of<send_packet>(acts).size() == 2);  // PUBREC twice
+    acts.clear();
+    s.on_packet(pubrel_packet{9}, acts);
+    CHECK(std::get<pubcomp_packet>(all_of<send_packet>(acts).at(0).p).packet_id == 9);
+    // After release the id is free again: a new PUBLISH with id 9 is a new message.
+    acts.clear();
+    s.on_packet(publish_packet{"a", as_span("p"), qos::exactly_once, false, false, 9}, acts);
+    CHECK(all_of<route_publish>(acts).size() == 1);
+}
+
+TEST_CASE("session: outbound QoS 1 window, queue and PUBACK", "[session][publish]") {
+    auto s = make_session(2, 3);
+    action_list acts;
+    s.attach(acts);
+    for (int i = 0; i < 4; ++i) {
+        s.deliver(msg("t"), qos::at_least_once, false, acts);
+    }
+    auto sent = all_of<send_publish>(acts);
+    REQUIRE(sent.size() == 2);  // the window
+    CHECK(s.inflight_count() == 2);
+    CHECK(s.queued_count() == 2);
+    CHECK(sent[0].packet_id != sent[1].packet_id);
+    acts.clear();
+    s.on_packet(puback_packet{sent[0].packet_id}, acts);
+    CHECK(all_of<send_publish>(acts).size() == 1);  // one from the queue
+    CHECK(s.queued_count() == 1);
+    // An unknown PUBACK is ignored.
+    acts.clear();
+    s.on_packet(puback_packet{999}, acts);
+    CHECK(acts.empty());
+}
+
+TEST_CASE("session: outbound QoS 2 flow PUBLISH, PUBREC, PUBREL, PUBCOMP", "[session][publish]") {
+    auto s = make_session();
+    action_list acts;
+    s.attach(acts);
+    s.deliver(msg("t", qos::exactly_once), qos::exactly_once, false, acts);
+    const auto id = all_of<send_publish>(acts).at(0).packet_id;
+    acts.clear();
+    s.on_packet(pubrec_packet{id}, acts);
+    CHECK(std::get<pubrel_packet>(all_of<send_packet>(acts).at(0).p).packet_id == id);
+    CHECK(s.inflight_count() == 1);
+    acts.clear();
+    s.on_packet(pubcomp_packet{id}, acts);
+    CHECK(s.inflight_count() == 0);
+}
+
+TEST_CASE("session: reattach resends in-flight with DUP, then PUBREL, then the queue", "[session][MQTT-4.4.0-1]") {
+    session s{"c1", true, session_limits{2, 10}};
+    action_list acts;
+    s.attach(acts);
+    s.deliver(msg("t", qos::exactly_once), qos::exactly_once, false, acts);
+    s.deliver(msg("t"), qos::at_least_once, false, acts);
+    const auto sent = all_of<send_publish>(acts);
+    REQUIRE(sent.size() == 2);
+    acts.clear();
+    s.on_packet(pubrec_packet{sent[0].packet_id}, acts);
+    s.detach();
+    // While offline: QoS 1 queues, QoS 0 is dropped and counted.
+    acts.clear();
+    s.deliver(msg("t"), qos::at_least_once, false, acts);
+    s.deliver(msg("t", qos::at_most_once), qos::at_most_once, false, acts);
+    CHECK(acts.empty());
+    CHECK(s.queued_count() == 1);
+    CHECK(s.stats().dropped_qos0_offline == 1);
+
+    s.attach(acts);
+    REQUIRE(acts.size() == 2);
+    CHECK(std::get<pubrel_packet>(std::get<send_packet>(acts[0]).p).packet_id == sent[0].packet_id);
+    const auto& again = std::get<send_publish>(acts[1]);
+    CHECK(again.packet_id == sent[1].packet_id);
+    CHECK(again.dup);
+    CHECK(s.queued_count() == 1);  // window full (2 in flight)
+}
+
+TEST_CASE("session: a full queue drops offline and disconnects a slow online client", "[session]") {
+    auto s = make_session(1, 2);
+    action_list acts;
+    for (int i = 0; i < 3; ++i) {
+        s.deliver(msg("t"), qos::at_least_once, false, acts);
+    }
+    CHECK(s.queued_count() == 2);
+    CHECK(s.stats().dropped_queue_full == 1);
+    s.attach(acts);
+    acts.clear();
+    s.deliver(msg("t"), qos::at_least_once, false, acts);  // queued behind the window
+    CHECK(all_of<close_connection>(acts).empty());
+    s.deliver(msg("t"), qos::at_least_once, false, acts);  // over max_queued
+    REQUIRE(all_of<close_connection>(acts).size() == 1);
+    CHECK(all_of<close_connection>(acts)[0].reason == errc::queue_overflow);
+}
+
+TEST_CASE("session: SUBSCRIBE answers SUBACK then asks for retained", "[session][subscribe]") {
+    auto s = make_session();
+    action_list acts;
+    s.attach(acts);
+    subscribe_packet sub{7, {{"a/#", qos::at_least_once}, {"b", qos::exactly_once}}};
+    s.on_packet(sub, acts);
+    REQUIRE(acts.size() == 5);
+    CHECK(std::get<add_subscription>(acts[0]).filter == "a/#");
+    CHECK(std::get<add_subscription>(acts[1]).q == qos::exactly_once);
+    const auto& ack = std::get<suback_packet>(std::get<send_packet>(acts[2]).p);
+    CHECK(ack.packet_id == 7);
+    CHECK(ack.return_codes == std::vector<std::uint8_t>{1, 2});
+    CHECK(std::get<deliver_retained>(acts[3]).filter == "a/#");
+    CHECK(s.subscriptions().size() == 2);
+
+    acts.clear();
+    s.on_packet(unsubscribe_packet{8, {"a/#", "never"}}, acts);
+    REQUIRE(acts.size() == 2);
+    CHECK(std::get<remove_subscription>(acts[0]).filter == "a/#");
+    CHECK(std::get<unsuback_packet>(std::get<send_packet>(acts[1]).p).packet_id == 8);
+    CHECK(s.subscriptions().size() == 1);
+}
+
+TEST_CASE("session: DISCONNECT suppresses the will; a second CONNECT is a violation", "[session][MQTT-3.1.0-2]") {
+    auto s = make_session();
+    action_list acts;
+    s.attach(acts);
+    s.on_packet(disconnect_packet{}, acts);
+    REQUIRE(all_of<close_connection>(acts).size() == 1);
+    CHECK_FALSE(all_of<close_connection>(acts)[0].publish_will);
+    acts.clear();
+    s.on_packet(connect_packet{}, acts);
+    REQUIRE(all_of<close_connection>(acts).size() == 1);
+    CHECK(all_of<close_connection>(acts)[0].reason == errc::protocol_violation);
+    CHECK(all_of<close_connection>(acts)[0].publish_will);
+    acts.clear();
+    s.on_packet(suback_packet{1, {0}}, acts);
+    CHECK(all_of<close_connection>(acts).size() == 1);
+    acts.clear();
+    s.on_packet(pingreq_packet{}, acts);
+    CHECK(std::holds_alternative<pingresp_packet>(std::get<send_packet>(acts.at(0)).p));
+}

@@ -1,0 +1,47 @@
+#include <vigil/router/retained.hpp>
+
+#include "support/bytes.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <set>
+#include <string>
+
+using vigil::message;
+using vigil::qos;
+using vigil::router::retained_store;
+using vigil::test::as_span;
+
+namespace {
+std::set<std::string> topics(const retained_store& r, std::string_view filter) {
+    std::set<std::string> out;
+    for (const auto& m : r.match(filter)) {
+        out.insert(std::string{m->topic()});
+    }
+    return out;
+}
+}  // namespace
+
+TEST_CASE("retained: store, replace, clear with an empty payload", "[retained][MQTT-3.3.1-10]") {
+    retained_store r;
+    r.update(message::make("a/b", as_span("1"), qos::at_most_once, true));
+    r.update(message::make("a/b", as_span("2"), qos::at_most_once, true));
+    REQUIRE(r.match("a/b").size() == 1);
+    CHECK(r.match("a/b")[0]->payload()[0] == '2');
+    r.update(message::make("a/b", {}, qos::at_most_once, true));
+    CHECK(r.match("a/b").empty());
+    CHECK(r.size() == 0);
+}
+
+TEST_CASE("retained: wildcard lookups", "[retained]") {
+    retained_store r;
+    for (const char* t : {"a", "a/b", "a/c/d", "ab", "b/x", "$SYS/up"}) {
+        r.update(message::make(t, as_span("v"), qos::at_most_once, true));
+    }
+    using set = std::set<std::string>;
+    CHECK(topics(r, "a/#") == set{"a", "a/b", "a/c/d"});
+    CHECK(topics(r, "a/+") == set{"a/b"});
+    CHECK(topics(r, "+/x") == set{"b/x"});
+    CHECK(topics(r, "#") == set{"a", "a/b", "a/c/d", "ab", "b/x"});
+    CHECK(topics(r, "$SYS/#") == set{"$SYS/up"});
+}
