@@ -1,0 +1,133 @@
+"""Fixtures that run the real vigil binary on 127.0.0.1 ports the OS picks."""
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import threading
+
+import pytest
+
+
+def pytest_addoption(parser):
+    parser.addoption("--vigil", required=True, help="path to the vigil binary")
+    parser.addoption("--workers", default=os.environ.get("VIGIL_WORKERS", "1,4"),
+                     help="comma-separated shard counts to run the broker tests with")
+
+
+def pytest_generate_tests(metafunc):
+    if "workers" in metafunc.fixturenames:
+        counts = [int(w) for w in metafunc.config.getoption("--workers").split(",")]
+        metafunc.parametrize("workers", counts, ids=[f"w{w}" for w in counts])
+
+
+class Vigil:
+    """A running vigil process; stderr is collected line by line."""
+
+    def __init__(self, binary, config_text, tmpdir):
+        self.config_path = os.path.join(tmpdir, "vigil.toml")
+        with open(self.config_path, "w") as f:
+            f.write(config_text)
+        self.lines = []
+        self._cond = threading.Condition()
+        self.proc = subprocess.Popen([binary, "--config", self.config_path],
+                                     stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        m = self.wait_for_log(r"listening for MQTT on [^ ]+:(\d+)", timeout=20)
+        if m is None:
+            self.proc.kill()
+            raise RuntimeError("vigil did not start:\n" + "\n".join(self.lines))
+        self.port = int(m.group(1))
+
+    def _read(self):
+        for line in self.proc.stderr:
+            with self._cond:
+                self.lines.append(line.rstrip("\n"))
+                self._cond.notify_all()
+        with self._cond:
+            self._cond.notify_all()
+
+    def wait_for_log(self, pattern, timeout=10):
+        """Waits for a stderr line matching `pattern`; returns the match or None."""
+        rx = re.compile(pattern)
+        found = []
+
+        def check():
+            for line in self.lines:
+                m = rx.search(line)
+                if m:
+                    found.append(m)
+                    return True
+            return self.proc.poll() is not None
+
+        with self._cond:
+            self._cond.wait_for(check, timeout=timeout)
+        return found[0] if found else None
+
+    def rss_kib(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("vigil did not stop within 20 s of SIGTERM")
+        self._reader.join(timeout=5)
+        return code
+
+
+def config(workers, extra=""):
+    return f"""workers = {workers}
+log_level = "debug"
+[[listener]]
+bind = "127.0.0.1"
+port = 0
+{extra}
+"""
+
+
+@pytest.fixture
+def vigil_binary(request):
+    return os.path.abspath(request.config.getoption("--vigil"))
+
+
+@pytest.fixture
+def start_vigil(vigil_binary):
+    """Factory: start_vigil(workers, extra_toml) -> Vigil. Every process is stopped at the
+    end of the test and must exit with status 0 (sanitizer reports make it non-zero)."""
+    procs = []
+    dirs = []
+
+    def start(workers, extra=""):
+        d = tempfile.TemporaryDirectory()
+        dirs.append(d)
+        v = Vigil(vigil_binary, config(workers, extra), d.name)
+        procs.append(v)
+        return v
+
+    yield start
+    failures = []
+    for v in procs:
+        code = v.stop()
+        if code != 0:
+            failures.append(f"vigil exited with {code}:\n" + "\n".join(v.lines[-60:]))
+    for d in dirs:
+        d.cleanup()
+    assert not failures, "\n".join(failures)
+
+
+@pytest.fixture
+def broker(start_vigil, workers):
+    return start_vigil(workers)
