@@ -1,0 +1,59 @@
+"""Command line: --check-config, --version, --help, bad configs, graceful stop."""
+import subprocess
+
+
+def run(binary, *args):
+    return subprocess.run([binary, *args], capture_output=True, text=True, timeout=30)
+
+
+def test_version_and_help(vigil_binary):
+    r = run(vigil_binary, "--version")
+    assert r.returncode == 0 and r.stdout.startswith("vigil ")
+    r = run(vigil_binary, "--help")
+    assert r.returncode == 0 and "--config" in r.stdout
+    r = run(vigil_binary, "--bogus")
+    assert r.returncode == 2 and "usage" in r.stderr
+
+
+def test_check_config(vigil_binary, tmp_path):
+    good = tmp_path / "good.toml"
+    good.write_text('workers = 2\n[[listener]]\nport = 1883\n')
+    r = run(vigil_binary, "--check-config", str(good))
+    assert r.returncode == 0, r.stderr
+    assert "valid" in r.stdout
+    bad = tmp_path / "bad.toml"
+    bad.write_text('workers = 2\n\n[limits]\nmax_inflight = 0\n')
+    r = run(vigil_binary, "--check-config", str(bad))
+    assert r.returncode == 1
+    assert f"{bad}:4" in r.stderr and "max_inflight" in r.stderr
+    r = run(vigil_binary, "--check-config", str(tmp_path / "missing.toml"))
+    assert r.returncode == 1 and "cannot open" in r.stderr
+
+
+def test_repository_config_is_valid(vigil_binary, request):
+    import os
+    conf = os.path.join(os.path.dirname(__file__), "..", "..", "conf", "vigil.toml")
+    r = run(vigil_binary, "--check-config", conf)
+    assert r.returncode == 0, r.stderr
+
+
+def test_sigterm_with_clients_connected(start_vigil, workers):
+    import mqtt_raw as raw
+    v = start_vigil(workers)
+    clients = [raw.RawClient(v.port) for _ in range(20)]
+    for i, c in enumerate(clients):
+        c.connect(f"stay-{i}")
+    code = v.stop()
+    assert code == 0
+    assert any("stopped" in line for line in v.lines)
+    for c in clients:
+        assert c.closed_by_peer()
+
+
+def test_unbindable_address_is_a_clear_error(vigil_binary, tmp_path):
+    cfg = tmp_path / "unbindable.toml"
+    # 192.0.2.1 (TEST-NET-1) is not an address of this host: bind fails at once.
+    cfg.write_text('[[listener]]\nbind = "192.0.2.1"\nport = 1883\n')
+    r = run(vigil_binary, "--config", str(cfg))
+    assert r.returncode == 1
+    assert "cannot listen on 192.0.2.1:1883" in r.stderr
