@@ -1,0 +1,254 @@
+// mqtt_load: P publishers x S subscribers over loopback against any MQTT 3.1.1 broker.
+// Every subscriber subscribes to one filter that matches every publisher's topic, so each
+// message is delivered S times. Reports deliveries/s, loss, order violations and latency
+// percentiles; --ramp raises the offered rate until p99 or loss breaks a bound.
+#include "load_client.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+
+namespace vb = vigil::bench;
+namespace asio = boost::asio;
+
+namespace {
+
+struct options {
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 1883;
+    std::size_t publishers = 600;
+    std::size_t subscribers = 120;
+    double rate = 2.0;  // messages/s per publisher
+    double seconds = 10;
+    std::size_t payload = 64;
+    std::string label = "run";
+    bool ramp = false;
+    double ramp_factor = 1.5;
+    double max_p99_ms = 50;
+    double max_loss = 0.001;
+    int server_pid = 0;
+};
+
+struct step_result {
+    double offered = 0;    // publishes/s
+    double delivered = 0;  // deliveries/s
+    std::uint64_t sent = 0;
+    std::uint64_t expected = 0;
+    std::uint64_t received = 0;
+    std::uint64_t out_of_order = 0;
+    double p50 = 0, p90 = 0, p99 = 0, p999 = 0, max = 0;  // ms
+    double server_cpu = -1;  // cores used by the server process, if known
+};
+
+double pct(std::vector<std::uint32_t>& v, double p) {
+    if (v.empty()) {
+        return 0;
+    }
+    const auto k = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1));
+    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
+    return v[k] / 1000.0;
+}
+
+double cpu_seconds(int pid) {
+    if (pid <= 0) {
+        return -1;
+    }
+    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+    std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    const auto close = s.rfind(')');
+    if (close == std::string::npos) {
+        return -1;
+    }
+    std::istringstream in(s.substr(close + 2));
+    std::string field;
+    double utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && in >> field; ++i) {
+        if (i == 14) {
+            utime = std::stod(field);
+        } else if (i == 15) {
+            stime = std::stod(field);
+        }
+    }
+    return (utime + stime) / 100.0;  // USER_HZ
+}
+
+class runner {
+public:
+    explicit runner(const options& o) : o_(o) {}
+
+    void setup() {
+        asio::ip::tcp::endpoint ep{asio::ip::make_address(o_.host), o_.port};
+        std::size_t pending = o_.subscribers + o_.publishers;
+        auto ready = [&pending] { --pending; };
+        for (std::size_t i = 0; i < o_.subscribers; ++i) {
+            auto c = std::make_shared<vb::load_client>(ioc_, ep, "load-sub-" + std::to_string(i), &obs_, o_.publishers);
+            c->start([c, ready] { c->subscribe("devices/+/location", vigil::qos::at_most_once, ready); });
+            subs_.push_back(c);
+        }
+        run_until([&pending, this] { return pending == o_.publishers; });
+        for (std::size_t i = 0; i < o_.publishers; ++i) {
+            auto c = std::make_shared<vb::load_client>(ioc_, ep, "load-pub-" + std::to_string(i), nullptr, 0);
+            c->start(ready);
+            pubs_.push_back(c);
+        }
+        run_until([&pending] { return pending == 0; });
+    }
+
+    step_result run_step(double per_pub_rate, double seconds) {
+        obs_ = {};
+        obs_.latency_us.reserve(static_cast<std::size_t>(per_pub_rate * seconds * static_cast<double>(o_.publishers * o_.subscribers)) + 1024);
+        std::vector<std::uint64_t> sent(pubs_.size(), 0);
+        const double cpu0 = cpu_seconds(o_.server_pid);
+        const auto t0 = std::chrono::steady_clock::now();
+        const auto end = t0 + std::chrono::duration<double>(seconds);
+        asio::steady_timer tick(ioc_);
+        bool sending = true;
+        std::function<void()> on_tick = [&] {
+            const auto now = std::chrono::steady_clock::now();
+            if (now >= end) {
+                sending = false;
+                return;
+            }
+            const double elapsed = std::chrono::duration<double>(now - t0).count();
+            const auto due = static_cast<std::uint64_t>(per_pub_rate * elapsed);
+            for (std::size_t i = 0; i < pubs_.size(); ++i) {
+                if (due > sent[i] && pubs_[i]->backlog() < (1u << 22)) {
+                    pubs_[i]->publish("devices/" + std::to_string(i) + "/location", static_cast<std::uint32_t>(i), o_.payload, due - sent[i]);
+                    sent[i] = due;
+                }
+            }
+            tick.expires_after(std::chrono::milliseconds{2});
+            tick.async_wait([&](boost::system::error_code) { on_tick(); });
+        };
+        on_tick();
+        run_until([&sending] { return !sending; });
+        std::uint64_t total_sent = 0;
+        for (auto s : sent) {
+            total_sent += s;
+        }
+        const std::uint64_t expected = total_sent * o_.subscribers;
+        // Drain: until everything arrived, or nothing new for 1 s.
+        auto last_change = std::chrono::steady_clock::now();
+        std::uint64_t last_count = obs_.received;
+        run_until([&] {
+            if (obs_.received != last_count) {
+                last_count = obs_.received;
+                last_change = std::chrono::steady_clock::now();
+            }
+            return obs_.received >= expected || std::chrono::steady_clock::now() - last_change > std::chrono::seconds{1};
+        });
+        const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        step_result r;
+        r.offered = per_pub_rate * static_cast<double>(o_.publishers);
+        r.sent = total_sent;
+        r.expected = expected;
+        r.received = obs_.received;
+        r.out_of_order = obs_.out_of_order;
+        r.delivered = static_cast<double>(obs_.received) / seconds;
+        r.p50 = pct(obs_.latency_us, 0.50);
+        r.p90 = pct(obs_.latency_us, 0.90);
+        r.p99 = pct(obs_.latency_us, 0.99);
+        r.p999 = pct(obs_.latency_us, 0.999);
+        r.max = obs_.latency_us.empty() ? 0 : *std::max_element(obs_.latency_us.begin(), obs_.latency_us.end()) / 1000.0;
+        if (cpu0 >= 0) {
+            r.server_cpu = (cpu_seconds(o_.server_pid) - cpu0) / wall;
+        }
+        return r;
+    }
+
+private:
+    template <class Pred>
+    void run_until(Pred pred) {
+        while (!pred()) {
+            ioc_.run_for(std::chrono::milliseconds{1});
+            if (ioc_.stopped()) {
+                ioc_.restart();
+            }
+        }
+    }
+
+    const options& o_;
+    asio::io_context ioc_{1};
+    vb::observations obs_;
+    std::vector<std::shared_ptr<vb::load_client>> subs_;
+    std::vector<std::shared_ptr<vb::load_client>> pubs_;
+};
+
+void print(const options& o, const step_result& r) {
+    const double loss = r.expected == 0 ? 0 : 1.0 - static_cast<double>(r.received) / static_cast<double>(r.expected);
+    std::printf(
+        "%-12s pubs=%zu subs=%zu offered=%.0f/s delivered=%.0f/s loss=%.4f%% ooo=%llu "
+        "p50=%.2fms p90=%.2fms p99=%.2fms p99.9=%.2fms max=%.2fms server_cpu=%.2f\n",
+        o.label.c_str(), o.publishers, o.subscribers, r.offered, r.delivered, loss * 100,
+        static_cast<unsigned long long>(r.out_of_order), r.p50, r.p90, r.p99, r.p999, r.max, r.server_cpu
+    );
+    std::fflush(stdout);
+}
+
+options parse(int argc, char** argv) {
+    options o;
+    std::map<std::string, std::string> kv;
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        if (a == "--ramp") {
+            o.ramp = true;
+        } else if (a.rfind("--", 0) == 0 && i + 1 < argc) {
+            kv[a.substr(2)] = argv[++i];
+        } else {
+            std::fprintf(stderr, "usage: mqtt_load [--port N] [--publishers P] [--subscribers S] [--rate R per publisher]\n"
+                                 "                 [--seconds D] [--payload B] [--label L] [--server-pid PID]\n"
+                                 "                 [--ramp [--ramp-factor F] [--max-p99-ms M] [--max-loss X]]\n");
+            std::exit(2);
+        }
+    }
+    auto get = [&kv](const char* k, auto& v) {
+        if (auto it = kv.find(k); it != kv.end()) {
+            std::istringstream(it->second) >> v;
+        }
+    };
+    get("host", o.host);
+    get("port", o.port);
+    get("publishers", o.publishers);
+    get("subscribers", o.subscribers);
+    get("rate", o.rate);
+    get("seconds", o.seconds);
+    get("payload", o.payload);
+    get("label", o.label);
+    get("ramp-factor", o.ramp_factor);
+    get("max-p99-ms", o.max_p99_ms);
+    get("max-loss", o.max_loss);
+    get("server-pid", o.server_pid);
+    return o;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const options o = parse(argc, argv);
+    runner r{o};
+    r.setup();
+    if (!o.ramp) {
+        print(o, r.run_step(o.rate, o.seconds));
+        return 0;
+    }
+    // Ramp: raise the per-publisher rate until a step breaks the p99 or loss bound; the
+    // last step that held is the sustained maximum.
+    step_result best;
+    for (double rate = o.rate;; rate *= o.ramp_factor) {
+        const step_result s = r.run_step(rate, o.seconds);
+        print(o, s);
+        const double loss = s.expected == 0 ? 0 : 1.0 - static_cast<double>(s.received) / static_cast<double>(s.expected);
+        if (s.p99 > o.max_p99_ms || loss > o.max_loss) {
+            break;
+        }
+        best = s;
+    }
+    std::printf("%-12s MAX sustained: %.0f deliveries/s (offered %.0f publishes/s), p99=%.2fms\n", o.label.c_str(), best.delivered, best.offered, best.p99);
+    return 0;
+}

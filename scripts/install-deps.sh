@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Installs everything Vigil needs to build, test and benchmark on Debian 12 (as root).
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+apt-get update
+apt-get install -y --no-install-recommends \
+  cmake ninja-build ccache g++ clang libclang-rt-14-dev mold pkg-config coreutils \
+  libboost1.81-all-dev libssl-dev librocksdb-dev libsimdjson-dev libfmt-dev catch2 \
+  libtomlplusplus-dev libbenchmark-dev \
+  mosquitto mosquitto-clients python3 python3-paho-mqtt python3-pytest

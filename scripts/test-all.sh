@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Builds and runs every test: release, ASan+UBSan, TSan (threaded parts), and the codec
+# fuzzer for 60 s. Prints one summary line at the end; exits non-zero if anything failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
+export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/ccache}"
+fuzz_seconds="${VIGIL_FUZZ_SECONDS:-60}"
+
+passed=0
+failed=0
+step() {
+  local name="$1"; shift
+  echo "=== ${name}"
+  local t0=$SECONDS
+  if "$@"; then
+    passed=$((passed + 1)); echo "=== ${name}: ok ($((SECONDS - t0)) s)"
+  else
+    failed=$((failed + 1)); echo "=== ${name}: FAILED ($((SECONDS - t0)) s)"
+  fi
+}
+
+build() { cmake --preset "$1" >/dev/null && cmake --build --preset "$1"; }
+fuzz() {
+  local corpus; corpus=$(mktemp -d)
+  cp test/fuzz/corpus/codec/* "$corpus"/
+  ./build/fuzz/test/fuzz/codec_fuzz -max_total_time="$fuzz_seconds" -print_final_stats=1 "$corpus" 2>&1 | tail -n 12
+  local rc=${PIPESTATUS[0]}
+  rm -rf "$corpus"
+  return "$rc"
+}
+
+step "release build" build release
+step "release tests" ctest --preset release
+step "asan+ubsan build" build asan
+step "asan+ubsan tests" ctest --preset asan
+step "tsan build" build tsan
+step "tsan tests (router, shards, integration)" ctest --preset tsan
+step "fuzzer build" build fuzz
+step "codec fuzzer (${fuzz_seconds} s)" fuzz
+
+echo "test-all: ${passed} passed, ${failed} failed"
+[ "$failed" -eq 0 ]
