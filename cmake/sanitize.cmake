@@ -2,7 +2,9 @@ set(VIGIL_SANITIZE "" CACHE STRING "'' | address,undefined | thread")
 if(VIGIL_SANITIZE STREQUAL "address,undefined")
   set(_vigil_san -fsanitize=address,undefined -fno-sanitize-recover=all -fsanitize-address-use-after-scope)
 elseif(VIGIL_SANITIZE STREQUAL "thread")
-  set(_vigil_san -fsanitize=thread)
+  # GCC 12 warns that TSan cannot see atomic_thread_fence (used by Asio's fenced blocks);
+  # the handler queues that fences order are mutex-protected, which TSan does see.
+  set(_vigil_san -fsanitize=thread $<$<CXX_COMPILER_ID:GNU>:-Wno-tsan>)
 elseif(VIGIL_SANITIZE)
   message(FATAL_ERROR "Unknown VIGIL_SANITIZE='${VIGIL_SANITIZE}'")
 endif()

@@ -116,8 +116,11 @@ public:
                 return;
             }
             const double elapsed = std::chrono::duration<double>(now - t0).count();
-            const auto due = static_cast<std::uint64_t>(per_pub_rate * elapsed);
             for (std::size_t i = 0; i < pubs_.size(); ++i) {
+                // Publishers are spread evenly over one period, as real devices are, instead
+                // of all firing in the same instant.
+                const double phase = static_cast<double>(i) / static_cast<double>(pubs_.size());
+                const auto due = static_cast<std::uint64_t>(per_pub_rate * elapsed + phase);
                 if (due > sent[i] && pubs_[i]->backlog() < (1u << 22)) {
                     pubs_[i]->publish("devices/" + std::to_string(i) + "/location", static_cast<std::uint32_t>(i), o_.payload, due - sent[i]);
                     sent[i] = due;

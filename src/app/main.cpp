@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <pthread.h>
+#include <sys/resource.h>
 
 namespace {
 
@@ -24,6 +25,22 @@ SIGINT or SIGTERM stops it gracefully.
 
 constexpr auto shutdown_grace = std::chrono::seconds{5};
 
+/// A broker holds one descriptor per connection: raise the soft limit to the hard one.
+void raise_fd_limit() {
+    rlimit lim{};
+    if (getrlimit(RLIMIT_NOFILE, &lim) != 0) {
+        return;
+    }
+    if (lim.rlim_cur < lim.rlim_max) {
+        lim.rlim_cur = lim.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &lim) != 0) {
+            vigil::log::warn("cannot raise the open-file limit to {}", lim.rlim_max);
+            return;
+        }
+    }
+    vigil::log::info("open-file limit: {}", lim.rlim_cur);
+}
+
 int run(const vigil::config::settings& s) {
     vigil::log::set_level(s.log_level);
     // Block the stop signals in every thread; the main thread waits for them below.
@@ -33,6 +50,7 @@ int run(const vigil::config::settings& s) {
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
 
     vigil::mqtt::broker b{s};
     b.start();

@@ -111,3 +111,30 @@ def test_slow_subscriber_does_not_grow_memory_or_block_others(start_vigil, worke
     assert v.wait_for_log(r"outbound queue full, dropping QoS 0")
     assert v.rss_kib() - base < 50_000  # bounded: not 20 MB of backlog per slow client
     fast.stop()
+
+
+def test_connection_flood_past_the_fd_limit(vigil_binary, tmp_path, workers):
+    """Idle connections beyond the process's descriptor limit: accept backs off and logs,
+    idle sockets are closed by the connect timeout, and a real client gets in afterwards."""
+    import subprocess
+    from conftest import Vigil, config
+    # prlimit caps vigil at 64 descriptors (hard limit, so vigil cannot raise it).
+    wrapper = tmp_path / "vigil-limited"
+    wrapper.write_text(f"#!/bin/sh\nexec prlimit --nofile=64:64 {vigil_binary} \"$@\"\n")
+    wrapper.chmod(0o755)
+    v = Vigil(str(wrapper), config(workers, '[limits]\nconnect_timeout = "1s"\n'), str(tmp_path))
+    try:
+        idle = []
+        for _ in range(120):
+            s = socket.create_connection(("127.0.0.1", v.port), timeout=5)
+            idle.append(s)
+        assert v.wait_for_log(r"accept failed: Too many open files", timeout=10)
+        assert v.wait_for_log(r"no CONNECT within the connect timeout", timeout=10)
+        for s in idle:
+            s.close()
+        p = Paho(v.port, "after-flood")
+        p.publish("flood/ok", "1", 1)
+        p.stop()
+        assert v.alive()
+    finally:
+        assert v.stop() == 0

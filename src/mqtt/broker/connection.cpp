@@ -23,6 +23,7 @@ connection::connection(shard& s, tcp::socket sock, std::vector<std::uint8_t> pre
     rx_end_ = rx_.size();
     rx_.resize(std::max(rx_.size() * 2, initial_read_buffer));
     error_code ec;
+    sock_.non_blocking(true, ec);  // flush() writes directly and falls back to async_write
     const auto ep = sock_.remote_endpoint(ec);
     peer_ = ec ? std::string{"?"} : fmt::format("{}:{}", ep.address().to_string(), ep.port());
     shard_.add_connection(this);

@@ -38,6 +38,8 @@ public:
     void close(error_code reason, bool publish_will);
     /// Closes from the next loop pass (used where closing now would re-enter routing).
     void close_later(error_code reason, bool publish_will);
+    /// Writes what is queued (called by the shard once per loop pass).
+    void flush();
 
 private:
     struct out_item {
@@ -57,7 +59,8 @@ private:
     void execute(action_list& acts);
     void send_control(const packet& p);
     void push(out_item item);
-    void do_write();
+    std::size_t gather();
+    void complete_items(std::size_t items);
     void on_write(error_code ec, std::size_t n);
     void close_after_flush(error_code reason);
     void arm_timer(std::chrono::steady_clock::time_point deadline);
@@ -84,7 +87,8 @@ private:
     std::deque<out_item> outq_;
     std::size_t out_bytes_ = 0;
     std::size_t writing_items_ = 0;
-    bool writing_ = false;
+    bool writing_ = false;  // an async_write is in progress
+    bool dirty_ = false;    // queued on the shard's flush list
     bool close_when_flushed_ = false;
     error_code close_reason_;
     std::vector<asio::const_buffer> wbufs_;

@@ -169,6 +169,21 @@ void shard::on_remote(batch b) {
     }
 }
 
+void shard::mark_dirty(std::shared_ptr<connection> c) {
+    if (dirty_.empty()) {
+        asio::post(ioc_, [this] { flush_dirty(); });
+    }
+    dirty_.push_back(std::move(c));
+}
+
+void shard::flush_dirty() {
+    flushing_.swap(dirty_);
+    for (auto& c : flushing_) {
+        c->flush();
+    }
+    flushing_.clear();
+}
+
 void shard::close_all() {
     const std::vector<connection*> all(live_.begin(), live_.end());
     for (connection* c : all) {

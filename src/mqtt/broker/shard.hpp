@@ -79,6 +79,10 @@ public:
     /// Gives one message to one client's session and carries out what it asks.
     void deliver_to(client& c, const message_ref& m, qos q, bool retain);
 
+    /// Schedules `c` to write its queue at the end of this loop pass, so every message that
+    /// reached it in the pass goes out in one writev.
+    void mark_dirty(std::shared_ptr<connection> c);
+
     void add_connection(connection* c) { live_.insert(c); }
     void remove_connection(connection* c) { live_.erase(c); }
     /// Closes every connection (no wills): the server is stopping.
@@ -94,6 +98,7 @@ private:
 
     void deliver_matched(const message_ref& m, const router::index_node* const* nodes, std::size_t count);
     void flush_outboxes();
+    void flush_dirty();
     void on_remote(batch b);
 
     broker_core& core_;
@@ -105,6 +110,8 @@ private:
     std::unordered_set<connection*> live_;
     std::vector<batch> outbox_;  // per target shard
     bool flush_scheduled_ = false;
+    std::vector<std::shared_ptr<connection>> dirty_;
+    std::vector<std::shared_ptr<connection>> flushing_;
     std::vector<std::pair<client*, qos>> targets_;  // scratch for one delivery
     action_list scratch_;                             // scratch for deliver_to
     std::uint64_t next_assigned_id_ = 0;
