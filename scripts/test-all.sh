@@ -31,6 +31,7 @@ fuzz() {
 }
 
 step "release build" build release
+step "public headers compile alone" cmake --build --preset release --target all_verify_interface_header_sets
 step "release tests" ctest --preset release
 step "asan+ubsan build" build asan
 step "asan+ubsan tests" ctest --preset asan
