@@ -92,3 +92,26 @@ def test_inflight_window_limits_unacked_messages(start_vigil, workers):
     c.send(raw.ack("puback", first[0].pid))
     assert c.recv_packet().payload == b"3"
     pub.stop()
+
+
+def test_offline_queue_is_bounded_by_max_queued(start_vigil, workers):
+    v = start_vigil(workers, "[limits]\nmax_queued = 5\n")
+    s = Paho(v.port, "bounded", clean_session=False)
+    s.subscribe("bq", 1)
+    s.stop()
+    assert s.disconnected.wait(10)
+    pub = Paho(v.port, "bounded-pub")
+    for i in range(12):
+        pub.publish("bq", str(i), 1)
+    pub.stop()
+    assert v.wait_for_log(r"client 'bounded' is offline with 5 queued messages")
+    back = Paho(v.port, "bounded", clean_session=False)
+    got = [m.payload.decode() for m in back.expect(5)]
+    assert got == ["0", "1", "2", "3", "4"]  # the oldest kept, newer ones dropped and counted
+    back.subscribe("bq-marker", 1)
+    marker = Paho(v.port, "bounded-marker")
+    marker.publish("bq-marker", "end", 1)
+    assert back.get().topic == "bq-marker"
+    assert back.messages.empty()
+    back.stop()
+    marker.stop()

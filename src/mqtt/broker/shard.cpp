@@ -136,9 +136,13 @@ void shard::deliver_matched(const message_ref& m, const router::index_node* cons
 
 void shard::deliver_to(client& c, const message_ref& m, qos q, bool retain) {
     scratch_.clear();
+    const std::uint64_t dropped_before = c.sess.stats().dropped_queue_full;
     c.sess.deliver(m, q, retain, scratch_);
     ++counters_.deliveries;
     if (c.conn == nullptr) {
+        if (c.sess.stats().dropped_queue_full != dropped_before) {
+            VIGIL_LOG_LIMITED(warn, "client '{}' is offline with {} queued messages (max_queued): dropping new QoS 1/2 messages for it", c.sess.client_id(), c.sess.queued_count());
+        }
         return;
     }
     for (auto& a : scratch_) {
