@@ -1,4 +1,6 @@
 // vigil: the executable. CLI, wiring, signals, ordered shutdown.
+#include "passwd.hpp"
+
 #include <vigil/config/settings.hpp>
 #include <vigil/core/log.hpp>
 #include <vigil/mqtt/broker/broker.hpp>
@@ -16,6 +18,8 @@ namespace {
 
 constexpr std::string_view usage = R"(usage: vigil [--config FILE]
        vigil --check-config FILE
+       vigil passwd [--stdin] [--iterations N] FILE USER    add or change a user
+       vigil passwd -D FILE USER                            delete a user
        vigil --version | --help
 
 Runs the Vigil MQTT 3.1.1 broker. With no --config, it uses development defaults:
@@ -55,8 +59,8 @@ int run(const vigil::config::settings& s) {
     vigil::mqtt::broker b{s};
     b.start();
     for (const auto& l : s.listeners) {
-        if (l.bind != "127.0.0.1" && l.bind != "::1") {
-            vigil::log::warn("listener {}:{} is reachable beyond this host and has no authentication yet", l.bind, l.port);
+        if (!l.loopback() && l.allow_anonymous) {
+            vigil::log::warn("listener {}:{} is reachable beyond this host and allows anonymous clients (allow_anonymous = true)", l.bind, l.port);
         }
     }
     int sig = 0;
@@ -79,6 +83,9 @@ int main(int argc, char** argv) {
         if (args.size() == 1 && args[0] == "--version") {
             std::printf("vigil %s\n", VIGIL_VERSION);
             return 0;
+        }
+        if (!args.empty() && args[0] == "passwd") {
+            return vigil::app::passwd_main({args.begin() + 1, args.end()});
         }
         if (args.size() == 2 && args[0] == "--check-config") {
             const auto s = vigil::config::load_settings(std::string{args[1]});

@@ -67,7 +67,7 @@ listener_settings parse_listener(const context& cx, const toml::node& n) {
     if (t == nullptr) {
         cx.fail(n, "each [[listener]] must be a table");
     }
-    cx.only(*t, {"bind", "port", "backlog"}, "listener.");
+    cx.only(*t, {"bind", "port", "backlog", "allow_anonymous"}, "listener.");
     listener_settings l;
     if (const auto* v = t->get("bind")) {
         l.bind = cx.string(*v, "listener.bind");
@@ -81,6 +81,14 @@ listener_settings parse_listener(const context& cx, const toml::node& n) {
     }
     if (const auto* v = t->get("backlog")) {
         l.backlog = cx.integer<int>(*v, "listener.backlog", 1, 65535);
+    }
+    l.allow_anonymous = l.loopback();
+    if (const auto* v = t->get("allow_anonymous")) {
+        const auto* b = v->as_boolean();
+        if (b == nullptr) {
+            cx.fail(*v, "'listener.allow_anonymous' must be true or false");
+        }
+        l.allow_anonymous = b->get();
     }
     return l;
 }
@@ -106,6 +114,10 @@ void parse_limits(const context& cx, const toml::table& t, limits_settings& lim)
 
 }  // namespace
 
+bool listener_settings::loopback() const noexcept {
+    return bind == "::1" || bind.rfind("127.", 0) == 0;
+}
+
 unsigned settings::resolved_workers() const noexcept {
     if (workers != 0) {
         return workers;
@@ -128,7 +140,7 @@ settings parse_settings(std::string_view toml_text, std::string_view source) {
         throw config_error(fmt::format("{}:{}: {}", source, e.source().begin.line, e.description()));
     }
     const context cx{source};
-    cx.only(root, {"workers", "log_level", "listener", "limits"}, "");
+    cx.only(root, {"workers", "log_level", "listener", "limits", "auth"}, "");
     settings s;
     if (const auto* v = root.get("workers")) {
         s.workers = cx.integer<unsigned>(*v, "workers", 0, 64);
@@ -153,6 +165,29 @@ settings parse_settings(std::string_view toml_text, std::string_view source) {
         }
     } else {
         s.listeners.push_back({});
+    }
+    if (const auto* v = root.get("auth")) {
+        const auto* t = v->as_table();
+        if (t == nullptr) {
+            cx.fail(*v, "'auth' must be a table");
+        }
+        cx.only(*t, {"password_file", "acl_file"}, "auth.");
+        if (const auto* f = t->get("password_file")) {
+            s.auth.password_file = cx.string(*f, "auth.password_file");
+        }
+        if (const auto* f = t->get("acl_file")) {
+            s.auth.acl_file = cx.string(*f, "auth.acl_file");
+        }
+    }
+    if (const auto* arr = root.get("listener")) {
+        // Secure by default: a listener beyond loopback needs a way to authenticate.
+        std::size_t i = 0;
+        for (const auto& item : *arr->as_array()) {
+            const auto& l = s.listeners[i++];
+            if (!l.loopback() && !l.allow_anonymous && s.auth.password_file.empty()) {
+                cx.fail(item, fmt::format("listener {}:{} is reachable beyond this host and allows no anonymous clients: set [auth] password_file, or allow_anonymous = true", l.bind, l.port));
+            }
+        }
     }
     if (const auto* v = root.get("limits")) {
         const auto* t = v->as_table();

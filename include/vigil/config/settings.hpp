@@ -19,6 +19,17 @@ struct listener_settings {
     std::string bind = "127.0.0.1";
     std::uint16_t port = 1883;  ///< 0 lets the OS pick (tests)
     int backlog = 4096;
+    /// Clients without a verified username may connect. Default: true on a loopback
+    /// address, false elsewhere (secure by default).
+    bool allow_anonymous = true;
+
+    [[nodiscard]] bool loopback() const noexcept;
+};
+
+/// `[auth]`
+struct auth_settings {
+    std::string password_file;  ///< empty: no passwords (only anonymous clients)
+    std::string acl_file;       ///< empty: no ACL (every authenticated client may do anything)
 };
 
 /// `[limits]`
@@ -35,6 +46,7 @@ struct settings {
     log::level log_level = log::level::info;
     std::vector<listener_settings> listeners;
     limits_settings limits;
+    auth_settings auth;
 
     /// `workers` with 0 resolved to the number of cores.
     [[nodiscard]] unsigned resolved_workers() const noexcept;

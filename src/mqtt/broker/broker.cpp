@@ -24,7 +24,8 @@ using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT
 /// One shard's acceptor for one listener. Thread safety: shard-affine.
 class acceptor : public std::enable_shared_from_this<acceptor> {
 public:
-    acceptor(shard& s, tcp::acceptor a) : shard_(s), acc_(std::move(a)), retry_(s.context()) {}
+    acceptor(shard& s, tcp::acceptor a, bool allow_anonymous)
+        : shard_(s), acc_(std::move(a)), retry_(s.context()), allow_anonymous_(allow_anonymous) {}
 
     void start() { do_accept(); }
     [[nodiscard]] asio::io_context& shard_context() noexcept { return shard_.context(); }
@@ -58,13 +59,14 @@ private:
         }
         error_code opt_ec;
         s.set_option(tcp::no_delay(true), opt_ec);
-        std::make_shared<connection>(shard_, std::move(s), std::vector<std::uint8_t>{})->start();
+        std::make_shared<connection>(shard_, std::move(s), allow_anonymous_, std::vector<std::uint8_t>{})->start();
         do_accept();
     }
 
     shard& shard_;
     tcp::acceptor acc_;
     asio::steady_timer retry_;
+    bool allow_anonymous_;
 };
 
 }  // namespace
@@ -72,6 +74,15 @@ private:
 struct broker::impl {
     explicit impl(const config::settings& s) : pool(s.resolved_workers()) {
         core.settings = s;
+        if (!s.auth.password_file.empty()) {
+            auto users = auth::password_file::load(s.auth.password_file);
+            log::info("password file {}: {} users", s.auth.password_file, users.size());
+            core.authn = std::make_unique<auth::authenticator>(std::move(users));
+        }
+        if (!s.auth.acl_file.empty()) {
+            core.acl = auth::acl::load(s.auth.acl_file);
+            log::info("ACL file {}: {} rules; everything else is denied", s.auth.acl_file, core.acl->rule_count());
+        }
         for (unsigned i = 0; i < pool.size(); ++i) {
             core.shards.push_back(std::make_unique<shard>(core, i, pool.context(i)));
         }
@@ -102,7 +113,7 @@ struct broker::impl {
                     throw std::system_error(ec, fmt::format("cannot listen on {}:{}", l.bind, port));
                 }
                 port = a.local_endpoint().port();
-                acceptors.push_back(std::make_shared<acceptor>(*sh, std::move(a)));
+                acceptors.push_back(std::make_shared<acceptor>(*sh, std::move(a), l.allow_anonymous));
             }
             bound.push_back({l.bind, port});
         }

@@ -18,8 +18,8 @@ bool is_quiet_close(const error_code& ec) {
 }
 }  // namespace
 
-connection::connection(shard& s, tcp::socket sock, std::vector<std::uint8_t> prefill)
-    : shard_(s), sock_(std::move(sock)), timer_(s.context()), rx_(std::move(prefill)) {
+connection::connection(shard& s, tcp::socket sock, bool allow_anonymous, std::vector<std::uint8_t> prefill)
+    : shard_(s), sock_(std::move(sock)), timer_(s.context()), allow_anonymous_(allow_anonymous), rx_(std::move(prefill)) {
     rx_end_ = rx_.size();
     rx_.resize(std::max(rx_.size() * 2, initial_read_buffer));
     error_code ec;
@@ -82,8 +82,8 @@ void connection::on_read(error_code ec, std::size_t n) {
     rx_end_ += n;
     last_rx_ = std::chrono::steady_clock::now();
     process_input();
-    if (phase_ == phase::closed || phase_ == phase::closing) {
-        return;
+    if (phase_ != phase::awaiting_connect && phase_ != phase::active) {
+        return;  // closed, closing, or authenticating (reading resumes after the verdict)
     }
     if (out_bytes_ > shard_.core().settings.limits.max_outbound_bytes) {
         read_paused_ = true;  // the peer does not read what we send: stop reading from it
@@ -106,8 +106,8 @@ void connection::process_input() {
             return;
         }
         if (phase_ == phase::awaiting_connect) {
-            if (!handle_first_packet(p)) {
-                return;  // handed off or closed
+            if (!handle_first_packet(p, r.consumed)) {
+                return;  // handed off, closed, or waiting for the password check
             }
         } else {
             acts_.clear();
@@ -118,7 +118,7 @@ void connection::process_input() {
     }
 }
 
-bool connection::handle_first_packet(const packet& p) {
+bool connection::handle_first_packet(const packet& p, std::size_t size) {
     const auto* c = std::get_if<connect_packet>(&p);
     if (c == nullptr) {
         ++shard_.counters().protocol_errors;
@@ -130,6 +130,7 @@ bool connection::handle_first_packet(const packet& p) {
         hand_off(home);
         return false;
     }
+    connect_size_ = size;
     handle_connect(*c);
     return phase_ == phase::active;
 }
@@ -149,7 +150,7 @@ void connection::hand_off(unsigned home) {
         return;
     }
     shard* target = shard_.core().shards[home].get();
-    asio::post(target->context(), [target, fd, v6, b = std::move(bytes)]() mutable {
+    asio::post(target->context(), [target, fd, v6, allow_anonymous = allow_anonymous_, b = std::move(bytes)]() mutable {
         tcp::socket s(target->context());
         error_code aec;
         s.assign(v6 ? tcp::v6() : tcp::v4(), fd, aec);
@@ -157,20 +158,76 @@ void connection::hand_off(unsigned home) {
             ::close(fd);
             return;
         }
-        std::make_shared<connection>(*target, std::move(s), std::move(b))->start();
+        std::make_shared<connection>(*target, std::move(s), allow_anonymous, std::move(b))->start();
     });
 }
 
 void connection::handle_connect(const connect_packet& c) {
     if (const error_code ec = check_connect(c)) {
-        const auto code = ec == make_error_code(errc::unacceptable_protocol_version)
-                              ? connect_code::unacceptable_protocol_version
-                              : connect_code::identifier_rejected;
-        send_control(connack_packet{false, code});
-        close_after_flush(ec);
+        refuse(
+            ec == make_error_code(errc::unacceptable_protocol_version) ? connect_code::unacceptable_protocol_version
+                                                                       : connect_code::identifier_rejected,
+            ec
+        );
         return;
     }
-    const std::string id = c.client_id.empty() ? shard_.assign_client_id() : std::string{c.client_id};
+    accepted_connect ac;
+    ac.client_id = c.client_id.empty() ? shard_.assign_client_id() : std::string{c.client_id};
+    ac.clean_session = c.clean_session;
+    ac.keep_alive = c.keep_alive;
+    if (c.will) {
+        ac.will = message::make(c.will->topic, c.will->payload, c.will->q, c.will->retain);
+    }
+    auth::authenticator* authn = shard_.core().authn.get();
+    if (c.username && authn != nullptr) {
+        // A username is only trusted once its password is verified; without a password
+        // file the client is anonymous whatever name it sends.
+        ac.username = std::string{*c.username};
+        const std::string password = c.password ? std::string{reinterpret_cast<const char*>(c.password->data()), c.password->size()} : std::string{};
+        if (authn->cached(ac.username, password)) {
+            accept(std::move(ac));
+            return;
+        }
+        phase_ = phase::authenticating;
+        authn->verify_async(ac.username, password, [self = shared_from_this(), ac = std::move(ac)](bool ok) mutable {
+            asio::post(self->shard_.context(), [self, ok, ac = std::move(ac)]() mutable {
+                self->on_authenticated(ok, std::move(ac));
+            });
+        });
+        return;
+    }
+    if (!allow_anonymous_) {
+        refuse(connect_code::not_authorized, make_error_code(errc::not_authorized));
+        return;
+    }
+    accept(std::move(ac));
+}
+
+void connection::on_authenticated(bool ok, accepted_connect ac) {
+    if (phase_ != phase::authenticating) {
+        return;  // closed meanwhile (connect timeout, server stopping)
+    }
+    if (!ok) {
+        ++shard_.counters().auth_failures;
+        phase_ = phase::awaiting_connect;
+        refuse(connect_code::bad_username_or_password, make_error_code(errc::bad_credentials));
+        return;
+    }
+    rx_begin_ += connect_size_;
+    accept(std::move(ac));
+    process_input();
+    if (phase_ == phase::active) {
+        do_read();
+    }
+}
+
+void connection::refuse(connect_code code, error_code reason) {
+    send_control(connack_packet{false, code});  // [MQTT-3.2.2-4]
+    close_after_flush(reason);
+}
+
+void connection::accept(accepted_connect ac) {
+    const std::string& id = ac.client_id;
     client* existing = shard_.find_client(id);
     if (existing != nullptr && existing->conn != nullptr) {
         // Takeover [MQTT-3.1.4-2]: the device is back, so its will is not published.
@@ -178,7 +235,7 @@ void connection::handle_connect(const connect_packet& c) {
         existing = shard_.find_client(id);  // a clean session ended with its connection
     }
     bool present = false;
-    if (c.clean_session) {
+    if (ac.clean_session) {
         if (existing != nullptr) {
             shard_.remove_client(*existing);  // [MQTT-3.1.2-6]
         }
@@ -190,21 +247,40 @@ void connection::handle_connect(const connect_packet& c) {
         client_ = &shard_.create_client(id, true);
     }
     client_->conn = this;
-    if (c.will) {
-        will_ = message::make(c.will->topic, c.will->payload, c.will->q, c.will->retain);
-    }
-    keep_alive_ = std::chrono::seconds{c.keep_alive};
+    will_ = std::move(ac.will);
+    username_ = std::move(ac.username);
+    keep_alive_ = std::chrono::seconds{ac.keep_alive};
     phase_ = phase::active;
     ++shard_.counters().connections_accepted;
-    log::debug("{}: client '{}' connected (clean={}, keep-alive={}s)", peer_, id, c.clean_session, c.keep_alive);
+    log::debug("{}: client '{}' connected (user '{}', clean={}, keep-alive={}s)", peer_, id, username_, ac.clean_session, ac.keep_alive);
     send_control(connack_packet{present, connect_code::accepted});
     timer_.cancel();
     if (keep_alive_.count() > 0) {
         arm_timer(last_rx_ + keep_alive_ * 3 / 2);  // [MQTT-3.1.2-24]
     }
     acts_.clear();
-    client_->sess.attach(acts_);
+    client_->sess.attach(acts_, this);
     execute(acts_);
+}
+
+bool connection::may_publish(std::string_view topic) const {
+    bool ok = !topic.starts_with("$SYS");  // clients never write broker topics
+    if (ok && shard_.core().acl) {
+        ok = shard_.core().acl->allow_publish(username_, client_->sess.client_id(), topic);
+    }
+    if (!ok) {
+        ++shard_.counters().denied_publishes;
+        VIGIL_LOG_LIMITED(warn, "{}: client '{}' (user '{}') may not publish to '{}': dropped", peer_, client_->sess.client_id(), username_, topic);
+    }
+    return ok;
+}
+
+bool connection::may_subscribe(std::string_view filter) const {
+    if (!shard_.core().acl || shard_.core().acl->allow_subscribe(username_, client_->sess.client_id(), filter)) {
+        return true;
+    }
+    VIGIL_LOG_LIMITED(warn, "{}: client '{}' (user '{}') may not subscribe to '{}': SUBACK 0x80", peer_, client_->sess.client_id(), username_, filter);
+    return false;
 }
 
 void connection::execute(action_list& acts) {
@@ -245,7 +321,7 @@ void connection::on_timer(error_code ec) {
         close(close_reason_, false);  // the peer did not take the final answer in time
         return;
     }
-    if (phase_ == phase::awaiting_connect) {
+    if (phase_ == phase::awaiting_connect || phase_ == phase::authenticating) {
         close(make_error_code(errc::connect_timeout), false);
         return;
     }

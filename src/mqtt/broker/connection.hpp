@@ -22,10 +22,10 @@ namespace vigil::mqtt {
 using tcp = asio::ip::tcp;
 
 /// Thread safety: shard-affine. Lifetime: owned by its pending handlers (shared_from_this).
-class connection : public std::enable_shared_from_this<connection> {
+class connection final : public std::enable_shared_from_this<connection>, private authorizer {
 public:
     /// `prefill` holds bytes already read from the socket on another shard.
-    connection(shard& s, tcp::socket sock, std::vector<std::uint8_t> prefill);
+    connection(shard& s, tcp::socket sock, bool allow_anonymous, std::vector<std::uint8_t> prefill);
     ~connection();
     connection(const connection&) = delete;
     connection& operator=(const connection&) = delete;
@@ -50,11 +50,25 @@ private:
         std::uint32_t size = 0;
     };
 
+    /// A CONNECT's fields, owned, while its password is checked off the shard.
+    struct accepted_connect {
+        std::string client_id;
+        bool clean_session = true;
+        std::uint16_t keep_alive = 0;
+        message_ref will;
+        std::string username;  ///< verified, or empty
+    };
+
     void do_read();
     void on_read(error_code ec, std::size_t n);
     void process_input();
-    bool handle_first_packet(const packet& p);
+    bool handle_first_packet(const packet& p, std::size_t size);
     void handle_connect(const connect_packet& c);
+    void on_authenticated(bool ok, accepted_connect ac);
+    void accept(accepted_connect ac);
+    void refuse(connect_code code, error_code reason);
+    [[nodiscard]] bool may_publish(std::string_view topic) const override;
+    [[nodiscard]] bool may_subscribe(std::string_view filter) const override;
     void hand_off(unsigned home);
     void execute(action_list& acts);
     void send_control(const packet& p);
@@ -67,13 +81,16 @@ private:
     void on_timer(error_code ec);
     void ensure_read_space();
 
-    enum class phase : std::uint8_t { awaiting_connect, active, closing, closed };
+    enum class phase : std::uint8_t { awaiting_connect, authenticating, active, closing, closed };
 
     shard& shard_;
     tcp::socket sock_;
     std::string peer_;
     asio::steady_timer timer_;
     phase phase_ = phase::awaiting_connect;
+    bool allow_anonymous_;
+    std::size_t connect_size_ = 0;  // bytes of the CONNECT held while authenticating
+    std::string username_;          // verified username, empty for anonymous clients
     client* client_ = nullptr;
     message_ref will_;
     std::chrono::milliseconds keep_alive_{0};

@@ -1,6 +1,8 @@
 #pragma once
 // One shard of the broker: its clients (home sessions), its subscriber table, routing.
 
+#include <vigil/auth/acl.hpp>
+#include <vigil/auth/authenticator.hpp>
 #include <vigil/config/settings.hpp>
 #include <vigil/mqtt/session/session.hpp>
 #include <vigil/router/filter_index.hpp>
@@ -30,9 +32,12 @@ struct client {
     connection* conn = nullptr;  // shard-affine; cleared by the connection when it closes
 };
 
-/// What every shard shares: configuration, the global filter index, retained messages.
+/// What every shard shares: configuration, authentication, the global filter index,
+/// retained messages.
 struct broker_core {
     config::settings settings;
+    std::unique_ptr<auth::authenticator> authn;  ///< null without a password file
+    std::optional<auth::acl> acl;                ///< empty without an ACL file
     router::index_writer index;
     router::retained_store retained;
     std::vector<std::unique_ptr<shard>> shards;
@@ -45,6 +50,8 @@ struct shard_counters {
     std::uint64_t deliveries = 0;
     std::uint64_t dropped_qos0_backpressure = 0;
     std::uint64_t protocol_errors = 0;
+    std::uint64_t auth_failures = 0;
+    std::uint64_t denied_publishes = 0;
 };
 
 /// Thread safety: shard-affine; every member runs on the shard's own thread.

@@ -37,6 +37,10 @@ public:
                 return "too many queued messages";
             case errc::server_shutdown:
                 return "server shutting down";
+            case errc::bad_credentials:
+                return "bad username or password";
+            case errc::not_authorized:
+                return "not authorized (anonymous clients are not allowed on this listener)";
         }
         return "unknown mqtt error";
     }

@@ -4,6 +4,18 @@
 namespace vigil::mqtt {
 
 void session::on_publish(const publish_packet& p, action_list& out) {
+    if (auth_ != nullptr && !auth_->may_publish(p.topic)) {
+        // Denied: dropped and counted; QoS 1/2 is still acknowledged, as MQTT 3.1.1 brokers
+        // do, so a misconfigured device does not retry forever.
+        ++stats_.denied_publishes;
+        if (p.q == qos::at_least_once) {
+            out.push_back(send_packet{puback_packet{p.packet_id}});
+        } else if (p.q == qos::exactly_once) {
+            awaiting_pubrel_.insert(p.packet_id);
+            out.push_back(send_packet{pubrec_packet{p.packet_id}});
+        }
+        return;
+    }
     switch (p.q) {
         case qos::at_most_once:
             out.push_back(route_publish{message::make(p.topic, p.payload, p.q, p.retain)});

@@ -20,8 +20,9 @@ error_code check_connect(const connect_packet& c) noexcept {
 session::session(std::string client_id, bool persistent, session_limits lim)
     : client_id_(std::move(client_id)), persistent_(persistent), lim_(lim) {}
 
-void session::attach(action_list& out) {
+void session::attach(action_list& out, const authorizer* auth) {
     attached_ = true;
+    auth_ = auth;
     for (auto& e : inflight_) {
         if (e.state == out_state::awaiting_pubcomp) {
             out.push_back(send_packet{pubrel_packet{e.packet_id}});

@@ -21,6 +21,7 @@ log_level = "warn"
 bind = "0.0.0.0"
 port = 1884
 backlog = 8192
+allow_anonymous = true
 [[listener]]
 bind = "::1"
 port = 0
@@ -36,7 +37,9 @@ connect_timeout = "2s"
     REQUIRE(s.listeners.size() == 2);
     CHECK(s.listeners[0].port == 1884);
     CHECK(s.listeners[0].backlog == 8192);
+    CHECK(s.listeners[0].allow_anonymous);
     CHECK(s.listeners[1].bind == "::1");
+    CHECK(s.listeners[1].allow_anonymous);  // loopback default
     CHECK(s.limits.max_inflight == 10);
     CHECK(s.limits.max_queued == 500);
     CHECK(s.limits.max_packet_size == 1024);
@@ -56,6 +59,18 @@ TEST_CASE("config: errors name file and line", "[config]") {
         parse_settings("[[listener]]\nport = 1\n[[listener]]\nport = 1\n", "i.toml"),
         Contains("i.toml:3") && Contains("declared twice")
     );
+}
+
+TEST_CASE("config: secure by default beyond loopback", "[config]") {
+    CHECK_THROWS_WITH(
+        parse_settings("[[listener]]\nbind = \"0.0.0.0\"\n", "s.toml"),
+        Contains("s.toml:1") && Contains("password_file")
+    );
+    const auto with_passwords = parse_settings("[auth]\npassword_file = \"/etc/vigil/passwd\"\n[[listener]]\nbind = \"10.0.0.5\"\n", "p.toml");
+    CHECK_FALSE(with_passwords.listeners[0].allow_anonymous);
+    CHECK(with_passwords.auth.password_file == "/etc/vigil/passwd");
+    CHECK_THROWS_WITH(parse_settings("[auth]\npasword_file = \"x\"\n", "a.toml"), Contains("a.toml:2") && Contains("auth.pasword_file"));
+    CHECK_THROWS_WITH(parse_settings("[[listener]]\nallow_anonymous = \"yes\"\n", "b.toml"), Contains("b.toml:2"));
 }
 
 TEST_CASE("config: durations", "[config]") {

@@ -20,6 +20,8 @@ enum class errc : int {
     session_taken_over,             ///< another connection took this client id
     queue_overflow,                 ///< more than max_queued messages pending
     server_shutdown,                ///< the broker is stopping
+    bad_credentials,                ///< CONNACK return code 0x04
+    not_authorized,                 ///< CONNACK return code 0x05
 };
 
 const boost::system::error_category& mqtt_category() noexcept;

@@ -26,10 +26,23 @@ struct session_limits {
 /// errc::identifier_rejected (answer CONNACK 0x02). Success: accept.
 [[nodiscard]] error_code check_connect(const connect_packet& c) noexcept;
 
-/// Counters a session keeps about messages it could not deliver.
+/// Counters a session keeps about messages it could not deliver or was not allowed to send.
 struct session_stats {
     std::uint64_t dropped_qos0_offline = 0;
     std::uint64_t dropped_queue_full = 0;
+    std::uint64_t denied_publishes = 0;
+    std::uint64_t denied_subscriptions = 0;
+};
+
+/// What the connected client may do (the ACL, bound to its username and client id).
+/// Thread safety: called on the session's thread only.
+class authorizer {
+public:
+    [[nodiscard]] virtual bool may_publish(std::string_view topic) const = 0;
+    [[nodiscard]] virtual bool may_subscribe(std::string_view filter) const = 0;
+
+protected:
+    ~authorizer() = default;
 };
 
 /// One client's session.
@@ -45,10 +58,14 @@ public:
     [[nodiscard]] bool attached() const noexcept { return attached_; }
 
     /// A connection takes this session: re-sends what was in flight (DUP set, PUBRELs
-    /// again) and then queued messages, as the window allows [MQTT-4.4.0-1].
-    void attach(action_list& out);
+    /// again) and then queued messages, as the window allows [MQTT-4.4.0-1]. `auth`
+    /// (nullable: everything allowed) must outlive the attachment.
+    void attach(action_list& out, const authorizer* auth = nullptr);
     /// The connection is gone; messages for the session queue up from now on.
-    void detach() noexcept { attached_ = false; }
+    void detach() noexcept {
+        attached_ = false;
+        auth_ = nullptr;
+    }
 
     /// Handles a packet received after the CONNECT was accepted.
     void on_packet(const packet& p, action_list& out);
@@ -92,6 +109,7 @@ private:
     std::string client_id_;
     bool persistent_;
     bool attached_ = false;
+    const authorizer* auth_ = nullptr;
     session_limits lim_;
     std::uint16_t last_packet_id_ = 0;
     subscription_map subs_;

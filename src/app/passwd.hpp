@@ -1,0 +1,12 @@
+#pragma once
+// The `vigil passwd` subcommand.
+
+#include <string_view>
+#include <vector>
+
+namespace vigil::app {
+
+/// Runs `vigil passwd ARGS...`; returns the process exit status.
+int passwd_main(const std::vector<std::string_view>& args);
+
+}  // namespace vigil::app
