@@ -89,12 +89,15 @@ class Vigil:
 
 
 def config(workers, extra=""):
+    """A config with one loopback listener on an OS-picked port. Lines of `extra` before its
+    first [table] belong to the [[listener]]; the rest are further tables."""
+    head, sep, tail = extra.partition("[")
     return f"""workers = {workers}
 log_level = "debug"
 [[listener]]
 bind = "127.0.0.1"
 port = 0
-{extra}
+{head}{sep}{tail}
 """
 
 

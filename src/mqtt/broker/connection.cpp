@@ -189,7 +189,8 @@ void connection::handle_connect(const connect_packet& c) {
             return;
         }
         phase_ = phase::authenticating;
-        authn->verify_async(ac.username, password, [self = shared_from_this(), ac = std::move(ac)](bool ok) mutable {
+        std::string user = ac.username;  // not ac.username below: the lambda moves `ac`
+        authn->verify_async(std::move(user), password, [self = shared_from_this(), ac = std::move(ac)](bool ok) mutable {
             asio::post(self->shard_.context(), [self, ok, ac = std::move(ac)]() mutable {
                 self->on_authenticated(ok, std::move(ac));
             });

@@ -1,0 +1,78 @@
+#include <vigil/auth/password.hpp>
+
+#include <vigil/auth/authenticator.hpp>
+#include <vigil/config/settings.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <condition_variable>
+#include <mutex>
+
+using namespace vigil::auth;
+using Catch::Matchers::Contains;
+
+TEST_CASE("auth: hashes verify, are salted, and reject other passwords", "[auth][password]") {
+    const auto h1 = hash_password("s3cret", 1000);
+    const auto h2 = hash_password("s3cret", 1000);
+    CHECK(h1.rfind("$7$1000$", 0) == 0);
+    CHECK(h1 != h2);  // fresh salt each time
+    CHECK(verify_password(h1, "s3cret"));
+    CHECK_FALSE(verify_password(h1, "s3cret "));
+    CHECK_FALSE(verify_password(h1, ""));
+    CHECK_FALSE(verify_password("$7$1000$bad", "s3cret"));
+    CHECK_FALSE(verify_password("plain", "plain"));
+}
+
+TEST_CASE("auth: a mosquitto_passwd hash verifies", "[auth][password]") {
+    // Made with Debian's mosquitto_passwd 2.0.11: `mosquitto_passwd -b f car7 correct-horse`.
+    const std::string hash =
+        "$7$101$1pTRnnhuWcqP0G3A$8+uPiMb2DIfhTPKM4FRjTL5gY8kmki2gdgAMfJ907xr+Dm/3bwl2hu9HsUpSkfpIwAjfOQdSFCPUiA5mNGx/Zw==";
+    CHECK(verify_password(hash, "correct-horse"));
+    CHECK_FALSE(verify_password(hash, "correct-horse!"));
+}
+
+TEST_CASE("auth: password file parsing", "[auth][password]") {
+    const auto h = hash_password("pw", 1000);
+    const auto f = password_file::parse("# users\n\ncar1:" + h + "\ncar2:" + h + "\r\n", "p");
+    CHECK(f.size() == 2);
+    REQUIRE(f.find("car1") != nullptr);
+    CHECK(f.find("car3") == nullptr);
+    CHECK_THROWS_WITH(password_file::parse("car1\n", "p"), Contains("p:1") && Contains("user:hash"));
+    CHECK_THROWS_WITH(password_file::parse("ok:" + h + "\ncar1:plain\n", "p"), Contains("p:2") && Contains("vigil passwd"));
+    CHECK_THROWS_WITH(password_file::parse("a:" + h + "\na:" + h + "\n", "p"), Contains("p:2") && Contains("twice"));
+    auto g = f;
+    g.set("car1", {});
+    CHECK(g.size() == 1);
+    CHECK(password_file::parse(g.text(), "round-trip").size() == 1);
+}
+
+TEST_CASE("auth: authenticator verifies off-thread and caches successes", "[auth][password]") {
+    password_file users;
+    users.set("dev", hash_password("right", 1000));
+    authenticator a{std::move(users)};
+    std::mutex mu;
+    std::condition_variable cv;
+    int answers = 0;
+    bool results[3] = {};
+    auto ask = [&](std::string u, std::string p, int i) {
+        a.verify_async(std::move(u), std::move(p), [&, i](bool ok) {
+            const std::lock_guard lock{mu};
+            results[i] = ok;
+            ++answers;
+            cv.notify_all();
+        });
+    };
+    CHECK_FALSE(a.cached("dev", "right"));
+    ask("dev", "right", 0);
+    ask("dev", "wrong", 1);
+    ask("nobody", "right", 2);
+    std::unique_lock lock{mu};
+    REQUIRE(cv.wait_for(lock, std::chrono::seconds{30}, [&] { return answers == 3; }));
+    CHECK(results[0]);
+    CHECK_FALSE(results[1]);
+    CHECK_FALSE(results[2]);
+    CHECK(a.cached("dev", "right"));
+    CHECK_FALSE(a.cached("dev", "wrong"));
+    a.reload(password_file{});
+    CHECK_FALSE(a.cached("dev", "right"));  // reload forgets
+}
