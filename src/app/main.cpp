@@ -1,6 +1,8 @@
 // vigil: the executable. CLI, wiring, signals, ordered shutdown.
 #include "passwd.hpp"
 
+#include <vigil/auth/acl.hpp>
+#include <vigil/auth/password.hpp>
 #include <vigil/config/settings.hpp>
 #include <vigil/core/log.hpp>
 #include <vigil/mqtt/broker/broker.hpp>
@@ -89,6 +91,13 @@ int main(int argc, char** argv) {
         }
         if (args.size() == 2 && args[0] == "--check-config") {
             const auto s = vigil::config::load_settings(std::string{args[1]});
+            // The files a configuration names must parse too.
+            if (!s.auth.password_file.empty()) {
+                (void)vigil::auth::password_file::load(s.auth.password_file);
+            }
+            if (!s.auth.acl_file.empty()) {
+                (void)vigil::auth::acl::load(s.auth.acl_file);
+            }
             std::printf("%s: configuration is valid (%zu listener(s), %u worker(s))\n", argv[2], s.listeners.size(), s.resolved_workers());
             return 0;
         }

@@ -37,6 +37,25 @@ def test_repository_config_is_valid(vigil_binary, request):
     assert r.returncode == 0, r.stderr
 
 
+def test_example_acl_and_production_config_check(vigil_binary, tmp_path):
+    import os
+    conf = os.path.join(os.path.dirname(__file__), "..", "..", "conf")
+    pw = tmp_path / "passwd"
+    r = subprocess.run([vigil_binary, "passwd", "--stdin", "--iterations", "1000", str(pw), "dispatch"],
+                       input="pw\n", capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    prod = open(os.path.join(conf, "production.toml")).read()
+    prod = prod.replace("/etc/vigil/passwd", str(pw)).replace("/etc/vigil/acl", os.path.join(conf, "acl.example"))
+    cfg = tmp_path / "prod.toml"
+    cfg.write_text(prod)
+    r = run(vigil_binary, "--check-config", str(cfg))
+    assert r.returncode == 0, r.stderr
+    # The same file pointing at a missing password file is an error naming the path.
+    cfg.write_text(prod.replace(str(pw), str(tmp_path / "missing")))
+    r = run(vigil_binary, "--check-config", str(cfg))
+    assert r.returncode == 1 and "missing: cannot open password file" in r.stderr
+
+
 def test_sigterm_with_clients_connected(start_vigil, workers):
     import mqtt_raw as raw
     v = start_vigil(workers)
