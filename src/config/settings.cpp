@@ -67,7 +67,7 @@ listener_settings parse_listener(const context& cx, const toml::node& n) {
     if (t == nullptr) {
         cx.fail(n, "each [[listener]] must be a table");
     }
-    cx.only(*t, {"bind", "port", "backlog", "allow_anonymous"}, "listener.");
+    cx.only(*t, {"bind", "port", "backlog", "allow_anonymous", "max_connection_rate"}, "listener.");
     listener_settings l;
     if (const auto* v = t->get("bind")) {
         l.bind = cx.string(*v, "listener.bind");
@@ -82,6 +82,9 @@ listener_settings parse_listener(const context& cx, const toml::node& n) {
     if (const auto* v = t->get("backlog")) {
         l.backlog = cx.integer<int>(*v, "listener.backlog", 1, 65535);
     }
+    if (const auto* v = t->get("max_connection_rate")) {
+        l.max_connection_rate = cx.integer<unsigned>(*v, "listener.max_connection_rate", 0, 10'000'000);
+    }
     l.allow_anonymous = l.loopback();
     if (const auto* v = t->get("allow_anonymous")) {
         const auto* b = v->as_boolean();
@@ -94,7 +97,16 @@ listener_settings parse_listener(const context& cx, const toml::node& n) {
 }
 
 void parse_limits(const context& cx, const toml::table& t, limits_settings& lim) {
-    cx.only(t, {"max_inflight", "max_queued", "max_packet_size", "max_outbound_bytes", "connect_timeout"}, "limits.");
+    cx.only(t, {"max_inflight", "max_queued", "max_packet_size", "max_outbound_bytes", "connect_timeout", "max_connections", "max_publish_rate", "max_queued_bytes"}, "limits.");
+    if (const auto* v = t.get("max_connections")) {
+        lim.max_connections = cx.integer<std::size_t>(*v, "limits.max_connections", 1, 10'000'000);
+    }
+    if (const auto* v = t.get("max_publish_rate")) {
+        lim.max_publish_rate = cx.integer<unsigned>(*v, "limits.max_publish_rate", 0, 10'000'000);
+    }
+    if (const auto* v = t.get("max_queued_bytes")) {
+        lim.max_queued_bytes = cx.integer<std::size_t>(*v, "limits.max_queued_bytes", 1024, std::int64_t{1} << 40);
+    }
     if (const auto* v = t.get("max_inflight")) {
         lim.max_inflight = cx.integer<std::uint16_t>(*v, "limits.max_inflight", 1, 65535);
     }

@@ -22,6 +22,9 @@ struct listener_settings {
     /// Clients without a verified username may connect. Default: true on a loopback
     /// address, false elsewhere (secure by default).
     bool allow_anonymous = true;
+    /// New connections accepted per second on this listener (0 = unlimited); the excess is
+    /// closed at once, before any handshake.
+    unsigned max_connection_rate = 0;
 
     [[nodiscard]] bool loopback() const noexcept;
 };
@@ -39,6 +42,9 @@ struct limits_settings {
     std::size_t max_packet_size = 262144;
     std::size_t max_outbound_bytes = 1024 * 1024;
     std::chrono::milliseconds connect_timeout{10000};
+    std::size_t max_connections = 100000;     ///< open connections, all listeners together
+    unsigned max_publish_rate = 0;            ///< PUBLISH packets/s per client (0 = unlimited)
+    std::size_t max_queued_bytes = 64u << 20; ///< payload bytes queued per session
 };
 
 struct settings {

@@ -24,8 +24,9 @@ using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT
 /// One shard's acceptor for one listener. Thread safety: shard-affine.
 class acceptor : public std::enable_shared_from_this<acceptor> {
 public:
-    acceptor(shard& s, tcp::acceptor a, bool allow_anonymous)
-        : shard_(s), acc_(std::move(a)), retry_(s.context()), allow_anonymous_(allow_anonymous) {}
+    /// `rate` is this shard's share of the listener's max_connection_rate (0 = unlimited).
+    acceptor(shard& s, tcp::acceptor a, bool allow_anonymous, double rate)
+        : shard_(s), acc_(std::move(a)), retry_(s.context()), allow_anonymous_(allow_anonymous), bucket_(rate, rate) {}
 
     void start() { do_accept(); }
     [[nodiscard]] asio::io_context& shard_context() noexcept { return shard_.context(); }
@@ -57,6 +58,17 @@ private:
             });
             return;
         }
+        const auto& lim = shard_.core().settings.limits;
+        if (shard_.core().open_connections.load(std::memory_order_relaxed) >= lim.max_connections ||
+            !bucket_.try_take(std::chrono::steady_clock::now())) {
+            // Refused before any handshake or allocation: a storm costs an accept and a close.
+            ++shard_.counters().rejected_connections;
+            VIGIL_LOG_LIMITED(warn, "refusing new connections: over max_connections ({}) or the listener's max_connection_rate", lim.max_connections);
+            error_code ignored;
+            s.close(ignored);
+            do_accept();
+            return;
+        }
         error_code opt_ec;
         s.set_option(tcp::no_delay(true), opt_ec);
         std::make_shared<connection>(shard_, std::move(s), allow_anonymous_, std::vector<std::uint8_t>{})->start();
@@ -67,6 +79,7 @@ private:
     tcp::acceptor acc_;
     asio::steady_timer retry_;
     bool allow_anonymous_;
+    token_bucket bucket_;
 };
 
 }  // namespace
@@ -113,7 +126,8 @@ struct broker::impl {
                     throw std::system_error(ec, fmt::format("cannot listen on {}:{}", l.bind, port));
                 }
                 port = a.local_endpoint().port();
-                acceptors.push_back(std::make_shared<acceptor>(*sh, std::move(a), l.allow_anonymous));
+                const double rate = l.max_connection_rate == 0 ? 0.0 : std::max(1.0, double(l.max_connection_rate) / double(core.shards.size()));
+                acceptors.push_back(std::make_shared<acceptor>(*sh, std::move(a), l.allow_anonymous, rate));
             }
             bound.push_back({l.bind, port});
         }

@@ -19,17 +19,26 @@ bool is_quiet_close(const error_code& ec) {
 }  // namespace
 
 connection::connection(shard& s, tcp::socket sock, bool allow_anonymous, std::vector<std::uint8_t> prefill)
-    : shard_(s), sock_(std::move(sock)), timer_(s.context()), allow_anonymous_(allow_anonymous), rx_(std::move(prefill)) {
+    : shard_(s),
+      sock_(std::move(sock)),
+      timer_(s.context()),
+      throttle_timer_(s.context()),
+      publish_bucket_(s.core().settings.limits.max_publish_rate, s.core().settings.limits.max_publish_rate),
+      allow_anonymous_(allow_anonymous),
+      rx_(std::move(prefill)) {
+    shard_.core().open_connections.fetch_add(1, std::memory_order_relaxed);
     rx_end_ = rx_.size();
     rx_.resize(std::max(rx_.size() * 2, initial_read_buffer));
     error_code ec;
     sock_.non_blocking(true, ec);  // flush() writes directly and falls back to async_write
     const auto ep = sock_.remote_endpoint(ec);
-    peer_ = ec ? std::string{"?"} : fmt::format("{}:{}", ep.address().to_string(), ep.port());
+    peer_addr_ = ec ? std::string{"?"} : ep.address().to_string();
+    peer_ = ec ? std::string{"?"} : fmt::format("{}:{}", peer_addr_, ep.port());
     shard_.add_connection(this);
 }
 
 connection::~connection() {
+    shard_.core().open_connections.fetch_sub(1, std::memory_order_relaxed);
     shard_.remove_connection(this);
     if (client_ != nullptr && client_->conn == this) {
         client_->conn = nullptr;
@@ -81,12 +90,30 @@ void connection::on_read(error_code ec, std::size_t n) {
     }
     rx_end_ += n;
     last_rx_ = std::chrono::steady_clock::now();
+    continue_input();
+}
+
+void connection::continue_input() {
     process_input();
     if (phase_ != phase::awaiting_connect && phase_ != phase::active) {
         return;  // closed, closing, or authenticating (reading resumes after the verdict)
     }
     if (out_bytes_ > shard_.core().settings.limits.max_outbound_bytes) {
         read_paused_ = true;  // the peer does not read what we send: stop reading from it
+        return;
+    }
+    if (throttle_wait_ > std::chrono::steady_clock::duration::zero()) {
+        // Over max_publish_rate: process and read nothing more until the bucket refills
+        // (TCP backpressure slows the device; nothing it sent is dropped).
+        ++shard_.counters().publish_throttled;
+        VIGIL_LOG_LIMITED(info, "{}: client '{}' is over max_publish_rate: reading paused", peer_, client_ != nullptr ? client_->sess.client_id() : std::string{});
+        throttle_timer_.expires_after(throttle_wait_);
+        throttle_wait_ = {};
+        throttle_timer_.async_wait([self = shared_from_this()](error_code tec) {
+            if (!tec && self->phase_ == phase::active) {
+                self->continue_input();
+            }
+        });
         return;
     }
     do_read();
@@ -110,11 +137,17 @@ void connection::process_input() {
                 return;  // handed off, closed, or waiting for the password check
             }
         } else {
+            if (std::holds_alternative<publish_packet>(p)) {
+                throttle_wait_ = publish_bucket_.take(std::chrono::steady_clock::now());
+            }
             acts_.clear();
             client_->sess.on_packet(p, acts_);
             execute(acts_);
         }
         rx_begin_ += r.consumed;
+        if (throttle_wait_ > std::chrono::steady_clock::duration::zero()) {
+            return;  // the rest stays buffered until the publish rate allows it
+        }
     }
 }
 
@@ -210,16 +243,19 @@ void connection::on_authenticated(bool ok, accepted_connect ac) {
     }
     if (!ok) {
         ++shard_.counters().auth_failures;
-        phase_ = phase::awaiting_connect;
-        refuse(connect_code::bad_username_or_password, make_error_code(errc::bad_credentials));
+        // Answer repeated failures from one address ever more slowly (password guessing).
+        timer_.expires_after(shard_.core().logins.failed(peer_addr_));
+        timer_.async_wait([self = shared_from_this()](error_code ec) {
+            if (!ec && self->phase_ == phase::authenticating) {
+                self->refuse(connect_code::bad_username_or_password, make_error_code(errc::bad_credentials));
+            }
+        });
         return;
     }
+    shard_.core().logins.succeeded(peer_addr_);
     rx_begin_ += connect_size_;
     accept(std::move(ac));
-    process_input();
-    if (phase_ == phase::active) {
-        do_read();
-    }
+    continue_input();
 }
 
 void connection::refuse(connect_code code, error_code reason) {
@@ -347,6 +383,7 @@ void connection::close(error_code reason, bool publish_will) {
     phase_ = phase::closed;
     error_code ignored;
     timer_.cancel();
+    throttle_timer_.cancel();
     sock_.shutdown(tcp::socket::shutdown_both, ignored);
     sock_.close(ignored);
     const std::string id = client_ != nullptr ? client_->sess.client_id() : std::string{};

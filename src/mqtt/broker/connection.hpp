@@ -4,6 +4,7 @@
 
 #include "shard.hpp"
 
+#include <vigil/core/token_bucket.hpp>
 #include <vigil/mqtt/codec/codec.hpp>
 
 #include <boost/asio/buffer.hpp>
@@ -61,6 +62,7 @@ private:
 
     void do_read();
     void on_read(error_code ec, std::size_t n);
+    void continue_input();
     void process_input();
     bool handle_first_packet(const packet& p, std::size_t size);
     void handle_connect(const connect_packet& c);
@@ -85,8 +87,12 @@ private:
 
     shard& shard_;
     tcp::socket sock_;
-    std::string peer_;
+    std::string peer_;       // address:port, for logs
+    std::string peer_addr_;  // address, for failed-login tracking
     asio::steady_timer timer_;
+    asio::steady_timer throttle_timer_;
+    token_bucket publish_bucket_;
+    std::chrono::steady_clock::duration throttle_wait_{};
     phase phase_ = phase::awaiting_connect;
     bool allow_anonymous_;
     std::size_t connect_size_ = 0;  // bytes of the CONNECT held while authenticating

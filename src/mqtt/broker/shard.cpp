@@ -39,6 +39,7 @@ client& shard::create_client(const std::string& id, bool persistent) {
     session_limits lim;
     lim.max_inflight = core_.settings.limits.max_inflight;
     lim.max_queued = core_.settings.limits.max_queued;
+    lim.max_queued_bytes = core_.settings.limits.max_queued_bytes;
     auto c = std::make_unique<client>(client{session{id, persistent, lim}, nullptr});
     client& ref = *c;
     clients_.emplace(id, std::move(c));
@@ -186,6 +187,32 @@ void shard::flush_dirty() {
         c->flush();
     }
     flushing_.clear();
+}
+
+std::chrono::milliseconds login_throttle::failed(const std::string& address) {
+    static constexpr auto forget_after = std::chrono::minutes{10};
+    constexpr std::size_t max_tracked = 100'000;
+    const auto now = std::chrono::steady_clock::now();
+    const std::lock_guard lock{mu_};
+    if (failures_.size() >= max_tracked) {
+        std::erase_if(failures_, [now](const auto& kv) { return now - kv.second.last > forget_after; });
+        if (failures_.size() >= max_tracked) {
+            failures_.clear();  // bounded memory beats perfect memory of attackers
+        }
+    }
+    auto& f = failures_[address];
+    if (now - f.last > forget_after) {
+        f.count = 0;
+    }
+    f.last = now;
+    ++f.count;
+    const unsigned shift = std::min(f.count - 1, 6u);
+    return std::min(std::chrono::milliseconds{100} * (1u << shift), std::chrono::milliseconds{5000});
+}
+
+void login_throttle::succeeded(const std::string& address) {
+    const std::lock_guard lock{mu_};
+    failures_.erase(address);
 }
 
 void shard::close_all() {

@@ -10,6 +10,11 @@
 #include <vigil/router/retained.hpp>
 
 #include <boost/asio/io_context.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <optional>
 #include <boost/container/small_vector.hpp>
 
 #include <cstdint>
@@ -32,12 +37,34 @@ struct client {
     connection* conn = nullptr;  // shard-affine; cleared by the connection when it closes
 };
 
+/// Failed logins per remote address, shared by every shard (one address's attempts land
+/// on many shards). A short lock, never held across I/O.
+/// Thread safety: safe.
+class login_throttle {
+public:
+    /// Records a failed login from `address`; returns how long to wait before answering.
+    /// The delay doubles with each failure within 10 minutes, from 100 ms up to 5 s.
+    [[nodiscard]] std::chrono::milliseconds failed(const std::string& address);
+    void succeeded(const std::string& address);
+
+private:
+    struct entry {
+        unsigned count = 0;
+        std::chrono::steady_clock::time_point last;
+    };
+    std::mutex mu_;
+    std::unordered_map<std::string, entry> failures_;  // guarded by mu_
+};
+
 /// What every shard shares: configuration, authentication, the global filter index,
 /// retained messages.
 struct broker_core {
     config::settings settings;
     std::unique_ptr<auth::authenticator> authn;  ///< null without a password file
     std::optional<auth::acl> acl;                ///< empty without an ACL file
+    // relaxed: a limit check, not synchronisation; a brief overshoot by a few is harmless.
+    std::atomic<std::size_t> open_connections{0};
+    login_throttle logins;
     router::index_writer index;
     router::retained_store retained;
     std::vector<std::unique_ptr<shard>> shards;
@@ -52,6 +79,8 @@ struct shard_counters {
     std::uint64_t protocol_errors = 0;
     std::uint64_t auth_failures = 0;
     std::uint64_t denied_publishes = 0;
+    std::uint64_t rejected_connections = 0;  ///< over max_connections or max_connection_rate
+    std::uint64_t publish_throttled = 0;     ///< reads paused by max_publish_rate
 };
 
 /// Thread safety: shard-affine; every member runs on the shard's own thread.
@@ -95,6 +124,8 @@ public:
     /// Closes every connection (no wills): the server is stopping.
     void close_all();
 
+
+
 private:
     struct remote_delivery {
         message_ref msg;
@@ -122,6 +153,7 @@ private:
     std::vector<std::pair<client*, qos>> targets_;  // scratch for one delivery
     action_list scratch_;                             // scratch for deliver_to
     std::uint64_t next_assigned_id_ = 0;
+
     shard_counters counters_;
 };
 

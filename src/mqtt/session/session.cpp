@@ -78,7 +78,7 @@ void session::deliver(const message_ref& m, qos q, bool retain, action_list& out
         send_new(m, q, retain, out);
         return;
     }
-    if (queue_.size() >= lim_.max_queued) {
+    if (queue_.size() >= lim_.max_queued || queued_bytes_ + m->payload().size() > lim_.max_queued_bytes) {
         ++stats_.dropped_queue_full;
         if (attached_) {
             // A subscriber this far behind is disconnected rather than fed a growing backlog;
@@ -88,6 +88,7 @@ void session::deliver(const message_ref& m, qos q, bool retain, action_list& out
         return;
     }
     queue_.push_back({m, q, retain});
+    queued_bytes_ += m->payload().size();
 }
 
 void session::send_new(const message_ref& m, qos q, bool retain, action_list& out) {
@@ -102,6 +103,7 @@ void session::pump(action_list& out) {
     while (attached_ && !queue_.empty() && inflight_.size() < lim_.max_inflight) {
         queued_entry e = std::move(queue_.front());
         queue_.pop_front();
+        queued_bytes_ -= e.msg->payload().size();
         send_new(e.msg, e.q, e.retain, out);
     }
 }

@@ -19,6 +19,7 @@ namespace vigil::mqtt {
 struct session_limits {
     std::uint16_t max_inflight = 32;  ///< QoS 1/2 messages sent and not yet acknowledged
     std::size_t max_queued = 10000;   ///< QoS 1/2 messages waiting behind the window or offline
+    std::size_t max_queued_bytes = std::size_t{64} << 20;  ///< their payload bytes
 };
 
 /// Checks a CONNECT against the rules a server applies before accepting it.
@@ -115,6 +116,7 @@ private:
     subscription_map subs_;
     std::deque<inflight_entry> inflight_;  // in send order
     std::deque<queued_entry> queue_;
+    std::size_t queued_bytes_ = 0;
     std::unordered_set<std::uint16_t> awaiting_pubrel_;  // QoS 2 received, not released
     session_stats stats_;
 };

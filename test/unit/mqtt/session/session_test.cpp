@@ -201,3 +201,17 @@ TEST_CASE("session: DISCONNECT suppresses the will; a second CONNECT is a violat
     s.on_packet(pingreq_packet{}, acts);
     CHECK(std::holds_alternative<pingresp_packet>(std::get<send_packet>(acts.at(0)).p));
 }
+
+TEST_CASE("session: the queue is bounded in bytes too", "[session]") {
+    session s{"c1", true, session_limits{1, 100, 10}};
+    action_list acts;
+    const std::string four(4, 'x');
+    for (int i = 0; i < 4; ++i) {
+        s.deliver(message::make("t", as_span(four), qos::at_least_once, false), qos::at_least_once, false, acts);
+    }
+    CHECK(s.queued_count() == 2);  // 8 bytes queued; a third 4-byte payload would pass 10
+    CHECK(s.stats().dropped_queue_full == 2);
+    s.attach(acts);  // one goes in flight, freeing its bytes
+    s.deliver(message::make("t", as_span(four), qos::at_least_once, false), qos::at_least_once, false, acts);
+    CHECK(s.queued_count() == 2);
+}
