@@ -67,7 +67,7 @@ listener_settings parse_listener(const context& cx, const toml::node& n) {
     if (t == nullptr) {
         cx.fail(n, "each [[listener]] must be a table");
     }
-    cx.only(*t, {"bind", "port", "backlog", "allow_anonymous", "max_connection_rate"}, "listener.");
+    cx.only(*t, {"bind", "port", "backlog", "allow_anonymous", "max_connection_rate", "tls"}, "listener.");
     listener_settings l;
     if (const auto* v = t->get("bind")) {
         l.bind = cx.string(*v, "listener.bind");
@@ -84,6 +84,46 @@ listener_settings parse_listener(const context& cx, const toml::node& n) {
     }
     if (const auto* v = t->get("max_connection_rate")) {
         l.max_connection_rate = cx.integer<unsigned>(*v, "listener.max_connection_rate", 0, 10'000'000);
+    }
+    if (const auto* v = t->get("tls")) {
+        const auto* tt = v->as_table();
+        if (tt == nullptr) {
+            cx.fail(*v, "'listener.tls' must be a table (write tls.cert = ..., tls.key = ...)");
+        }
+        cx.only(*tt, {"cert", "key", "ca", "crl", "require_certificate", "use_identity_as_username", "ciphers", "ciphersuites"}, "listener.tls.");
+        tls_listener_settings tls;
+        auto str = [&](const char* k, std::string& out) {
+            if (const auto* x = tt->get(k)) {
+                out = cx.string(*x, fmt::format("listener.tls.{}", k));
+            }
+        };
+        auto flag = [&](const char* k, bool& out) {
+            if (const auto* x = tt->get(k)) {
+                const auto* b = x->as_boolean();
+                if (b == nullptr) {
+                    cx.fail(*x, fmt::format("'listener.tls.{}' must be true or false", k));
+                }
+                out = b->get();
+            }
+        };
+        str("cert", tls.cert);
+        str("key", tls.key);
+        str("ca", tls.ca);
+        str("crl", tls.crl);
+        str("ciphers", tls.ciphers);
+        str("ciphersuites", tls.ciphersuites);
+        flag("require_certificate", tls.require_certificate);
+        flag("use_identity_as_username", tls.use_identity_as_username);
+        if (tls.cert.empty() || tls.key.empty()) {
+            cx.fail(*v, "a TLS listener needs tls.cert and tls.key");
+        }
+        if (tls.require_certificate && tls.ca.empty()) {
+            cx.fail(*v, "tls.require_certificate needs tls.ca, the CA that signs client certificates");
+        }
+        if (tls.use_identity_as_username && !tls.require_certificate) {
+            cx.fail(*v, "tls.use_identity_as_username needs tls.require_certificate = true");
+        }
+        l.tls = std::move(tls);
     }
     l.allow_anonymous = l.loopback();
     if (const auto* v = t->get("allow_anonymous")) {
@@ -196,8 +236,9 @@ settings parse_settings(std::string_view toml_text, std::string_view source) {
         std::size_t i = 0;
         for (const auto& item : *arr->as_array()) {
             const auto& l = s.listeners[i++];
-            if (!l.loopback() && !l.allow_anonymous && s.auth.password_file.empty()) {
-                cx.fail(item, fmt::format("listener {}:{} is reachable beyond this host and allows no anonymous clients: set [auth] password_file, or allow_anonymous = true", l.bind, l.port));
+            const bool cert_identity = l.tls && l.tls->use_identity_as_username;
+            if (!l.loopback() && !l.allow_anonymous && s.auth.password_file.empty() && !cert_identity) {
+                cx.fail(item, fmt::format("listener {}:{} is reachable beyond this host and allows no anonymous clients: set [auth] password_file (or tls.use_identity_as_username), or allow_anonymous = true", l.bind, l.port));
             }
         }
     }

@@ -34,11 +34,14 @@ class Vigil:
                                      stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
-        m = self.wait_for_log(r"listening for MQTT on [^ ]+:(\d+)", timeout=20)
+        m = self.wait_for_log(r"listening for MQTT on [^ ]+:(\d+)|listening for MQTT over TLS", timeout=20)
         if m is None:
             self.proc.kill()
             raise RuntimeError("vigil did not start:\n" + "\n".join(self.lines))
-        self.port = int(m.group(1))
+        m = self.wait_for_log(r"listening for MQTT on [^ ]+:(\d+)", timeout=5)
+        self.port = int(m.group(1)) if m else None  # the plain listener, if any
+        m = self.wait_for_log(r"listening for MQTT over TLS on [^ ]+:(\d+)", timeout=5 if "tls." in config_text else 0)
+        self.tls_port = int(m.group(1)) if m else None
 
     def _read(self):
         for line in self.proc.stderr:

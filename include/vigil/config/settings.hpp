@@ -7,12 +7,25 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace vigil::config {
+
+/// `tls.*` keys of a listener; present iff the listener speaks TLS.
+struct tls_listener_settings {
+    std::string cert;
+    std::string key;
+    std::string ca;
+    std::string crl;
+    bool require_certificate = false;
+    bool use_identity_as_username = false;
+    std::string ciphers;
+    std::string ciphersuites;
+};
 
 /// An MQTT listener (`[[listener]]`).
 struct listener_settings {
@@ -25,6 +38,7 @@ struct listener_settings {
     /// New connections accepted per second on this listener (0 = unlimited); the excess is
     /// closed at once, before any handshake.
     unsigned max_connection_rate = 0;
+    std::optional<tls_listener_settings> tls;
 
     [[nodiscard]] bool loopback() const noexcept;
 };

@@ -24,9 +24,19 @@ using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT
 /// One shard's acceptor for one listener. Thread safety: shard-affine.
 class acceptor : public std::enable_shared_from_this<acceptor> {
 public:
-    /// `rate` is this shard's share of the listener's max_connection_rate (0 = unlimited).
-    acceptor(shard& s, tcp::acceptor a, bool allow_anonymous, double rate)
-        : shard_(s), acc_(std::move(a)), retry_(s.context()), allow_anonymous_(allow_anonymous), bucket_(rate, rate) {}
+    /// `rate` is this shard's share of the listener's max_connection_rate (0 = unlimited);
+    /// `tls` is null on a plain listener.
+    acceptor(shard& s, tcp::acceptor a, bool allow_anonymous, double rate, std::shared_ptr<const net::tls_context> tls)
+        : shard_(s),
+          acc_(std::move(a)),
+          retry_(s.context()),
+          allow_anonymous_(allow_anonymous),
+          bucket_(rate, rate),
+          tls_(std::move(tls)) {}
+
+    /// A reloaded certificate applies to connections accepted from now on.
+    void set_tls(std::shared_ptr<const net::tls_context> tls) { tls_ = std::move(tls); }
+    [[nodiscard]] bool is_tls() const noexcept { return tls_ != nullptr; }
 
     void start() { do_accept(); }
     [[nodiscard]] asio::io_context& shard_context() noexcept { return shard_.context(); }
@@ -71,7 +81,11 @@ private:
         }
         error_code opt_ec;
         s.set_option(tcp::no_delay(true), opt_ec);
-        std::make_shared<connection>(shard_, std::move(s), allow_anonymous_, std::vector<std::uint8_t>{})->start();
+        connection::transfer t;
+        if (tls_) {
+            t.tls = std::make_unique<net::tls_session>(tls_);
+        }
+        std::make_shared<connection>(shard_, std::move(s), allow_anonymous_, std::move(t))->start();
         do_accept();
     }
 
@@ -80,7 +94,12 @@ private:
     asio::steady_timer retry_;
     bool allow_anonymous_;
     token_bucket bucket_;
+    std::shared_ptr<const net::tls_context> tls_;
 };
+
+net::tls_settings to_net(const config::tls_listener_settings& t) {
+    return {t.cert, t.key, t.ca, t.crl, t.require_certificate, t.use_identity_as_username, t.ciphers, t.ciphersuites};
+}
 
 }  // namespace
 
@@ -103,6 +122,10 @@ struct broker::impl {
 
     void bind_all() {
         for (const auto& l : core.settings.listeners) {
+            std::shared_ptr<const net::tls_context> tls;
+            if (l.tls) {
+                tls = net::tls_context::make(to_net(*l.tls));
+            }
             const tcp::endpoint requested{asio::ip::make_address(l.bind), l.port};
             std::uint16_t port = l.port;
             for (auto& sh : core.shards) {
@@ -127,9 +150,9 @@ struct broker::impl {
                 }
                 port = a.local_endpoint().port();
                 const double rate = l.max_connection_rate == 0 ? 0.0 : std::max(1.0, double(l.max_connection_rate) / double(core.shards.size()));
-                acceptors.push_back(std::make_shared<acceptor>(*sh, std::move(a), l.allow_anonymous, rate));
+                acceptors.push_back(std::make_shared<acceptor>(*sh, std::move(a), l.allow_anonymous, rate, tls));
             }
-            bound.push_back({l.bind, port});
+            bound.push_back({l.bind, port, l.tls.has_value()});
         }
     }
 
@@ -153,7 +176,7 @@ void broker::start() {
     }
     impl_->pool.start();
     for (const auto& b : impl_->bound) {
-        log::info("listening for MQTT on {}:{} ({} shards)", b.address, b.port, impl_->pool.size());
+        log::info("listening for MQTT{} on {}:{} ({} shards)", b.tls ? " over TLS" : "", b.address, b.port, impl_->pool.size());
     }
 }
 

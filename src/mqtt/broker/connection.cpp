@@ -18,17 +18,22 @@ bool is_quiet_close(const error_code& ec) {
 }
 }  // namespace
 
-connection::connection(shard& s, tcp::socket sock, bool allow_anonymous, std::vector<std::uint8_t> prefill)
+connection::connection(shard& s, tcp::socket sock, bool allow_anonymous, transfer t)
     : shard_(s),
       sock_(std::move(sock)),
       timer_(s.context()),
       throttle_timer_(s.context()),
       publish_bucket_(s.core().settings.limits.max_publish_rate, s.core().settings.limits.max_publish_rate),
       allow_anonymous_(allow_anonymous),
-      rx_(std::move(prefill)) {
+      rx_(std::move(t.plaintext)),
+      tls_(std::move(t.tls)),
+      cipher_out_(std::move(t.cipher_out)) {
     shard_.core().open_connections.fetch_add(1, std::memory_order_relaxed);
     rx_end_ = rx_.size();
     rx_.resize(std::max(rx_.size() * 2, initial_read_buffer));
+    if (tls_) {
+        cipher_in_.resize(16384);
+    }
     error_code ec;
     sock_.non_blocking(true, ec);  // flush() writes directly and falls back to async_write
     const auto ep = sock_.remote_endpoint(ec);
@@ -49,6 +54,7 @@ connection::~connection() {
 void connection::start() {
     last_rx_ = std::chrono::steady_clock::now();
     arm_timer(last_rx_ + shard_.core().settings.limits.connect_timeout);
+    write_cipher();  // TLS bytes carried over from another shard
     if (rx_end_ > 0) {
         process_input();
     }
@@ -73,11 +79,52 @@ void connection::ensure_read_space() {
 }
 
 void connection::do_read() {
+    if (tls_) {
+        sock_.async_read_some(asio::buffer(cipher_in_), [self = shared_from_this()](error_code ec, std::size_t n) {
+            if (self->phase_ == phase::closed || self->phase_ == phase::closing) {
+                return;
+            }
+            if (ec) {
+                self->close(ec, true);
+                return;
+            }
+            self->on_tls_read(n);
+        });
+        return;
+    }
     ensure_read_space();
     sock_.async_read_some(
         asio::buffer(rx_.data() + rx_end_, rx_.size() - rx_end_),
         [self = shared_from_this()](error_code ec, std::size_t n) { self->on_read(ec, n); }
     );
+}
+
+void connection::on_tls_read(std::size_t n) {
+    tls_->feed({cipher_in_.data(), n});
+    plain_in_.clear();
+    const bool was_established = tls_->established();
+    const error_code ec = tls_->pump(plain_in_);
+    tls_->take_output(cipher_out_);  // handshake flights, session tickets, alerts
+    write_cipher();
+    if (ec) {
+        if (!was_established) {
+            VIGIL_LOG_LIMITED(info, "{}: TLS handshake failed (plaintext on the TLS port, a bad or untrusted client certificate, or no common protocol)", peer_);
+        }
+        close(ec == asio::error::eof ? ec : make_error_code(errc::malformed_packet), true);
+        return;
+    }
+    if (!tls_->established() || plain_in_.empty()) {
+        do_read();
+        return;
+    }
+    while (rx_.size() - rx_end_ < plain_in_.size()) {
+        ensure_read_space();
+        if (rx_.size() - rx_end_ < plain_in_.size()) {
+            rx_.resize(rx_.size() * 2);
+        }
+    }
+    std::memcpy(rx_.data() + rx_end_, plain_in_.data(), plain_in_.size());
+    on_read({}, plain_in_.size());
 }
 
 void connection::on_read(error_code ec, std::size_t n) {
@@ -160,6 +207,7 @@ bool connection::handle_first_packet(const packet& p, std::size_t size) {
     }
     const unsigned home = c->client_id.empty() ? shard_.id() : shard_.home_of(c->client_id);
     if (home != shard_.id()) {
+        phase_ = phase::closing;  // read and process nothing more here
         hand_off(home);
         return false;
     }
@@ -169,10 +217,17 @@ bool connection::handle_first_packet(const packet& p, std::size_t size) {
 }
 
 void connection::hand_off(unsigned home) {
-    // Move the socket to the shard that owns this client id, before any session logic, so
-    // sessions, takeover and the client registry stay shard-local. The CONNECT is decoded
-    // again there from the bytes passed along.
-    std::vector<std::uint8_t> bytes(rx_.begin() + static_cast<std::ptrdiff_t>(rx_begin_), rx_.begin() + static_cast<std::ptrdiff_t>(rx_end_));
+    // Move the socket (and its TLS state) to the shard that owns this client id, before
+    // any session logic, so sessions, takeover and the client registry stay shard-local.
+    // The CONNECT is decoded again there from the bytes passed along.
+    if (writing_) {
+        handoff_to_ = static_cast<int>(home);  // TLS bytes are on their way: move after them
+        return;
+    }
+    transfer t;
+    t.plaintext.assign(rx_.begin() + static_cast<std::ptrdiff_t>(rx_begin_), rx_.begin() + static_cast<std::ptrdiff_t>(rx_end_));
+    t.tls = std::move(tls_);
+    t.cipher_out = std::move(cipher_out_);
     error_code ec;
     const bool v6 = sock_.local_endpoint(ec).address().is_v6();
     const int fd = sock_.release(ec);
@@ -183,7 +238,7 @@ void connection::hand_off(unsigned home) {
         return;
     }
     shard* target = shard_.core().shards[home].get();
-    asio::post(target->context(), [target, fd, v6, allow_anonymous = allow_anonymous_, b = std::move(bytes)]() mutable {
+    asio::post(target->context(), [target, fd, v6, allow_anonymous = allow_anonymous_, t = std::move(t)]() mutable {
         tcp::socket s(target->context());
         error_code aec;
         s.assign(v6 ? tcp::v6() : tcp::v4(), fd, aec);
@@ -191,9 +246,11 @@ void connection::hand_off(unsigned home) {
             ::close(fd);
             return;
         }
-        std::make_shared<connection>(*target, std::move(s), allow_anonymous, std::move(b))->start();
+        std::make_shared<connection>(*target, std::move(s), allow_anonymous, std::move(t))->start();
     });
 }
+
+bool connection::tls_identity_as_username() const { return tls_->settings().use_identity_as_username; }
 
 void connection::handle_connect(const connect_packet& c) {
     if (const error_code ec = check_connect(c)) {
@@ -210,6 +267,16 @@ void connection::handle_connect(const connect_packet& c) {
     ac.keep_alive = c.keep_alive;
     if (c.will) {
         ac.will = message::make(c.will->topic, c.will->payload, c.will->q, c.will->retain);
+    }
+    if (tls_ && tls_identity_as_username()) {
+        // Mutual TLS: the verified certificate is the credential and its CN the username.
+        if (auto cn = tls_->peer_common_name()) {
+            ac.username = std::move(*cn);
+            accept(std::move(ac));
+            return;
+        }
+        refuse(connect_code::not_authorized, make_error_code(errc::not_authorized));
+        return;
     }
     auth::authenticator* authn = shard_.core().authn.get();
     if (c.username && authn != nullptr) {
@@ -384,6 +451,12 @@ void connection::close(error_code reason, bool publish_will) {
     error_code ignored;
     timer_.cancel();
     throttle_timer_.cancel();
+    if (tls_ && !writing_) {
+        tls_->shutdown();  // best effort close_notify
+        cipher_out_.clear();
+        tls_->take_output(cipher_out_);
+        sock_.write_some(asio::buffer(cipher_out_), ignored);
+    }
     sock_.shutdown(tcp::socket::shutdown_both, ignored);
     sock_.close(ignored);
     const std::string id = client_ != nullptr ? client_->sess.client_id() : std::string{};

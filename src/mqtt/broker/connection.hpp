@@ -6,6 +6,7 @@
 
 #include <vigil/core/token_bucket.hpp>
 #include <vigil/mqtt/codec/codec.hpp>
+#include <vigil/net/tls.hpp>
 
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -25,8 +26,15 @@ using tcp = asio::ip::tcp;
 /// Thread safety: shard-affine. Lifetime: owned by its pending handlers (shared_from_this).
 class connection final : public std::enable_shared_from_this<connection>, private authorizer {
 public:
-    /// `prefill` holds bytes already read from the socket on another shard.
-    connection(shard& s, tcp::socket sock, bool allow_anonymous, std::vector<std::uint8_t> prefill);
+    /// What a connection carries when it moves to its client id's home shard.
+    struct transfer {
+        std::vector<std::uint8_t> plaintext;    ///< read, not yet processed (the CONNECT on)
+        std::unique_ptr<net::tls_session> tls;  ///< null on a plain listener
+        std::vector<std::uint8_t> cipher_out;   ///< TLS bytes produced, not yet written
+    };
+
+    /// `t` holds the state carried from another shard (empty for a new connection).
+    connection(shard& s, tcp::socket sock, bool allow_anonymous, transfer t);
     ~connection();
     connection(const connection&) = delete;
     connection& operator=(const connection&) = delete;
@@ -62,6 +70,8 @@ private:
 
     void do_read();
     void on_read(error_code ec, std::size_t n);
+    void on_tls_read(std::size_t n);
+    void write_cipher();
     void continue_input();
     void process_input();
     bool handle_first_packet(const packet& p, std::size_t size);
@@ -72,6 +82,7 @@ private:
     [[nodiscard]] bool may_publish(std::string_view topic) const override;
     [[nodiscard]] bool may_subscribe(std::string_view filter) const override;
     void hand_off(unsigned home);
+    [[nodiscard]] bool tls_identity_as_username() const;
     void execute(action_list& acts);
     void send_control(const packet& p);
     void push(out_item item);
@@ -115,6 +126,12 @@ private:
     bool close_when_flushed_ = false;
     error_code close_reason_;
     std::vector<asio::const_buffer> wbufs_;
+    std::unique_ptr<net::tls_session> tls_;
+    std::vector<std::uint8_t> cipher_in_;
+    std::vector<std::uint8_t> cipher_out_;      // produced, not yet handed to the socket
+    std::vector<std::uint8_t> cipher_writing_;  // the async_write in progress
+    std::vector<std::uint8_t> plain_in_;
+    int handoff_to_ = -1;                       // a hand-off waiting for a write to finish
     std::vector<std::uint8_t> encode_buf_;
     action_list acts_;
 };

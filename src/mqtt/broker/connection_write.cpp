@@ -109,6 +109,21 @@ void connection::flush() {
     dirty_ = false;
     while (!writing_ && !outq_.empty() && phase_ != phase::closed) {
         const std::size_t bytes = gather();
+        if (tls_) {
+            // Encrypt everything gathered into one run of records, then write the
+            // ciphertext; SSL_write on memory BIOs never blocks.
+            for (const auto& b : wbufs_) {
+                if (const error_code ec = tls_->write({static_cast<const std::uint8_t*>(b.data()), b.size()})) {
+                    close(ec, true);
+                    return;
+                }
+            }
+            complete_items(writing_items_);
+            writing_items_ = 0;
+            tls_->take_output(cipher_out_);
+            write_cipher();
+            continue;
+        }
         error_code ec;
         const std::size_t n = sock_.write_some(wbufs_, ec);  // non-blocking socket
         if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
@@ -144,8 +159,32 @@ void connection::flush() {
     }
 }
 
+void connection::write_cipher() {
+    if (writing_ || cipher_out_.empty() || phase_ == phase::closed) {
+        return;
+    }
+    error_code ec;
+    const std::size_t n = sock_.write_some(asio::buffer(cipher_out_), ec);
+    if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
+        close(ec, true);
+        return;
+    }
+    if (n == cipher_out_.size()) {
+        cipher_out_.clear();
+        return;
+    }
+    cipher_writing_.assign(cipher_out_.begin() + static_cast<std::ptrdiff_t>(n), cipher_out_.end());
+    cipher_out_.clear();
+    writing_ = true;
+    writing_items_ = 0;  // the items were completed when encrypted
+    asio::async_write(sock_, asio::buffer(cipher_writing_), [self = shared_from_this()](error_code wec, std::size_t) {
+        self->on_write(wec, 0);
+    });
+}
+
 void connection::on_write(error_code ec, std::size_t /*n*/) {
     writing_ = false;
+    cipher_writing_.clear();
     if (phase_ == phase::closed) {
         return;
     }
@@ -155,6 +194,13 @@ void connection::on_write(error_code ec, std::size_t /*n*/) {
     }
     complete_items(writing_items_);
     writing_items_ = 0;
+    if (handoff_to_ >= 0) {
+        const auto home = static_cast<unsigned>(handoff_to_);
+        handoff_to_ = -1;
+        hand_off(home);
+        return;
+    }
+    write_cipher();
     flush();
 }
 

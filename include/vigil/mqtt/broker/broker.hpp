@@ -15,6 +15,7 @@ namespace vigil::mqtt {
 struct bound_listener {
     std::string address;
     std::uint16_t port = 0;
+    bool tls = false;
 };
 
 /// Thread safety: construct, start and stop from one thread (main).

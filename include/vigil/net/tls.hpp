@@ -1,0 +1,84 @@
+#pragma once
+/// TLS for listeners: a server context built from the configuration, and a sans-I/O TLS
+/// session (OpenSSL over memory BIOs) that the connection feeds with ciphertext and drains.
+///
+/// Design note. asio::ssl::stream binds the TLS state to one socket and so to one shard.
+/// Vigil moves a connection's socket to its client id's home shard after the CONNECT; a
+/// session over memory BIOs is plain memory, so it moves with the descriptor and the
+/// connection keeps one writer and gather writes of ciphertext.
+
+#include <vigil/core/error.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace vigil::net {
+
+struct tls_settings {
+    std::string cert;                      ///< PEM chain, server certificate first
+    std::string key;                       ///< PEM private key
+    std::string ca;                        ///< PEM CA bundle for client certificates
+    std::string crl;                       ///< PEM CRL (optional)
+    bool require_certificate = false;      ///< mutual TLS
+    bool use_identity_as_username = false; ///< the client certificate's CN becomes the username
+    std::string ciphers;                   ///< TLS 1.2 cipher list ("" = strong default)
+    std::string ciphersuites;              ///< TLS 1.3 suites ("" = OpenSSL default)
+};
+
+/// An immutable server context. Thread safety: safe (shared by every shard; a reload
+/// builds a new one).
+class tls_context {
+public:
+    /// Errors: throws std::runtime_error naming the file and OpenSSL's reason.
+    [[nodiscard]] static std::shared_ptr<const tls_context> make(const tls_settings& s);
+    ~tls_context();
+    tls_context(const tls_context&) = delete;
+    tls_context& operator=(const tls_context&) = delete;
+
+    [[nodiscard]] const tls_settings& settings() const noexcept { return settings_; }
+    [[nodiscard]] void* native() const noexcept { return ctx_; }  ///< SSL_CTX*
+
+private:
+    tls_context() = default;
+    void* ctx_ = nullptr;
+    tls_settings settings_;
+};
+
+/// One connection's TLS state, server side. Thread safety: distinct objects safe, shared
+/// objects unsafe; may move between threads between calls.
+class tls_session {
+public:
+    explicit tls_session(std::shared_ptr<const tls_context> ctx);
+    ~tls_session();
+    tls_session(const tls_session&) = delete;
+    tls_session& operator=(const tls_session&) = delete;
+
+    /// Ciphertext from the network.
+    void feed(std::span<const std::uint8_t> cipher);
+    /// Advances the handshake and decrypts: appends plaintext to `out`.
+    /// Errors: a failed handshake or a fatal alert (the connection must close).
+    [[nodiscard]] error_code pump(std::vector<std::uint8_t>& out);
+    [[nodiscard]] bool established() const noexcept;
+    /// Encrypts plaintext; the ciphertext waits in output().
+    [[nodiscard]] error_code write(std::span<const std::uint8_t> plain);
+    /// Moves the pending ciphertext (handshake, records, alerts) to the end of `out`.
+    void take_output(std::vector<std::uint8_t>& out);
+    /// Queues a close_notify alert.
+    void shutdown();
+    [[nodiscard]] const tls_settings& settings() const noexcept { return ctx_->settings(); }
+    /// The verified client certificate's common name, if any.
+    [[nodiscard]] std::optional<std::string> peer_common_name() const;
+
+private:
+    std::shared_ptr<const tls_context> ctx_;
+    void* ssl_ = nullptr;  // SSL*
+    void* rbio_ = nullptr;
+    void* wbio_ = nullptr;
+};
+
+}  // namespace vigil::net
