@@ -26,7 +26,7 @@ constexpr std::string_view usage = R"(usage: vigil [--config FILE]
 
 Runs the Vigil MQTT 3.1.1 broker. With no --config, it uses development defaults:
 one MQTT listener on 127.0.0.1:1883, one shard per core.
-SIGINT or SIGTERM stops it gracefully.
+SIGHUP reloads passwords, ACL and TLS certificates; SIGINT or SIGTERM stops gracefully.
 )";
 
 constexpr auto shutdown_grace = std::chrono::seconds{5};
@@ -54,6 +54,7 @@ int run(const vigil::config::settings& s) {
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
@@ -66,7 +67,14 @@ int run(const vigil::config::settings& s) {
         }
     }
     int sig = 0;
-    sigwait(&set, &sig);
+    for (;;) {
+        sigwait(&set, &sig);
+        if (sig != SIGHUP) {
+            break;
+        }
+        vigil::log::info("received SIGHUP, reloading");
+        b.reload();
+    }
     vigil::log::info("received {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
     b.stop(shutdown_grace);
     vigil::log::info("stopped");

@@ -112,8 +112,11 @@ struct broker::impl {
             core.authn = std::make_unique<auth::authenticator>(std::move(users));
         }
         if (!s.auth.acl_file.empty()) {
-            core.acl = auth::acl::load(s.auth.acl_file);
-            log::info("ACL file {}: {} rules; everything else is denied", s.auth.acl_file, core.acl->rule_count());
+            auto acl = std::make_shared<const auth::acl>(auth::acl::load(s.auth.acl_file));
+            log::info("ACL file {}: {} rules; everything else is denied", s.auth.acl_file, acl->rule_count());
+            for (auto& sh : core.shards) {
+                sh->set_acl(acl);  // before the shard threads start
+            }
         }
         for (unsigned i = 0; i < pool.size(); ++i) {
             core.shards.push_back(std::make_unique<shard>(core, i, pool.context(i)));
@@ -181,6 +184,55 @@ void broker::start() {
 }
 
 const std::vector<bound_listener>& broker::listeners() const noexcept { return impl_->bound; }
+
+void broker::reload() {
+    // Each file is loaded whole before anything changes; a broken file keeps what is in
+    // force and says so. Established connections are untouched.
+    const auto& s = impl_->core.settings;
+    int failures = 0;
+    if (impl_->core.authn) {
+        try {
+            auto users = auth::password_file::load(s.auth.password_file);
+            const std::size_t n = users.size();
+            impl_->core.authn->reload(std::move(users));
+            log::info("reload: password file {}: {} users", s.auth.password_file, n);
+        } catch (const std::exception& e) {
+            ++failures;
+            log::error("reload: {}; keeping the previous passwords", e.what());
+        }
+    }
+    if (!s.auth.acl_file.empty()) {
+        try {
+            auto acl = std::make_shared<const auth::acl>(auth::acl::load(s.auth.acl_file));
+            log::info("reload: ACL file {}: {} rules", s.auth.acl_file, acl->rule_count());
+            for (auto& sh : impl_->core.shards) {
+                asio::post(sh->context(), [sh = sh.get(), acl] { sh->set_acl(acl); });
+            }
+        } catch (const std::exception& e) {
+            ++failures;
+            log::error("reload: {}; keeping the previous ACL", e.what());
+        }
+    }
+    std::size_t first = 0;  // acceptors are stored listener by listener, one per shard
+    for (const auto& l : s.listeners) {
+        const std::size_t n = impl_->pool.size();
+        if (l.tls) {
+            try {
+                auto tls = net::tls_context::make(to_net(*l.tls));
+                for (std::size_t i = first; i < first + n; ++i) {
+                    auto a = impl_->acceptors[i];
+                    asio::post(a->shard_context(), [a, tls] { a->set_tls(tls); });
+                }
+                log::info("reload: TLS certificate {} for {}:{}", l.tls->cert, l.bind, l.port);
+            } catch (const std::exception& e) {
+                ++failures;
+                log::error("reload: {}; keeping the previous certificate for {}:{}", e.what(), l.bind, l.port);
+            }
+        }
+        first += n;
+    }
+    log::info("reload done{}", failures == 0 ? std::string{} : fmt::format(" with {} error(s)", failures));
+}
 
 void broker::stop(std::chrono::milliseconds grace) {
     for (auto& a : impl_->acceptors) {

@@ -369,8 +369,8 @@ void connection::accept(accepted_connect ac) {
 
 bool connection::may_publish(std::string_view topic) const {
     bool ok = !topic.starts_with("$SYS");  // clients never write broker topics
-    if (ok && shard_.core().acl) {
-        ok = shard_.core().acl->allow_publish(username_, client_->sess.client_id(), topic);
+    if (ok && shard_.acl() != nullptr) {
+        ok = shard_.acl()->allow_publish(username_, client_->sess.client_id(), topic);
     }
     if (!ok) {
         ++shard_.counters().denied_publishes;
@@ -380,7 +380,7 @@ bool connection::may_publish(std::string_view topic) const {
 }
 
 bool connection::may_subscribe(std::string_view filter) const {
-    if (!shard_.core().acl || shard_.core().acl->allow_subscribe(username_, client_->sess.client_id(), filter)) {
+    if (shard_.acl() == nullptr || shard_.acl()->allow_subscribe(username_, client_->sess.client_id(), filter)) {
         return true;
     }
     VIGIL_LOG_LIMITED(warn, "{}: client '{}' (user '{}') may not subscribe to '{}': SUBACK 0x80", peer_, client_->sess.client_id(), username_, filter);

@@ -61,7 +61,6 @@ private:
 struct broker_core {
     config::settings settings;
     std::unique_ptr<auth::authenticator> authn;  ///< null without a password file
-    std::optional<auth::acl> acl;                ///< empty without an ACL file
     // relaxed: a limit check, not synchronisation; a brief overshoot by a few is harmless.
     std::atomic<std::size_t> open_connections{0};
     login_throttle logins;
@@ -93,6 +92,10 @@ public:
     [[nodiscard]] asio::io_context& context() noexcept { return ioc_; }
     [[nodiscard]] broker_core& core() noexcept { return core_; }
     [[nodiscard]] shard_counters& counters() noexcept { return counters_; }
+
+    /// The ACL in force on this shard (null: none configured). Replaced on reload.
+    [[nodiscard]] const auth::acl* acl() const noexcept { return acl_.get(); }
+    void set_acl(std::shared_ptr<const auth::acl> a) { acl_ = std::move(a); }
 
     /// The shard where a client id's session lives.
     [[nodiscard]] unsigned home_of(std::string_view client_id) const noexcept;
@@ -153,6 +156,7 @@ private:
     std::vector<std::pair<client*, qos>> targets_;  // scratch for one delivery
     action_list scratch_;                             // scratch for deliver_to
     std::uint64_t next_assigned_id_ = 0;
+    std::shared_ptr<const auth::acl> acl_;
 
     shard_counters counters_;
 };

@@ -32,6 +32,11 @@ public:
 
     [[nodiscard]] const std::vector<bound_listener>& listeners() const noexcept;
 
+    /// Reloads the password file, the ACL and the TLS certificates, CA bundles and CRLs
+    /// (SIGHUP). Established connections stay; a file that fails to load leaves the previous
+    /// state in force and logs why.
+    void reload();
+
     /// Closes listeners and connections, then stops the shards within `grace`.
     void stop(std::chrono::milliseconds grace);
 
