@@ -6,6 +6,7 @@
 #include <vigil/config/settings.hpp>
 #include <vigil/core/log.hpp>
 #include <vigil/mqtt/broker/broker.hpp>
+#include <vigil/net/tls.hpp>
 
 #include <csignal>
 #include <cstdio>
@@ -105,6 +106,12 @@ int main(int argc, char** argv) {
             }
             if (!s.auth.acl_file.empty()) {
                 (void)vigil::auth::acl::load(s.auth.acl_file);
+            }
+            for (const auto& l : s.listeners) {
+                if (l.tls) {
+                    const auto& t = *l.tls;
+                    (void)vigil::net::tls_context::make({t.cert, t.key, t.ca, t.crl, t.require_certificate, t.use_identity_as_username, t.ciphers, t.ciphersuites});
+                }
             }
             std::printf("%s: configuration is valid (%zu listener(s), %u worker(s))\n", argv[2], s.listeners.size(), s.resolved_workers());
             return 0;

@@ -44,8 +44,11 @@ def test_example_acl_and_production_config_check(vigil_binary, tmp_path):
     r = subprocess.run([vigil_binary, "passwd", "--stdin", "--iterations", "1000", str(pw), "dispatch"],
                        input="pw\n", capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r.stderr
+    from pki import make_pki
+    pki = make_pki(tmp_path)
     prod = open(os.path.join(conf, "production.toml")).read()
     prod = prod.replace("/etc/vigil/passwd", str(pw)).replace("/etc/vigil/acl", os.path.join(conf, "acl.example"))
+    prod = prod.replace("/etc/vigil/server.", f"{pki}/server.").replace("/etc/vigil/ca.crt", f"{pki}/ca.crt")
     cfg = tmp_path / "prod.toml"
     cfg.write_text(prod)
     r = run(vigil_binary, "--check-config", str(cfg))
@@ -54,6 +57,10 @@ def test_example_acl_and_production_config_check(vigil_binary, tmp_path):
     cfg.write_text(prod.replace(str(pw), str(tmp_path / "missing")))
     r = run(vigil_binary, "--check-config", str(cfg))
     assert r.returncode == 1 and "missing: cannot open password file" in r.stderr
+    # ... and one whose key does not match its certificate.
+    cfg.write_text(prod.replace(f"{pki}/server.key", f"{pki}/car7.key"))
+    r = run(vigil_binary, "--check-config", str(cfg))
+    assert r.returncode == 1 and "car7.key: cannot load the TLS private key" in r.stderr
 
 
 def test_sigterm_with_clients_connected(start_vigil, workers):
