@@ -48,6 +48,12 @@ std::shared_ptr<const tls_context> tls_context::make(const tls_settings& s) {
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);  // TLS 1.2 and 1.3 only
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+    // Resumption (TLS 1.2 session cache, TLS 1.3 tickets) makes a reconnect storm cheap; the
+    // context id is required for it once client certificates are verified.
+    static constexpr unsigned char session_context[] = "vigil";
+    SSL_CTX_set_session_id_context(ctx, session_context, sizeof session_context - 1);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+    SSL_CTX_sess_set_cache_size(ctx, 100000);
     const std::string ciphers = s.ciphers.empty() ? default_ciphers : s.ciphers;
     if (SSL_CTX_set_cipher_list(ctx, ciphers.c_str()) != 1) {
         throw std::runtime_error(fmt::format("TLS ciphers '{}': {}", ciphers, openssl_reason()));
