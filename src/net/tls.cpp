@@ -53,7 +53,7 @@ std::shared_ptr<const tls_context> tls_context::make(const tls_settings& s) {
     static constexpr unsigned char session_context[] = "vigil";
     SSL_CTX_set_session_id_context(ctx, session_context, sizeof session_context - 1);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
-    SSL_CTX_sess_set_cache_size(ctx, 100000);
+    SSL_CTX_set_num_tickets(ctx, 1);  // one TLS 1.3 ticket per handshake, not OpenSSL's two
     const std::string ciphers = s.ciphers.empty() ? default_ciphers : s.ciphers;
     if (SSL_CTX_set_cipher_list(ctx, ciphers.c_str()) != 1) {
         throw std::runtime_error(fmt::format("TLS ciphers '{}': {}", ciphers, openssl_reason()));

@@ -106,6 +106,9 @@ net::tls_settings to_net(const config::tls_listener_settings& t) {
 struct broker::impl {
     explicit impl(const config::settings& s) : pool(s.resolved_workers()) {
         core.settings = s;
+        for (unsigned i = 0; i < pool.size(); ++i) {
+            core.shards.push_back(std::make_unique<shard>(core, i, pool.context(i)));
+        }
         if (!s.auth.password_file.empty()) {
             auto users = auth::password_file::load(s.auth.password_file);
             log::info("password file {}: {} users", s.auth.password_file, users.size());
@@ -117,9 +120,6 @@ struct broker::impl {
             for (auto& sh : core.shards) {
                 sh->set_acl(acl);  // before the shard threads start
             }
-        }
-        for (unsigned i = 0; i < pool.size(); ++i) {
-            core.shards.push_back(std::make_unique<shard>(core, i, pool.context(i)));
         }
     }
 

@@ -31,9 +31,7 @@ connection::connection(shard& s, tcp::socket sock, bool allow_anonymous, transfe
     shard_.core().open_connections.fetch_add(1, std::memory_order_relaxed);
     rx_end_ = rx_.size();
     rx_.resize(std::max(rx_.size() * 2, initial_read_buffer));
-    if (tls_) {
-        cipher_in_.resize(16384);
-    }
+
     error_code ec;
     sock_.non_blocking(true, ec);  // flush() writes directly and falls back to async_write
     const auto ep = sock_.remote_endpoint(ec);
@@ -80,7 +78,8 @@ void connection::ensure_read_space() {
 
 void connection::do_read() {
     if (tls_) {
-        sock_.async_read_some(asio::buffer(cipher_in_), [self = shared_from_this()](error_code ec, std::size_t n) {
+        // Wait for readability, then read into the shard's shared buffer.
+        sock_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](error_code ec) {
             if (self->phase_ == phase::closed || self->phase_ == phase::closing) {
                 return;
             }
@@ -88,7 +87,7 @@ void connection::do_read() {
                 self->close(ec, true);
                 return;
             }
-            self->on_tls_read(n);
+            self->on_tls_readable();
         });
         return;
     }
@@ -99,32 +98,44 @@ void connection::do_read() {
     );
 }
 
-void connection::on_tls_read(std::size_t n) {
-    tls_->feed({cipher_in_.data(), n});
-    plain_in_.clear();
-    const bool was_established = tls_->established();
-    const error_code ec = tls_->pump(plain_in_);
-    tls_->take_output(cipher_out_);  // handshake flights, session tickets, alerts
-    write_cipher();
-    if (ec) {
-        if (!was_established) {
-            VIGIL_LOG_LIMITED(info, "{}: TLS handshake failed (plaintext on the TLS port, a bad or untrusted client certificate, or no common protocol)", peer_);
-        }
-        close(ec == asio::error::eof ? ec : make_error_code(errc::malformed_packet), true);
-        return;
-    }
-    if (!tls_->established() || plain_in_.empty()) {
+void connection::on_tls_readable() {
+    auto& cipher = shard_.cipher_scratch();
+    error_code ec;
+    const std::size_t n = sock_.read_some(asio::buffer(cipher), ec);  // non-blocking socket
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
         do_read();
         return;
     }
-    while (rx_.size() - rx_end_ < plain_in_.size()) {
+    if (ec) {
+        close(ec, true);
+        return;
+    }
+    tls_->feed({cipher.data(), n});
+    auto& plain = shard_.plain_scratch();
+    plain.clear();
+    const bool was_established = tls_->established();
+    const error_code tec = tls_->pump(plain);
+    tls_->take_output(cipher_out_);  // handshake flights, session tickets, alerts
+    write_cipher();
+    if (tec) {
+        if (!was_established) {
+            VIGIL_LOG_LIMITED(info, "{}: TLS handshake failed (plaintext on the TLS port, a bad or untrusted client certificate, or no common protocol)", peer_);
+        }
+        close(tec == asio::error::eof ? tec : make_error_code(errc::malformed_packet), true);
+        return;
+    }
+    if (!tls_->established() || plain.empty()) {
+        do_read();
+        return;
+    }
+    while (rx_.size() - rx_end_ < plain.size()) {
         ensure_read_space();
-        if (rx_.size() - rx_end_ < plain_in_.size()) {
+        if (rx_.size() - rx_end_ < plain.size()) {
             rx_.resize(rx_.size() * 2);
         }
     }
-    std::memcpy(rx_.data() + rx_end_, plain_in_.data(), plain_in_.size());
-    on_read({}, plain_in_.size());
+    std::memcpy(rx_.data() + rx_end_, plain.data(), plain.size());
+    on_read({}, plain.size());
 }
 
 void connection::on_read(error_code ec, std::size_t n) {

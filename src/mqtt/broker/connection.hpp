@@ -70,7 +70,7 @@ private:
 
     void do_read();
     void on_read(error_code ec, std::size_t n);
-    void on_tls_read(std::size_t n);
+    void on_tls_readable();
     void write_cipher();
     void continue_input();
     void process_input();
@@ -127,10 +127,8 @@ private:
     error_code close_reason_;
     std::vector<asio::const_buffer> wbufs_;
     std::unique_ptr<net::tls_session> tls_;
-    std::vector<std::uint8_t> cipher_in_;
     std::vector<std::uint8_t> cipher_out_;      // produced, not yet handed to the socket
     std::vector<std::uint8_t> cipher_writing_;  // the async_write in progress
-    std::vector<std::uint8_t> plain_in_;
     int handoff_to_ = -1;                       // a hand-off waiting for a write to finish
     std::vector<std::uint8_t> encode_buf_;
     action_list acts_;

@@ -93,6 +93,11 @@ public:
     [[nodiscard]] broker_core& core() noexcept { return core_; }
     [[nodiscard]] shard_counters& counters() noexcept { return counters_; }
 
+    /// Buffers shared by every TLS connection of the shard for one read at a time: idle
+    /// connections then hold no 16 KiB read buffers of their own.
+    [[nodiscard]] std::vector<std::uint8_t>& cipher_scratch() noexcept { return cipher_scratch_; }
+    [[nodiscard]] std::vector<std::uint8_t>& plain_scratch() noexcept { return plain_scratch_; }
+
     /// The ACL in force on this shard (null: none configured). Replaced on reload.
     [[nodiscard]] const auth::acl* acl() const noexcept { return acl_.get(); }
     void set_acl(std::shared_ptr<const auth::acl> a) { acl_ = std::move(a); }
@@ -157,6 +162,8 @@ private:
     action_list scratch_;                             // scratch for deliver_to
     std::uint64_t next_assigned_id_ = 0;
     std::shared_ptr<const auth::acl> acl_;
+    std::vector<std::uint8_t> cipher_scratch_ = std::vector<std::uint8_t>(64 * 1024);
+    std::vector<std::uint8_t> plain_scratch_;
 
     shard_counters counters_;
 };
