@@ -21,10 +21,10 @@ step() {
 }
 
 build() { cmake --preset "$1" >/dev/null && cmake --build --preset "$1"; }
-fuzz() {
+fuzz() {  # fuzz TARGET CORPUS SECONDS
   local corpus; corpus=$(mktemp -d)
-  cp test/fuzz/corpus/codec/* "$corpus"/
-  ./build/fuzz/test/fuzz/codec_fuzz -max_total_time="$fuzz_seconds" -print_final_stats=1 "$corpus" 2>&1 | tail -n 12
+  cp "test/fuzz/corpus/$2"/* "$corpus"/
+  "./build/fuzz/test/fuzz/$1" -max_total_time="$3" -print_final_stats=1 "$corpus" 2>&1 | tail -n 12
   local rc=${PIPESTATUS[0]}
   rm -rf "$corpus"
   return "$rc"
@@ -38,7 +38,8 @@ step "asan+ubsan tests" ctest --preset asan
 step "tsan build" build tsan
 step "tsan tests (router, shards, integration)" ctest --preset tsan
 step "fuzzer build" build fuzz
-step "codec fuzzer (${fuzz_seconds} s)" fuzz
+step "codec fuzzer (${fuzz_seconds} s)" fuzz codec_fuzz codec "$fuzz_seconds"
+step "password/ACL file fuzzer (30 s)" fuzz auth_files_fuzz auth 30
 
 echo "test-all: ${passed} passed, ${failed} failed"
 [ "$failed" -eq 0 ]
