@@ -5,8 +5,6 @@
 
 #include <fmt/format.h>
 
-#include <fstream>
-#include <sstream>
 
 namespace vigil::auth {
 namespace {
@@ -84,19 +82,10 @@ bool filter_covers(std::string_view rule, std::string_view sub) noexcept {
 acl acl::parse(std::string_view text, std::string_view source) {
     acl a;
     std::optional<std::string> current_user = std::string{};  // before any `user`: anonymous
-    std::size_t line_no = 0;
-    std::size_t pos = 0;
-    while (pos <= text.size()) {
-        const std::size_t nl = std::min(text.find('\n', pos), text.size());
-        std::string_view line = text.substr(pos, nl - pos);
-        pos = nl + 1;
-        ++line_no;
+    config::for_each_line(text, [&](std::string_view line, std::size_t line_no) {
         const auto w = words(line);
-        if (!w.empty() && w[0].front() == '#') {
-            continue;  // comment line ('#' elsewhere is a wildcard, so no trailing comments)
-        }
-        if (w.empty()) {
-            continue;
+        if (w.empty() || w[0].front() == '#') {
+            return;  // blank or comment ('#' elsewhere is a wildcard, so no trailing comments)
         }
         auto fail = [&](std::string_view what) {
             throw config::config_error(fmt::format("{}:{}: {}", source, line_no, what));
@@ -106,7 +95,7 @@ acl acl::parse(std::string_view text, std::string_view source) {
                 fail("expected 'user NAME'");
             }
             current_user = std::string{w[1]};
-            continue;
+            return;
         }
         if (w[0] != "topic" && w[0] != "pattern") {
             fail(fmt::format("unknown directive '{}' (expected user, topic or pattern)", w[0]));
@@ -141,19 +130,11 @@ acl acl::parse(std::string_view text, std::string_view source) {
             r.user = current_user;
         }
         a.rules_.push_back(std::move(r));
-    }
+    });
     return a;
 }
 
-acl acl::load(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        throw config::config_error(fmt::format("{}: cannot open ACL file", path));
-    }
-    std::ostringstream text;
-    text << in.rdbuf();
-    return parse(text.str(), path);
-}
+acl acl::load(const std::string& path) { return parse(config::read_text_file(path, "ACL file"), path); }
 
 template <class Grants, class Touches>
 bool acl::any(std::string_view username, std::string_view client_id, access need, Grants grants, Touches touches) const {

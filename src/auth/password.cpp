@@ -8,8 +8,6 @@
 #include <openssl/rand.h>
 
 #include <charconv>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 
 namespace vigil::auth {
@@ -111,18 +109,9 @@ bool verify_password(std::string_view encoded, std::string_view password) {
 
 password_file password_file::parse(std::string_view text, std::string_view source) {
     password_file f;
-    std::size_t line_no = 0;
-    std::size_t pos = 0;
-    while (pos <= text.size()) {
-        const std::size_t nl = std::min(text.find('\n', pos), text.size());
-        std::string_view line = text.substr(pos, nl - pos);
-        pos = nl + 1;
-        ++line_no;
-        if (!line.empty() && line.back() == '\r') {
-            line.remove_suffix(1);
-        }
+    config::for_each_line(text, [&](std::string_view line, std::size_t line_no) {
         if (line.empty() || line.front() == '#') {
-            continue;
+            return;
         }
         const auto colon = line.find(':');
         if (colon == std::string_view::npos || colon == 0) {
@@ -135,18 +124,12 @@ password_file password_file::parse(std::string_view text, std::string_view sourc
         if (!f.users_.emplace(std::string{line.substr(0, colon)}, std::string{hash}).second) {
             throw config::config_error(fmt::format("{}:{}: user '{}' appears twice", source, line_no, line.substr(0, colon)));
         }
-    }
+    });
     return f;
 }
 
 password_file password_file::load(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        throw config::config_error(fmt::format("{}: cannot open password file", path));
-    }
-    std::ostringstream text;
-    text << in.rdbuf();
-    return parse(text.str(), path);
+    return parse(config::read_text_file(path, "password file"), path);
 }
 
 const std::string* password_file::find(std::string_view user) const {

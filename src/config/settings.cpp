@@ -252,14 +252,18 @@ settings parse_settings(std::string_view toml_text, std::string_view source) {
     return s;
 }
 
-settings load_settings(const std::filesystem::path& file) {
-    std::ifstream in(file, std::ios::binary);
+std::string read_text_file(const std::filesystem::path& path, std::string_view what) {
+    std::ifstream in(path, std::ios::binary);
     if (!in) {
-        throw config_error(fmt::format("{}: cannot open configuration file", file.string()));
+        throw config_error(fmt::format("{}: cannot open {}", path.string(), what));
     }
     std::ostringstream text;
     text << in.rdbuf();
-    return parse_settings(text.str(), file.string());
+    return text.str();
+}
+
+settings load_settings(const std::filesystem::path& file) {
+    return parse_settings(read_text_file(file, "configuration file"), file.string());
 }
 
 bool parse_duration(std::string_view text, std::chrono::milliseconds& out) noexcept {

@@ -3,6 +3,7 @@
 
 #include <vigil/core/log.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -88,6 +89,27 @@ public:
 
 /// Reads and parses a file. Errors: throws config_error.
 [[nodiscard]] settings load_settings(const std::filesystem::path& file);
+
+/// Reads a whole text file the configuration names. `what` says what it is for the error.
+/// Errors: throws config_error("PATH: cannot open WHAT").
+[[nodiscard]] std::string read_text_file(const std::filesystem::path& path, std::string_view what);
+
+/// Calls `f(line, number)` for each line of `text` (numbered from 1, "\r\n" handled).
+template <class F>
+void for_each_line(std::string_view text, F&& f) {
+    std::size_t number = 0;
+    std::size_t pos = 0;
+    while (pos <= text.size()) {
+        const std::size_t nl = std::min(text.find('\n', pos), text.size());
+        std::string_view line = text.substr(pos, nl - pos);
+        pos = nl + 1;
+        ++number;
+        if (!line.empty() && line.back() == '\r') {
+            line.remove_suffix(1);
+        }
+        f(line, number);
+    }
+}
 
 /// Parses "250ms", "10s", "5m", "2h", "30d". Returns false on anything else.
 [[nodiscard]] bool parse_duration(std::string_view text, std::chrono::milliseconds& out) noexcept;
