@@ -14,24 +14,29 @@ import threading
 import time
 
 
-def connect_packet(client_id):
-    cid = client_id.encode()
-    body = b"\x00\x04MQTT\x04\x02\x00\x00" + struct.pack("!H", len(cid)) + cid
+def mqtt_str(s):
+    b = s.encode()
+    return struct.pack("!H", len(b)) + b
+
+
+def connect_packet(client_id, creds=None):
+    flags = 0x02 | (0xC0 if creds else 0)
+    body = b"\x00\x04MQTT\x04" + bytes([flags]) + b"\x00\x00" + mqtt_str(client_id)
+    if creds:
+        body += mqtt_str(creds[0]) + mqtt_str(creds[1])
     return bytes([0x10, len(body)]) + body
 
 
-async def one(i, port, ctx, session, start_at, results):
+async def one(i, port, ctx, creds, start_at, results):
     await asyncio.sleep(max(0.0, start_at - time.monotonic()))
     t0 = time.monotonic()
     try:
         kw = {}
         if ctx is not None:
-            kw = {"ssl": ctx, "server_hostname": "localhost"}
-            if session is not None:
-                kw["ssl_handshake_timeout"] = 60
-        reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port, **kw), 60)
-        writer.write(connect_packet(f"storm-{i}"))
-        ack = await asyncio.wait_for(reader.readexactly(4), 60)
+            kw = {"ssl": ctx, "server_hostname": "localhost", "ssl_handshake_timeout": 600}
+        reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port, **kw), 600)
+        writer.write(connect_packet(f"storm-{i}", creds(i) if creds else None))
+        ack = await asyncio.wait_for(reader.readexactly(4), 600)
         ok = ack == b"\x20\x02\x00\x00"
         results.append((time.monotonic() - t0, ok))
         return writer
@@ -40,14 +45,14 @@ async def one(i, port, ctx, session, start_at, results):
         return None
 
 
-def worker(ids, port, cafile, start_at, q):
+def worker(ids, port, cafile, start_at, q, creds):
     ctx = None
     if cafile:
         ctx = ssl.create_default_context(cafile=cafile)
     results = []
 
     async def run():
-        writers = await asyncio.gather(*(one(i, port, ctx, None, start_at, results) for i in ids))
+        writers = await asyncio.gather(*(one(i, port, ctx, creds, start_at, results) for i in ids))
         q.put(results)
         # hold the connections until the parent has sampled the server
         await asyncio.sleep(1.0)
@@ -55,6 +60,10 @@ def worker(ids, port, cafile, start_at, q):
             if w is not None:
                 w.close()
     asyncio.run(run())
+
+
+def device_creds(i):
+    return (f"dev-{i}", f"pw-{i}")
 
 
 def rss_kib(pid):
@@ -79,6 +88,8 @@ def main():
     ap.add_argument("--procs", type=int, default=2)
     ap.add_argument("--server-pid", type=int, default=0)
     ap.add_argument("--label", default="storm")
+    ap.add_argument("--per-device-passwords", action="store_true",
+                    help="client i logs in as dev-i / pw-i (see make_passwd.py)")
     a = ap.parse_args()
 
     peak = [0]
@@ -95,7 +106,8 @@ def main():
 
     q = mp.Queue()
     start_at = time.monotonic() + 1.0  # every process has set up before the storm starts
-    procs = [mp.Process(target=worker, args=(range(p, a.clients, a.procs), a.port, a.tls, start_at, q))
+    creds = device_creds if a.per_device_passwords else None
+    procs = [mp.Process(target=worker, args=(range(p, a.clients, a.procs), a.port, a.tls, start_at, q, creds))
              for p in range(a.procs)]
     for p in procs:
         p.start()

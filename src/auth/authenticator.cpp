@@ -48,9 +48,15 @@ bool authenticator::cached(std::string_view user, std::string_view password) con
 }
 
 void authenticator::verify_async(std::string user, std::string password, std::function<void(bool)> done) {
+    std::string d = digest(user, password);
     {
         const std::lock_guard lock{mu_};
-        jobs_.push_back({std::move(user), std::move(password), std::move(done)});
+        auto [it, first] = waiting_.try_emplace(d);
+        it->second.push_back(std::move(done));
+        if (!first) {
+            return;  // the same check is queued: answered with it
+        }
+        jobs_.push_back({std::move(user), std::move(password), std::move(d)});
     }
     cv_.notify_one();
 }
@@ -77,17 +83,24 @@ void authenticator::run() {
         }
         const std::string* stored = users->find(j.user);
         const bool ok = verify_password(stored != nullptr ? *stored : dummy_hash_, j.password) && stored != nullptr;
-        if (ok) {
-            const std::string d = digest(j.user, j.password);
+        std::vector<std::function<void(bool)>> done;
+        {
             const std::lock_guard lock{mu_};
-            if (users_ == users) {  // not reloaded meanwhile
+            if (ok && users_ == users) {  // not reloaded meanwhile
                 if (cache_.size() >= max_cache_entries) {
                     cache_.clear();
                 }
-                cache_.insert(d);
+                cache_.insert(j.digest);
+            }
+            auto it = waiting_.find(j.digest);
+            if (it != waiting_.end()) {
+                done = std::move(it->second);
+                waiting_.erase(it);
             }
         }
-        j.done(ok);
+        for (auto& f : done) {
+            f(ok);
+        }
     }
 }
 

@@ -4,8 +4,10 @@
 /// PBKDF2 with 100,000 iterations costs tens of milliseconds, so a reconnect storm of
 /// 10,000 devices would cost minutes of CPU. Successful checks are cached as an HMAC-SHA256
 /// of (user, password) under a key drawn at random per process: the cache holds no
-/// password and no reusable hash. Unknown users are hashed against a dummy hash, so the
-/// answer takes as long as for a known user. The cache is cleared on reload.
+/// password and no reusable hash. Identical checks already queued are verified once and
+/// answered together (a fleet sharing one account costs one hash). Unknown users are
+/// hashed against a dummy hash, so the answer takes as long as for a known user. The cache
+/// is cleared on reload.
 
 #include <vigil/auth/password.hpp>
 
@@ -17,7 +19,9 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 namespace vigil::auth {
 
@@ -32,7 +36,8 @@ public:
     /// True when this exact (user, password) was verified before; cheap (one HMAC).
     [[nodiscard]] bool cached(std::string_view user, std::string_view password) const;
 
-    /// Verifies on the authenticator's thread and calls `done(ok)` there.
+    /// Verifies on the authenticator's thread and calls `done(ok)` there; joins an identical
+    /// check already queued instead of hashing again.
     void verify_async(std::string user, std::string password, std::function<void(bool)> done);
 
     /// Replaces the users (reload) and forgets every cached success.
@@ -42,7 +47,7 @@ private:
     struct job {
         std::string user;
         std::string password;
-        std::function<void(bool)> done;
+        std::string digest;
     };
     [[nodiscard]] std::string digest(std::string_view user, std::string_view password) const;
     void run();
@@ -53,6 +58,7 @@ private:
     std::shared_ptr<const password_file> users_;  // guarded by mu_
     std::unordered_set<std::string> cache_;        // guarded by mu_
     std::deque<job> jobs_;                          // guarded by mu_
+    std::unordered_map<std::string, std::vector<std::function<void(bool)>>> waiting_;  // by digest; guarded by mu_
     bool stopping_ = false;                         // guarded by mu_
     std::condition_variable cv_;
     std::thread worker_;

@@ -53,7 +53,7 @@ TEST_CASE("auth: authenticator verifies off-thread and caches successes", "[auth
     std::mutex mu;
     std::condition_variable cv;
     int answers = 0;
-    bool results[3] = {};
+    bool results[4] = {};
     auto ask = [&](std::string u, std::string p, int i) {
         a.verify_async(std::move(u), std::move(p), [&, i](bool ok) {
             const std::lock_guard lock{mu};
@@ -66,9 +66,11 @@ TEST_CASE("auth: authenticator verifies off-thread and caches successes", "[auth
     ask("dev", "right", 0);
     ask("dev", "wrong", 1);
     ask("nobody", "right", 2);
+    ask("dev", "right", 3);  // identical to the first: joins it
     std::unique_lock lock{mu};
-    REQUIRE(cv.wait_for(lock, std::chrono::seconds{30}, [&] { return answers == 3; }));
+    REQUIRE(cv.wait_for(lock, std::chrono::seconds{30}, [&] { return answers == 4; }));
     CHECK(results[0]);
+    CHECK(results[3]);
     CHECK_FALSE(results[1]);
     CHECK_FALSE(results[2]);
     CHECK(a.cached("dev", "right"));
