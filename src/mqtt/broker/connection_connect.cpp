@@ -1,0 +1,148 @@
+// CONNECT handling of a connection: checks, authentication (passwords off the shard, or the
+// TLS client certificate), session creation or takeover, and the ACL hooks.
+#include "connection.hpp"
+
+#include <vigil/core/log.hpp>
+
+#include <boost/asio/post.hpp>
+
+namespace vigil::mqtt {
+
+bool connection::tls_identity_as_username() const { return tls_->settings().use_identity_as_username; }
+
+void connection::handle_connect(const connect_packet& c) {
+    if (const error_code ec = check_connect(c)) {
+        refuse(
+            ec == make_error_code(errc::unacceptable_protocol_version) ? connect_code::unacceptable_protocol_version
+                                                                       : connect_code::identifier_rejected,
+            ec
+        );
+        return;
+    }
+    accepted_connect ac;
+    ac.client_id = c.client_id.empty() ? shard_.assign_client_id() : std::string{c.client_id};
+    ac.clean_session = c.clean_session;
+    ac.keep_alive = c.keep_alive;
+    if (c.will) {
+        ac.will = message::make(c.will->topic, c.will->payload, c.will->q, c.will->retain);
+    }
+    if (tls_ && tls_identity_as_username()) {
+        // Mutual TLS: the verified certificate is the credential and its CN the username.
+        if (auto cn = tls_->peer_common_name()) {
+            ac.username = std::move(*cn);
+            accept(std::move(ac));
+            return;
+        }
+        refuse(connect_code::not_authorized, make_error_code(errc::not_authorized));
+        return;
+    }
+    auth::authenticator* authn = shard_.core().authn.get();
+    if (c.username && authn != nullptr) {
+        // A username is only trusted once its password is verified; without a password
+        // file the client is anonymous whatever name it sends.
+        ac.username = std::string{*c.username};
+        const std::string password = c.password ? std::string{reinterpret_cast<const char*>(c.password->data()), c.password->size()} : std::string{};
+        if (authn->cached(ac.username, password)) {
+            accept(std::move(ac));
+            return;
+        }
+        phase_ = phase::authenticating;
+        std::string user = ac.username;  // not ac.username below: the lambda moves `ac`
+        authn->verify_async(std::move(user), password, [self = shared_from_this(), ac = std::move(ac)](bool ok) mutable {
+            asio::post(self->shard_.context(), [self, ok, ac = std::move(ac)]() mutable {
+                self->on_authenticated(ok, std::move(ac));
+            });
+        });
+        return;
+    }
+    if (!allow_anonymous_) {
+        refuse(connect_code::not_authorized, make_error_code(errc::not_authorized));
+        return;
+    }
+    accept(std::move(ac));
+}
+
+void connection::on_authenticated(bool ok, accepted_connect ac) {
+    if (phase_ != phase::authenticating) {
+        return;  // closed meanwhile (connect timeout, server stopping)
+    }
+    if (!ok) {
+        ++shard_.counters().auth_failures;
+        // Answer repeated failures from one address ever more slowly (password guessing).
+        timer_.expires_after(shard_.core().logins.failed(peer_addr_));
+        timer_.async_wait([self = shared_from_this()](error_code ec) {
+            if (!ec && self->phase_ == phase::authenticating) {
+                self->refuse(connect_code::bad_username_or_password, make_error_code(errc::bad_credentials));
+            }
+        });
+        return;
+    }
+    shard_.core().logins.succeeded(peer_addr_);
+    rx_begin_ += connect_size_;
+    accept(std::move(ac));
+    continue_input();
+}
+
+void connection::refuse(connect_code code, error_code reason) {
+    send_control(connack_packet{false, code});  // [MQTT-3.2.2-4]
+    close_after_flush(reason);
+}
+
+void connection::accept(accepted_connect ac) {
+    const std::string& id = ac.client_id;
+    client* existing = shard_.find_client(id);
+    if (existing != nullptr && existing->conn != nullptr) {
+        // Takeover [MQTT-3.1.4-2]: the device is back, so its will is not published.
+        existing->conn->close(make_error_code(errc::session_taken_over), false);
+        existing = shard_.find_client(id);  // a clean session ended with its connection
+    }
+    bool present = false;
+    if (ac.clean_session) {
+        if (existing != nullptr) {
+            shard_.remove_client(*existing);  // [MQTT-3.1.2-6]
+        }
+        client_ = &shard_.create_client(id, false);
+    } else if (existing != nullptr) {
+        client_ = existing;
+        present = true;  // [MQTT-3.2.2-2]
+    } else {
+        client_ = &shard_.create_client(id, true);
+    }
+    client_->conn = this;
+    will_ = std::move(ac.will);
+    username_ = std::move(ac.username);
+    keep_alive_ = std::chrono::seconds{ac.keep_alive};
+    phase_ = phase::active;
+    ++shard_.counters().connections_accepted;
+    log::debug("{}: client '{}' connected (user '{}', clean={}, keep-alive={}s)", peer_, id, username_, ac.clean_session, ac.keep_alive);
+    send_control(connack_packet{present, connect_code::accepted});
+    timer_.cancel();
+    if (keep_alive_.count() > 0) {
+        arm_timer(last_rx_ + keep_alive_ * 3 / 2);  // [MQTT-3.1.2-24]
+    }
+    acts_.clear();
+    client_->sess.attach(acts_, this);
+    execute(acts_);
+}
+
+bool connection::may_publish(std::string_view topic) const {
+    bool ok = !topic.starts_with("$SYS");  // clients never write broker topics
+    if (ok && shard_.acl() != nullptr) {
+        ok = shard_.acl()->allow_publish(username_, client_->sess.client_id(), topic);
+    }
+    if (!ok) {
+        ++shard_.counters().denied_publishes;
+        VIGIL_LOG_LIMITED(warn, "{}: client '{}' (user '{}') may not publish to '{}': dropped", peer_, client_->sess.client_id(), username_, topic);
+    }
+    return ok;
+}
+
+bool connection::may_subscribe(std::string_view filter) const {
+    if (shard_.acl() == nullptr || shard_.acl()->allow_subscribe(username_, client_->sess.client_id(), filter)) {
+        return true;
+    }
+    VIGIL_LOG_LIMITED(warn, "{}: client '{}' (user '{}') may not subscribe to '{}': SUBACK 0x80", peer_, client_->sess.client_id(), username_, filter);
+    return false;
+}
+
+}  // namespace vigil::mqtt
