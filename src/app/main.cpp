@@ -109,8 +109,7 @@ int main(int argc, char** argv) {
             }
             for (const auto& l : s.listeners) {
                 if (l.tls) {
-                    const auto& t = *l.tls;
-                    (void)vigil::net::tls_context::make({t.cert, t.key, t.ca, t.crl, t.require_certificate, t.use_identity_as_username, t.ciphers, t.ciphersuites});
+                    (void)vigil::net::tls_context::make(*l.tls);
                 }
             }
             std::printf("%s: configuration is valid (%zu listener(s), %u worker(s))\n", argv[2], s.listeners.size(), s.resolved_workers());

@@ -90,7 +90,7 @@ listener_settings parse_listener(const context& cx, const toml::node& n) {
         if (tt == nullptr) {
             cx.fail(*v, "'listener.tls' must be a table (write tls.cert = ..., tls.key = ...)");
         }
-        cx.only(*tt, {"cert", "key", "ca", "crl", "require_certificate", "use_identity_as_username", "ciphers", "ciphersuites"}, "listener.tls.");
+        cx.only(*tt, {"cert", "key", "ca", "crl", "require_certificate", "use_identity_as_username", "identity", "ciphers", "ciphersuites"}, "listener.tls.");
         tls_listener_settings tls;
         auto str = [&](const char* k, std::string& out) {
             if (const auto* x = tt->get(k)) {
@@ -112,6 +112,10 @@ listener_settings parse_listener(const context& cx, const toml::node& n) {
         str("crl", tls.crl);
         str("ciphers", tls.ciphers);
         str("ciphersuites", tls.ciphersuites);
+        str("identity", tls.identity);
+        if (tls.identity != "cn" && tls.identity != "san-dns" && tls.identity != "san-email" && tls.identity != "san-uri") {
+            cx.fail(*tt->get("identity"), "'listener.tls.identity' must be \"cn\", \"san-dns\", \"san-email\" or \"san-uri\"");
+        }
         flag("require_certificate", tls.require_certificate);
         flag("use_identity_as_username", tls.use_identity_as_username);
         if (tls.cert.empty() || tls.key.empty()) {

@@ -187,17 +187,32 @@ void tls_session::shutdown() {
     }
 }
 
-std::optional<std::string> tls_session::peer_common_name() const {
+std::optional<std::string> tls_session::peer_identity() const {
     X509* cert = SSL_get0_peer_certificate(as_ssl(ssl_));
     if (cert == nullptr || SSL_get_verify_result(as_ssl(ssl_)) != X509_V_OK) {
         return std::nullopt;
     }
-    char cn[256];
-    const int n = X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn);
-    if (n <= 0) {
-        return std::nullopt;
+    const std::string& field = settings().identity;
+    if (field == "cn") {
+        char cn[256];
+        const int n = X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn);
+        if (n <= 0) {
+            return std::nullopt;
+        }
+        return std::string(cn, static_cast<std::size_t>(n));
     }
-    return std::string(cn, static_cast<std::size_t>(n));
+    const int type = field == "san-dns" ? GEN_DNS : field == "san-email" ? GEN_EMAIL : GEN_URI;
+    auto* names = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+    std::optional<std::string> found;
+    for (int i = 0; names != nullptr && i < sk_GENERAL_NAME_num(names) && !found; ++i) {
+        const GENERAL_NAME* g = sk_GENERAL_NAME_value(names, i);
+        if (g->type == type) {
+            const ASN1_IA5STRING* v = g->d.ia5;  // dNSName, rfc822Name and URI are all IA5String
+            found = std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(v)), static_cast<std::size_t>(ASN1_STRING_length(v)));
+        }
+    }
+    GENERAL_NAMES_free(names);
+    return found;
 }
 
 }  // namespace vigil::net

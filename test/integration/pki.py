@@ -22,11 +22,14 @@ def make_ca(d: Path, name: str):
        "-keyout", f"{name}.key", "-out", f"{name}.crt", "-days", "30", "-subj", f"/CN={name}", cwd=d)
 
 
-def make_cert(d: Path, ca: str, name: str, cn: str, server=False):
+def make_cert(d: Path, ca: str, name: str, cn: str, server=False, san=None):
     sh("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
        "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={cn}", cwd=d)
     ext = d / f"{name}.ext"
-    ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n" if server else "extendedKeyUsage=clientAuth\n")
+    if server:
+        ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    else:
+        ext.write_text("extendedKeyUsage=clientAuth\n" + (f"subjectAltName={san}\n" if san else ""))
     sh("openssl", "x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.crt", "-CAkey", f"{ca}.key",
        "-CAcreateserial", "-out", f"{name}.crt", "-days", "30", "-extfile", ext.name, cwd=d)
 
@@ -61,6 +64,7 @@ def make_pki(d: Path):
     make_cert(d, "ca", "server", "localhost", server=True)
     make_cert(d, "ca", "car7", "car7")
     make_cert(d, "ca", "car8", "car8")
+    make_cert(d, "ca", "car9-san", "not-the-name", san="email:car9@fleet.example,DNS:car9.fleet")
     make_cert(d, "other-ca", "wrong-ca", "car7")
     make_self_signed(d, "self-signed", "car7")
     make_expired(d, "ca", "expired", "car7")

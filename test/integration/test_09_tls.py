@@ -16,7 +16,7 @@ def pki(tmp_path_factory):
     return make_pki(tmp_path_factory.mktemp("pki"))
 
 
-def tls_listener(pki, mutual=False, identity=False):
+def tls_listener(pki, mutual=False, identity=False, field=None):
     conf = f"""
 [[listener]]
 bind = "127.0.0.1"
@@ -29,6 +29,8 @@ tls.key = "{pki / 'server.key'}"
         conf += f'tls.ca = "{pki / "ca.crt"}"\ntls.require_certificate = true\n'
     if identity:
         conf += "tls.use_identity_as_username = true\n"
+    if field:
+        conf += f'tls.identity = "{field}"\n'
     return conf
 
 
@@ -114,6 +116,24 @@ def test_mutual_tls_identity_drives_the_acl(start_vigil, workers, pki, tmp_path)
     m = watch.get()
     assert (m.topic, m.payload) == ("devices/car7/location", b"real")
     assert v.wait_for_log(r"user 'car7'\) may not publish to 'devices/car8/location'")
+    watch.stop()
+
+
+@pytest.mark.parametrize("field,identity", [("san-dns", "car9.fleet"), ("san-email", "car9@fleet.example")])
+def test_identity_from_a_subject_alternative_name(start_vigil, pki, tmp_path, field, identity):
+    acl = tmp_path / "acl"
+    acl.write_text("topic read devices/#\npattern write devices/%u/#\n")
+    v = start_vigil(2, f'[auth]\nacl_file = "{acl}"\n' + tls_listener(pki, mutual=True, identity=True, field=field))
+    watch = Paho(v.port, "anon-watch")
+    watch.subscribe("devices/#", 0)
+    car = TlsRaw(tls_client(pki, "car9-san", v.tls_port))
+    assert car.connect("whatever").body == b"\x00\x00"
+    car.send(raw.publish("devices/not-the-name/location", "cn is not the identity", qos=1, pid=1))
+    assert car.recv_packet().type == 4
+    car.send(raw.publish(f"devices/{identity}/location", "ok", qos=1, pid=2))
+    assert car.recv_packet().type == 4
+    m = watch.get()
+    assert (m.topic, m.payload) == (f"devices/{identity}/location", b"ok")
     watch.stop()
 
 

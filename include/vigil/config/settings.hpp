@@ -22,10 +22,11 @@ struct tls_listener_settings {
     std::string key;
     std::string ca;
     std::string crl;
-    bool require_certificate = false;
-    bool use_identity_as_username = false;
-    std::string ciphers;
-    std::string ciphersuites;
+    bool require_certificate = false;       ///< mutual TLS
+    bool use_identity_as_username = false;  ///< the certificate's identity becomes the username
+    std::string identity = "cn";            ///< "cn", or the first "san-dns", "san-email", "san-uri"
+    std::string ciphers;                    ///< TLS 1.2 cipher list ("" = strong default)
+    std::string ciphersuites;               ///< TLS 1.3 suites ("" = OpenSSL default)
 };
 
 /// An MQTT listener (`[[listener]]`).

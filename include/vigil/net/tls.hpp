@@ -7,6 +7,7 @@
 /// session over memory BIOs is plain memory, so it moves with the descriptor and the
 /// connection keeps one writer and gather writes of ciphertext.
 
+#include <vigil/config/settings.hpp>
 #include <vigil/core/error.hpp>
 
 #include <cstddef>
@@ -19,16 +20,8 @@
 
 namespace vigil::net {
 
-struct tls_settings {
-    std::string cert;                      ///< PEM chain, server certificate first
-    std::string key;                       ///< PEM private key
-    std::string ca;                        ///< PEM CA bundle for client certificates
-    std::string crl;                       ///< PEM CRL (optional)
-    bool require_certificate = false;      ///< mutual TLS
-    bool use_identity_as_username = false; ///< the client certificate's CN becomes the username
-    std::string ciphers;                   ///< TLS 1.2 cipher list ("" = strong default)
-    std::string ciphersuites;              ///< TLS 1.3 suites ("" = OpenSSL default)
-};
+/// The `tls.*` keys of a listener.
+using tls_settings = config::tls_listener_settings;
 
 /// An immutable server context. Thread safety: safe (shared by every shard; a reload
 /// builds a new one).
@@ -71,8 +64,9 @@ public:
     /// Queues a close_notify alert.
     void shutdown();
     [[nodiscard]] const tls_settings& settings() const noexcept { return ctx_->settings(); }
-    /// The verified client certificate's common name, if any.
-    [[nodiscard]] std::optional<std::string> peer_common_name() const;
+    /// The verified client certificate's identity as `settings().identity` selects (its CN,
+    /// or its first DNS, email or URI subject alternative name), if any.
+    [[nodiscard]] std::optional<std::string> peer_identity() const;
 
 private:
     std::shared_ptr<const tls_context> ctx_;

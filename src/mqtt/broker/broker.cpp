@@ -97,10 +97,6 @@ private:
     std::shared_ptr<const net::tls_context> tls_;
 };
 
-net::tls_settings to_net(const config::tls_listener_settings& t) {
-    return {t.cert, t.key, t.ca, t.crl, t.require_certificate, t.use_identity_as_username, t.ciphers, t.ciphersuites};
-}
-
 }  // namespace
 
 struct broker::impl {
@@ -123,11 +119,18 @@ struct broker::impl {
         }
     }
 
+    ~impl() {
+        pool.stop_and_join(std::chrono::milliseconds{0});
+        core.authn.reset();  // before the io_contexts it posts to are destroyed
+    }
+    impl(const impl&) = delete;
+    impl& operator=(const impl&) = delete;
+
     void bind_all() {
         for (const auto& l : core.settings.listeners) {
             std::shared_ptr<const net::tls_context> tls;
             if (l.tls) {
-                tls = net::tls_context::make(to_net(*l.tls));
+                tls = net::tls_context::make(*l.tls);
             }
             const tcp::endpoint requested{asio::ip::make_address(l.bind), l.port};
             std::uint16_t port = l.port;
@@ -218,7 +221,7 @@ void broker::reload() {
         const std::size_t n = impl_->pool.size();
         if (l.tls) {
             try {
-                auto tls = net::tls_context::make(to_net(*l.tls));
+                auto tls = net::tls_context::make(*l.tls);
                 for (std::size_t i = first; i < first + n; ++i) {
                     auto a = impl_->acceptors[i];
                     asio::post(a->shard_context(), [a, tls] { a->set_tls(tls); });
@@ -243,6 +246,9 @@ void broker::stop(std::chrono::milliseconds grace) {
     }
     impl_->pool.stop_and_join(grace);
     impl_->acceptors.clear();
+    // The authenticator thread posts verdicts to the shards' io_contexts: stop it while they
+    // still exist (they are destroyed with the pool).
+    impl_->core.authn.reset();
 }
 
 }  // namespace vigil::mqtt

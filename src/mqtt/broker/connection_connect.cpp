@@ -27,9 +27,10 @@ void connection::handle_connect(const connect_packet& c) {
         ac.will = message::make(c.will->topic, c.will->payload, c.will->q, c.will->retain);
     }
     if (tls_ && tls_identity_as_username()) {
-        // Mutual TLS: the verified certificate is the credential and its CN the username.
-        if (auto cn = tls_->peer_common_name()) {
-            ac.username = std::move(*cn);
+        // Mutual TLS: the verified certificate is the credential and its identity (CN or
+        // the configured SAN) the username.
+        if (auto id = tls_->peer_identity()) {
+            ac.username = std::move(*id);
             accept(std::move(ac));
             return;
         }
@@ -48,11 +49,20 @@ void connection::handle_connect(const connect_packet& c) {
         }
         phase_ = phase::authenticating;
         std::string user = ac.username;  // not ac.username below: the lambda moves `ac`
-        authn->verify_async(std::move(user), password, [self = shared_from_this(), ac = std::move(ac)](bool ok) mutable {
-            asio::post(self->shard_.context(), [self, ok, ac = std::move(ac)]() mutable {
-                self->on_authenticated(ok, std::move(ac));
-            });
-        });
+        // The callback runs on the authenticator thread: it holds only a weak reference, so
+        // the connection is never destroyed there (its pending connect timer keeps it alive
+        // while it waits), and hands the verdict to the shard.
+        authn->verify_async(
+            std::move(user),
+            password,
+            [weak = weak_from_this(), ctx = &shard_.context(), ac = std::move(ac)](bool ok) mutable {
+                asio::post(*ctx, [weak, ok, ac = std::move(ac)]() mutable {
+                    if (auto self = weak.lock()) {
+                        self->on_authenticated(ok, std::move(ac));
+                    }
+                });
+            }
+        );
         return;
     }
     if (!allow_anonymous_) {

@@ -73,6 +73,26 @@ TEST_CASE("config: secure by default beyond loopback", "[config]") {
     CHECK_THROWS_WITH(parse_settings("[[listener]]\nallow_anonymous = \"yes\"\n", "b.toml"), Contains("b.toml:2"));
 }
 
+TEST_CASE("config: TLS listener keys", "[config]") {
+    const auto s = parse_settings(
+        "[[listener]]\nport = 8883\ntls.cert = \"c\"\ntls.key = \"k\"\ntls.ca = \"ca\"\n"
+        "tls.require_certificate = true\ntls.use_identity_as_username = true\ntls.identity = \"san-dns\"\n",
+        "t.toml"
+    );
+    REQUIRE(s.listeners[0].tls);
+    CHECK(s.listeners[0].tls->identity == "san-dns");
+    CHECK(s.listeners[0].tls->require_certificate);
+    CHECK_THROWS_WITH(parse_settings("[[listener]]\ntls.cert = \"c\"\n", "a.toml"), Contains("a.toml:2") && Contains("tls.key"));
+    CHECK_THROWS_WITH(
+        parse_settings("[[listener]]\ntls.cert = \"c\"\ntls.key = \"k\"\ntls.identity = \"serial\"\n", "b.toml"),
+        Contains("b.toml:4") && Contains("san-dns")
+    );
+    CHECK_THROWS_WITH(
+        parse_settings("[[listener]]\ntls.cert = \"c\"\ntls.key = \"k\"\ntls.use_identity_as_username = true\n", "c.toml"),
+        Contains("require_certificate")
+    );
+}
+
 TEST_CASE("config: durations", "[config]") {
     std::chrono::milliseconds d{};
     CHECK(parse_duration("250ms", d));
