@@ -8,7 +8,10 @@
 #include <vigil/mqtt/broker/broker.hpp>
 #include <vigil/net/tls.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <csignal>
+#include <ctime>
 #include <cstdio>
 #include <exception>
 #include <string_view>
@@ -48,6 +51,25 @@ void raise_fd_limit() {
     vigil::log::info("open-file limit: {}", lim.rlim_cur);
 }
 
+/// One line with every counter, so a limit or a failure is never silent.
+void log_stats(const vigil::mqtt::broker_stats& st) {
+    vigil::log::info(
+        "stats: connections open {}, accepted {}, refused {}; publishes in {}, deliveries {}; "
+        "dropped QoS 0 (slow clients) {}; protocol errors {}; auth failures {}; denied publishes {}; "
+        "publish-rate pauses {}",
+        st.open_connections,
+        st.connections_accepted,
+        st.rejected_connections,
+        st.publishes_in,
+        st.deliveries,
+        st.dropped_qos0_backpressure,
+        st.protocol_errors,
+        st.auth_failures,
+        st.denied_publishes,
+        st.publish_throttled
+    );
+}
+
 int run(const vigil::config::settings& s) {
     vigil::log::set_level(s.log_level);
     // Block the stop signals in every thread; the main thread waits for them below.
@@ -68,8 +90,17 @@ int run(const vigil::config::settings& s) {
         }
     }
     int sig = 0;
+    auto next_stats = std::chrono::steady_clock::now() + s.stats_interval;
     for (;;) {
-        sigwait(&set, &sig);
+        const auto wait = std::max(next_stats - std::chrono::steady_clock::now(), std::chrono::steady_clock::duration::zero());
+        const auto secs = std::chrono::duration_cast<std::chrono::seconds>(wait);
+        const timespec ts{static_cast<time_t>(secs.count()), static_cast<long>(std::chrono::duration_cast<std::chrono::nanoseconds>(wait - secs).count())};
+        sig = sigtimedwait(&set, nullptr, &ts);
+        if (sig < 0) {
+            log_stats(b.stats());  // EAGAIN: the interval passed
+            next_stats += s.stats_interval;
+            continue;
+        }
         if (sig != SIGHUP) {
             break;
         }

@@ -196,8 +196,11 @@ settings parse_settings(std::string_view toml_text, std::string_view source) {
         throw config_error(fmt::format("{}:{}: {}", source, e.source().begin.line, e.description()));
     }
     const context cx{source};
-    cx.only(root, {"workers", "log_level", "listener", "limits", "auth"}, "");
+    cx.only(root, {"workers", "log_level", "stats_interval", "listener", "limits", "auth"}, "");
     settings s;
+    if (const auto* v = root.get("stats_interval")) {
+        s.stats_interval = cx.duration(*v, "stats_interval");
+    }
     if (const auto* v = root.get("workers")) {
         s.workers = cx.integer<unsigned>(*v, "workers", 0, 64);
     }

@@ -97,6 +97,7 @@ def config(workers, extra=""):
     head, sep, tail = extra.partition("[")
     return f"""workers = {workers}
 log_level = "debug"
+stats_interval = "300ms"
 [[listener]]
 bind = "127.0.0.1"
 port = 0

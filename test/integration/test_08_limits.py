@@ -79,3 +79,19 @@ def test_repeated_failed_logins_are_slowed_down(start_vigil, workers, tmp_path, 
     assert times[3] >= 0.7  # 100, 200, 400, 800 ms
     good = raw.RawClient(v.port)
     assert good.connect("legit", username="dev", password="right").body == b"\x00\x00"
+
+
+def test_counters_are_logged(start_vigil, workers):
+    """Every limit has a counter; a periodic stats line makes them visible."""
+    v = start_vigil(workers, "max_connection_rate = 1\n")
+    refused = 0
+    for _ in range(10):
+        c = raw.RawClient(v.port)
+        c.send(raw.connect("counted"))
+        try:
+            c.recv_packet()
+        except ConnectionError:
+            refused += 1
+        c.close()
+    assert refused > 0
+    assert v.wait_for_log(rf"stats: .*refused {refused};", timeout=10)

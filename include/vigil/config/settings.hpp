@@ -66,6 +66,7 @@ struct limits_settings {
 struct settings {
     unsigned workers = 0;  ///< 0 = one per core
     log::level log_level = log::level::info;
+    std::chrono::milliseconds stats_interval{60000};  ///< how often a "stats:" line is logged
     std::vector<listener_settings> listeners;
     limits_settings limits;
     auth_settings auth;

@@ -237,6 +237,27 @@ void broker::reload() {
     log::info("reload done{}", failures == 0 ? std::string{} : fmt::format(" with {} error(s)", failures));
 }
 
+broker_stats broker::stats() {
+    broker_stats total;
+    for (auto& sh : impl_->core.shards) {
+        std::promise<broker_stats> p;
+        auto f = p.get_future();
+        asio::post(sh->context(), [s = sh.get(), &p] { p.set_value(s->counters()); });
+        const broker_stats c = f.get();
+        total.connections_accepted += c.connections_accepted;
+        total.publishes_in += c.publishes_in;
+        total.deliveries += c.deliveries;
+        total.dropped_qos0_backpressure += c.dropped_qos0_backpressure;
+        total.protocol_errors += c.protocol_errors;
+        total.auth_failures += c.auth_failures;
+        total.denied_publishes += c.denied_publishes;
+        total.rejected_connections += c.rejected_connections;
+        total.publish_throttled += c.publish_throttled;
+    }
+    total.open_connections = impl_->core.open_connections.load(std::memory_order_relaxed);
+    return total;
+}
+
 void broker::stop(std::chrono::milliseconds grace) {
     for (auto& a : impl_->acceptors) {
         asio::post(a->shard_context(), [a] { a->stop(); });

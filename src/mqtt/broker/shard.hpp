@@ -4,6 +4,7 @@
 #include <vigil/auth/acl.hpp>
 #include <vigil/auth/authenticator.hpp>
 #include <vigil/config/settings.hpp>
+#include <vigil/mqtt/broker/broker.hpp>
 #include <vigil/mqtt/session/session.hpp>
 #include <vigil/router/filter_index.hpp>
 #include <vigil/router/local_table.hpp>
@@ -69,18 +70,8 @@ struct broker_core {
     std::vector<std::unique_ptr<shard>> shards;
 };
 
-/// Counters of one shard (shard-affine; read for logs).
-struct shard_counters {
-    std::uint64_t connections_accepted = 0;
-    std::uint64_t publishes_in = 0;
-    std::uint64_t deliveries = 0;
-    std::uint64_t dropped_qos0_backpressure = 0;
-    std::uint64_t protocol_errors = 0;
-    std::uint64_t auth_failures = 0;
-    std::uint64_t denied_publishes = 0;
-    std::uint64_t rejected_connections = 0;  ///< over max_connections or max_connection_rate
-    std::uint64_t publish_throttled = 0;     ///< reads paused by max_publish_rate
-};
+/// Counters of one shard (shard-affine; summed by broker::stats on request).
+using shard_counters = broker_stats;
 
 /// Thread safety: shard-affine; every member runs on the shard's own thread.
 class shard {

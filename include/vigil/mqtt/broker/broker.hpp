@@ -18,6 +18,20 @@ struct bound_listener {
     bool tls = false;
 };
 
+/// Counters of the whole broker (sums over the shards): what every limit and failure did.
+struct broker_stats {
+    std::uint64_t open_connections = 0;
+    std::uint64_t connections_accepted = 0;   ///< CONNECTs accepted
+    std::uint64_t publishes_in = 0;           ///< messages routed (client PUBLISH and wills)
+    std::uint64_t deliveries = 0;             ///< messages handed to sessions
+    std::uint64_t dropped_qos0_backpressure = 0;
+    std::uint64_t protocol_errors = 0;
+    std::uint64_t auth_failures = 0;
+    std::uint64_t denied_publishes = 0;
+    std::uint64_t rejected_connections = 0;   ///< over max_connections or max_connection_rate
+    std::uint64_t publish_throttled = 0;      ///< reads paused by max_publish_rate
+};
+
 /// Thread safety: construct, start and stop from one thread (main).
 class broker {
 public:
@@ -36,6 +50,9 @@ public:
     /// (SIGHUP). Established connections stay; a file that fails to load leaves the previous
     /// state in force and logs why.
     void reload();
+
+    /// Sums the shards' counters (asks each shard on its own thread and waits).
+    [[nodiscard]] broker_stats stats();
 
     /// Closes listeners and connections, then stops the shards within `grace`.
     void stop(std::chrono::milliseconds grace);
