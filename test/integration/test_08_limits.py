@@ -8,6 +8,20 @@ from clients import Paho
 from test_07_auth import make_users
 
 
+def count_refused(port, attempts):
+    """Connects `attempts` times in a row; returns how many were closed without a CONNACK."""
+    refused = 0
+    for _ in range(attempts):
+        c = raw.RawClient(port)
+        c.send(raw.connect("rate"))
+        try:
+            c.recv_packet()
+        except ConnectionError:
+            refused += 1
+        c.close()
+    return refused
+
+
 def test_max_connections(start_vigil, workers):
     v = start_vigil(workers, "[limits]\nmax_connections = 5\n")
     held = []
@@ -32,15 +46,7 @@ def test_max_connections(start_vigil, workers):
 
 def test_max_connection_rate(start_vigil):
     v = start_vigil(1, "max_connection_rate = 3\n")
-    refused = 0
-    for _ in range(20):
-        c = raw.RawClient(v.port)
-        c.send(raw.connect("rate"))
-        try:
-            c.recv_packet()
-        except ConnectionError:
-            refused += 1
-        c.close()
+    refused = count_refused(v.port, 20)
     assert refused > 0
     assert v.wait_for_log(r"max_connection_rate")
 
@@ -84,14 +90,6 @@ def test_repeated_failed_logins_are_slowed_down(start_vigil, workers, tmp_path, 
 def test_counters_are_logged(start_vigil, workers):
     """Every limit has a counter; a periodic stats line makes them visible."""
     v = start_vigil(workers, "max_connection_rate = 1\n")
-    refused = 0
-    for _ in range(10):
-        c = raw.RawClient(v.port)
-        c.send(raw.connect("counted"))
-        try:
-            c.recv_packet()
-        except ConnectionError:
-            refused += 1
-        c.close()
+    refused = count_refused(v.port, 10)
     assert refused > 0
     assert v.wait_for_log(rf"stats: .*refused {refused};", timeout=10)

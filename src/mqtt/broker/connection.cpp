@@ -195,7 +195,7 @@ void connection::process_input() {
                 return;  // handed off, closed, or waiting for the password check
             }
         } else {
-            if (std::holds_alternative<publish_packet>(p)) {
+            if (!publish_bucket_.unlimited() && std::holds_alternative<publish_packet>(p)) {
                 throttle_wait_ = publish_bucket_.take(std::chrono::steady_clock::now());
             }
             acts_.clear();

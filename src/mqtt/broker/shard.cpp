@@ -89,10 +89,12 @@ void shard::route(const message_ref& m) {
         return;
     }
     // Hand off first, so other shards start while this one delivers locally.
+    if (remote != 0 && outbox_.empty()) {
+        outbox_.resize(core_.shards.size());  // every shard exists once messages flow
+    }
     while (remote != 0) {
         const auto target = static_cast<unsigned>(__builtin_ctzll(remote));
         remote &= remote - 1;
-        outbox_.resize(core_.shards.size());
         outbox_[target].push_back({m, index, nodes});
         if (!flush_scheduled_) {
             flush_scheduled_ = true;
