@@ -1,6 +1,7 @@
 #include <vigil/core/message.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstring>
 
 namespace vigil {
@@ -26,15 +27,21 @@ std::size_t encode_remaining_length(std::size_t value, std::uint8_t* out) noexce
 }
 
 message::message(private_tag, std::size_t buffer_size)
-    : buf_(new std::uint8_t[buffer_size]), received_at_(std::chrono::steady_clock::now()) {}
+    : buf_(new std::uint8_t[buffer_size]) {}
 
 message::~message() = default;
+
+message_ref message::make(std::string_view topic, std::span<const std::uint8_t> payload, qos q, bool retain) {
+    const auto now = std::chrono::system_clock::now().time_since_epoch();
+    return make(topic, payload, q, retain, std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
+}
 
 message_ref message::make(
     std::string_view topic,
     std::span<const std::uint8_t> payload,
     qos q,
-    bool retain
+    bool retain,
+    std::int64_t time_ms
 ) {
     // Layout: [prefix qos0][prefix qos1/2][payload][padding]; each prefix is
     // remaining length (<= 4 bytes) + 2-byte topic length + topic.
@@ -66,6 +73,7 @@ message_ref message::make(
     std::memset(p + off + payload.size(), 0, payload_padding);
     m->qos_ = q;
     m->retain_ = retain;
+    m->time_ms_ = time_ms;
     m->origin_ = {g_node_id.load(std::memory_order_relaxed), g_next_seq.fetch_add(1, std::memory_order_relaxed)};
     return m;
 }

@@ -2,7 +2,6 @@
 /// The immutable message shared by every subscriber on every shard (STYLE R8).
 
 #include <array>
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -40,6 +39,15 @@ public:
         qos q,
         bool retain
     );
+    /// The same, with the wall-clock time the message was first received (a message
+    /// restored from the store keeps its original time).
+    [[nodiscard]] static std::shared_ptr<const message> make(
+        std::string_view topic,
+        std::span<const std::uint8_t> payload,
+        qos q,
+        bool retain,
+        std::int64_t time_ms
+    );
 
     /// Sets the node id stamped on messages made from now on (startup, before shards run).
     static void set_node_id(std::uint32_t node) noexcept;
@@ -49,9 +57,8 @@ public:
     [[nodiscard]] qos published_qos() const noexcept { return qos_; }
     [[nodiscard]] bool retain() const noexcept { return retain_; }
     [[nodiscard]] message_origin origin() const noexcept { return origin_; }
-    [[nodiscard]] std::chrono::steady_clock::time_point received_at() const noexcept {
-        return received_at_;
-    }
+    /// When the broker received it: milliseconds since the Unix epoch.
+    [[nodiscard]] std::int64_t time_ms() const noexcept { return time_ms_; }
 
     /// Remaining length plus topic, for a PUBLISH at QoS `q` (packet id present iff q > 0).
     [[nodiscard]] std::span<const std::uint8_t> publish_prefix(qos q) const noexcept;
@@ -80,7 +87,7 @@ private:
     qos qos_ = qos::at_most_once;
     bool retain_ = false;
     message_origin origin_{};
-    std::chrono::steady_clock::time_point received_at_;
+    std::int64_t time_ms_ = 0;
 };
 
 using message_ref = std::shared_ptr<const message>;

@@ -1,0 +1,121 @@
+#pragma once
+/// The only RocksDB user (DESIGN.md "Durability"): one database under `data_dir`, one column
+/// family per kind of hot state, and a store thread that group-commits every batch queued
+/// since its last write in one RocksDB write (and one fsync in durable mode).
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace vigil::store {
+
+/// Column families. Keys are big-endian where they hold numbers, so ranges sort correctly.
+enum class family : std::uint8_t {
+    sessions,       ///< client id -> session record (will of a persistent session)
+    subscriptions,  ///< client id, filter -> granted QoS
+    queue,          ///< client id, sequence -> queued or in-flight QoS 1/2 message
+    inbound,        ///< client id, packet id -> QoS 2 received, not yet released
+    retained,       ///< topic -> retained message
+    last_value,     ///< topic -> newest message on a `state.topics` topic
+    meta,           ///< format version and other facts about the database
+};
+constexpr std::size_t family_count = 7;
+
+/// Writes made on one shard during one loop pass; committed atomically, in order.
+/// Thread safety: distinct objects safe, shared objects unsafe.
+class write_batch {
+public:
+    enum class kind : std::uint8_t { put, erase, erase_prefix };
+    struct op {
+        kind k;
+        family f;
+        std::string key;
+        std::string value;
+    };
+
+    void put(family f, std::string key, std::string value);
+    void erase(family f, std::string key);
+    /// Erases every key that starts with `prefix`.
+    void erase_prefix(family f, std::string prefix);
+
+    [[nodiscard]] bool empty() const noexcept { return ops_.empty(); }
+    [[nodiscard]] std::size_t size() const noexcept { return ops_.size(); }
+    [[nodiscard]] std::size_t bytes() const noexcept { return bytes_; }
+    [[nodiscard]] const std::vector<op>& ops() const noexcept { return ops_; }
+
+private:
+    std::vector<op> ops_;
+    std::size_t bytes_ = 0;
+};
+
+/// Opening or checking the database failed; the message names the path and what to do.
+class store_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+struct options {
+    std::filesystem::path dir;
+    /// fsync the WAL before a commit completes ("durable"); otherwise the WAL is written
+    /// but not synced ("fast": a process crash loses nothing, a power cut may lose the
+    /// last moments).
+    bool sync = true;
+};
+
+/// Counters of the store thread (a snapshot).
+struct store_stats {
+    std::uint64_t commits = 0;        ///< RocksDB writes (each one WAL append + fsync if durable)
+    std::uint64_t batches = 0;        ///< batches submitted by shards
+    std::uint64_t ops = 0;            ///< puts and deletes
+    std::uint64_t failures = 0;       ///< commits that failed (disk full, I/O error)
+    std::uint64_t commit_us_total = 0;
+    std::uint64_t commit_us_max = 0;
+    std::size_t backlog_bytes = 0;    ///< submitted, not yet committed
+};
+
+/// Completion of a submitted batch; runs on the store thread. `ok` is false when the
+/// commit failed: nothing in the batch may be acknowledged.
+using completion = std::function<void(bool ok)>;
+
+/// Thread safety: submit, stats, healthy and backlog_bytes are safe from any thread;
+/// for_each only before the first submit (recovery).
+class store {
+public:
+    /// Opens the database in `o.dir`, creating it (and the directory) when absent.
+    /// Errors: throws store_error naming the path and what to do (no permission, corrupt
+    /// database, locked by another process, disk full).
+    [[nodiscard]] static std::unique_ptr<store> open(const options& o);
+
+    virtual ~store() = default;
+
+    /// Queues `b` for the next group commit; `done` runs once it is on disk (or failed).
+    virtual void submit(write_batch b, completion done) = 0;
+
+    /// Calls `f(key, value)` for every entry of `f`, in key order.
+    virtual void for_each(family fam, const std::function<void(std::string_view, std::string_view)>& f) const = 0;
+
+    [[nodiscard]] virtual store_stats stats() const = 0;
+    [[nodiscard]] virtual std::size_t backlog_bytes() const noexcept = 0;
+    /// False once a commit has failed; the error says why.
+    [[nodiscard]] virtual bool healthy() const noexcept = 0;
+    [[nodiscard]] virtual std::string last_error() const = 0;
+
+    /// Commits what is queued, runs its completions and stops the store thread.
+    virtual void stop() = 0;
+};
+
+/// Opens the database at `dir` read-only, verifies every block checksum and counts the
+/// entries of every column family. Returns a human report; `ok` is false on any problem.
+struct check_report {
+    bool ok = false;
+    std::string text;
+};
+[[nodiscard]] check_report check(const std::filesystem::path& dir);
+
+}  // namespace vigil::store

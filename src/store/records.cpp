@@ -1,0 +1,192 @@
+#include <vigil/store/records.hpp>
+
+#include <vigil/core/topic.hpp>
+
+namespace vigil::store {
+namespace {
+
+constexpr std::uint8_t message_format = 1;
+constexpr std::uint8_t queue_format = 1;
+constexpr std::uint8_t session_format = 1;
+
+void put_u16(std::string& out, std::uint16_t v) {
+    out.push_back(static_cast<char>(v >> 8));
+    out.push_back(static_cast<char>(v & 0xFF));
+}
+
+void put_u64(std::string& out, std::uint64_t v) {
+    for (int shift = 56; shift >= 0; shift -= 8) {
+        out.push_back(static_cast<char>((v >> shift) & 0xFF));
+    }
+}
+
+std::uint64_t get_be(std::string_view s) noexcept {
+    std::uint64_t v = 0;
+    for (const char c : s) {
+        v = (v << 8) | static_cast<unsigned char>(c);
+    }
+    return v;
+}
+
+}  // namespace
+
+std::string client_prefix(std::string_view client_id) {
+    std::string k;
+    k.reserve(2 + client_id.size() + 8);
+    put_u16(k, static_cast<std::uint16_t>(client_id.size()));
+    k.append(client_id);
+    return k;
+}
+
+std::optional<client_key> split_client_key(std::string_view key) noexcept {
+    if (key.size() < 2) {
+        return std::nullopt;
+    }
+    const auto len = static_cast<std::size_t>(get_be(key.substr(0, 2)));
+    if (key.size() < 2 + len) {
+        return std::nullopt;
+    }
+    return client_key{key.substr(2, len), key.substr(2 + len)};
+}
+
+std::string subscription_key(std::string_view client_id, std::string_view filter) {
+    std::string k = client_prefix(client_id);
+    k.append(filter);
+    return k;
+}
+
+std::string queue_key(std::string_view client_id, std::uint64_t seq) {
+    std::string k = client_prefix(client_id);
+    put_u64(k, seq);
+    return k;
+}
+
+std::string inbound_key(std::string_view client_id, std::uint16_t packet_id) {
+    std::string k = client_prefix(client_id);
+    put_u16(k, packet_id);
+    return k;
+}
+
+std::optional<std::uint64_t> decode_u64(std::string_view rest) noexcept {
+    if (rest.size() != 8) {
+        return std::nullopt;
+    }
+    return get_be(rest);
+}
+
+std::optional<std::uint16_t> decode_u16(std::string_view rest) noexcept {
+    if (rest.size() != 2) {
+        return std::nullopt;
+    }
+    return static_cast<std::uint16_t>(get_be(rest));
+}
+
+// [format][flags: qos | retain << 2][time_ms: 8][topic length: 2][topic][payload]
+std::string encode_message(const message& m) {
+    std::string v;
+    v.reserve(12 + m.topic().size() + m.payload().size());
+    v.push_back(static_cast<char>(message_format));
+    v.push_back(static_cast<char>(static_cast<unsigned>(m.published_qos()) | (m.retain() ? 4u : 0u)));
+    put_u64(v, static_cast<std::uint64_t>(m.time_ms()));
+    put_u16(v, static_cast<std::uint16_t>(m.topic().size()));
+    v.append(m.topic());
+    v.append(reinterpret_cast<const char*>(m.payload().data()), m.payload().size());
+    return v;
+}
+
+message_ref decode_message(std::string_view v) {
+    if (v.size() < 12 || static_cast<std::uint8_t>(v[0]) != message_format) {
+        return nullptr;
+    }
+    const auto flags = static_cast<std::uint8_t>(v[1]);
+    const unsigned q = flags & 3u;
+    if (q > 2 || (flags & ~7u) != 0) {
+        return nullptr;
+    }
+    const auto time_ms = static_cast<std::int64_t>(get_be(v.substr(2, 8)));
+    const auto topic_len = static_cast<std::size_t>(get_be(v.substr(10, 2)));
+    if (v.size() < 12 + topic_len) {
+        return nullptr;
+    }
+    const std::string_view topic = v.substr(12, topic_len);
+    if (!topic::valid_name(topic)) {
+        return nullptr;
+    }
+    const std::string_view payload = v.substr(12 + topic_len);
+    return message::make(
+        topic,
+        {reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size()},
+        static_cast<qos>(q),
+        (flags & 4u) != 0,
+        time_ms
+    );
+}
+
+// [format][granted qos][flags: retain | released << 1][packet id: 2][message, unless released]
+std::string encode_queue_record(const queue_record& r) {
+    std::string v;
+    v.push_back(static_cast<char>(queue_format));
+    v.push_back(static_cast<char>(r.q));
+    v.push_back(static_cast<char>((r.retain ? 1u : 0u) | (r.released ? 2u : 0u)));
+    put_u16(v, r.packet_id);
+    if (!r.released) {
+        v.append(encode_message(*r.msg));
+    }
+    return v;
+}
+
+std::optional<queue_record> decode_queue_record(std::string_view v) {
+    if (v.size() < 5 || static_cast<std::uint8_t>(v[0]) != queue_format) {
+        return std::nullopt;
+    }
+    queue_record r;
+    const auto q = static_cast<std::uint8_t>(v[1]);
+    const auto flags = static_cast<std::uint8_t>(v[2]);
+    if (q < 1 || q > 2 || (flags & ~3u) != 0) {
+        return std::nullopt;
+    }
+    r.q = static_cast<qos>(q);
+    r.retain = (flags & 1u) != 0;
+    r.released = (flags & 2u) != 0;
+    r.packet_id = static_cast<std::uint16_t>(get_be(v.substr(3, 2)));
+    if (r.released) {
+        if (v.size() != 5 || r.packet_id == 0) {
+            return std::nullopt;
+        }
+        return r;
+    }
+    r.msg = decode_message(v.substr(5));
+    if (!r.msg) {
+        return std::nullopt;
+    }
+    return r;
+}
+
+// [format][has will][will message]
+std::string encode_session_record(const session_record& r) {
+    std::string v;
+    v.push_back(static_cast<char>(session_format));
+    v.push_back(static_cast<char>(r.will ? 1 : 0));
+    if (r.will) {
+        v.append(encode_message(*r.will));
+    }
+    return v;
+}
+
+std::optional<session_record> decode_session_record(std::string_view v) {
+    if (v.size() < 2 || static_cast<std::uint8_t>(v[0]) != session_format || static_cast<std::uint8_t>(v[1]) > 1) {
+        return std::nullopt;
+    }
+    session_record r;
+    if (v[1] == 1) {
+        r.will = decode_message(v.substr(2));
+        if (!r.will) {
+            return std::nullopt;
+        }
+    } else if (v.size() != 2) {
+        return std::nullopt;
+    }
+    return r;
+}
+
+}  // namespace vigil::store

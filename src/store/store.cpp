@@ -1,0 +1,239 @@
+// The RocksDB store and its group-commit thread.
+//
+// Design note. Shards hand over one batch per loop pass and never wait. The store thread
+// takes everything queued since its previous write, applies it as one rocksdb::WriteBatch
+// and one Write (with sync in durable mode), then runs the completions in submission order.
+// Under load the queue fills while a write is in progress, so the next write carries many
+// batches and the cost of one fsync is shared among them.
+#include <vigil/store/store.hpp>
+
+#include "rocks.hpp"
+
+#include <vigil/core/log.hpp>
+
+#include <fmt/format.h>
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+namespace vigil::store {
+
+void write_batch::put(family f, std::string key, std::string value) {
+    bytes_ += key.size() + value.size();
+    ops_.push_back({kind::put, f, std::move(key), std::move(value)});
+}
+
+void write_batch::erase(family f, std::string key) {
+    bytes_ += key.size();
+    ops_.push_back({kind::erase, f, std::move(key), {}});
+}
+
+void write_batch::erase_prefix(family f, std::string prefix) {
+    bytes_ += prefix.size();
+    ops_.push_back({kind::erase_prefix, f, std::move(prefix), {}});
+}
+
+namespace {
+
+/// The smallest key greater than every key starting with `prefix`.
+std::string prefix_end(std::string prefix) {
+    while (!prefix.empty() && static_cast<unsigned char>(prefix.back()) == 0xFF) {
+        prefix.pop_back();
+    }
+    if (!prefix.empty()) {
+        prefix.back() = static_cast<char>(static_cast<unsigned char>(prefix.back()) + 1);
+    }
+    return prefix;
+}
+
+class rocks_store final : public store {
+public:
+    rocks_store(rocks_db db, bool sync) : db_(std::move(db)), sync_(sync), thread_([this] { run(); }) {}
+
+    ~rocks_store() override { stop(); }
+    rocks_store(const rocks_store&) = delete;
+    rocks_store& operator=(const rocks_store&) = delete;
+
+    void submit(write_batch b, completion done) override {
+        const std::size_t bytes = b.bytes();
+        {
+            const std::lock_guard lock{mu_};
+            queue_.push_back({std::move(b), std::move(done)});
+            ++stats_.batches;
+        }
+        backlog_.fetch_add(bytes, std::memory_order_relaxed);
+        cv_.notify_one();
+    }
+
+    void for_each(family fam, const std::function<void(std::string_view, std::string_view)>& f) const override {
+        rocksdb::ReadOptions ro;
+        ro.fill_cache = false;
+        std::unique_ptr<rocksdb::Iterator> it{db_.db->NewIterator(ro, db_.handle(fam))};
+        for (it->SeekToFirst(); it->Valid(); it->Next()) {
+            f({it->key().data(), it->key().size()}, {it->value().data(), it->value().size()});
+        }
+        if (!it->status().ok()) {
+            throw store_error(fmt::format("{}: reading the store failed: {}. Run `vigil db check {}`; restore the directory from a backup if it is damaged", db_.path, it->status().ToString(), db_.path));
+        }
+    }
+
+    store_stats stats() const override {
+        const std::lock_guard lock{mu_};
+        store_stats s = stats_;
+        s.backlog_bytes = backlog_.load(std::memory_order_relaxed);
+        return s;
+    }
+
+    std::size_t backlog_bytes() const noexcept override { return backlog_.load(std::memory_order_relaxed); }
+
+    bool healthy() const noexcept override { return healthy_.load(std::memory_order_acquire); }
+
+    std::string last_error() const override {
+        const std::lock_guard lock{mu_};
+        return last_error_;
+    }
+
+    void stop() override {
+        {
+            const std::lock_guard lock{mu_};
+            if (stopping_) {
+                return;
+            }
+            stopping_ = true;
+        }
+        cv_.notify_one();
+        thread_.join();
+    }
+
+private:
+    struct pending {
+        write_batch batch;
+        completion done;
+    };
+
+    void run() {
+        std::vector<pending> work;
+        for (;;) {
+            {
+                std::unique_lock lock{mu_};
+                cv_.wait(lock, [this] { return !queue_.empty() || stopping_; });
+                if (queue_.empty()) {
+                    return;  // stopping, and everything submitted is committed
+                }
+                work.swap(queue_);
+            }
+            commit(work);
+            work.clear();
+        }
+    }
+
+    void commit(std::vector<pending>& work) {
+        rocksdb::WriteBatch wb;
+        std::size_t bytes = 0;
+        std::uint64_t ops = 0;
+        for (const auto& p : work) {
+            bytes += p.batch.bytes();
+            ops += p.batch.size();
+            for (const auto& op : p.batch.ops()) {
+                auto* cf = db_.handle(op.f);
+                switch (op.k) {
+                    case write_batch::kind::put:
+                        wb.Put(cf, op.key, op.value);
+                        break;
+                    case write_batch::kind::erase:
+                        wb.Delete(cf, op.key);
+                        break;
+                    case write_batch::kind::erase_prefix:
+                        wb.DeleteRange(cf, op.key, prefix_end(op.key));
+                        break;
+                }
+            }
+        }
+        rocksdb::Status st;
+        const auto t0 = std::chrono::steady_clock::now();
+        if (wb.Count() > 0) {
+            rocksdb::WriteOptions wo;
+            wo.sync = sync_;
+            st = db_.db->Write(wo, &wb);
+        }
+        const auto us = static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count()
+        );
+        const bool ok = st.ok();
+        {
+            const std::lock_guard lock{mu_};
+            ++stats_.commits;
+            stats_.ops += ops;
+            stats_.commit_us_total += us;
+            stats_.commit_us_max = std::max(stats_.commit_us_max, us);
+            if (!ok) {
+                ++stats_.failures;
+                last_error_ = st.ToString();
+            }
+        }
+        if (!ok) {
+            healthy_.store(false, std::memory_order_release);
+            VIGIL_LOG_LIMITED(error, "{}: writing the store failed: {}. Nothing in it is acknowledged; free disk space or fix the device, then restart vigil", db_.path, st.ToString());
+        }
+        backlog_.fetch_sub(bytes, std::memory_order_relaxed);
+        for (auto& p : work) {
+            p.done(ok);
+        }
+    }
+
+    rocks_db db_;
+    bool sync_;
+    mutable std::mutex mu_;
+    std::condition_variable cv_;
+    std::vector<pending> queue_;  // guarded by mu_
+    bool stopping_ = false;       // guarded by mu_
+    store_stats stats_;           // guarded by mu_
+    std::string last_error_;      // guarded by mu_
+    std::atomic<std::size_t> backlog_{0};
+    std::atomic<bool> healthy_{true};
+    std::thread thread_;  // last: starts after everything it uses
+};
+
+}  // namespace
+
+std::unique_ptr<store> store::open(const options& o) {
+    return std::make_unique<rocks_store>(open_rocks(o.dir, false), o.sync);
+}
+
+check_report check(const std::filesystem::path& dir) {
+    check_report r;
+    try {
+        rocks_db db = open_rocks(dir, true);
+        const rocksdb::Status st = db.db->VerifyChecksum();
+        std::string text = fmt::format("{}: ", dir.string());
+        if (!st.ok()) {
+            r.text = fmt::format("{}checksum verification FAILED: {}\n", text, st.ToString());
+            return r;
+        }
+        text += "checksums verified\n";
+        for (std::size_t i = 0; i < family_count; ++i) {
+            std::uint64_t n = 0;
+            std::unique_ptr<rocksdb::Iterator> it{db.db->NewIterator(rocksdb::ReadOptions{}, db.handles[i])};
+            for (it->SeekToFirst(); it->Valid(); it->Next()) {
+                ++n;
+            }
+            if (!it->status().ok()) {
+                r.text = fmt::format("{}reading {} FAILED: {}\n", text, family_names[i], it->status().ToString());
+                return r;
+            }
+            text += fmt::format("  {:<14} {} entries\n", family_names[i], n);
+        }
+        r.ok = true;
+        r.text = std::move(text);
+    } catch (const store_error& e) {
+        r.text = fmt::format("{}\n", e.what());
+    }
+    return r;
+}
+
+}  // namespace vigil::store
