@@ -1,5 +1,7 @@
 #include <vigil/config/settings.hpp>
 
+#include <vigil/core/topic.hpp>
+
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
@@ -196,8 +198,45 @@ settings parse_settings(std::string_view toml_text, std::string_view source) {
         throw config_error(fmt::format("{}:{}: {}", source, e.source().begin.line, e.description()));
     }
     const context cx{source};
-    cx.only(root, {"workers", "log_level", "stats_interval", "listener", "limits", "auth"}, "");
+    cx.only(root, {"workers", "log_level", "stats_interval", "data_dir", "durability", "listener", "limits", "auth", "state"}, "");
     settings s;
+    if (const auto* v = root.get("data_dir")) {
+        s.data_dir = cx.string(*v, "data_dir");
+        if (s.data_dir.empty()) {
+            cx.fail(*v, "'data_dir' must name a directory");
+        }
+    }
+    if (const auto* v = root.get("durability")) {
+        const std::string d = cx.string(*v, "durability");
+        if (d == "durable") {
+            s.durability = durability_mode::durable;
+        } else if (d == "fast") {
+            s.durability = durability_mode::fast;
+        } else {
+            cx.fail(*v, fmt::format("'durability' must be \"durable\" or \"fast\", got \"{}\"", d));
+        }
+    }
+    if (const auto* v = root.get("state")) {
+        const auto* t = v->as_table();
+        if (t == nullptr) {
+            cx.fail(*v, "'state' must be a table");
+        }
+        cx.only(*t, {"topics"}, "state.");
+        if (const auto* topics = t->get("topics")) {
+            const auto* arr = topics->as_array();
+            if (arr == nullptr) {
+                cx.fail(*topics, "'state.topics' must be an array of topic filters");
+            }
+            s.state.topics.clear();
+            for (const auto& item : *arr) {
+                std::string f = cx.string(item, "state.topics");
+                if (!topic::valid_filter(f)) {
+                    cx.fail(item, fmt::format("'state.topics': \"{}\" is not a valid topic filter", f));
+                }
+                s.state.topics.push_back(std::move(f));
+            }
+        }
+    }
     if (const auto* v = root.get("stats_interval")) {
         s.stats_interval = cx.duration(*v, "stats_interval");
     }

@@ -63,8 +63,23 @@ struct limits_settings {
     std::size_t max_queued_bytes = 64u << 20; ///< payload bytes queued per session
 };
 
+/// `durability`: when a QoS 1/2 PUBLISH is acknowledged.
+enum class durability_mode : std::uint8_t {
+    durable,  ///< after its effects are in the write-ahead log and fsynced
+    fast,     ///< at once; persisted asynchronously (a power cut may lose the last moments)
+};
+
+/// `[state]`
+struct state_settings {
+    /// Topic filters whose newest message per topic is kept (the last-value cache).
+    std::vector<std::string> topics{"devices/+/location", "devices/+/status"};
+};
+
 struct settings {
     unsigned workers = 0;  ///< 0 = one per core
+    std::string data_dir = "./var";  ///< the store (RocksDB)
+    durability_mode durability = durability_mode::durable;
+    state_settings state;
     log::level log_level = log::level::info;
     std::chrono::milliseconds stats_interval{60000};  ///< how often a "stats:" line is logged
     std::vector<listener_settings> listeners;

@@ -11,7 +11,8 @@ void session::on_publish(const publish_packet& p, action_list& out) {
         if (p.q == qos::at_least_once) {
             out.push_back(send_packet{puback_packet{p.packet_id}});
         } else if (p.q == qos::exactly_once) {
-            awaiting_pubrel_.insert(p.packet_id);
+            bool first = false;
+            receive_inbound(p.packet_id, first, out);
             out.push_back(send_packet{pubrec_packet{p.packet_id}});
         }
         return;
@@ -27,7 +28,9 @@ void session::on_publish(const publish_packet& p, action_list& out) {
         case qos::exactly_once:
             // Method A of §4.3.3: route on first receipt, never again until PUBREL
             // releases the packet id [MQTT-4.3.3-2].
-            if (awaiting_pubrel_.insert(p.packet_id).second) {
+            bool first = false;
+            receive_inbound(p.packet_id, first, out);
+            if (first) {
                 out.push_back(route_publish{message::make(p.topic, p.payload, p.q, p.retain)});
             }
             out.push_back(send_packet{pubrec_packet{p.packet_id}});
@@ -38,6 +41,9 @@ void session::on_publish(const publish_packet& p, action_list& out) {
 void session::on_puback(std::uint16_t id, action_list& out) {
     const auto it = find_inflight(id, out_state::awaiting_puback);
     if (it != inflight_.end()) {
+        if (persistent_) {
+            out.push_back(erase_message{it->seq});
+        }
         inflight_.erase(it);
         pump(out);
     }
@@ -51,6 +57,9 @@ void session::on_pubrec(std::uint16_t id, action_list& out) {
     if (it == inflight_.end()) {
         return;
     }
+    if (it->state != out_state::awaiting_pubcomp && persistent_) {
+        out.push_back(store_message{it->seq, nullptr, it->q, it->retain, id, true});
+    }
     it->state = out_state::awaiting_pubcomp;
     it->msg.reset();  // the message is delivered; only the packet id is still held
     out.push_back(send_packet{pubrel_packet{id}});  // [MQTT-4.3.3-1]
@@ -59,6 +68,9 @@ void session::on_pubrec(std::uint16_t id, action_list& out) {
 void session::on_pubcomp(std::uint16_t id, action_list& out) {
     const auto it = find_inflight(id, out_state::awaiting_pubcomp);
     if (it != inflight_.end()) {
+        if (persistent_) {
+            out.push_back(erase_message{it->seq});
+        }
         inflight_.erase(it);
         pump(out);
     }

@@ -20,6 +20,26 @@ error_code check_connect(const connect_packet& c) noexcept {
 session::session(std::string client_id, bool persistent, session_limits lim)
     : client_id_(std::move(client_id)), persistent_(persistent), lim_(lim) {}
 
+void session::restore(std::vector<restored_message> messages, std::vector<std::uint16_t> inbound, const std::vector<std::pair<std::string, qos>>& subscriptions) {
+    for (auto& m : messages) {
+        next_seq_ = std::max(next_seq_, m.seq + 1);
+        if (m.packet_id == 0) {
+            queued_bytes_ += m.msg->payload().size();
+            queue_.push_back({std::move(m.msg), m.q, m.retain, m.seq});
+            continue;
+        }
+        const out_state st = m.released                  ? out_state::awaiting_pubcomp
+                             : m.q == qos::at_least_once ? out_state::awaiting_puback
+                                                         : out_state::awaiting_pubrec;
+        last_packet_id_ = m.packet_id;
+        inflight_.push_back({m.packet_id, st, m.q, m.retain, std::move(m.msg), m.seq});
+    }
+    awaiting_pubrel_.insert(inbound.begin(), inbound.end());
+    for (const auto& [f, q] : subscriptions) {
+        subs_.insert_or_assign(f, q);
+    }
+}
+
 void session::attach(action_list& out, const authorizer* auth) {
     attached_ = true;
     auth_ = auth;
@@ -44,7 +64,7 @@ void session::on_packet(const packet& p, action_list& out) {
             } else if constexpr (std::is_same_v<T, pubrec_packet>) {
                 on_pubrec(v.packet_id, out);
             } else if constexpr (std::is_same_v<T, pubrel_packet>) {
-                awaiting_pubrel_.erase(v.packet_id);
+                release_inbound(v.packet_id, out);
                 out.push_back(send_packet{pubcomp_packet{v.packet_id}});  // [MQTT-4.3.3-2]
             } else if constexpr (std::is_same_v<T, pubcomp_packet>) {
                 on_pubcomp(v.packet_id, out);
@@ -75,7 +95,7 @@ void session::deliver(const message_ref& m, qos q, bool retain, action_list& out
         return;
     }
     if (attached_ && queue_.empty() && inflight_.size() < lim_.max_inflight) {
-        send_new(m, q, retain, out);
+        send_new(m, q, retain, next_seq_++, out);
         return;
     }
     if (queue_.size() >= lim_.max_queued || queued_bytes_ + m->payload().size() > lim_.max_queued_bytes) {
@@ -87,16 +107,36 @@ void session::deliver(const message_ref& m, qos q, bool retain, action_list& out
         }
         return;
     }
-    queue_.push_back({m, q, retain});
+    const std::uint64_t seq = next_seq_++;
+    queue_.push_back({m, q, retain, seq});
     queued_bytes_ += m->payload().size();
+    if (persistent_) {
+        out.push_back(store_message{seq, m, q, retain, 0, false});
+    }
 }
 
-void session::send_new(const message_ref& m, qos q, bool retain, action_list& out) {
+void session::send_new(const message_ref& m, qos q, bool retain, std::uint64_t seq, action_list& out) {
     const std::uint16_t id = next_packet_id();
     const out_state s =
         q == qos::at_least_once ? out_state::awaiting_puback : out_state::awaiting_pubrec;
-    inflight_.push_back({id, s, q, retain, m});
+    inflight_.push_back({id, s, q, retain, m, seq});
+    if (persistent_) {
+        out.push_back(store_message{seq, m, q, retain, id, false});
+    }
     out.push_back(send_publish{m, q, id, false, retain});
+}
+
+void session::receive_inbound(std::uint16_t id, bool& first, action_list& out) {
+    first = awaiting_pubrel_.insert(id).second;
+    if (first && persistent_) {
+        out.push_back(store_inbound{id, true});
+    }
+}
+
+void session::release_inbound(std::uint16_t id, action_list& out) {
+    if (awaiting_pubrel_.erase(id) != 0 && persistent_) {
+        out.push_back(store_inbound{id, false});
+    }
 }
 
 void session::pump(action_list& out) {
@@ -104,7 +144,7 @@ void session::pump(action_list& out) {
         queued_entry e = std::move(queue_.front());
         queue_.pop_front();
         queued_bytes_ -= e.msg->payload().size();
-        send_new(e.msg, e.q, e.retain, out);
+        send_new(e.msg, e.q, e.retain, e.seq, out);
     }
 }
 

@@ -103,3 +103,25 @@ TEST_CASE("config: durations", "[config]") {
     CHECK_FALSE(parse_duration("s", d));
     CHECK_FALSE(parse_duration("-1s", d));
 }
+
+TEST_CASE("config: store and last-value keys", "[config]") {
+    const auto d = default_settings();
+    CHECK(d.data_dir == "./var");
+    CHECK(d.durability == durability_mode::durable);
+    CHECK(d.state.topics == std::vector<std::string>{"devices/+/location", "devices/+/status"});
+
+    const auto s = parse_settings(R"(
+data_dir = "/var/lib/vigil"
+durability = "fast"
+[state]
+topics = ["fleet/#"]
+)", "s.toml");
+    CHECK(s.data_dir == "/var/lib/vigil");
+    CHECK(s.durability == durability_mode::fast);
+    CHECK(s.state.topics == std::vector<std::string>{"fleet/#"});
+
+    CHECK_THROWS_WITH(parse_settings("durability = \"sometimes\"\n", "a.toml"), Contains("a.toml:1") && Contains("\"durable\" or \"fast\""));
+    CHECK_THROWS_WITH(parse_settings("data_dir = \"\"\n", "b.toml"), Contains("b.toml:1"));
+    CHECK_THROWS_WITH(parse_settings("[state]\ntopics = [\"a/#/b\"]\n", "c.toml"), Contains("c.toml:2") && Contains("not a valid topic filter"));
+    CHECK_THROWS_WITH(parse_settings("[state]\ntopic = []\n", "d.toml"), Contains("d.toml:2") && Contains("state.topic"));
+}

@@ -47,6 +47,28 @@ struct deliver_retained {
     qos q = qos::at_most_once;
 };
 
+/// Persistent sessions only: a QoS 1/2 message entered the session or changed state; the
+/// driver writes it to the store under (client id, seq), replacing what was there.
+struct store_message {
+    std::uint64_t seq = 0;
+    message_ref msg;              ///< null once released (QoS 2 PUBREC received)
+    qos q = qos::at_least_once;   ///< granted QoS
+    bool retain = false;
+    std::uint16_t packet_id = 0;  ///< 0: queued, not sent yet
+    bool released = false;
+};
+
+/// Persistent sessions only: the message stored under `seq` left the session.
+struct erase_message {
+    std::uint64_t seq = 0;
+};
+
+/// Persistent sessions only: a QoS 2 packet id was received (present) or released.
+struct store_inbound {
+    std::uint16_t packet_id = 0;
+    bool present = false;
+};
+
 /// Close the network connection. `publish_will` is false only after DISCONNECT.
 struct close_connection {
     error_code reason;
@@ -60,6 +82,9 @@ using action = std::variant<
     add_subscription,
     remove_subscription,
     deliver_retained,
+    store_message,
+    erase_message,
+    store_inbound,
     close_connection>;
 
 using action_list = std::vector<action>;

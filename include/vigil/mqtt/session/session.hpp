@@ -13,6 +13,8 @@
 #include <map>
 #include <string>
 #include <unordered_set>
+#include <utility>
+#include <vector>
 
 namespace vigil::mqtt {
 
@@ -46,7 +48,18 @@ protected:
     ~authorizer() = default;
 };
 
-/// One client's session.
+/// A message of a persistent session as the store kept it (see store_message).
+struct restored_message {
+    std::uint64_t seq = 0;
+    message_ref msg;
+    qos q = qos::at_least_once;
+    bool retain = false;
+    std::uint16_t packet_id = 0;
+    bool released = false;
+};
+
+/// One client's session. A persistent session reports every change of its durable state
+/// (store_message, erase_message, store_inbound actions) so the driver can write it through.
 /// Thread safety: distinct objects safe, shared objects unsafe (the broker keeps each on
 /// its client's home shard).
 class session {
@@ -57,6 +70,10 @@ public:
     /// False for a clean session (CleanSession = 1), which ends with its connection.
     [[nodiscard]] bool persistent() const noexcept { return persistent_; }
     [[nodiscard]] bool attached() const noexcept { return attached_; }
+
+    /// Loads the state of a persistent session from the store (before any attach).
+    /// `messages` are in sequence order; those with a packet id were in flight.
+    void restore(std::vector<restored_message> messages, std::vector<std::uint16_t> inbound, const std::vector<std::pair<std::string, qos>>& subscriptions);
 
     /// A connection takes this session: re-sends what was in flight (DUP set, PUBRELs
     /// again) and then queued messages, as the window allows [MQTT-4.4.0-1]. `auth`
@@ -77,6 +94,10 @@ public:
 
     using subscription_map = std::map<std::string, qos, std::less<>>;
     [[nodiscard]] const subscription_map& subscriptions() const noexcept { return subs_; }
+    /// True when a message at `q` delivered now would be sent at once, not queued.
+    [[nodiscard]] bool window_open(qos q) const noexcept {
+        return attached_ && (q == qos::at_most_once || (queue_.empty() && inflight_.size() < lim_.max_inflight));
+    }
     [[nodiscard]] std::size_t inflight_count() const noexcept { return inflight_.size(); }
     [[nodiscard]] std::size_t queued_count() const noexcept { return queue_.size(); }
     [[nodiscard]] const session_stats& stats() const noexcept { return stats_; }
@@ -89,11 +110,13 @@ private:
         qos q;
         bool retain;
         message_ref msg;
+        std::uint64_t seq;  // store key of a persistent session's message
     };
     struct queued_entry {
         message_ref msg;
         qos q;
         bool retain;
+        std::uint64_t seq;
     };
 
     void on_publish(const publish_packet& p, action_list& out);
@@ -102,7 +125,9 @@ private:
     void on_puback(std::uint16_t id, action_list& out);
     void on_pubrec(std::uint16_t id, action_list& out);
     void on_pubcomp(std::uint16_t id, action_list& out);
-    void send_new(const message_ref& m, qos q, bool retain, action_list& out);
+    void send_new(const message_ref& m, qos q, bool retain, std::uint64_t seq, action_list& out);
+    void release_inbound(std::uint16_t id, action_list& out);
+    void receive_inbound(std::uint16_t id, bool& first, action_list& out);
     void pump(action_list& out);
     [[nodiscard]] std::uint16_t next_packet_id() noexcept;
     [[nodiscard]] std::deque<inflight_entry>::iterator find_inflight(std::uint16_t id, out_state s);
@@ -113,6 +138,7 @@ private:
     const authorizer* auth_ = nullptr;
     session_limits lim_;
     std::uint16_t last_packet_id_ = 0;
+    std::uint64_t next_seq_ = 1;
     subscription_map subs_;
     std::deque<inflight_entry> inflight_;  // in send order
     std::deque<queued_entry> queue_;

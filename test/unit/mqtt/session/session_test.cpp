@@ -129,11 +129,14 @@ TEST_CASE("session: reattach resends in-flight with DUP, then PUBREL, then the q
     acts.clear();
     s.deliver(msg("t"), qos::at_least_once, false, acts);
     s.deliver(msg("t", qos::at_most_once), qos::at_most_once, false, acts);
-    CHECK(acts.empty());
+    CHECK(all_of<send_publish>(acts).empty());
+    CHECK(all_of<store_message>(acts).size() == 1);  // the queued QoS 1 goes to the store
     CHECK(s.queued_count() == 1);
     CHECK(s.stats().dropped_qos0_offline == 1);
 
+    acts.clear();
     s.attach(acts);
+    CHECK(all_of<store_message>(acts).empty());  // nothing changed state
     REQUIRE(acts.size() == 2);
     CHECK(std::get<pubrel_packet>(std::get<send_packet>(acts[0]).p).packet_id == sent[0].packet_id);
     const auto& again = std::get<send_publish>(acts[1]);
@@ -214,4 +217,109 @@ TEST_CASE("session: the queue is bounded in bytes too", "[session]") {
     s.attach(acts);  // one goes in flight, freeing its bytes
     s.deliver(message::make("t", as_span(four), qos::at_least_once, false), qos::at_least_once, false, acts);
     CHECK(s.queued_count() == 2);
+}
+
+TEST_CASE("session: a persistent session reports every durable change", "[session][store]") {
+    auto s = make_session(1, 5);  // window of one
+    action_list acts;
+    s.attach(acts);
+    acts.clear();
+    s.deliver(msg("a"), qos::at_least_once, false, acts);  // sent at once
+    auto stored = all_of<store_message>(acts);
+    REQUIRE(stored.size() == 1);
+    CHECK(stored[0].packet_id != 0);
+    const auto first_seq = stored[0].seq;
+    const auto first_pid = stored[0].packet_id;
+
+    acts.clear();
+    s.deliver(msg("b"), qos::exactly_once, false, acts);  // queued behind the window
+    stored = all_of<store_message>(acts);
+    REQUIRE(stored.size() == 1);
+    CHECK(stored[0].packet_id == 0);
+    CHECK(stored[0].seq > first_seq);
+    const auto second_seq = stored[0].seq;
+
+    acts.clear();
+    s.on_packet(puback_packet{first_pid}, acts);  // frees the window: b goes out
+    REQUIRE(all_of<erase_message>(acts).size() == 1);
+    CHECK(all_of<erase_message>(acts)[0].seq == first_seq);
+    stored = all_of<store_message>(acts);
+    REQUIRE(stored.size() == 1);
+    CHECK(stored[0].seq == second_seq);
+    REQUIRE(stored[0].packet_id != 0);
+    const auto b_pid = stored[0].packet_id;
+
+    acts.clear();
+    s.on_packet(pubrec_packet{b_pid}, acts);
+    stored = all_of<store_message>(acts);
+    REQUIRE(stored.size() == 1);
+    CHECK(stored[0].released);
+    CHECK_FALSE(stored[0].msg);
+
+    acts.clear();
+    s.on_packet(pubcomp_packet{b_pid}, acts);
+    REQUIRE(all_of<erase_message>(acts).size() == 1);
+    CHECK(all_of<erase_message>(acts)[0].seq == second_seq);
+
+    acts.clear();
+    s.on_packet(publish_packet{"in", as_span("p"), qos::exactly_once, false, false, 9}, acts);
+    REQUIRE(all_of<store_inbound>(acts).size() == 1);
+    CHECK(all_of<store_inbound>(acts)[0].present);
+    acts.clear();
+    s.on_packet(publish_packet{"in", as_span("p"), qos::exactly_once, true, false, 9}, acts);  // DUP
+    CHECK(all_of<store_inbound>(acts).empty());
+    CHECK(all_of<route_publish>(acts).empty());
+    acts.clear();
+    s.on_packet(pubrel_packet{9}, acts);
+    REQUIRE(all_of<store_inbound>(acts).size() == 1);
+    CHECK_FALSE(all_of<store_inbound>(acts)[0].present);
+}
+
+TEST_CASE("session: a clean session reports nothing to store", "[session][store]") {
+    session s{"c", false, session_limits{1, 5}};
+    action_list acts;
+    s.attach(acts);
+    s.deliver(msg("a"), qos::at_least_once, false, acts);
+    s.deliver(msg("b"), qos::at_least_once, false, acts);
+    s.on_packet(publish_packet{"in", as_span("p"), qos::exactly_once, false, false, 9}, acts);
+    CHECK(all_of<store_message>(acts).empty());
+    CHECK(all_of<store_inbound>(acts).empty());
+}
+
+TEST_CASE("session: restored state is redelivered with DUP, then the queue", "[session][store]") {
+    auto s = make_session(4, 10);
+    std::vector<restored_message> msgs;
+    msgs.push_back({3, msg("inflight"), qos::at_least_once, false, 17, false});
+    msgs.push_back({4, nullptr, qos::exactly_once, false, 18, true});
+    msgs.push_back({7, msg("queued"), qos::at_least_once, true, 0, false});
+    s.restore(std::move(msgs), {5}, {{"devices/#", qos::exactly_once}});
+    CHECK(s.subscriptions().at("devices/#") == qos::exactly_once);
+    CHECK(s.inflight_count() == 2);
+    CHECK(s.queued_count() == 1);
+
+    action_list acts;
+    s.attach(acts);
+    const auto pubs = all_of<send_publish>(acts);
+    REQUIRE(pubs.size() == 2);
+    CHECK(pubs[0].dup);
+    CHECK(pubs[0].packet_id == 17);
+    CHECK(pubs[1].msg->topic() == "queued");
+    CHECK_FALSE(pubs[1].dup);
+    CHECK(pubs[1].retain);
+    const auto ctl = all_of<send_packet>(acts);
+    REQUIRE(ctl.size() == 1);
+    CHECK(std::get<pubrel_packet>(ctl[0].p).packet_id == 18);
+    // The queued message now in flight keeps its sequence number; new ones come after.
+    const auto stored = all_of<store_message>(acts);
+    REQUIRE(stored.size() == 1);
+    CHECK(stored[0].seq == 7);
+    acts.clear();
+    s.deliver(msg("new"), qos::at_least_once, false, acts);
+    REQUIRE(all_of<store_message>(acts).size() == 1);
+    CHECK(all_of<store_message>(acts)[0].seq == 8);
+
+    // The restored QoS 2 packet id is still held: a duplicate is not routed again.
+    acts.clear();
+    s.on_packet(publish_packet{"in", as_span("p"), qos::exactly_once, true, false, 5}, acts);
+    CHECK(all_of<route_publish>(acts).empty());
 }
