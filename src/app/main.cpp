@@ -7,6 +7,7 @@
 #include <vigil/core/log.hpp>
 #include <vigil/mqtt/broker/broker.hpp>
 #include <vigil/net/tls.hpp>
+#include <vigil/store/store.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -26,10 +27,11 @@ constexpr std::string_view usage = R"(usage: vigil [--config FILE]
        vigil --check-config FILE
        vigil passwd [--stdin] [--iterations N] FILE USER    add or change a user
        vigil passwd -D FILE USER                            delete a user
+       vigil db check (--config FILE | DATA_DIR)            verify the store offline
        vigil --version | --help
 
 Runs the Vigil MQTT 3.1.1 broker. With no --config, it uses development defaults:
-one MQTT listener on 127.0.0.1:1883, one shard per core.
+one MQTT listener on 127.0.0.1:1883, one shard per core, the store in ./var.
 SIGHUP reloads passwords, ACL and TLS certificates; SIGINT or SIGTERM stops gracefully.
 )";
 
@@ -56,7 +58,8 @@ void log_stats(const vigil::mqtt::broker_stats& st) {
     vigil::log::info(
         "stats: connections open {}, accepted {}, refused {}; publishes in {}, deliveries {}; "
         "dropped QoS 0 (slow clients) {}; protocol errors {}; auth failures {}; denied publishes {}; "
-        "publish-rate pauses {}",
+        "publish-rate pauses {}; persistent sessions {}, retained {}, last values {}; "
+        "store {}: commits {}, batches {}, writes {}, failures {}, commit avg {} us max {} us, backlog {} bytes",
         st.open_connections,
         st.connections_accepted,
         st.rejected_connections,
@@ -66,7 +69,18 @@ void log_stats(const vigil::mqtt::broker_stats& st) {
         st.protocol_errors,
         st.auth_failures,
         st.denied_publishes,
-        st.publish_throttled
+        st.publish_throttled,
+        st.persistent_sessions,
+        st.retained,
+        st.last_values,
+        st.store_healthy ? "ok" : "FAILING",
+        st.store_commits,
+        st.store_batches,
+        st.store_ops,
+        st.store_failures,
+        st.store_commits == 0 ? 0 : st.store_commit_us_total / st.store_commits,
+        st.store_commit_us_max,
+        st.store_backlog_bytes
     );
 }
 
@@ -129,6 +143,20 @@ int main(int argc, char** argv) {
         if (!args.empty() && args[0] == "passwd") {
             return vigil::app::passwd_main({args.begin() + 1, args.end()});
         }
+        if (args.size() >= 2 && args[0] == "db" && args[1] == "check") {
+            std::string dir;
+            if (args.size() == 4 && args[2] == "--config") {
+                dir = vigil::config::load_settings(std::string{args[3]}).data_dir;
+            } else if (args.size() == 3) {
+                dir = std::string{args[2]};
+            } else {
+                std::fputs(usage.data(), stderr);
+                return 2;
+            }
+            const auto report = vigil::store::check(dir);
+            std::fputs(report.text.c_str(), report.ok ? stdout : stderr);
+            return report.ok ? 0 : 1;
+        }
         if (args.size() == 2 && args[0] == "--check-config") {
             const auto s = vigil::config::load_settings(std::string{args[1]});
             // The files a configuration names must parse too.
@@ -155,6 +183,9 @@ int main(int argc, char** argv) {
         }
         std::fputs(usage.data(), stderr);
         return 2;
+    } catch (const vigil::store::store_error& e) {
+        vigil::log::error("store error: {}", e.what());
+        return 1;
     } catch (const vigil::config::config_error& e) {
         vigil::log::error("configuration error: {}", e.what());
         return 1;

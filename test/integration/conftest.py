@@ -29,6 +29,7 @@ class Vigil:
         with open(self.config_path, "w") as f:
             f.write(config_text)
         self.lines = []
+        self.killed = False
         self._cond = threading.Condition()
         self.proc = subprocess.Popen([binary, "--config", self.config_path],
                                      stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
@@ -78,6 +79,13 @@ class Vigil:
     def alive(self):
         return self.proc.poll() is None
 
+    def kill(self):
+        """SIGKILL: a crash as far as the broker can tell."""
+        self.killed = True
+        self.proc.kill()
+        self.proc.wait()
+        self._reader.join(timeout=5)
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -91,13 +99,16 @@ class Vigil:
         return code
 
 
-def config(workers, extra=""):
+def config(workers, extra="", data_dir="./var", top=""):
     """A config with one loopback listener on an OS-picked port. Lines of `extra` before its
-    first [table] belong to the [[listener]]; the rest are further tables."""
+    first [table] belong to the [[listener]]; the rest are further tables. `top` holds more
+    top-level keys."""
     head, sep, tail = extra.partition("[")
     return f"""workers = {workers}
 log_level = "debug"
 stats_interval = "300ms"
+data_dir = "{data_dir}"
+{top}
 [[listener]]
 bind = "127.0.0.1"
 port = 0
@@ -112,21 +123,25 @@ def vigil_binary(request):
 
 @pytest.fixture
 def start_vigil(vigil_binary):
-    """Factory: start_vigil(workers, extra_toml) -> Vigil. Every process is stopped at the
-    end of the test and must exit with status 0 (sanitizer reports make it non-zero)."""
+    """Factory: start_vigil(workers, extra_toml, data_dir=None, top="") -> Vigil. Each
+    process gets its own data_dir unless one is given (a restart reuses it). Every process
+    not killed on purpose is stopped at the end of the test and must exit with status 0
+    (sanitizer reports make it non-zero)."""
     procs = []
     dirs = []
 
-    def start(workers, extra=""):
+    def start(workers, extra="", data_dir=None, top=""):
         d = tempfile.TemporaryDirectory()
         dirs.append(d)
-        v = Vigil(vigil_binary, config(workers, extra), d.name)
+        v = Vigil(vigil_binary, config(workers, extra, data_dir or os.path.join(d.name, "var"), top), d.name)
         procs.append(v)
         return v
 
     yield start
     failures = []
     for v in procs:
+        if v.killed:
+            continue
         code = v.stop()
         if code != 0:
             failures.append(f"vigil exited with {code}:\n" + "\n".join(v.lines[-60:]))

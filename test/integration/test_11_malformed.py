@@ -124,7 +124,7 @@ def test_connection_flood_past_the_fd_limit(vigil_binary, tmp_path, workers):
     wrapper = tmp_path / "vigil-limited"
     wrapper.write_text(f"#!/bin/sh\nexec prlimit --nofile=64:64 {vigil_binary} \"$@\"\n")
     wrapper.chmod(0o755)
-    v = Vigil(str(wrapper), config(workers, '[limits]\nconnect_timeout = "1s"\n'), str(tmp_path))
+    v = Vigil(str(wrapper), config(workers, '[limits]\nconnect_timeout = "1s"\n', str(tmp_path / "var")), str(tmp_path))
     try:
         idle = []
         for _ in range(120):

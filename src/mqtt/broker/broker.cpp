@@ -1,6 +1,7 @@
 #include <vigil/mqtt/broker/broker.hpp>
 
 #include "connection.hpp"
+#include "recovery.hpp"
 #include "shard.hpp"
 
 #include <vigil/core/log.hpp>
@@ -117,11 +118,24 @@ struct broker::impl {
                 sh->set_acl(acl);  // before the shard threads start
             }
         }
+        core.durable = s.durability == config::durability_mode::durable;
+        core.db = store::store::open({s.data_dir, core.durable});
+        const recovery_summary r = recover(core);
+        log::info(
+            "store {} ({}): recovered in {} ms: {} retained messages, {} last values, {} persistent sessions "
+            "with {} subscriptions and {} queued or in-flight messages; {} wills published",
+            s.data_dir, core.durable ? "durable" : "fast", r.elapsed.count(), r.retained, r.last_values, r.sessions,
+            r.subscriptions, r.messages, r.wills);
     }
 
     ~impl() {
         pool.stop_and_join(std::chrono::milliseconds{0});
         core.authn.reset();  // before the io_contexts it posts to are destroyed
+        // The store's completions post to the shards: nothing may post once they go.
+        core.stopping.store(true, std::memory_order_release);
+        if (core.db) {
+            core.db->stop();
+        }
     }
     impl(const impl&) = delete;
     impl& operator=(const impl&) = delete;
@@ -242,7 +256,11 @@ broker_stats broker::stats() {
     for (auto& sh : impl_->core.shards) {
         std::promise<broker_stats> p;
         auto f = p.get_future();
-        asio::post(sh->context(), [s = sh.get(), &p] { p.set_value(s->counters()); });
+        asio::post(sh->context(), [s = sh.get(), &p] {
+            broker_stats c = s->counters();
+            c.persistent_sessions = s->persistent_sessions();
+            p.set_value(c);
+        });
         const broker_stats c = f.get();
         total.connections_accepted += c.connections_accepted;
         total.publishes_in += c.publishes_in;
@@ -253,8 +271,20 @@ broker_stats broker::stats() {
         total.denied_publishes += c.denied_publishes;
         total.rejected_connections += c.rejected_connections;
         total.publish_throttled += c.publish_throttled;
+        total.persistent_sessions += c.persistent_sessions;
     }
     total.open_connections = impl_->core.open_connections.load(std::memory_order_relaxed);
+    total.retained = impl_->core.retained.size();
+    total.last_values = impl_->core.last_values.size();
+    const store::store_stats st = impl_->core.db->stats();
+    total.store_commits = st.commits;
+    total.store_batches = st.batches;
+    total.store_ops = st.ops;
+    total.store_failures = st.failures;
+    total.store_commit_us_total = st.commit_us_total;
+    total.store_commit_us_max = st.commit_us_max;
+    total.store_backlog_bytes = st.backlog_bytes;
+    total.store_healthy = impl_->core.db->healthy();
     return total;
 }
 
@@ -270,6 +300,13 @@ void broker::stop(std::chrono::milliseconds grace) {
     // The authenticator thread posts verdicts to the shards' io_contexts: stop it while they
     // still exist (they are destroyed with the pool).
     impl_->core.authn.reset();
+    // Commit what the shards handed over; nothing is acknowledged any more.
+    impl_->core.stopping.store(true, std::memory_order_release);
+    impl_->core.db->stop();
+}
+
+std::vector<message_ref> broker::last_values(std::string_view filter) const {
+    return impl_->core.last_values.match(filter);
 }
 
 }  // namespace vigil::mqtt

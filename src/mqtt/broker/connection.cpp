@@ -11,6 +11,11 @@
 namespace vigil::mqtt {
 namespace {
 constexpr std::size_t initial_read_buffer = 4096;
+/// Durable mode: a client with this many acknowledgements waiting for the store is not
+/// read from until half of them went out (its packets wait in the kernel, not here).
+constexpr std::uint64_t max_waiting_acks = 1024;
+/// The store's queue of uncommitted bytes above which publishers are not read from.
+constexpr std::size_t max_store_backlog = std::size_t{64} << 20;
 
 bool is_quiet_close(const error_code& ec) {
     return !ec || ec == asio::error::eof || ec == asio::error::connection_reset ||
@@ -77,9 +82,14 @@ void connection::ensure_read_space() {
 }
 
 void connection::do_read() {
+    if (read_pending_) {
+        return;
+    }
+    read_pending_ = true;
     if (tls_) {
         // Wait for readability, then read into the shard's shared buffer.
         sock_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](error_code ec) {
+            self->read_pending_ = false;
             if (self->phase_ == phase::closed || self->phase_ == phase::closing) {
                 return;
             }
@@ -94,7 +104,10 @@ void connection::do_read() {
     ensure_read_space();
     sock_.async_read_some(
         asio::buffer(rx_.data() + rx_end_, rx_.size() - rx_end_),
-        [self = shared_from_this()](error_code ec, std::size_t n) { self->on_read(ec, n); }
+        [self = shared_from_this()](error_code ec, std::size_t n) {
+            self->read_pending_ = false;
+            self->on_read(ec, n);
+        }
     );
 }
 
@@ -156,8 +169,7 @@ void connection::continue_input() {
     if (phase_ != phase::awaiting_connect && phase_ != phase::active) {
         return;  // closed, closing, or authenticating (reading resumes after the verdict)
     }
-    if (out_bytes_ > shard_.core().settings.limits.max_outbound_bytes) {
-        read_paused_ = true;  // the peer does not read what we send: stop reading from it
+    if (must_pause_input()) {
         return;
     }
     if (throttle_wait_ > std::chrono::steady_clock::duration::zero()) {
@@ -175,6 +187,29 @@ void connection::continue_input() {
         return;
     }
     do_read();
+}
+
+bool connection::must_pause_input() {
+    if (out_bytes_ > shard_.core().settings.limits.max_outbound_bytes) {
+        read_paused_ = true;  // the peer does not read what we send: stop reading from it
+        return true;
+    }
+    if (acks_deferred_ - acks_released_ >= max_waiting_acks) {
+        ack_paused_ = true;  // resumed by release_ack
+        return true;
+    }
+    if (shard_.core().db->backlog_bytes() > max_store_backlog) {
+        // The disk is behind: the device waits (TCP backpressure), nothing is buffered here.
+        VIGIL_LOG_LIMITED(warn, "the store is {} MiB behind: pausing reads from publishers", shard_.core().db->backlog_bytes() >> 20);
+        throttle_timer_.expires_after(std::chrono::milliseconds{10});
+        throttle_timer_.async_wait([self = shared_from_this()](error_code tec) {
+            if (!tec && self->phase_ == phase::active) {
+                self->continue_input();
+            }
+        });
+        return true;
+    }
+    return false;
 }
 
 void connection::process_input() {
@@ -267,22 +302,89 @@ void connection::execute(action_list& acts) {
             return;
         }
         if (auto* sp = std::get_if<send_packet>(&a)) {
-            send_control(sp->p);
+            acknowledge(std::move(sp->p));
         } else if (auto* pub = std::get_if<send_publish>(&a)) {
             send(*pub);
         } else if (auto* r = std::get_if<route_publish>(&a)) {
             shard_.route(r->msg);
         } else if (auto* add = std::get_if<add_subscription>(&a)) {
             shard_.subscribe(*client_, add->filter, add->q);
+            if (client_->sess.persistent()) {
+                shard_.persist_subscription(*client_, add->filter, add->q);
+            }
         } else if (auto* rm = std::get_if<remove_subscription>(&a)) {
             shard_.unsubscribe(*client_, rm->filter);
-        } else if (auto* dr = std::get_if<deliver_retained>(&a)) {
-            for (const auto& m : shard_.core().retained.match(dr->filter)) {
-                shard_.deliver_to(*client_, m, min_qos(m->published_qos(), dr->q), true);
+            if (client_->sess.persistent()) {
+                shard_.persist_unsubscription(*client_, rm->filter);
             }
+        } else if (auto* dr = std::get_if<deliver_retained>(&a)) {
+            auto msgs = shard_.core().retained.match(dr->filter);
+            if (!msgs.empty()) {
+                retained_.push_back({std::move(msgs), 0, dr->q, acks_deferred_});
+            }
+        } else if (std::holds_alternative<store_message>(a) || std::holds_alternative<erase_message>(a) ||
+                   std::holds_alternative<store_inbound>(a)) {
+            shard_.persist(*client_, a);
         } else if (auto* cl = std::get_if<close_connection>(&a)) {
             close(cl->reason, cl->publish_will);
         }
+    }
+    if (!retained_.empty() && phase_ == phase::active) {
+        feed_retained();
+    }
+}
+
+void connection::acknowledge(packet p) {
+    // Durable mode: what acknowledges a QoS 1/2 PUBLISH (or a persistent session's
+    // SUBSCRIBE/UNSUBSCRIBE) leaves only once its effects are committed.
+    const bool pub_ack = std::holds_alternative<puback_packet>(p) || std::holds_alternative<pubrec_packet>(p) ||
+                         std::holds_alternative<pubcomp_packet>(p);
+    const bool sub_ack = std::holds_alternative<suback_packet>(p) || std::holds_alternative<unsuback_packet>(p);
+    if (!shard_.core().durable || !(pub_ack || (sub_ack && client_->sess.persistent()))) {
+        send_control(p);
+        return;
+    }
+    ++acks_deferred_;
+    shard_.defer_ack(*this, std::move(p));
+}
+
+void connection::release_ack(const packet& p) {
+    ++acks_released_;
+    if (phase_ != phase::active) {
+        return;
+    }
+    send_control(p);
+    if (ack_paused_ && acks_deferred_ - acks_released_ <= max_waiting_acks / 2) {
+        ack_paused_ = false;
+        continue_input();
+    }
+    if (!retained_.empty()) {
+        feed_retained();
+    }
+}
+
+void connection::ack_failed() {
+    ++acks_released_;
+    close(make_error_code(errc::store_failure), false);
+}
+
+void connection::feed_retained() {
+    const std::size_t high_water = shard_.core().settings.limits.max_outbound_bytes / 2;
+    while (!retained_.empty() && phase_ == phase::active) {
+        auto& cur = retained_.front();
+        if (acks_released_ < cur.gate) {
+            return;  // the SUBACK is still waiting for the store
+        }
+        while (cur.next < cur.msgs.size()) {
+            const message_ref& m = cur.msgs[cur.next];
+            const qos q = min_qos(m->published_qos(), cur.q);
+            if (!client_->sess.window_open(q) || out_bytes_ > high_water) {
+                return;  // resumed when acks arrive or the queue drains
+            }
+            ++cur.next;
+            shard_.deliver_to(*client_, m, q, true);
+        }
+        retained_.pop_front();
     }
 }
 
@@ -344,11 +446,14 @@ void connection::close(error_code reason, bool publish_will) {
         client_->sess.detach();
         if (!client_->sess.persistent()) {
             shard_.remove_client(*client_);
+        } else if (will_) {
+            shard_.persist_session(*client_, nullptr);  // the will is published or discarded now
         }
     }
     client_ = nullptr;
     outq_.clear();
     out_bytes_ = 0;
+    retained_.clear();
     if (publish_will && will_) {
         shard_.route(will_);  // [MQTT-3.1.2-8]
     }

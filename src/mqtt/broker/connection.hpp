@@ -49,6 +49,11 @@ public:
     void close_later(error_code reason, bool publish_will);
     /// Writes what is queued (called by the shard once per loop pass).
     void flush();
+    /// A deferred acknowledgement whose writes are committed: send it.
+    void release_ack(const packet& p);
+    /// The store failed to commit what a deferred acknowledgement covered: close, so the
+    /// client sends again to a broker that can keep it.
+    void ack_failed();
 
 private:
     struct out_item {
@@ -84,6 +89,9 @@ private:
     void hand_off(unsigned home);
     [[nodiscard]] bool tls_identity_as_username() const;
     void execute(action_list& acts);
+    void acknowledge(packet p);
+    void feed_retained();
+    [[nodiscard]] bool must_pause_input();
     void send_control(const packet& p);
     void push(out_item item);
     std::size_t gather();
@@ -116,7 +124,23 @@ private:
     std::vector<std::uint8_t> rx_;
     std::size_t rx_begin_ = 0;
     std::size_t rx_end_ = 0;
-    bool read_paused_ = false;
+    bool read_paused_ = false;   // stopped reading: the peer does not read what we send
+    bool read_pending_ = false;  // a read (or TLS readability wait) is outstanding
+    bool ack_paused_ = false;    // stopped reading: too many acks wait for the store
+
+    // Durable mode: acks handed to the shard's barrier, and those sent since.
+    std::uint64_t acks_deferred_ = 0;
+    std::uint64_t acks_released_ = 0;
+
+    /// Retained messages matching a new subscription, sent as the inflight window and the
+    /// outbound bound allow (never truncated), after the SUBACK (gate).
+    struct retained_cursor {
+        std::vector<message_ref> msgs;
+        std::size_t next = 0;
+        qos q = qos::at_most_once;
+        std::uint64_t gate = 0;  // acks_released_ needed before the first one goes out
+    };
+    std::deque<retained_cursor> retained_;
 
     std::deque<out_item> outq_;
     std::size_t out_bytes_ = 0;

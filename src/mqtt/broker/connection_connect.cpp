@@ -120,6 +120,9 @@ void connection::accept(accepted_connect ac) {
     }
     client_->conn = this;
     will_ = std::move(ac.will);
+    if (client_->sess.persistent()) {
+        shard_.persist_session(*client_, will_);
+    }
     username_ = std::move(ac.username);
     keep_alive_ = std::chrono::seconds{ac.keep_alive};
     phase_ = phase::active;

@@ -155,7 +155,10 @@ void connection::flush() {
     }
     if (read_paused_ && out_bytes_ <= shard_.core().settings.limits.max_outbound_bytes / 2) {
         read_paused_ = false;
-        do_read();
+        continue_input();
+    }
+    if (!retained_.empty()) {
+        feed_retained();
     }
 }
 

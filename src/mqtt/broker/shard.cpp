@@ -3,6 +3,7 @@
 #include "connection.hpp"
 
 #include <vigil/core/log.hpp>
+#include <vigil/store/records.hpp>
 
 #include <boost/asio/post.hpp>
 #include <fmt/format.h>
@@ -47,6 +48,15 @@ client& shard::create_client(const std::string& id, bool persistent) {
 }
 
 void shard::remove_client(client& c) {
+    if (c.sess.persistent()) {
+        // The session ends for good [MQTT-3.1.2-6]: so does everything stored for it.
+        const std::string prefix = store::client_prefix(c.sess.client_id());
+        auto& b = batch();
+        b.erase(store::family::sessions, prefix);
+        b.erase_prefix(store::family::subscriptions, prefix);
+        b.erase_prefix(store::family::queue, prefix);
+        b.erase_prefix(store::family::inbound, prefix);
+    }
     // Copy the filters: unsubscribe() must not erase from the map being walked.
     std::vector<std::string> filters;
     for (const auto& [f, q] : c.sess.subscriptions()) {
@@ -76,6 +86,14 @@ void shard::route(const message_ref& m) {
     ++counters_.publishes_in;
     if (m->retain()) {
         core_.retained.update(m);
+        if (m->payload().empty()) {
+            batch().erase(store::family::retained, std::string{m->topic()});
+        } else {
+            batch().put(store::family::retained, std::string{m->topic()}, store::encode_message(*m));
+        }
+    }
+    if (!core_.settings.state.topics.empty()) {
+        update_state(m);
     }
     const auto& index = snapshot_.current();
     const std::uint64_t self = std::uint64_t{1} << id_;
@@ -92,10 +110,15 @@ void shard::route(const message_ref& m) {
     if (remote != 0 && outbox_.empty()) {
         outbox_.resize(core_.shards.size());  // every shard exists once messages flow
     }
+    // Durable QoS 1/2: the publisher's ack waits for the other shards' writes too.
+    std::shared_ptr<ack_barrier> barrier;
+    if (remote != 0 && core_.durable && m->published_qos() != qos::at_most_once) {
+        barrier = current_barrier();
+    }
     while (remote != 0) {
         const auto target = static_cast<unsigned>(__builtin_ctzll(remote));
         remote &= remote - 1;
-        outbox_[target].push_back({m, index, nodes});
+        outbox_[target].push_back({m, barrier, index, nodes});
         if (!flush_scheduled_) {
             flush_scheduled_ = true;
             asio::post(ioc_, [this] { flush_outboxes(); });
@@ -142,6 +165,11 @@ void shard::deliver_to(client& c, const message_ref& m, qos q, bool retain) {
     const std::uint64_t dropped_before = c.sess.stats().dropped_queue_full;
     c.sess.deliver(m, q, retain, scratch_);
     ++counters_.deliveries;
+    if (c.sess.persistent()) {
+        for (const auto& a : scratch_) {
+            persist(c, a);
+        }
+    }
     if (c.conn == nullptr) {
         if (c.sess.stats().dropped_queue_full != dropped_before) {
             VIGIL_LOG_LIMITED(warn, "client '{}' is offline with {} queued messages (max_queued): dropping new QoS 1/2 messages for it", c.sess.client_id(), c.sess.queued_count());
@@ -166,13 +194,17 @@ void shard::flush_outboxes() {
         }
         shard* target = core_.shards[t].get();
         asio::post(target->ioc_, [target, b = std::move(outbox_[t])]() mutable { target->on_remote(std::move(b)); });
-        outbox_[t] = batch{};
+        outbox_[t] = remote_batch{};
     }
 }
 
-void shard::on_remote(batch b) {
-    for (const auto& d : b) {
+void shard::on_remote(remote_batch b) {
+    for (auto& d : b) {
         deliver_matched(d.msg, d.nodes.data(), d.nodes.size());
+        if (d.barrier) {
+            held_.push_back(std::move(d.barrier));
+            schedule_commit();
+        }
     }
 }
 

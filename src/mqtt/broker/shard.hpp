@@ -9,11 +9,13 @@
 #include <vigil/router/filter_index.hpp>
 #include <vigil/router/local_table.hpp>
 #include <vigil/router/retained.hpp>
+#include <vigil/store/store.hpp>
 
 #include <boost/asio/io_context.hpp>
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <boost/container/small_vector.hpp>
@@ -57,10 +59,44 @@ private:
     std::unordered_map<std::string, entry> failures_;  // guarded by mu_
 };
 
+/// Acknowledgements (PUBACK, PUBREC, PUBCOMP, SUBACK, UNSUBACK) held in durable mode until
+/// the store has committed what their packets changed, on the shard that received them and
+/// on every shard a message went to. Each shard holding a reference releases it when its own
+/// batch for that loop pass is committed; the last release hands the acks back to the origin
+/// shard, which sends them in the order its barriers were created.
+/// Thread safety: the reference count and `failed` are safe; `add` on the origin shard only,
+/// before the barrier is shared.
+class ack_barrier {
+public:
+    ack_barrier(shard& origin, std::uint64_t seq) : origin_(origin), seq_(seq) {}
+    ~ack_barrier();
+    ack_barrier(const ack_barrier&) = delete;
+    ack_barrier& operator=(const ack_barrier&) = delete;
+
+    void add(std::weak_ptr<connection> c, packet p) { acks_.push_back({std::move(c), std::move(p)}); }
+    void fail() noexcept { failed_.store(true, std::memory_order_relaxed); }
+
+    struct pending_ack {
+        std::weak_ptr<connection> conn;
+        packet p;
+    };
+
+private:
+    shard& origin_;
+    std::uint64_t seq_;
+    std::vector<pending_ack> acks_;
+    std::atomic<bool> failed_{false};
+};
+
 /// What every shard shares: configuration, authentication, the global filter index,
-/// retained messages.
+/// retained messages, last values and the store.
 struct broker_core {
     config::settings settings;
+    std::unique_ptr<store::store> db;
+    bool durable = true;  ///< settings.durability == durable
+    /// Set before the shards' io_contexts are destroyed: barriers then post nothing.
+    std::atomic<bool> stopping{false};
+    router::retained_store last_values;
     std::unique_ptr<auth::authenticator> authn;  ///< null without a password file
     // relaxed: a limit check, not synchronisation; a brief overshoot by a few is harmless.
     std::atomic<std::size_t> open_connections{0};
@@ -114,6 +150,27 @@ public:
     /// Gives one message to one client's session and carries out what it asks.
     void deliver_to(client& c, const message_ref& m, qos q, bool retain);
 
+    // --- Persistence (persist.cpp) ---
+
+    /// The writes of this loop pass; committed as one batch at the end of the pass.
+    [[nodiscard]] store::write_batch& batch();
+    /// Durable mode: hands `p` back to `c` (connection::release_ack) once this pass's
+    /// writes, and those of every shard its messages went to, are committed.
+    void defer_ack(connection& c, packet p);
+    /// Writes a persistent session's change (store_message, erase_message, store_inbound).
+    void persist(const client& c, const action& a);
+    void persist_subscription(const client& c, const std::string& filter, qos q);
+    void persist_unsubscription(const client& c, const std::string& filter);
+    /// The session record (with its will, or none) of a persistent session.
+    void persist_session(const client& c, const message_ref& will);
+    /// Restores a persistent session from the store (recovery, before the shards run).
+    client& restore_client(const std::string& id, std::vector<restored_message> messages, std::vector<std::uint16_t> inbound, const std::vector<std::pair<std::string, qos>>& subs);
+    /// Sends (or, after a failed commit, closes the connections of) a barrier's acks, in
+    /// barrier order. Called on this shard.
+    void release(std::uint64_t seq, std::vector<ack_barrier::pending_ack> acks, bool failed);
+    /// Number of persistent sessions on this shard.
+    [[nodiscard]] std::size_t persistent_sessions() const;
+
     /// Schedules `c` to write its queue at the end of this loop pass, so every message that
     /// reached it in the pass goes out in one writev.
     void mark_dirty(std::shared_ptr<connection> c);
@@ -128,15 +185,20 @@ public:
 private:
     struct remote_delivery {
         message_ref msg;
+        std::shared_ptr<ack_barrier> barrier;  // durable QoS 1/2: held until this shard commits
         std::shared_ptr<const router::filter_index> index;  // keeps `nodes` alive
         boost::container::small_vector<const router::index_node*, 4> nodes;
     };
-    using batch = std::vector<remote_delivery>;
+    using remote_batch = std::vector<remote_delivery>;
 
     void deliver_matched(const message_ref& m, const router::index_node* const* nodes, std::size_t count);
     void flush_outboxes();
     void flush_dirty();
-    void on_remote(batch b);
+    void on_remote(remote_batch b);
+    void update_state(const message_ref& m);
+    [[nodiscard]] std::shared_ptr<ack_barrier> current_barrier();
+    void schedule_commit();
+    void commit();
 
     broker_core& core_;
     unsigned id_;
@@ -145,7 +207,7 @@ private:
     router::local_table<client*> table_;
     std::unordered_map<std::string, std::unique_ptr<client>> clients_;
     std::unordered_set<connection*> live_;
-    std::vector<batch> outbox_;  // per target shard
+    std::vector<remote_batch> outbox_;  // per target shard
     bool flush_scheduled_ = false;
     std::vector<std::shared_ptr<connection>> dirty_;
     std::vector<std::shared_ptr<connection>> flushing_;
@@ -155,6 +217,14 @@ private:
     std::shared_ptr<const auth::acl> acl_;
     std::vector<std::uint8_t> cipher_scratch_ = std::vector<std::uint8_t>(64 * 1024);
     std::vector<std::uint8_t> plain_scratch_;
+
+    store::write_batch pass_batch_;
+    std::vector<std::shared_ptr<ack_barrier>> held_;  // released when pass_batch_ commits
+    std::shared_ptr<ack_barrier> barrier_;            // this pass's, created on first use
+    bool commit_scheduled_ = false;
+    std::uint64_t next_barrier_ = 1;
+    std::uint64_t next_release_ = 1;
+    std::map<std::uint64_t, std::pair<std::vector<ack_barrier::pending_ack>, bool>> released_early_;
 
     shard_counters counters_;
 };

@@ -41,6 +41,8 @@ public:
                 return "bad username or password";
             case errc::not_authorized:
                 return "not authorized (anonymous clients are not allowed on this listener)";
+            case errc::store_failure:
+                return "the store failed to commit; nothing unacknowledged was lost, the client should send again";
         }
         return "unknown mqtt error";
     }

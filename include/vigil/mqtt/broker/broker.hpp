@@ -2,11 +2,13 @@
 /// The MQTT 3.1.1 broker: listeners, shards, sessions and routing, wired together.
 
 #include <vigil/config/settings.hpp>
+#include <vigil/core/message.hpp>
 
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace vigil::mqtt {
@@ -30,11 +32,26 @@ struct broker_stats {
     std::uint64_t denied_publishes = 0;
     std::uint64_t rejected_connections = 0;   ///< over max_connections or max_connection_rate
     std::uint64_t publish_throttled = 0;      ///< reads paused by max_publish_rate
+    std::uint64_t persistent_sessions = 0;
+    std::uint64_t retained = 0;               ///< retained messages held
+    std::uint64_t last_values = 0;            ///< topics in the last-value cache
+    // The store (group commit): writes, batches from shards, failures, commit time.
+    std::uint64_t store_commits = 0;
+    std::uint64_t store_batches = 0;
+    std::uint64_t store_ops = 0;
+    std::uint64_t store_failures = 0;
+    std::uint64_t store_commit_us_total = 0;
+    std::uint64_t store_commit_us_max = 0;
+    std::uint64_t store_backlog_bytes = 0;
+    bool store_healthy = true;
 };
 
 /// Thread safety: construct, start and stop from one thread (main).
 class broker {
 public:
+    /// Opens the store under settings.data_dir and restores retained messages, last values
+    /// and persistent sessions (logging what and how long); no listener is open yet.
+    /// Errors: throws store::store_error naming data_dir and what to do.
     explicit broker(const config::settings& s);
     ~broker();
     broker(const broker&) = delete;
@@ -50,6 +67,9 @@ public:
     /// (SIGHUP). Established connections stay; a file that fails to load leaves the previous
     /// state in force and logs why.
     void reload();
+
+    /// The last value of every `state.topics` topic matching `filter` (a snapshot).
+    [[nodiscard]] std::vector<message_ref> last_values(std::string_view filter) const;
 
     /// Sums the shards' counters (asks each shard on its own thread and waits).
     [[nodiscard]] broker_stats stats();

@@ -22,6 +22,7 @@ enum class errc : int {
     server_shutdown,                ///< the broker is stopping
     bad_credentials,                ///< CONNACK return code 0x04
     not_authorized,                 ///< CONNACK return code 0x05
+    store_failure,                  ///< the store could not commit what an ack covers
 };
 
 const boost::system::error_category& mqtt_category() noexcept;

@@ -1,0 +1,151 @@
+// A shard's side of durability: one store batch per loop pass, acknowledgements held until
+// the batches they depend on are committed (durable mode), and write-through of session
+// state, subscriptions, retained messages and last values.
+#include "connection.hpp"
+#include "shard.hpp"
+
+#include <vigil/core/log.hpp>
+#include <vigil/core/topic.hpp>
+#include <vigil/store/records.hpp>
+
+#include <boost/asio/post.hpp>
+
+namespace vigil::mqtt {
+
+using store::family;
+
+ack_barrier::~ack_barrier() {
+    if (origin_.core().stopping.load(std::memory_order_acquire)) {
+        return;  // the shards are going away; the clients will resend what is unacknowledged
+    }
+    shard* s = &origin_;
+    asio::post(s->context(), [s, seq = seq_, acks = std::move(acks_), failed = failed_.load(std::memory_order_relaxed)]() mutable {
+        s->release(seq, std::move(acks), failed);
+    });
+}
+
+store::write_batch& shard::batch() {
+    schedule_commit();
+    return pass_batch_;
+}
+
+std::shared_ptr<ack_barrier> shard::current_barrier() {
+    if (!barrier_) {
+        barrier_ = std::make_shared<ack_barrier>(*this, next_barrier_++);
+        schedule_commit();
+    }
+    return barrier_;
+}
+
+void shard::schedule_commit() {
+    if (!commit_scheduled_) {
+        commit_scheduled_ = true;
+        asio::post(ioc_, [this] { commit(); });
+    }
+}
+
+void shard::commit() {
+    commit_scheduled_ = false;
+    if (barrier_) {
+        held_.push_back(std::move(barrier_));
+        barrier_.reset();
+    }
+    if (pass_batch_.empty()) {
+        held_.clear();  // nothing of this pass to wait for
+        return;
+    }
+    core_.db->submit(std::move(pass_batch_), [held = std::move(held_)](bool ok) mutable {
+        if (!ok) {
+            for (auto& b : held) {
+                b->fail();
+            }
+        }
+        held.clear();  // on the store thread: the last holder posts the acks to their shard
+    });
+    pass_batch_ = store::write_batch{};
+    held_.clear();
+}
+
+void shard::defer_ack(connection& c, packet p) {
+    current_barrier()->add(c.weak_from_this(), std::move(p));
+}
+
+void shard::release(std::uint64_t seq, std::vector<ack_barrier::pending_ack> acks, bool failed) {
+    released_early_.emplace(seq, std::make_pair(std::move(acks), failed));
+    // Barriers complete out of order when they wait on different shards; acks go out in
+    // the order their packets arrived.
+    while (!released_early_.empty() && released_early_.begin()->first == next_release_) {
+        auto node = released_early_.extract(released_early_.begin());
+        ++next_release_;
+        const bool f = node.mapped().second;
+        for (auto& a : node.mapped().first) {
+            if (auto c = a.conn.lock()) {
+                if (f) {
+                    c->ack_failed();
+                } else {
+                    c->release_ack(a.p);
+                }
+            }
+        }
+    }
+}
+
+void shard::persist(const client& c, const action& a) {
+    const std::string& id = c.sess.client_id();
+    if (const auto* m = std::get_if<store_message>(&a)) {
+        batch().put(family::queue, store::queue_key(id, m->seq), store::encode_queue_record({m->q, m->retain, m->packet_id, m->released, m->msg}));
+    } else if (const auto* e = std::get_if<erase_message>(&a)) {
+        batch().erase(family::queue, store::queue_key(id, e->seq));
+    } else if (const auto* in = std::get_if<store_inbound>(&a)) {
+        if (in->present) {
+            batch().put(family::inbound, store::inbound_key(id, in->packet_id), {});
+        } else {
+            batch().erase(family::inbound, store::inbound_key(id, in->packet_id));
+        }
+    }
+}
+
+void shard::persist_subscription(const client& c, const std::string& filter, qos q) {
+    batch().put(family::subscriptions, store::subscription_key(c.sess.client_id(), filter), std::string(1, static_cast<char>(q)));
+}
+
+void shard::persist_unsubscription(const client& c, const std::string& filter) {
+    batch().erase(family::subscriptions, store::subscription_key(c.sess.client_id(), filter));
+}
+
+void shard::persist_session(const client& c, const message_ref& will) {
+    batch().put(family::sessions, store::client_prefix(c.sess.client_id()), store::encode_session_record({will}));
+}
+
+void shard::update_state(const message_ref& m) {
+    for (const auto& f : core_.settings.state.topics) {
+        if (topic::matches(f, m->topic())) {
+            core_.last_values.update(m);
+            if (m->payload().empty()) {
+                batch().erase(family::last_value, std::string{m->topic()});
+            } else {
+                batch().put(family::last_value, std::string{m->topic()}, store::encode_message(*m));
+            }
+            return;
+        }
+    }
+}
+
+client& shard::restore_client(const std::string& id, std::vector<restored_message> messages, std::vector<std::uint16_t> inbound, const std::vector<std::pair<std::string, qos>>& subs) {
+    client& c = create_client(id, true);
+    c.sess.restore(std::move(messages), std::move(inbound), subs);
+    for (const auto& [f, q] : subs) {
+        subscribe(c, f, q);
+    }
+    return c;
+}
+
+std::size_t shard::persistent_sessions() const {
+    std::size_t n = 0;
+    for (const auto& [id, c] : clients_) {
+        n += c->sess.persistent() ? 1u : 0u;
+    }
+    return n;
+}
+
+}  // namespace vigil::mqtt

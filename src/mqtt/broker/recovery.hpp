@@ -1,0 +1,26 @@
+#pragma once
+// Startup recovery: retained messages, last values, persistent sessions (subscriptions,
+// queued and in-flight messages, QoS 2 receive state) and wills, from the store.
+
+#include "shard.hpp"
+
+#include <chrono>
+#include <cstddef>
+
+namespace vigil::mqtt {
+
+struct recovery_summary {
+    std::size_t retained = 0;
+    std::size_t last_values = 0;
+    std::size_t sessions = 0;
+    std::size_t subscriptions = 0;
+    std::size_t messages = 0;  ///< queued and in-flight QoS 1/2 messages
+    std::size_t wills = 0;     ///< published because their devices were connected at the crash
+    std::chrono::milliseconds elapsed{0};
+};
+
+/// Loads everything into `core` and its shards. Call before the shard threads start.
+/// Errors: throws store::store_error on a damaged record (nothing is discarded).
+[[nodiscard]] recovery_summary recover(broker_core& core);
+
+}  // namespace vigil::mqtt
