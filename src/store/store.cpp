@@ -156,7 +156,11 @@ private:
         }
         rocksdb::Status st;
         const auto t0 = std::chrono::steady_clock::now();
-        if (wb.Count() > 0) {
+        if (!healthy_.load(std::memory_order_relaxed)) {
+            // After a failed WAL write RocksDB is read-only until reopened (and Debian's build
+            // asserts on a second write to the failed log): refuse instead of writing.
+            st = rocksdb::Status::IOError("the store failed earlier", last_error());
+        } else if (wb.Count() > 0) {
             rocksdb::WriteOptions wo;
             wo.sync = sync_;
             st = db_.db->Write(wo, &wb);
@@ -173,7 +177,9 @@ private:
             stats_.commit_us_max = std::max(stats_.commit_us_max, us);
             if (!ok) {
                 ++stats_.failures;
-                last_error_ = st.ToString();
+                if (last_error_.empty()) {
+                    last_error_ = st.ToString();
+                }
             }
         }
         if (!ok) {
