@@ -13,14 +13,13 @@ retained_store::partition& retained_store::part_for(std::string_view topic) cons
 void retained_store::update(const message_ref& m) {
     partition& p = part_for(m->topic());
     const std::lock_guard lock{p.mu};
-    if (m->payload().empty()) {
-        auto it = p.by_topic.find(m->topic());
-        if (it != p.by_topic.end()) {
-            p.by_topic.erase(it);
-        }
-        return;
+    auto it = p.by_topic.find(m->topic());
+    if (it != p.by_topic.end()) {
+        p.by_topic.erase(it);  // its key views the old message: never reassign in place
     }
-    p.by_topic.insert_or_assign(std::string{m->topic()}, m);
+    if (!m->payload().empty()) {
+        p.by_topic.emplace(m->topic(), m);
+    }
 }
 
 std::vector<message_ref> retained_store::match(std::string_view filter) const {
@@ -44,7 +43,7 @@ std::vector<message_ref> retained_store::match(std::string_view filter) const {
     for (const partition& p : parts_) {
         const std::lock_guard lock{p.mu};
         for (auto it = p.by_topic.lower_bound(prefix);
-             it != p.by_topic.end() && std::string_view{it->first}.starts_with(prefix);
+             it != p.by_topic.end() && it->first.starts_with(prefix);
              ++it) {
             if (topic::matches(filter, it->first)) {
                 out.push_back(it->second);

@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 #include <rocksdb/db.h>
+#include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
 #include <atomic>
@@ -108,6 +109,13 @@ public:
         }
         cv_.notify_one();
         thread_.join();
+        if (healthy()) {
+            // Memtables to table files: the next start opens without replaying the log.
+            const rocksdb::Status st = db_.db->Flush(rocksdb::FlushOptions{}, db_.handles);
+            if (!st.ok()) {
+                log::warn("{}: flushing the store at shutdown failed ({}); the next start replays the log", db_.path, st.ToString());
+            }
+        }
     }
 
 private:

@@ -33,7 +33,8 @@ private:
     static constexpr std::size_t partitions = 16;
     struct partition {
         mutable std::mutex mu;
-        std::map<std::string, message_ref, std::less<>> by_topic;  // guarded by mu
+        // Keyed by a view of the message's own topic (the value keeps it alive): no copy.
+        std::map<std::string_view, message_ref> by_topic;  // guarded by mu
     };
     [[nodiscard]] partition& part_for(std::string_view topic) const noexcept;
 

@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 
 #include <cstring>
+#include <utility>
 
 #include <unistd.h>
 
@@ -198,8 +199,10 @@ bool connection::must_pause_input() {
         ack_paused_ = true;  // resumed by release_ack
         return true;
     }
-    if (shard_.core().db->backlog_bytes() > max_store_backlog) {
-        // The disk is behind: the device waits (TCP backpressure), nothing is buffered here.
+    const bool publisher = std::exchange(published_, false);
+    if (publisher && shard_.core().db->backlog_bytes() > max_store_backlog) {
+        // The disk is behind: a publisher waits (TCP backpressure), nothing is buffered here.
+        // Subscribers keep being read: their acknowledgements are what drains queues.
         VIGIL_LOG_LIMITED(warn, "the store is {} MiB behind: pausing reads from publishers", shard_.core().db->backlog_bytes() >> 20);
         throttle_timer_.expires_after(std::chrono::milliseconds{10});
         throttle_timer_.async_wait([self = shared_from_this()](error_code tec) {
@@ -230,8 +233,11 @@ void connection::process_input() {
                 return;  // handed off, closed, or waiting for the password check
             }
         } else {
-            if (!publish_bucket_.unlimited() && std::holds_alternative<publish_packet>(p)) {
-                throttle_wait_ = publish_bucket_.take(std::chrono::steady_clock::now());
+            if (std::holds_alternative<publish_packet>(p)) {
+                published_ = true;
+                if (!publish_bucket_.unlimited()) {
+                    throttle_wait_ = publish_bucket_.take(std::chrono::steady_clock::now());
+                }
             }
             acts_.clear();
             client_->sess.on_packet(p, acts_);

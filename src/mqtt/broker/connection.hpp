@@ -127,6 +127,7 @@ private:
     bool read_paused_ = false;   // stopped reading: the peer does not read what we send
     bool read_pending_ = false;  // a read (or TLS readability wait) is outstanding
     bool ack_paused_ = false;    // stopped reading: too many acks wait for the store
+    bool published_ = false;     // a PUBLISH came in since the last pause check
 
     // Durable mode: acks handed to the shard's barrier, and those sent since.
     std::uint64_t acks_deferred_ = 0;
