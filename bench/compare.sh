@@ -17,7 +17,8 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 start_vigil() {
   local port; port=$(free_port)
-  printf 'log_level = "warn"\n[[listener]]\nbind = "127.0.0.1"\nport = %s\n' "$port" > "$out/vigil.toml"
+  rm -rf "$out/var"
+  printf 'log_level = "warn"\ndata_dir = "%s/var"\n[[listener]]\nbind = "127.0.0.1"\nport = %s\n' "$out" "$port" > "$out/vigil.toml"
   "$build/src/vigil" --config "$out/vigil.toml" 2> "$out/vigil.log" &
   server_pid=$!; server_port=$port
 }

@@ -79,7 +79,7 @@ public:
             f({it->key().data(), it->key().size()}, {it->value().data(), it->value().size()});
         }
         if (!it->status().ok()) {
-            throw store_error(fmt::format("{}: reading the store failed: {}. Run `vigil db check {}`; restore the directory from a backup if it is damaged", db_.path, it->status().ToString(), db_.path));
+            throw store_error(fmt::format("data_dir {}: reading the store failed: {}. Nothing was discarded. What to do: run `vigil db check {}`; restore data_dir from a backup, or move it aside to start empty", db_.path, it->status().ToString(), db_.path));
         }
     }
 

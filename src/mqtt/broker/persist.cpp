@@ -46,6 +46,14 @@ void shard::schedule_commit() {
 
 void shard::commit() {
     commit_scheduled_ = false;
+    for (const auto& [topic, m] : last_values_dirty_) {
+        if (m->payload().empty()) {
+            pass_batch_.erase(family::last_value, std::string{topic});
+        } else {
+            pass_batch_.put(family::last_value, std::string{topic}, store::encode_message(*m));
+        }
+    }
+    last_values_dirty_.clear();
     if (barrier_) {
         held_.push_back(std::move(barrier_));
         barrier_.reset();
@@ -121,11 +129,13 @@ void shard::update_state(const message_ref& m) {
     for (const auto& f : core_.settings.state.topics) {
         if (topic::matches(f, m->topic())) {
             core_.last_values.update(m);
-            if (m->payload().empty()) {
-                batch().erase(family::last_value, std::string{m->topic()});
-            } else {
-                batch().put(family::last_value, std::string{m->topic()}, store::encode_message(*m));
+            // Written once per topic per loop pass (the newest), not once per message.
+            const auto it = last_values_dirty_.find(m->topic());
+            if (it != last_values_dirty_.end()) {
+                last_values_dirty_.erase(it);  // its key views the older message
             }
+            last_values_dirty_.emplace(m->topic(), m);
+            schedule_commit();
             return;
         }
     }

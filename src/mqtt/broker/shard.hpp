@@ -219,6 +219,7 @@ private:
     std::vector<std::uint8_t> plain_scratch_;
 
     store::write_batch pass_batch_;
+    std::unordered_map<std::string_view, message_ref> last_values_dirty_;  // keys view the values' topics
     std::vector<std::shared_ptr<ack_barrier>> held_;  // released when pass_batch_ commits
     std::shared_ptr<ack_barrier> barrier_;            // this pass's, created on first use
     bool commit_scheduled_ = false;
