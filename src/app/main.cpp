@@ -59,7 +59,7 @@ void log_stats(const vigil::mqtt::broker_stats& st) {
         "stats: connections open {}, accepted {}, refused {}; publishes in {}, deliveries {}; "
         "dropped QoS 0 (slow clients) {}; protocol errors {}; auth failures {}; denied publishes {}; "
         "publish-rate pauses {}; persistent sessions {}, retained {}, last values {}; "
-        "store {}: commits {}, batches {}, writes {}, failures {}, commit avg {} us max {} us, backlog {} bytes",
+        "store {}: commits {} ({} fsynced), batches {}, writes {}, failures {}, commit avg {} us max {} us, backlog {} bytes",
         st.open_connections,
         st.connections_accepted,
         st.rejected_connections,
@@ -75,6 +75,7 @@ void log_stats(const vigil::mqtt::broker_stats& st) {
         st.last_values,
         st.store_healthy ? "ok" : "FAILING",
         st.store_commits,
+        st.store_syncs,
         st.store_batches,
         st.store_ops,
         st.store_failures,

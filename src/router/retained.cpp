@@ -14,12 +14,21 @@ void retained_store::update(const message_ref& m) {
     partition& p = part_for(m->topic());
     const std::lock_guard lock{p.mu};
     auto it = p.by_topic.find(m->topic());
-    if (it != p.by_topic.end()) {
-        p.by_topic.erase(it);  // its key views the old message: never reassign in place
+    if (it == p.by_topic.end()) {
+        if (!m->payload().empty()) {
+            p.by_topic.emplace(m->topic(), m);
+        }
+        return;
     }
-    if (!m->payload().empty()) {
-        p.by_topic.emplace(m->topic(), m);
+    if (m->payload().empty()) {
+        p.by_topic.erase(it);
+        return;
     }
+    // The key views the old message's topic: re-key the node (no allocation) to the new one.
+    auto node = p.by_topic.extract(it);
+    node.key() = m->topic();
+    node.mapped() = m;
+    p.by_topic.insert(std::move(node));
 }
 
 std::vector<message_ref> retained_store::match(std::string_view filter) const {

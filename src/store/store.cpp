@@ -144,7 +144,9 @@ private:
         rocksdb::WriteBatch wb;
         std::size_t bytes = 0;
         std::uint64_t ops = 0;
+        bool sync = false;
         for (const auto& p : work) {
+            sync = sync || p.batch.sync();
             bytes += p.batch.bytes();
             ops += p.batch.size();
             for (const auto& op : p.batch.ops()) {
@@ -170,7 +172,7 @@ private:
             st = rocksdb::Status::IOError("the store failed earlier", last_error());
         } else if (wb.Count() > 0) {
             rocksdb::WriteOptions wo;
-            wo.sync = sync_;
+            wo.sync = sync_ && sync;
             st = db_.db->Write(wo, &wb);
         }
         const auto us = static_cast<std::uint64_t>(
@@ -180,6 +182,7 @@ private:
         {
             const std::lock_guard lock{mu_};
             ++stats_.commits;
+            stats_.syncs += (sync_ && sync && wb.Count() > 0) ? 1u : 0u;
             stats_.ops += ops;
             stats_.commit_us_total += us;
             stats_.commit_us_max = std::max(stats_.commit_us_max, us);

@@ -44,6 +44,13 @@ public:
     /// Erases every key that starts with `prefix`.
     void erase_prefix(family f, std::string prefix);
 
+    /// Whether the commit that carries this batch must be fsynced (in durable mode): true
+    /// (the default) when an acknowledgement depends on it; false for writes no client was
+    /// promised (QoS 0 retained and last values), which then share the WAL without waiting
+    /// for the disk unless a durable batch rides in the same commit.
+    void set_sync(bool sync) noexcept { sync_ = sync; }
+    [[nodiscard]] bool sync() const noexcept { return sync_; }
+
     [[nodiscard]] bool empty() const noexcept { return ops_.empty(); }
     [[nodiscard]] std::size_t size() const noexcept { return ops_.size(); }
     [[nodiscard]] std::size_t bytes() const noexcept { return bytes_; }
@@ -52,6 +59,7 @@ public:
 private:
     std::vector<op> ops_;
     std::size_t bytes_ = 0;
+    bool sync_ = true;
 };
 
 /// Opening or checking the database failed; the message names the path and what to do.
@@ -70,7 +78,8 @@ struct options {
 
 /// Counters of the store thread (a snapshot).
 struct store_stats {
-    std::uint64_t commits = 0;        ///< RocksDB writes (each one WAL append + fsync if durable)
+    std::uint64_t commits = 0;        ///< RocksDB writes (each one WAL append)
+    std::uint64_t syncs = 0;          ///< of which fsynced
     std::uint64_t batches = 0;        ///< batches submitted by shards
     std::uint64_t ops = 0;            ///< puts and deletes
     std::uint64_t failures = 0;       ///< commits that failed (disk full, I/O error)

@@ -278,6 +278,7 @@ broker_stats broker::stats() {
     total.last_values = impl_->core.last_values.size();
     const store::store_stats st = impl_->core.db->stats();
     total.store_commits = st.commits;
+    total.store_syncs = st.syncs;
     total.store_batches = st.batches;
     total.store_ops = st.ops;
     total.store_failures = st.failures;

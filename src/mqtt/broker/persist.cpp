@@ -44,16 +44,19 @@ void shard::schedule_commit() {
     }
 }
 
-void shard::commit() {
-    commit_scheduled_ = false;
+void shard::flush_last_values() {
     for (const auto& [topic, m] : last_values_dirty_) {
         if (m->payload().empty()) {
-            pass_batch_.erase(family::last_value, std::string{topic});
+            batch().erase(family::last_value, std::string{topic});
         } else {
-            pass_batch_.put(family::last_value, std::string{topic}, store::encode_message(*m));
+            batch().put(family::last_value, std::string{topic}, store::encode_message(*m));
         }
     }
     last_values_dirty_.clear();
+}
+
+void shard::commit() {
+    commit_scheduled_ = false;
     if (barrier_) {
         held_.push_back(std::move(barrier_));
         barrier_.reset();
@@ -62,6 +65,7 @@ void shard::commit() {
         held_.clear();  // nothing of this pass to wait for
         return;
     }
+    pass_batch_.set_sync(!held_.empty());
     core_.db->submit(std::move(pass_batch_), [held = std::move(held_)](bool ok) mutable {
         if (!ok) {
             for (auto& b : held) {
@@ -129,13 +133,26 @@ void shard::update_state(const message_ref& m) {
     for (const auto& f : core_.settings.state.topics) {
         if (topic::matches(f, m->topic())) {
             core_.last_values.update(m);
-            // Written once per topic per loop pass (the newest), not once per message.
+            // Written through every last_value_flush (the newest per topic), not per message:
+            // no acknowledgement depends on a last value.
             const auto it = last_values_dirty_.find(m->topic());
             if (it != last_values_dirty_.end()) {
-                last_values_dirty_.erase(it);  // its key views the older message
+                auto node = last_values_dirty_.extract(it);  // its key views the older message
+                node.key() = m->topic();
+                node.mapped() = m;
+                last_values_dirty_.insert(std::move(node));
+                return;
             }
             last_values_dirty_.emplace(m->topic(), m);
-            schedule_commit();
+            if (!last_values_timer_armed_) {
+                // The handler owns its timer, so a timer never outlives its io_context.
+                last_values_timer_armed_ = true;
+                auto t = std::make_shared<asio::steady_timer>(ioc_, last_value_flush);
+                t->async_wait([this, t](error_code) {
+                    last_values_timer_armed_ = false;
+                    flush_last_values();
+                });
+            }
             return;
         }
     }

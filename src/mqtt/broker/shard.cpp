@@ -254,6 +254,7 @@ void shard::close_all() {
     for (connection* c : all) {
         c->close(make_error_code(errc::server_shutdown), false);
     }
+    flush_last_values();
 }
 
 }  // namespace vigil::mqtt

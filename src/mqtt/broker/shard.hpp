@@ -12,6 +12,7 @@
 #include <vigil/store/store.hpp>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -106,6 +107,9 @@ struct broker_core {
     std::vector<std::unique_ptr<shard>> shards;
 };
 
+/// How often a shard writes its changed last values to the store.
+inline constexpr std::chrono::milliseconds last_value_flush{200};
+
 /// Counters of one shard (shard-affine; summed by broker::stats on request).
 using shard_counters = broker_stats;
 
@@ -168,6 +172,8 @@ public:
     /// Sends (or, after a failed commit, closes the connections of) a barrier's acks, in
     /// barrier order. Called on this shard.
     void release(std::uint64_t seq, std::vector<ack_barrier::pending_ack> acks, bool failed);
+    /// Writes the last values changed since the previous flush (timer, and at shutdown).
+    void flush_last_values();
     /// Number of persistent sessions on this shard.
     [[nodiscard]] std::size_t persistent_sessions() const;
 
@@ -220,6 +226,7 @@ private:
 
     store::write_batch pass_batch_;
     std::unordered_map<std::string_view, message_ref> last_values_dirty_;  // keys view the values' topics
+    bool last_values_timer_armed_ = false;
     std::vector<std::shared_ptr<ack_barrier>> held_;  // released when pass_batch_ commits
     std::shared_ptr<ack_barrier> barrier_;            // this pass's, created on first use
     bool commit_scheduled_ = false;

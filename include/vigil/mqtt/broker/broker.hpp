@@ -37,6 +37,7 @@ struct broker_stats {
     std::uint64_t last_values = 0;            ///< topics in the last-value cache
     // The store (group commit): writes, batches from shards, failures, commit time.
     std::uint64_t store_commits = 0;
+    std::uint64_t store_syncs = 0;
     std::uint64_t store_batches = 0;
     std::uint64_t store_ops = 0;
     std::uint64_t store_failures = 0;
