@@ -1,4 +1,5 @@
 // vigil: the executable. CLI, wiring, signals, ordered shutdown.
+#include "api.hpp"
 #include "passwd.hpp"
 
 #include <vigil/auth/acl.hpp>
@@ -31,7 +32,8 @@ constexpr std::string_view usage = R"(usage: vigil [--config FILE]
        vigil --version | --help
 
 Runs the Vigil MQTT 3.1.1 broker. With no --config, it uses development defaults:
-one MQTT listener on 127.0.0.1:1883, one shard per core, the store in ./var.
+one MQTT listener on 127.0.0.1:1883, HTTP on 127.0.0.1:8080 (/healthz, /api/v1/devices),
+one shard per core, the store in ./var.
 SIGHUP reloads passwords, ACL and TLS certificates; SIGINT or SIGTERM stops gracefully.
 )";
 
@@ -98,6 +100,8 @@ int run(const vigil::config::settings& s) {
     raise_fd_limit();
 
     vigil::mqtt::broker b{s};
+    vigil::http::server web{b.shards(), s.http_listeners, vigil::app::make_api(b)};
+    web.start();
     b.start();
     for (const auto& l : s.listeners) {
         if (!l.loopback() && l.allow_anonymous) {
@@ -123,6 +127,7 @@ int run(const vigil::config::settings& s) {
         b.reload();
     }
     vigil::log::info("received {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    web.stop();
     b.stop(shutdown_grace);
     vigil::log::info("stopped");
     return 0;

@@ -187,6 +187,7 @@ unsigned settings::resolved_workers() const noexcept {
 settings default_settings() {
     settings s;
     s.listeners.push_back({});
+    s.http_listeners.push_back({});
     return s;
 }
 
@@ -198,7 +199,7 @@ settings parse_settings(std::string_view toml_text, std::string_view source) {
         throw config_error(fmt::format("{}:{}: {}", source, e.source().begin.line, e.description()));
     }
     const context cx{source};
-    cx.only(root, {"workers", "log_level", "stats_interval", "data_dir", "durability", "listener", "limits", "auth", "state"}, "");
+    cx.only(root, {"workers", "log_level", "stats_interval", "data_dir", "durability", "listener", "http", "limits", "auth", "state"}, "");
     settings s;
     if (const auto* v = root.get("data_dir")) {
         s.data_dir = cx.string(*v, "data_dir");
@@ -264,12 +265,54 @@ settings parse_settings(std::string_view toml_text, std::string_view source) {
     } else {
         s.listeners.push_back({});
     }
+    if (const auto* v = root.get("http")) {
+        const auto* t = v->as_table();
+        if (t == nullptr) {
+            cx.fail(*v, "'http' must be a table");
+        }
+        cx.only(*t, {"listener"}, "http.");
+        if (const auto* l = t->get("listener")) {
+            const auto* arr = l->as_array();
+            if (arr == nullptr) {
+                cx.fail(*l, "'http.listener' must be an array of tables: write [[http.listener]]");
+            }
+            for (const auto& item : *arr) {
+                const auto* lt = item.as_table();
+                if (lt == nullptr) {
+                    cx.fail(item, "each [[http.listener]] must be a table");
+                }
+                cx.only(*lt, {"bind", "port"}, "http.listener.");
+                http_listener_settings h;
+                if (const auto* b = lt->get("bind")) {
+                    h.bind = cx.string(*b, "http.listener.bind");
+                    unsigned char addr[sizeof(in6_addr)];
+                    if (inet_pton(AF_INET, h.bind.c_str(), addr) != 1 && inet_pton(AF_INET6, h.bind.c_str(), addr) != 1) {
+                        cx.fail(*b, fmt::format("'http.listener.bind' must be an IP address, got \"{}\"", h.bind));
+                    }
+                }
+                if (const auto* p = lt->get("port")) {
+                    h.port = cx.integer<std::uint16_t>(*p, "http.listener.port", 0, 65535);
+                }
+                if (h.bind != "::1" && h.bind.rfind("127.", 0) != 0) {
+                    // Secure by default: the API shows every device's position and has no
+                    // authentication yet (API tokens come with the WebSocket gateway).
+                    cx.fail(item, fmt::format("http listener {}:{} is reachable beyond this host, and HTTP has no authentication yet: bind it to 127.0.0.1 or ::1 (put a TLS proxy in front for remote users)", h.bind, h.port));
+                }
+                s.http_listeners.push_back(std::move(h));
+            }
+        }
+    } else {
+        s.http_listeners.push_back({});
+    }
     if (const auto* v = root.get("auth")) {
         const auto* t = v->as_table();
         if (t == nullptr) {
             cx.fail(*v, "'auth' must be a table");
         }
-        cx.only(*t, {"password_file", "acl_file"}, "auth.");
+        cx.only(*t, {"password_file", "acl_file", "hash_threads"}, "auth.");
+        if (const auto* f = t->get("hash_threads")) {
+            s.auth.hash_threads = cx.integer<unsigned>(*f, "auth.hash_threads", 0, 64);
+        }
         if (const auto* f = t->get("password_file")) {
             s.auth.password_file = cx.string(*f, "auth.password_file");
         }

@@ -43,6 +43,8 @@ class Vigil:
         self.port = int(m.group(1)) if m else None  # the plain listener, if any
         m = self.wait_for_log(r"listening for MQTT over TLS on [^ ]+:(\d+)", timeout=5 if "tls." in config_text else 0)
         self.tls_port = int(m.group(1)) if m else None
+        m = self.wait_for_log(r"listening for HTTP on [^ ]+:(\d+)", timeout=0)
+        self.http_port = int(m.group(1)) if m else None
 
     def _read(self):
         for line in self.proc.stderr:
@@ -113,6 +115,9 @@ data_dir = "{data_dir}"
 bind = "127.0.0.1"
 port = 0
 {head}{sep}{tail}
+[[http.listener]]
+bind = "127.0.0.1"
+port = 0
 """
 
 

@@ -79,7 +79,8 @@ def test_sigterm_with_clients_connected(start_vigil, workers):
 def test_unbindable_address_is_a_clear_error(vigil_binary, tmp_path):
     cfg = tmp_path / "unbindable.toml"
     # 192.0.2.1 (TEST-NET-1) is not an address of this host: bind fails at once.
-    cfg.write_text(f'data_dir = "{tmp_path}/var"\n[[listener]]\nbind = "192.0.2.1"\nport = 1883\nallow_anonymous = true\n')
+    cfg.write_text(f'data_dir = "{tmp_path}/var"\n[[listener]]\nbind = "192.0.2.1"\nport = 1883\nallow_anonymous = true\n'
+                   '[[http.listener]]\nport = 0\n')
     r = run(vigil_binary, "--config", str(cfg))
     assert r.returncode == 1
     assert "cannot listen on 192.0.2.1:1883" in r.stderr

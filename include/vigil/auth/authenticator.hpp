@@ -7,7 +7,9 @@
 /// password and no reusable hash. Identical checks already queued are verified once and
 /// answered together (a fleet sharing one account costs one hash). Unknown users are
 /// hashed against a dummy hash, so the answer takes as long as for a known user. The cache
-/// is cleared on reload.
+/// is cleared on reload. Hashing runs on `threads` workers at a lower CPU priority than the
+/// shards, so a cold storm (after a restart, nothing cached) uses every core that live
+/// traffic leaves idle without adding to its latency.
 
 #include <vigil/auth/password.hpp>
 
@@ -28,7 +30,8 @@ namespace vigil::auth {
 /// Thread safety: safe.
 class authenticator {
 public:
-    explicit authenticator(password_file users);
+    /// `threads`: hashing workers (0 = one per core).
+    explicit authenticator(password_file users, unsigned threads = 0);
     ~authenticator();
     authenticator(const authenticator&) = delete;
     authenticator& operator=(const authenticator&) = delete;
@@ -61,7 +64,7 @@ private:
     std::unordered_map<std::string, std::vector<std::function<void(bool)>>> waiting_;  // by digest; guarded by mu_
     bool stopping_ = false;                         // guarded by mu_
     std::condition_variable cv_;
-    std::thread worker_;
+    std::vector<std::thread> workers_;
 };
 
 }  // namespace vigil::auth

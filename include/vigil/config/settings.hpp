@@ -45,10 +45,17 @@ struct listener_settings {
     [[nodiscard]] bool loopback() const noexcept;
 };
 
+/// An HTTP listener (`[[http.listener]]`): /healthz, /api, later /ws and /mqtt.
+struct http_listener_settings {
+    std::string bind = "127.0.0.1";
+    std::uint16_t port = 8080;  ///< 0 lets the OS pick (tests)
+};
+
 /// `[auth]`
 struct auth_settings {
     std::string password_file;  ///< empty: no passwords (only anonymous clients)
     std::string acl_file;       ///< empty: no ACL (every authenticated client may do anything)
+    unsigned hash_threads = 0;  ///< password-hashing threads (0 = one per core)
 };
 
 /// `[limits]`
@@ -83,6 +90,7 @@ struct settings {
     log::level log_level = log::level::info;
     std::chrono::milliseconds stats_interval{60000};  ///< how often a "stats:" line is logged
     std::vector<listener_settings> listeners;
+    std::vector<http_listener_settings> http_listeners;  ///< default: one on 127.0.0.1:8080
     limits_settings limits;
     auth_settings auth;
 

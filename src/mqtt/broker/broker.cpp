@@ -109,7 +109,7 @@ struct broker::impl {
         if (!s.auth.password_file.empty()) {
             auto users = auth::password_file::load(s.auth.password_file);
             log::info("password file {}: {} users", s.auth.password_file, users.size());
-            core.authn = std::make_unique<auth::authenticator>(std::move(users));
+            core.authn = std::make_unique<auth::authenticator>(std::move(users), s.auth.hash_threads);
         }
         if (!s.auth.acl_file.empty()) {
             auto acl = std::make_shared<const auth::acl>(auth::acl::load(s.auth.acl_file));
@@ -304,6 +304,18 @@ void broker::stop(std::chrono::milliseconds grace) {
     // Commit what the shards handed over; nothing is acknowledged any more.
     impl_->core.stopping.store(true, std::memory_order_release);
     impl_->core.db->stop();
+}
+
+net::shard_pool& broker::shards() noexcept { return impl_->pool; }
+
+broker_health broker::health() const {
+    broker_health h;
+    h.store_ok = impl_->core.db->healthy();
+    if (!h.store_ok) {
+        h.store_error = impl_->core.db->last_error();
+    }
+    h.open_connections = impl_->core.open_connections.load(std::memory_order_relaxed);
+    return h;
 }
 
 std::vector<message_ref> broker::last_values(std::string_view filter) const {

@@ -5,8 +5,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <condition_variable>
 #include <mutex>
+#include <string>
+#include <vector>
 
 using namespace vigil::auth;
 using Catch::Matchers::Contains;
@@ -77,4 +80,34 @@ TEST_CASE("auth: authenticator verifies off-thread and caches successes", "[auth
     CHECK_FALSE(a.cached("dev", "wrong"));
     a.reload(password_file{});
     CHECK_FALSE(a.cached("dev", "right"));  // reload forgets
+}
+
+TEST_CASE("auth: several hashing threads answer every check once", "[auth][password][concurrency]") {
+    password_file users;
+    for (int i = 0; i < 12; ++i) {
+        users.set("dev" + std::to_string(i), hash_password("pw" + std::to_string(i), 1000));
+    }
+    authenticator a{std::move(users), 3};
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<int> answers(24, 0);
+    std::vector<bool> results(24, false);
+    for (int i = 0; i < 24; ++i) {
+        // Even checks carry the right password, odd ones a wrong one.
+        const int user = i / 2;
+        a.verify_async("dev" + std::to_string(user), i % 2 == 0 ? "pw" + std::to_string(user) : "nope", [&, i](bool ok) {
+            const std::lock_guard lock{mu};
+            results[static_cast<std::size_t>(i)] = ok;
+            ++answers[static_cast<std::size_t>(i)];
+            cv.notify_all();
+        });
+    }
+    std::unique_lock lock{mu};
+    REQUIRE(cv.wait_for(lock, std::chrono::seconds{30}, [&] {
+        return std::all_of(answers.begin(), answers.end(), [](int n) { return n >= 1; });
+    }));
+    for (std::size_t i = 0; i < 24; ++i) {
+        CHECK(answers[i] == 1);
+        CHECK(results[i] == (i % 2 == 0));
+    }
 }

@@ -125,3 +125,17 @@ topics = ["fleet/#"]
     CHECK_THROWS_WITH(parse_settings("[state]\ntopics = [\"a/#/b\"]\n", "c.toml"), Contains("c.toml:2") && Contains("not a valid topic filter"));
     CHECK_THROWS_WITH(parse_settings("[state]\ntopic = []\n", "d.toml"), Contains("d.toml:2") && Contains("state.topic"));
 }
+
+TEST_CASE("config: http listeners", "[config]") {
+    CHECK(default_settings().http_listeners.size() == 1);
+    CHECK(default_settings().http_listeners[0].port == 8080);
+    CHECK(parse_settings("workers = 1\n", "a.toml").http_listeners.size() == 1);  // the default
+    const auto s = parse_settings("[[http.listener]]\nbind = \"::1\"\nport = 0\n[[http.listener]]\nport = 9090\n", "h.toml");
+    REQUIRE(s.http_listeners.size() == 2);
+    CHECK(s.http_listeners[0].bind == "::1");
+    CHECK(s.http_listeners[1].bind == "127.0.0.1");
+    CHECK(s.http_listeners[1].port == 9090);
+    CHECK_THROWS_WITH(parse_settings("[[http.listener]]\nbind = \"0.0.0.0\"\n", "b.toml"), Contains("b.toml:1") && Contains("no authentication yet"));
+    CHECK_THROWS_WITH(parse_settings("[[http.listener]]\nprot = 1\n", "c.toml"), Contains("c.toml:2") && Contains("http.listener.prot"));
+    CHECK_THROWS_WITH(parse_settings("[http]\nlistener = 3\n", "d.toml"), Contains("d.toml:2"));
+}

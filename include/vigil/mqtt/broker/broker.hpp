@@ -11,6 +11,10 @@
 #include <string_view>
 #include <vector>
 
+namespace vigil::net {
+class shard_pool;
+}
+
 namespace vigil::mqtt {
 
 /// A bound listener, as the OS assigned it.
@@ -47,7 +51,15 @@ struct broker_stats {
     bool store_healthy = true;
 };
 
-/// Thread safety: construct, start and stop from one thread (main).
+/// What /healthz reports; cheap and safe from any thread.
+struct broker_health {
+    bool store_ok = true;
+    std::string store_error;  ///< why the store is failing, if it is
+    std::uint64_t open_connections = 0;
+};
+
+/// Thread safety: construct, start and stop from one thread (main); health and
+/// last_values from any thread.
 class broker {
 public:
     /// Opens the store under settings.data_dir and restores retained messages, last values
@@ -68,6 +80,11 @@ public:
     /// (SIGHUP). Established connections stay; a file that fails to load leaves the previous
     /// state in force and logs why.
     void reload();
+
+    /// The shards, for other front doors (HTTP) to run on.
+    [[nodiscard]] net::shard_pool& shards() noexcept;
+
+    [[nodiscard]] broker_health health() const;
 
     /// The last value of every `state.topics` topic matching `filter` (a snapshot).
     [[nodiscard]] std::vector<message_ref> last_values(std::string_view filter) const;

@@ -1,0 +1,199 @@
+// HTTP/1.1 sessions on the shards: keep-alive, bounded header and body sizes, idle timeouts,
+// and a JSON error for every request that cannot be served.
+#include <vigil/http/server.hpp>
+
+#include <vigil/core/log.hpp>
+#include <vigil/http/devices.hpp>
+
+#include <optional>
+#include <vigil/net/shard_pool.hpp>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <system_error>
+
+#include <sys/socket.h>
+
+namespace vigil::http {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+constexpr auto idle_timeout = std::chrono::seconds{30};
+constexpr std::size_t max_header_bytes = 8 * 1024;
+constexpr std::size_t max_body_bytes = 64 * 1024;
+
+/// One HTTP connection. Thread safety: shard-affine.
+class session : public std::enable_shared_from_this<session> {
+public:
+    session(tcp::socket s, std::shared_ptr<const handler> h) : stream_(std::move(s)), handler_(std::move(h)) {}
+
+    void start() { read(); }
+
+private:
+    void read() {
+        parser_.emplace();
+        parser_->header_limit(max_header_bytes);
+        parser_->body_limit(max_body_bytes);
+        stream_.expires_after(idle_timeout);
+        bhttp::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+            self->on_read(ec);
+        });
+    }
+
+    void on_read(beast::error_code ec) {
+        if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::connection_reset ||
+            ec == asio::error::operation_aborted) {
+            close();
+            return;
+        }
+        if (ec) {
+            const bool too_big = ec == bhttp::error::body_limit || ec == bhttp::error::header_limit;
+            VIGIL_LOG_LIMITED(info, "http: bad request: {}", ec.message());
+            send({too_big ? 413u : 400u, error_json(too_big ? 413 : 400, fmt::format("bad request: {}", ec.message()))}, false);
+            return;
+        }
+        const auto& req = parser_->get();
+        response res = (*handler_)(std::string_view{req.method_string().data(), req.method_string().size()},
+                                std::string_view{req.target().data(), req.target().size()});
+        send(std::move(res), req.keep_alive());
+    }
+
+    void send(response r, bool keep_alive) {
+        auto res = std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(r.status), 11);
+        res->set(bhttp::field::server, "vigil");
+        res->set(bhttp::field::content_type, r.content_type);
+        res->set(bhttp::field::cache_control, "no-store");
+        res->keep_alive(keep_alive);
+        res->body() = std::move(r.body);
+        res->prepare_payload();
+        stream_.expires_after(idle_timeout);
+        bhttp::async_write(stream_, *res, [self = shared_from_this(), res, keep_alive](beast::error_code ec, std::size_t) {
+            if (ec || !keep_alive) {
+                self->close();
+                return;
+            }
+            self->read();
+        });
+    }
+
+    void close() {
+        beast::error_code ignored;
+        stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+        stream_.close();
+    }
+
+    beast::tcp_stream stream_;
+    beast::flat_buffer buffer_;
+    std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+    std::shared_ptr<const handler> handler_;
+};
+
+/// One shard's acceptor for one listener. Thread safety: shard-affine.
+class acceptor : public std::enable_shared_from_this<acceptor> {
+public:
+    acceptor(tcp::acceptor a, std::shared_ptr<const handler> h) : acc_(std::move(a)), handler_(std::move(h)) {}
+
+    void start() {
+        acc_.async_accept([self = shared_from_this()](beast::error_code ec, tcp::socket s) {
+            if (ec == asio::error::operation_aborted || !self->acc_.is_open()) {
+                return;
+            }
+            if (!ec) {
+                beast::error_code ignored;
+                s.set_option(tcp::no_delay(true), ignored);
+                std::make_shared<session>(std::move(s), self->handler_)->start();
+            } else {
+                VIGIL_LOG_LIMITED(warn, "http: accept failed: {}", ec.message());
+            }
+            self->start();
+        });
+    }
+
+    void stop() {
+        beast::error_code ignored;
+        acc_.close(ignored);
+    }
+
+private:
+    tcp::acceptor acc_;
+    std::shared_ptr<const handler> handler_;
+};
+
+}  // namespace
+
+struct server::impl {
+    net::shard_pool& pool;
+    std::vector<config::http_listener_settings> settings;
+    std::shared_ptr<const handler> h;
+    std::vector<std::shared_ptr<acceptor>> acceptors;
+    std::vector<asio::io_context*> contexts;  // of each acceptor
+    std::vector<bound_listener> bound;
+};
+
+server::server(net::shard_pool& pool, std::vector<config::http_listener_settings> listeners, handler h)
+    : impl_(std::make_unique<impl>(impl{pool, std::move(listeners), std::make_shared<const handler>(std::move(h)), {}, {}, {}})) {}
+
+server::~server() = default;
+
+void server::start() {
+    for (const auto& l : impl_->settings) {
+        std::uint16_t port = l.port;
+        for (unsigned i = 0; i < impl_->pool.size(); ++i) {
+            auto& ioc = impl_->pool.context(i);
+            tcp::acceptor a(ioc);
+            beast::error_code ec;
+            const tcp::endpoint ep{asio::ip::make_address(l.bind), port};
+            a.open(ep.protocol(), ec);
+            if (!ec) {
+                a.set_option(tcp::acceptor::reuse_address(true), ec);
+            }
+            if (!ec) {
+                a.set_option(reuse_port(true), ec);
+            }
+            if (!ec) {
+                a.bind(ep, ec);
+            }
+            if (!ec) {
+                a.listen(asio::socket_base::max_listen_connections, ec);
+            }
+            if (ec) {
+                throw std::system_error(ec, fmt::format("cannot listen for HTTP on {}:{}", l.bind, port));
+            }
+            port = a.local_endpoint().port();
+            impl_->acceptors.push_back(std::make_shared<acceptor>(std::move(a), impl_->h));
+            impl_->contexts.push_back(&ioc);
+        }
+        impl_->bound.push_back({l.bind, port});
+        log::info("listening for HTTP on {}:{}", l.bind, port);
+    }
+    for (std::size_t i = 0; i < impl_->acceptors.size(); ++i) {
+        asio::post(*impl_->contexts[i], [a = impl_->acceptors[i]] { a->start(); });
+    }
+}
+
+const std::vector<bound_listener>& server::listeners() const noexcept { return impl_->bound; }
+
+void server::stop() {
+    for (std::size_t i = 0; i < impl_->acceptors.size(); ++i) {
+        asio::post(*impl_->contexts[i], [a = impl_->acceptors[i]] { a->stop(); });
+    }
+}
+
+}  // namespace vigil::http
