@@ -46,7 +46,11 @@ public:
             return;
         }
         char buf[1024];
+        // RocksDB hands over its own printf-style formats.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
         std::vsnprintf(buf, sizeof buf, format, ap);
+#pragma GCC diagnostic pop
         if (level >= rocksdb::InfoLogLevel::ERROR_LEVEL) {
             log::error("rocksdb: {}", buf);
         } else {
