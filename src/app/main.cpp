@@ -60,7 +60,7 @@ void log_stats(const vigil::mqtt::broker_stats& st) {
     vigil::log::info(
         "stats: connections open {}, accepted {}, refused {}; publishes in {}, deliveries {}; "
         "dropped QoS 0 (slow clients) {}; protocol errors {}; auth failures {}; denied publishes {}; "
-        "publish-rate pauses {}; persistent sessions {}, retained {}, last values {}; "
+        "publish-rate pauses {}; persistent sessions {} (expired {}), retained {}, last values {}; "
         "store {}: commits {} ({} fsynced), batches {}, writes {}, failures {}, commit avg {} us max {} us, backlog {} bytes",
         st.open_connections,
         st.connections_accepted,
@@ -73,6 +73,7 @@ void log_stats(const vigil::mqtt::broker_stats& st) {
         st.denied_publishes,
         st.publish_throttled,
         st.persistent_sessions,
+        st.sessions_expired,
         st.retained,
         st.last_values,
         st.store_healthy ? "ok" : "FAILING",

@@ -143,7 +143,14 @@ listener_settings parse_listener(const context& cx, const toml::node& n) {
 }
 
 void parse_limits(const context& cx, const toml::table& t, limits_settings& lim) {
-    cx.only(t, {"max_inflight", "max_queued", "max_packet_size", "max_outbound_bytes", "connect_timeout", "max_connections", "max_publish_rate", "max_queued_bytes"}, "limits.");
+    cx.only(t, {"max_inflight", "max_queued", "max_packet_size", "max_outbound_bytes", "connect_timeout", "max_connections", "max_publish_rate", "max_queued_bytes", "session_expiry"}, "limits.");
+    if (const auto* v = t.get("session_expiry")) {
+        if (const auto* str = v->as_string(); str != nullptr && str->get() == "never") {
+            lim.session_expiry = std::chrono::milliseconds{0};
+        } else {
+            lim.session_expiry = cx.duration(*v, "limits.session_expiry (or \"never\")");
+        }
+    }
     if (const auto* v = t.get("max_connections")) {
         lim.max_connections = cx.integer<std::size_t>(*v, "limits.max_connections", 1, 10'000'000);
     }

@@ -226,6 +226,34 @@ def test_fast_mode_acknowledges_and_persists(start_vigil, workers, tmp_path):
     pub = Paho(v.port, "fast-pub")
     pub.publish("devices/f/status", "kept", 1, retain=True)
     pub.stop()
-    # A process crash loses nothing in fast mode (the WAL is written, only not fsynced).
-    v = restart(start_vigil, v, workers, data, top='durability = "fast"')
+    # Fast mode acknowledges before writing, so only a graceful stop is sure to keep it.
+    v = restart(start_vigil, v, workers, data, kill=False, top='durability = "fast"')
     assert retained_now(v.port, "devices/#") == {"devices/f/status": "kept"}
+
+
+def test_persistent_sessions_of_vanished_devices_expire(start_vigil, workers, tmp_path):
+    data = str(tmp_path / "var")
+    v = start_vigil(workers, '[limits]\nsession_expiry = "1s"\n', data_dir=data)
+    gone = Paho(v.port, "gone-device", clean_session=False)
+    gone.subscribe("x/#", 1)
+    gone.stop()
+    assert gone.disconnected.wait(10)
+    staying = Paho(v.port, "staying-device", clean_session=False)
+    staying.subscribe("y/#", 1)
+    pub = Paho(v.port, "pub")
+    pub.publish("x/1", "queued for a device that never comes back", 1)
+    pub.stop()
+    assert v.wait_for_log(r"expired 1 persistent sessions away longer than session_expiry", timeout=30)
+    back = Paho(v.port, "gone-device", clean_session=False)
+    assert back.connack[0] == 0  # a new session: the old one and its queue are gone
+    assert back.messages.empty()
+    # The connected device kept its session (a takeover finds it present).
+    again = Paho(v.port, "staying-device", clean_session=False)
+    assert again.connack[0] == 1
+    # Both stay connected into a graceful stop (no sweep runs once stopping): the store holds
+    # exactly the two live sessions, one subscription (y/#) and no trace of the expired queue.
+    v = restart(start_vigil, v, workers, data, kill=False, extra='[limits]\nsession_expiry = "1h"\n')
+    r = recovered(v)
+    assert r["sessions"] == 2 and r["subscriptions"] == 1 and r["messages"] == 0
+    for c in (back, again, staying):
+        c.stop(graceful=False)

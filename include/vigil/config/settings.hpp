@@ -68,12 +68,15 @@ struct limits_settings {
     std::size_t max_connections = 100000;     ///< open connections, all listeners together
     unsigned max_publish_rate = 0;            ///< PUBLISH packets/s per client (0 = unlimited)
     std::size_t max_queued_bytes = 64u << 20; ///< payload bytes queued per session
+    /// A persistent session whose client has been away this long is discarded with its
+    /// queue (0 = never, as MQTT 3.1.1 and mosquitto's default).
+    std::chrono::milliseconds session_expiry{0};
 };
 
 /// `durability`: when a QoS 1/2 PUBLISH is acknowledged.
 enum class durability_mode : std::uint8_t {
     durable,  ///< after its effects are in the write-ahead log and fsynced
-    fast,     ///< at once; persisted asynchronously (a power cut may lose the last moments)
+    fast,     ///< at once; persisted right after (a crash may lose the last milliseconds)
 };
 
 /// `[state]`

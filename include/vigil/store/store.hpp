@@ -71,8 +71,7 @@ public:
 struct options {
     std::filesystem::path dir;
     /// fsync the WAL before a commit completes ("durable"); otherwise the WAL is written
-    /// but not synced ("fast": a process crash loses nothing, a power cut may lose the
-    /// last moments).
+    /// but not synced (a committed batch survives a process crash, not always a power cut).
     bool sync = true;
 };
 

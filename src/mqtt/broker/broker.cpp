@@ -194,6 +194,9 @@ void broker::start() {
     for (auto& a : impl_->acceptors) {
         asio::post(a->shard_context(), [a] { a->start(); });
     }
+    for (auto& sh : impl_->core.shards) {
+        asio::post(sh->context(), [s = sh.get()] { s->start_expiry(); });
+    }
     impl_->pool.start();
     for (const auto& b : impl_->bound) {
         log::info("listening for MQTT{} on {}:{} ({} shards)", b.tls ? " over TLS" : "", b.address, b.port, impl_->pool.size());
@@ -272,6 +275,7 @@ broker_stats broker::stats() {
         total.rejected_connections += c.rejected_connections;
         total.publish_throttled += c.publish_throttled;
         total.persistent_sessions += c.persistent_sessions;
+        total.sessions_expired += c.sessions_expired;
     }
     total.open_connections = impl_->core.open_connections.load(std::memory_order_relaxed);
     total.retained = impl_->core.retained.size();

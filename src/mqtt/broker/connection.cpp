@@ -449,6 +449,7 @@ void connection::close(error_code reason, bool publish_will) {
     }
     if (client_ != nullptr && client_->conn == this) {
         client_->conn = nullptr;
+        client_->detached_at = std::chrono::steady_clock::now();
         client_->sess.detach();
         if (!client_->sess.persistent()) {
             shard_.remove_client(*client_);

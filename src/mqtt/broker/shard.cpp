@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <functional>
 
 namespace vigil::mqtt {
@@ -249,7 +250,45 @@ void login_throttle::succeeded(const std::string& address) {
     failures_.erase(address);
 }
 
+void shard::start_expiry() {
+    const auto expiry = core_.settings.limits.session_expiry;
+    if (expiry.count() <= 0 || closing_) {
+        return;
+    }
+    const auto period = std::clamp(expiry / 10, std::chrono::milliseconds{10}, std::chrono::milliseconds{60'000});
+    // The handler owns its timer, so a timer never outlives its io_context.
+    auto t = std::make_shared<asio::steady_timer>(ioc_, period);
+    expiry_timer_ = t;
+    t->async_wait([this, t](error_code ec) {
+        if (!ec) {
+            expire_sessions();
+            start_expiry();
+        }
+    });
+}
+
+void shard::expire_sessions() {
+    const auto deadline = std::chrono::steady_clock::now() - core_.settings.limits.session_expiry;
+    std::vector<client*> expired;
+    for (auto& [id, c] : clients_) {
+        if (c->conn == nullptr && c->sess.persistent() && c->detached_at < deadline) {
+            expired.push_back(c.get());
+        }
+    }
+    for (client* c : expired) {
+        remove_client(*c);  // and everything stored for it
+    }
+    if (!expired.empty()) {
+        counters_.sessions_expired += expired.size();
+        log::info("shard {}: expired {} persistent sessions away longer than session_expiry", id_, expired.size());
+    }
+}
+
 void shard::close_all() {
+    closing_ = true;  // no more expiry sweeps: the loop may end, sessions stay as they are
+    if (auto t = expiry_timer_.lock()) {
+        t->cancel();
+    }
     const std::vector<connection*> all(live_.begin(), live_.end());
     for (connection* c : all) {
         c->close(make_error_code(errc::server_shutdown), false);

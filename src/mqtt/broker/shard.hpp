@@ -39,6 +39,7 @@ class shard;
 struct client {
     session sess;
     connection* conn = nullptr;  // shard-affine; cleared by the connection when it closes
+    std::chrono::steady_clock::time_point detached_at = std::chrono::steady_clock::now();
 };
 
 /// Failed logins per remote address, shared by every shard (one address's attempts land
@@ -183,6 +184,9 @@ public:
 
     void add_connection(connection* c) { live_.insert(c); }
     void remove_connection(connection* c) { live_.erase(c); }
+    /// Discards persistent sessions away longer than limits.session_expiry, then again every
+    /// tenth of it (at most every minute).
+    void start_expiry();
     /// Closes every connection (no wills): the server is stopping.
     void close_all();
 
@@ -201,6 +205,7 @@ private:
     void flush_outboxes();
     void flush_dirty();
     void on_remote(remote_batch b);
+    void expire_sessions();
     void update_state(const message_ref& m);
     [[nodiscard]] std::shared_ptr<ack_barrier> current_barrier();
     void schedule_commit();
@@ -227,6 +232,8 @@ private:
     store::write_batch pass_batch_;
     std::unordered_map<std::string_view, message_ref> last_values_dirty_;  // keys view the values' topics
     bool last_values_timer_armed_ = false;
+    std::weak_ptr<asio::steady_timer> expiry_timer_;  // owned by its pending handler
+    bool closing_ = false;                             // close_all ran: the server is stopping
     std::vector<std::shared_ptr<ack_barrier>> held_;  // released when pass_batch_ commits
     std::shared_ptr<ack_barrier> barrier_;            // this pass's, created on first use
     bool commit_scheduled_ = false;

@@ -139,3 +139,10 @@ TEST_CASE("config: http listeners", "[config]") {
     CHECK_THROWS_WITH(parse_settings("[[http.listener]]\nprot = 1\n", "c.toml"), Contains("c.toml:2") && Contains("http.listener.prot"));
     CHECK_THROWS_WITH(parse_settings("[http]\nlistener = 3\n", "d.toml"), Contains("d.toml:2"));
 }
+
+TEST_CASE("config: session expiry", "[config]") {
+    CHECK(default_settings().limits.session_expiry.count() == 0);
+    CHECK(parse_settings("[limits]\nsession_expiry = \"7d\"\n", "a.toml").limits.session_expiry == std::chrono::hours{168});
+    CHECK(parse_settings("[limits]\nsession_expiry = \"never\"\n", "a.toml").limits.session_expiry.count() == 0);
+    CHECK_THROWS_WITH(parse_settings("[limits]\nsession_expiry = \"soon\"\n", "b.toml"), Contains("b.toml:2") && Contains("never"));
+}

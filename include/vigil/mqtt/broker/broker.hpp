@@ -37,6 +37,7 @@ struct broker_stats {
     std::uint64_t rejected_connections = 0;   ///< over max_connections or max_connection_rate
     std::uint64_t publish_throttled = 0;      ///< reads paused by max_publish_rate
     std::uint64_t persistent_sessions = 0;
+    std::uint64_t sessions_expired = 0;       ///< persistent sessions discarded by session_expiry
     std::uint64_t retained = 0;               ///< retained messages held
     std::uint64_t last_values = 0;            ///< topics in the last-value cache
     // The store (group commit): writes, batches from shards, failures, commit time.
