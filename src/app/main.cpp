@@ -101,7 +101,7 @@ int run(const vigil::config::settings& s) {
     raise_fd_limit();
 
     vigil::mqtt::broker b{s};
-    vigil::http::server web{b.shards(), s.http_listeners, vigil::app::make_api(b)};
+    vigil::http::server web{b.shards(), s.http_listeners, vigil::app::make_api(b), &b.push()};
     web.start();
     b.start();
     for (const auto& l : s.listeners) {

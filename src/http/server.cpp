@@ -8,6 +8,8 @@
 #include <optional>
 #include <vigil/net/shard_pool.hpp>
 
+#include "push_session.hpp"
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -17,6 +19,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 
 #include <fmt/format.h>
 
@@ -42,7 +45,8 @@ constexpr std::size_t max_body_bytes = 64 * 1024;
 /// One HTTP connection. Thread safety: shard-affine.
 class session : public std::enable_shared_from_this<session> {
 public:
-    session(tcp::socket s, std::shared_ptr<const handler> h) : stream_(std::move(s)), handler_(std::move(h)) {}
+    session(tcp::socket s, std::shared_ptr<const handler> h, router::hub* push)
+        : stream_(std::move(s)), handler_(std::move(h)), push_(push) {}
 
     void start() { read(); }
 
@@ -70,6 +74,16 @@ private:
             return;
         }
         const auto& req = parser_->get();
+        const std::string_view target{req.target().data(), req.target().size()};
+        if (target.substr(0, target.find('?')) == "/ws") {
+            if (push_ != nullptr && boost::beast::websocket::is_upgrade(req)) {
+                stream_.expires_never();
+                start_push_session(stream_.release_socket(), parser_->release(), *push_);
+                return;
+            }
+            send({426, error_json(426, "/ws speaks WebSocket (JSON push protocol v1): send an Upgrade request")}, false);
+            return;
+        }
         response res = (*handler_)(std::string_view{req.method_string().data(), req.method_string().size()},
                                 std::string_view{req.target().data(), req.target().size()});
         send(std::move(res), req.keep_alive());
@@ -103,12 +117,14 @@ private:
     beast::flat_buffer buffer_;
     std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
     std::shared_ptr<const handler> handler_;
+    router::hub* push_;
 };
 
 /// One shard's acceptor for one listener. Thread safety: shard-affine.
 class acceptor : public std::enable_shared_from_this<acceptor> {
 public:
-    acceptor(tcp::acceptor a, std::shared_ptr<const handler> h) : acc_(std::move(a)), handler_(std::move(h)) {}
+    acceptor(tcp::acceptor a, std::shared_ptr<const handler> h, router::hub* push)
+        : acc_(std::move(a)), handler_(std::move(h)), push_(push) {}
 
     void start() {
         acc_.async_accept([self = shared_from_this()](beast::error_code ec, tcp::socket s) {
@@ -118,7 +134,7 @@ public:
             if (!ec) {
                 beast::error_code ignored;
                 s.set_option(tcp::no_delay(true), ignored);
-                std::make_shared<session>(std::move(s), self->handler_)->start();
+                std::make_shared<session>(std::move(s), self->handler_, self->push_)->start();
             } else {
                 VIGIL_LOG_LIMITED(warn, "http: accept failed: {}", ec.message());
             }
@@ -134,6 +150,7 @@ public:
 private:
     tcp::acceptor acc_;
     std::shared_ptr<const handler> handler_;
+    router::hub* push_;
 };
 
 }  // namespace
@@ -142,13 +159,14 @@ struct server::impl {
     net::shard_pool& pool;
     std::vector<config::http_listener_settings> settings;
     std::shared_ptr<const handler> h;
+    router::hub* push;
     std::vector<std::shared_ptr<acceptor>> acceptors;
     std::vector<asio::io_context*> contexts;  // of each acceptor
     std::vector<bound_listener> bound;
 };
 
-server::server(net::shard_pool& pool, std::vector<config::http_listener_settings> listeners, handler h)
-    : impl_(std::make_unique<impl>(impl{pool, std::move(listeners), std::make_shared<const handler>(std::move(h)), {}, {}, {}})) {}
+server::server(net::shard_pool& pool, std::vector<config::http_listener_settings> listeners, handler h, router::hub* push)
+    : impl_(std::make_unique<impl>(impl{pool, std::move(listeners), std::make_shared<const handler>(std::move(h)), push, {}, {}, {}})) {}
 
 server::~server() = default;
 
@@ -177,7 +195,7 @@ void server::start() {
                 throw std::system_error(ec, fmt::format("cannot listen for HTTP on {}:{}", l.bind, port));
             }
             port = a.local_endpoint().port();
-            impl_->acceptors.push_back(std::make_shared<acceptor>(std::move(a), impl_->h));
+            impl_->acceptors.push_back(std::make_shared<acceptor>(std::move(a), impl_->h, impl_->push));
             impl_->contexts.push_back(&ioc);
         }
         impl_->bound.push_back({l.bind, port});

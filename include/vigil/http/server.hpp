@@ -1,6 +1,7 @@
 #pragma once
 /// The HTTP front door (Boost.Beast) on the broker's shards: each shard accepts on every HTTP
-/// listener (SO_REUSEPORT) and serves its requests. Routing is the caller's `handler`.
+/// listener (SO_REUSEPORT) and serves its requests. Routing is the caller's `handler`; `/ws`
+/// upgrades to the JSON push protocol over the broker's router.
 
 #include <vigil/config/settings.hpp>
 
@@ -13,6 +14,9 @@
 
 namespace vigil::net {
 class shard_pool;
+}
+namespace vigil::router {
+class hub;
 }
 
 namespace vigil::http {
@@ -34,7 +38,8 @@ struct bound_listener {
 /// Thread safety: construct, start and stop from the main thread.
 class server {
 public:
-    server(net::shard_pool& pool, std::vector<config::http_listener_settings> listeners, handler h);
+    /// `push` (nullable) serves `/ws`, the JSON push WebSocket; without it /ws answers 426.
+    server(net::shard_pool& pool, std::vector<config::http_listener_settings> listeners, handler h, router::hub* push = nullptr);
     ~server();
     server(const server&) = delete;
     server& operator=(const server&) = delete;

@@ -5,13 +5,16 @@
 #include "shard.hpp"
 
 #include <vigil/core/log.hpp>
+#include <vigil/core/topic.hpp>
 #include <vigil/net/shard_pool.hpp>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/socket_base.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <algorithm>
 #include <future>
+#include <unordered_map>
 #include <system_error>
 
 #include <sys/socket.h>
@@ -98,6 +101,48 @@ private:
     std::shared_ptr<const net::tls_context> tls_;
 };
 
+/// The push gateway's way into routing: every call runs on the calling shard.
+class push_hub final : public router::hub {
+public:
+    explicit push_hub(broker_core& core) : core_(core) {}
+
+    void attach(router::sink& s) override { here().attach_sink(s); }
+    void detach(router::sink& s) override { here().detach_sink(s); }
+    void subscribe(router::sink& s, std::string_view filter) override { here().subscribe_sink(s, filter); }
+    void unsubscribe(router::sink& s, std::string_view filter) override { here().unsubscribe_sink(s, filter); }
+
+    std::vector<message_ref> snapshot(std::string_view filter) const override {
+        auto out = core_.last_values.match(filter);
+        auto retained = core_.retained.match(filter);
+        std::unordered_map<std::string_view, std::size_t> at;
+        for (std::size_t i = 0; i < out.size(); ++i) {
+            at.emplace(out[i]->topic(), i);
+        }
+        for (auto& m : retained) {
+            const auto it = at.find(m->topic());
+            if (it == at.end()) {
+                out.push_back(std::move(m));
+            } else if (m->time_ms() > out[it->second]->time_ms()) {
+                out[it->second] = std::move(m);
+            }
+        }
+        std::sort(out.begin(), out.end(), [](const message_ref& a, const message_ref& b) { return a->topic() < b->topic(); });
+        return out;
+    }
+
+    void publish(const message_ref& m) override { here().route(m); }
+
+    bool is_state_topic(std::string_view topic) const override {
+        return std::any_of(core_.settings.state.topics.begin(), core_.settings.state.topics.end(),
+                           [topic](const std::string& f) { return topic::matches(f, topic); });
+    }
+
+private:
+    shard& here() const { return *core_.shards[static_cast<std::size_t>(net::shard_pool::current())]; }
+
+    broker_core& core_;
+};
+
 }  // namespace
 
 struct broker::impl {
@@ -180,6 +225,7 @@ struct broker::impl {
     // io_contexts and their pending handlers, which own connections) before the shards
     // the connections point to.
     broker_core core;
+    push_hub hub{core};
     net::shard_pool pool;
     std::vector<std::shared_ptr<acceptor>> acceptors;
     std::vector<bound_listener> bound;
@@ -311,6 +357,8 @@ void broker::stop(std::chrono::milliseconds grace) {
 }
 
 net::shard_pool& broker::shards() noexcept { return impl_->pool; }
+
+router::hub& broker::push() noexcept { return impl_->hub; }
 
 broker_health broker::health() const {
     broker_health h;

@@ -161,7 +161,50 @@ void shard::deliver_matched(const message_ref& m, const router::index_node* cons
     }
 }
 
+void shard::attach_sink(router::sink& s) {
+    client& c = create_client(assign_client_id(), false);
+    c.sink = &s;
+    sinks_[&s] = &c;
+}
+
+void shard::detach_sink(router::sink& s) {
+    const auto it = sinks_.find(&s);
+    if (it != sinks_.end()) {
+        client* c = it->second;
+        sinks_.erase(it);
+        remove_client(*c);
+    }
+}
+
+void shard::subscribe_sink(router::sink& s, std::string_view filter) {
+    const auto it = sinks_.find(&s);
+    if (it == sinks_.end()) {
+        return;
+    }
+    // The session records the filter so remove_client finds it; its actions are not needed.
+    subscribe_packet sp{1, {{filter, qos::at_most_once}}};
+    scratch_.clear();
+    it->second->sess.on_packet(sp, scratch_);
+    subscribe(*it->second, std::string{filter}, qos::at_most_once);
+}
+
+void shard::unsubscribe_sink(router::sink& s, std::string_view filter) {
+    const auto it = sinks_.find(&s);
+    if (it == sinks_.end()) {
+        return;
+    }
+    unsubscribe_packet up{1, {filter}};
+    scratch_.clear();
+    it->second->sess.on_packet(up, scratch_);
+    unsubscribe(*it->second, std::string{filter});
+}
+
 void shard::deliver_to(client& c, const message_ref& m, qos q, bool retain) {
+    if (c.sink != nullptr) {
+        ++counters_.deliveries;
+        c.sink->deliver(m);
+        return;
+    }
     scratch_.clear();
     const std::uint64_t dropped_before = c.sess.stats().dropped_queue_full;
     c.sess.deliver(m, q, retain, scratch_);

@@ -7,6 +7,7 @@
 #include <vigil/mqtt/broker/broker.hpp>
 #include <vigil/mqtt/session/session.hpp>
 #include <vigil/router/filter_index.hpp>
+#include <vigil/router/hub.hpp>
 #include <vigil/router/local_table.hpp>
 #include <vigil/router/retained.hpp>
 #include <vigil/store/store.hpp>
@@ -40,6 +41,7 @@ struct client {
     session sess;
     connection* conn = nullptr;  // shard-affine; cleared by the connection when it closes
     std::chrono::steady_clock::time_point detached_at = std::chrono::steady_clock::now();
+    router::sink* sink = nullptr;  // a WebSocket push subscriber instead of an MQTT connection
 };
 
 /// Failed logins per remote address, shared by every shard (one address's attempts land
@@ -187,6 +189,12 @@ public:
     /// Discards persistent sessions away longer than limits.session_expiry, then again every
     /// tenth of it (at most every minute).
     void start_expiry();
+    // --- Push sinks (WebSocket dashboards), shard-affine ---
+    void attach_sink(router::sink& s);
+    void detach_sink(router::sink& s);
+    void subscribe_sink(router::sink& s, std::string_view filter);
+    void unsubscribe_sink(router::sink& s, std::string_view filter);
+
     /// Closes every connection (no wills): the server is stopping.
     void close_all();
 
@@ -232,6 +240,7 @@ private:
     store::write_batch pass_batch_;
     std::unordered_map<std::string_view, message_ref> last_values_dirty_;  // keys view the values' topics
     bool last_values_timer_armed_ = false;
+    std::unordered_map<router::sink*, client*> sinks_;
     std::weak_ptr<asio::steady_timer> expiry_timer_;  // owned by its pending handler
     bool closing_ = false;                             // close_all ran: the server is stopping
     std::vector<std::shared_ptr<ack_barrier>> held_;  // released when pass_batch_ commits

@@ -14,6 +14,9 @@
 namespace vigil::net {
 class shard_pool;
 }
+namespace vigil::router {
+class hub;
+}
 
 namespace vigil::mqtt {
 
@@ -84,6 +87,9 @@ public:
 
     /// The shards, for other front doors (HTTP) to run on.
     [[nodiscard]] net::shard_pool& shards() noexcept;
+
+    /// Routing for the WebSocket push gateway's connections (calls from shard threads).
+    [[nodiscard]] router::hub& push() noexcept;
 
     [[nodiscard]] broker_health health() const;
 

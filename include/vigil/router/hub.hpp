@@ -1,0 +1,42 @@
+#pragma once
+/// How a non-MQTT front door (the WebSocket push gateway) takes part in routing: its
+/// connections are `sink`s that the broker registers as router subscribers, exactly like MQTT
+/// sessions, on the shard they live on.
+
+#include <vigil/core/message.hpp>
+
+#include <string_view>
+#include <vector>
+
+namespace vigil::router {
+
+/// A subscriber that is not an MQTT session. Thread safety: shard-affine (its shard calls it).
+class sink {
+public:
+    /// A message matching one of the sink's filters (once, however many match).
+    virtual void deliver(const message_ref& m) = 0;
+
+protected:
+    ~sink() = default;
+};
+
+/// The broker's side. Every call must be made on a shard thread, for a sink living there.
+class hub {
+public:
+    virtual void attach(sink& s) = 0;
+    /// Removes every subscription of `s`; it receives nothing more.
+    virtual void detach(sink& s) = 0;
+    virtual void subscribe(sink& s, std::string_view filter) = 0;
+    virtual void unsubscribe(sink& s, std::string_view filter) = 0;
+    /// The last values and retained messages matching `filter`, newest per topic.
+    [[nodiscard]] virtual std::vector<message_ref> snapshot(std::string_view filter) const = 0;
+    /// Routes `m` from the calling shard, as if an MQTT client had published it.
+    virtual void publish(const message_ref& m) = 0;
+    /// True for topics of `state.topics` (telemetry that may be conflated for slow clients).
+    [[nodiscard]] virtual bool is_state_topic(std::string_view topic) const = 0;
+
+protected:
+    ~hub() = default;
+};
+
+}  // namespace vigil::router

@@ -1,0 +1,366 @@
+// JSON push sessions: router subscribers that turn messages into JSON frames.
+//
+// Design note. A message's JSON body (topic, payload, time) is built once per shard and shared
+// by every connection it goes to; each frame adds only its connection's sequence number. The
+// send queue is bounded in bytes. Past the soft bound, QoS 0 telemetry on `state.topics` is
+// conflated: only the newest value per topic waits (with a count of what it replaced) until the
+// queue drains; other messages keep queuing, and past the hard bound the connection is closed
+// with 1013 (try again later). Nothing else on the shard waits for a slow client.
+#include "push_session.hpp"
+
+#include <vigil/core/log.hpp>
+#include <vigil/core/topic.hpp>
+#include <vigil/http/json.hpp>
+
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/websocket/stream.hpp>
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include <array>
+#include <deque>
+#include <map>
+#include <set>
+#include <string>
+
+namespace vigil::http {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = boost::beast::websocket;
+
+constexpr std::size_t soft_bound = 256 * 1024;       // conflate state telemetry beyond this
+constexpr std::size_t hard_bound = 16 * 1024 * 1024;  // close with 1013 beyond this
+constexpr std::size_t max_frame_in = 64 * 1024;
+constexpr std::size_t max_filters = 256;
+constexpr std::size_t snapshot_chunk = 1000;          // messages per snapshot frame
+constexpr unsigned max_bad_requests = 100;
+
+/// The shared part of a message's frame, built once per shard for consecutive recipients.
+std::shared_ptr<const std::string> frame_body(const message_ref& m) {
+    thread_local message_ref last;
+    thread_local std::shared_ptr<const std::string> body;
+    if (last != m) {
+        std::string b = "\"topic\":";
+        append_json_string(b, m->topic());
+        b += ",\"payload\":";
+        append_payload(b, *m);
+        b += fmt::format(",\"time\":{}}}", m->time_ms());
+        body = std::make_shared<const std::string>(std::move(b));
+        last = m;
+    }
+    return body;
+}
+
+class push_session final : public std::enable_shared_from_this<push_session>, public router::sink {
+public:
+    push_session(asio::ip::tcp::socket s, router::hub& hub) : ws_(std::move(s)), hub_(hub) {}
+
+    ~push_session() = default;
+    push_session(const push_session&) = delete;
+    push_session& operator=(const push_session&) = delete;
+
+    void start(beast::http::request<beast::http::string_body> req) {
+        ws_.read_message_max(max_frame_in);
+        ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+        ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
+            res.set(beast::http::field::server, "vigil");
+        }));
+        ws_.async_accept(req, [self = shared_from_this()](beast::error_code ec) {
+            if (ec) {
+                return;
+            }
+            self->hub_.attach(*self);
+            self->attached_ = true;
+            self->read();
+        });
+    }
+
+    void deliver(const message_ref& m) override {
+        if (closed_) {
+            return;
+        }
+        if (conflating_ && m->published_qos() == qos::at_most_once && hub_.is_state_topic(m->topic())) {
+            auto& p = conflated_[std::string{m->topic()}];
+            p.replaced += p.msg ? 1u : 0u;
+            p.msg = m;
+            return;
+        }
+        enqueue_message(m, 0);
+    }
+
+private:
+    struct frame {
+        std::string head;                         // {"op":"message","seq":N, or a whole frame
+        std::shared_ptr<const std::string> body;  // shared tail, or null
+        [[nodiscard]] std::size_t size() const { return head.size() + (body ? body->size() : 0); }
+    };
+    struct pending {
+        message_ref msg;
+        std::uint64_t replaced = 0;
+    };
+
+    void enqueue_message(const message_ref& m, std::uint64_t replaced) {
+        frame f;
+        f.head = replaced == 0 ? fmt::format("{{\"op\":\"message\",\"seq\":{},", ++seq_)
+                               : fmt::format("{{\"op\":\"message\",\"seq\":{},\"conflated\":{},", ++seq_, replaced);
+        f.body = frame_body(m);
+        push(std::move(f));
+    }
+
+    void push(frame f) {
+        queued_ += f.size();
+        queue_.push_back(std::move(f));
+        if (queued_ > hard_bound) {
+            VIGIL_LOG_LIMITED(warn, "push: a WebSocket client is {} bytes behind: closing it (1013)", queued_);
+            close(websocket::close_reason(websocket::close_code::try_again_later, "too far behind"));
+            return;
+        }
+        if (queued_ > soft_bound) {
+            conflating_ = true;
+        }
+        write();
+    }
+
+    void reply(std::string text) { push({std::move(text), nullptr}); }
+
+    void error(std::string_view id, std::string_view what) {
+        std::string e = "{\"op\":\"error\",\"id\":";
+        append_json_string(e, id);
+        e += ",\"error\":";
+        append_json_string(e, what);
+        e += "}";
+        reply(std::move(e));
+        if (++bad_requests_ > max_bad_requests) {
+            close(websocket::close_reason(websocket::close_code::policy_error, "too many bad requests"));
+        }
+    }
+
+    void write() {
+        if (writing_ || queue_.empty() || closed_) {
+            return;
+        }
+        writing_ = true;
+        const frame& f = queue_.front();
+        ws_.text(true);
+        std::array<asio::const_buffer, 2> bufs{asio::buffer(f.head), f.body ? asio::buffer(*f.body) : asio::const_buffer{}};
+        ws_.async_write(bufs, [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_write(ec); });
+    }
+
+    void on_write(beast::error_code ec) {
+        writing_ = false;
+        if (closed_) {
+            return;
+        }
+        if (ec) {
+            shutdown();
+            return;
+        }
+        queued_ -= queue_.front().size();
+        queue_.pop_front();
+        if (conflating_ && queued_ <= soft_bound / 2) {
+            conflating_ = false;
+            auto newest = std::move(conflated_);
+            conflated_.clear();
+            for (auto& [topic, p] : newest) {
+                enqueue_message(p.msg, p.replaced);
+            }
+        }
+        write();
+    }
+
+    void read() {
+        ws_.async_read(rx_, [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+    }
+
+    void on_read(beast::error_code ec) {
+        if (ec == websocket::error::message_too_big) {
+            close(websocket::close_reason(websocket::close_code::too_big, "request over 64 KiB"));
+            return;
+        }
+        if (ec) {
+            shutdown();
+            return;
+        }
+        if (!ws_.got_text()) {
+            rx_.consume(rx_.size());
+            error("", "requests are JSON text frames");
+        } else {
+            simdjson::padded_string text{beast::buffers_to_string(rx_.data())};
+            rx_.consume(rx_.size());
+            handle(text);
+        }
+        if (!closed_) {
+            read();
+        }
+    }
+
+    void handle(const simdjson::padded_string& text) {
+        thread_local simdjson::dom::parser parser;
+        simdjson::dom::element req;
+        if (parser.parse(text).get(req) != simdjson::SUCCESS || !req.is_object()) {
+            error("", "not a JSON object");
+            return;
+        }
+        std::string_view id;
+        if (req["id"].get(id) != simdjson::SUCCESS) {
+            id = {};
+        }
+        std::string_view op;
+        if (req["op"].get(op) != simdjson::SUCCESS) {
+            error(id, "missing \"op\"");
+            return;
+        }
+        if (op == "ping") {
+            std::string r = "{\"op\":\"pong\",\"id\":";
+            append_json_string(r, id);
+            reply(r + "}");
+        } else if (op == "subscribe" || op == "unsubscribe") {
+            on_subscribe(req, id, op == "subscribe");
+        } else if (op == "publish") {
+            on_publish(req, id);
+        } else {
+            error(id, fmt::format("unknown op \"{}\": use subscribe, unsubscribe, publish or ping", op));
+        }
+    }
+
+    void on_subscribe(simdjson::dom::element req, std::string_view id, bool add) {
+        simdjson::dom::array filters;
+        if (req["filters"].get(filters) != simdjson::SUCCESS || filters.size() == 0) {
+            error(id, "\"filters\" must be a non-empty array of topic filters");
+            return;
+        }
+        std::vector<std::string> fs;
+        for (auto f : filters) {
+            std::string_view s;
+            if (f.get(s) != simdjson::SUCCESS || !topic::valid_filter(s)) {
+                error(id, "every filter must be a valid MQTT topic filter");
+                return;
+            }
+            fs.emplace_back(s);
+        }
+        if (add && filters_.size() + fs.size() > max_filters) {
+            error(id, fmt::format("at most {} filters per connection", max_filters));
+            return;
+        }
+        std::string r = fmt::format("{{\"op\":\"{}\",\"id\":", add ? "subscribed" : "unsubscribed");
+        append_json_string(r, id);
+        r += ",\"filters\":[";
+        for (std::size_t i = 0; i < fs.size(); ++i) {
+            append_json_string(r, fs[i]);
+            r += i + 1 < fs.size() ? "," : "";
+            if (add) {
+                if (filters_.insert(fs[i]).second) {
+                    hub_.subscribe(*this, fs[i]);
+                }
+            } else if (filters_.erase(fs[i]) != 0) {
+                hub_.unsubscribe(*this, fs[i]);
+            }
+        }
+        reply(r + "]}");
+        if (add) {
+            send_snapshot(id, fs);
+        }
+    }
+
+    void send_snapshot(std::string_view id, const std::vector<std::string>& fs) {
+        // The newest known value of every matching topic, right after "subscribed".
+        std::map<std::string_view, message_ref> all;
+        for (const auto& f : fs) {
+            for (auto& m : hub_.snapshot(f)) {
+                all.emplace(m->topic(), m);
+            }
+        }
+        auto it = all.begin();
+        do {
+            std::string r = "{\"op\":\"snapshot\",\"id\":";
+            append_json_string(r, id);
+            r += ",\"messages\":[";
+            for (std::size_t n = 0; it != all.end() && n < snapshot_chunk; ++it, ++n) {
+                r += n == 0 ? "{" : ",{";
+                r += *frame_body(it->second);
+            }
+            r += fmt::format("],\"last\":{}}}", it == all.end() ? "true" : "false");
+            reply(std::move(r));
+        } while (it != all.end() && !closed_);
+    }
+
+    void on_publish(simdjson::dom::element req, std::string_view id) {
+        std::string_view t;
+        if (req["topic"].get(t) != simdjson::SUCCESS || !topic::valid_name(t) || t.starts_with("$")) {
+            error(id, "\"topic\" must be a valid topic name outside $SYS");
+            return;
+        }
+        simdjson::dom::element payload;
+        if (req["payload"].get(payload) != simdjson::SUCCESS) {
+            error(id, "missing \"payload\"");
+            return;
+        }
+        bool retain = false;
+        if (auto r = req["retain"]; r.error() == simdjson::SUCCESS && r.get(retain) != simdjson::SUCCESS) {
+            error(id, "\"retain\" must be true or false");
+            return;
+        }
+        // A JSON string is sent as its text; anything else as its JSON encoding.
+        std::string bytes;
+        std::string_view s;
+        if (payload.get(s) == simdjson::SUCCESS) {
+            bytes = s;
+        } else {
+            bytes = simdjson::minify(payload);
+        }
+        hub_.publish(message::make(t, {reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()}, qos::at_least_once, retain));
+        std::string r = "{\"op\":\"published\",\"id\":";
+        append_json_string(r, id);
+        reply(r + "}");
+    }
+
+    void close(const websocket::close_reason& why) {
+        if (closed_) {
+            return;
+        }
+        shutdown();
+        ws_.async_close(why, [self = shared_from_this()](beast::error_code) {});
+    }
+
+    /// Leaves the router and drops what is queued (the connection is gone or going).
+    void shutdown() {
+        if (closed_) {
+            return;
+        }
+        closed_ = true;
+        if (attached_) {
+            hub_.detach(*this);
+            attached_ = false;
+        }
+        // The frame being written must outlive its write; everything behind it goes.
+        queue_.erase(writing_ && !queue_.empty() ? queue_.begin() + 1 : queue_.begin(), queue_.end());
+        queued_ = 0;
+        conflated_.clear();
+    }
+
+    websocket::stream<beast::tcp_stream> ws_;
+    router::hub& hub_;
+    beast::flat_buffer rx_;
+    std::deque<frame> queue_;
+    std::size_t queued_ = 0;
+    bool writing_ = false;
+    bool closed_ = false;
+    bool attached_ = false;
+    bool conflating_ = false;
+    std::map<std::string, pending> conflated_;
+    std::set<std::string> filters_;
+    std::uint64_t seq_ = 0;
+    unsigned bad_requests_ = 0;
+};
+
+}  // namespace
+
+void start_push_session(asio::ip::tcp::socket socket, beast::http::request<beast::http::string_body> req, router::hub& hub) {
+    std::make_shared<push_session>(std::move(socket), hub)->start(std::move(req));
+}
+
+}  // namespace vigil::http

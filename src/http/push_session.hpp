@@ -1,0 +1,18 @@
+#pragma once
+// One JSON push WebSocket connection (/ws, protocol v1; see docs/push-protocol.md).
+
+#include <vigil/router/hub.hpp>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <memory>
+
+namespace vigil::http {
+
+/// Takes over `socket` whose HTTP request `req` asked for a WebSocket on /ws, and serves it on
+/// the current shard until it closes.
+void start_push_session(boost::asio::ip::tcp::socket socket, boost::beast::http::request<boost::beast::http::string_body> req, router::hub& hub);
+
+}  // namespace vigil::http
