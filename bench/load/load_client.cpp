@@ -39,11 +39,19 @@ void load_client::subscribe(const std::string& filter, qos q, std::function<void
     flush();
 }
 
-void load_client::publish(const std::string& topic, std::uint32_t publisher, std::size_t payload_size, std::size_t count) {
+void load_client::publish(const std::string& topic, std::uint32_t publisher, std::size_t payload_size, std::size_t count, bool json) {
     std::vector<std::uint8_t> payload(std::max(payload_size, header_bytes), 'x');
     for (std::size_t i = 0; i < count; ++i) {
         const std::int64_t t = now_ns();
         const std::uint32_t seq = ++seq_;
+        if (json) {
+            std::string j = "{\"t\":" + std::to_string(t) + ",\"p\":" + std::to_string(publisher) + ",\"s\":" + std::to_string(seq) + ",\"x\":\"";
+            j.append(payload_size > j.size() + 2 ? payload_size - j.size() - 2 : 0, 'x');
+            j += "\"}";
+            mqtt::publish_packet p{topic, {reinterpret_cast<const std::uint8_t*>(j.data()), j.size()}, qos::at_most_once, false, false, 0};
+            mqtt::encode(p, pending_);
+            continue;
+        }
         std::memcpy(payload.data(), &t, 8);
         std::memcpy(payload.data() + 8, &publisher, 4);
         std::memcpy(payload.data() + 12, &seq, 4);
@@ -104,8 +112,8 @@ void load_client::on_packet(const mqtt::packet& p) {
         return;
     }
     const auto* pub = std::get_if<mqtt::publish_packet>(&p);
-    if (pub == nullptr || pub->payload.size() < header_bytes || obs_ == nullptr) {
-        return;
+    if (pub == nullptr || pub->payload.size() < header_bytes || obs_ == nullptr || pub->payload[0] == '{') {
+        return;  // JSON payloads are timed by the WebSocket dashboards
     }
     std::int64_t t = 0;
     std::uint32_t publisher = 0;

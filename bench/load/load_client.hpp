@@ -40,8 +40,9 @@ public:
     void start(std::function<void()> done);
     /// SUBSCRIBE at QoS `q`; `done` after SUBACK.
     void subscribe(const std::string& filter, qos q, std::function<void()> done);
-    /// Queues `count` PUBLISH packets of this publisher.
-    void publish(const std::string& topic, std::uint32_t publisher, std::size_t payload_size, std::size_t count);
+    /// Queues `count` PUBLISH packets of this publisher. `json`: the payload is
+    /// {"t":send ns,"p":publisher,"s":sequence,"x":"xx..."} (for WebSocket dashboards).
+    void publish(const std::string& topic, std::uint32_t publisher, std::size_t payload_size, std::size_t count, bool json = false);
 
     [[nodiscard]] std::uint32_t next_seq() const noexcept { return seq_; }
     [[nodiscard]] std::size_t backlog() const noexcept { return pending_.size(); }

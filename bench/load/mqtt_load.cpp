@@ -3,6 +3,7 @@
 // message is delivered S times. Reports deliveries/s, loss, order violations and latency
 // percentiles; --ramp raises the offered rate until p99 or loss breaks a bound.
 #include "load_client.hpp"
+#include "ws_client.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 
@@ -24,6 +25,8 @@ struct options {
     std::uint16_t port = 1883;
     std::size_t publishers = 600;
     std::size_t subscribers = 120;
+    std::size_t ws_subscribers = 0;  // WebSocket dashboards on /ws (JSON payloads then)
+    std::uint16_t http_port = 8080;
     double rate = 2.0;  // messages/s per publisher
     double seconds = 10;
     std::size_t payload = 64;
@@ -84,14 +87,20 @@ public:
 
     void setup() {
         asio::ip::tcp::endpoint ep{asio::ip::make_address(o_.host), o_.port};
-        std::size_t pending = o_.subscribers + o_.publishers;
+        std::size_t pending = o_.subscribers + o_.publishers + o_.ws_subscribers;
         auto ready = [&pending] { --pending; };
+        const asio::ip::tcp::endpoint http_ep{asio::ip::make_address(o_.host), o_.http_port};
+        for (std::size_t i = 0; i < o_.ws_subscribers; ++i) {
+            auto w = std::make_shared<vb::ws_client>(ioc_, http_ep, &obs_, o_.publishers);
+            w->start("devices/+/location", ready);
+            dashboards_.push_back(w);
+        }
         for (std::size_t i = 0; i < o_.subscribers; ++i) {
             auto c = std::make_shared<vb::load_client>(ioc_, ep, "load-sub-" + std::to_string(i), &obs_, o_.publishers);
             c->start([c, ready] { c->subscribe("devices/+/location", vigil::qos::at_most_once, ready); });
             subs_.push_back(c);
         }
-        run_until([&pending, this] { return pending == o_.publishers; });
+        run_until([&pending, this] { return pending == o_.publishers; });  // subscribers first
         for (std::size_t i = 0; i < o_.publishers; ++i) {
             auto c = std::make_shared<vb::load_client>(ioc_, ep, "load-pub-" + std::to_string(i), nullptr, 0);
             c->start(ready);
@@ -122,7 +131,7 @@ public:
                 const double phase = static_cast<double>(i) / static_cast<double>(pubs_.size());
                 const auto due = static_cast<std::uint64_t>(per_pub_rate * elapsed + phase);
                 if (due > sent[i] && pubs_[i]->backlog() < (1u << 22)) {
-                    pubs_[i]->publish("devices/" + std::to_string(i) + "/location", static_cast<std::uint32_t>(i), o_.payload, due - sent[i]);
+                    pubs_[i]->publish("devices/" + std::to_string(i) + "/location", static_cast<std::uint32_t>(i), o_.payload, due - sent[i], o_.ws_subscribers > 0);
                     sent[i] = due;
                 }
             }
@@ -135,7 +144,7 @@ public:
         for (auto s : sent) {
             total_sent += s;
         }
-        const std::uint64_t expected = total_sent * o_.subscribers;
+        const std::uint64_t expected = total_sent * (o_.ws_subscribers > 0 ? o_.ws_subscribers : o_.subscribers);
         // Drain: until everything arrived, or nothing new for 1 s.
         auto last_change = std::chrono::steady_clock::now();
         std::uint64_t last_count = obs_.received;
@@ -181,14 +190,15 @@ private:
     vb::observations obs_;
     std::vector<std::shared_ptr<vb::load_client>> subs_;
     std::vector<std::shared_ptr<vb::load_client>> pubs_;
+    std::vector<std::shared_ptr<vb::ws_client>> dashboards_;
 };
 
 void print(const options& o, const step_result& r) {
     const double loss = r.expected == 0 ? 0 : 1.0 - static_cast<double>(r.received) / static_cast<double>(r.expected);
     std::printf(
-        "%-12s pubs=%zu subs=%zu offered=%.0f/s delivered=%.0f/s loss=%.4f%% ooo=%llu "
+        "%-12s pubs=%zu subs=%zu ws=%zu offered=%.0f/s delivered=%.0f/s loss=%.4f%% ooo=%llu "
         "p50=%.2fms p90=%.2fms p99=%.2fms p99.9=%.2fms max=%.2fms server_cpu=%.2f\n",
-        o.label.c_str(), o.publishers, o.subscribers, r.offered, r.delivered, loss * 100,
+        o.label.c_str(), o.publishers, o.subscribers, o.ws_subscribers, r.offered, r.delivered, loss * 100,
         static_cast<unsigned long long>(r.out_of_order), r.p50, r.p90, r.p99, r.p999, r.max, r.server_cpu
     );
     std::fflush(stdout);
@@ -205,6 +215,7 @@ options parse(int argc, char** argv) {
             kv[a.substr(2)] = argv[++i];
         } else {
             std::fprintf(stderr, "usage: mqtt_load [--port N] [--publishers P] [--subscribers S] [--rate R per publisher]\n"
+                                 "                 [--ws-subscribers W --http-port H]   (dashboards on /ws, JSON payloads)\n"
                                  "                 [--seconds D] [--payload B] [--label L] [--server-pid PID]\n"
                                  "                 [--ramp [--ramp-factor F] [--max-p99-ms M] [--max-loss X]]\n");
             std::exit(2);
@@ -219,6 +230,8 @@ options parse(int argc, char** argv) {
     get("port", o.port);
     get("publishers", o.publishers);
     get("subscribers", o.subscribers);
+    get("ws-subscribers", o.ws_subscribers);
+    get("http-port", o.http_port);
     get("rate", o.rate);
     get("seconds", o.seconds);
     get("payload", o.payload);

@@ -1,5 +1,7 @@
 // JSON push sessions: router subscribers that turn messages into JSON frames.
 //
+// Wire shape: a WebSocket text frame carries one or more JSON objects, one per line.
+//
 // Design note. A message's JSON body (topic, payload, time) is built once per shard and shared
 // by every connection it goes to; each frame adds only its connection's sequence number. The
 // send queue is bounded in bytes. Past the soft bound, QoS 0 telemetry on `state.topics` is
@@ -19,7 +21,6 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
-#include <array>
 #include <deque>
 #include <map>
 #include <set>
@@ -38,6 +39,8 @@ constexpr std::size_t max_frame_in = 64 * 1024;
 constexpr std::size_t max_filters = 256;
 constexpr std::size_t snapshot_chunk = 1000;          // messages per snapshot frame
 constexpr unsigned max_bad_requests = 100;
+constexpr std::size_t max_batch_frames = 256;         // JSON objects per WebSocket frame
+constexpr std::size_t max_batch_bytes = 64 * 1024;
 
 /// The shared part of a message's frame, built once per shard for consecutive recipients.
 std::shared_ptr<const std::string> frame_body(const message_ref& m) {
@@ -143,11 +146,29 @@ private:
         if (writing_ || queue_.empty() || closed_) {
             return;
         }
+        // Everything queued (up to a bound) leaves in one WebSocket frame, one JSON object per
+        // line: one write and one frame header for a burst instead of one per message.
         writing_ = true;
-        const frame& f = queue_.front();
+        bufs_.clear();
+        std::size_t bytes = 0;
+        writing_frames_ = 0;
+        static constexpr char newline = '\n';
+        for (const frame& f : queue_) {
+            if (writing_frames_ == max_batch_frames || (writing_frames_ > 0 && bytes + f.size() > max_batch_bytes)) {
+                break;
+            }
+            if (writing_frames_ > 0) {
+                bufs_.emplace_back(&newline, 1);
+            }
+            bufs_.emplace_back(f.head.data(), f.head.size());
+            if (f.body) {
+                bufs_.emplace_back(f.body->data(), f.body->size());
+            }
+            bytes += f.size();
+            ++writing_frames_;
+        }
         ws_.text(true);
-        std::array<asio::const_buffer, 2> bufs{asio::buffer(f.head), f.body ? asio::buffer(*f.body) : asio::const_buffer{}};
-        ws_.async_write(bufs, [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_write(ec); });
+        ws_.async_write(bufs_, [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_write(ec); });
     }
 
     void on_write(beast::error_code ec) {
@@ -159,8 +180,10 @@ private:
             shutdown();
             return;
         }
-        queued_ -= queue_.front().size();
-        queue_.pop_front();
+        for (std::size_t i = 0; i < writing_frames_; ++i) {
+            queued_ -= queue_.front().size();
+            queue_.pop_front();
+        }
         if (conflating_ && queued_ <= soft_bound / 2) {
             conflating_ = false;
             auto newest = std::move(conflated_);
@@ -336,8 +359,9 @@ private:
             hub_.detach(*this);
             attached_ = false;
         }
-        // The frame being written must outlive its write; everything behind it goes.
-        queue_.erase(writing_ && !queue_.empty() ? queue_.begin() + 1 : queue_.begin(), queue_.end());
+        // The frames being written must outlive their write; everything behind them goes.
+        const std::size_t keep = writing_ ? std::min(writing_frames_, queue_.size()) : 0;
+        queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(keep), queue_.end());
         queued_ = 0;
         conflated_.clear();
     }
@@ -347,6 +371,8 @@ private:
     beast::flat_buffer rx_;
     std::deque<frame> queue_;
     std::size_t queued_ = 0;
+    std::vector<asio::const_buffer> bufs_;  // the write in progress
+    std::size_t writing_frames_ = 0;        // queue_ entries it carries
     bool writing_ = false;
     bool closed_ = false;
     bool attached_ = false;

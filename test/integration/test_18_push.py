@@ -15,15 +15,40 @@ def ws_url(v):
     return f"ws://127.0.0.1:{v.http_port}/ws"
 
 
+class Reader:
+    """Splits WebSocket frames into the JSON objects they carry (one per line)."""
+
+    def __init__(self, ws):
+        self.ws = ws
+        self.pending = []
+
+    async def next(self, timeout=20):
+        while not self.pending:
+            frame = await asyncio.wait_for(self.ws.recv(), timeout)
+            self.pending = [json.loads(line) for line in frame.split("\n")]
+        return self.pending.pop(0)
+
+
+def reader(ws):
+    r = getattr(ws, "vigil_reader", None)
+    if r is None:
+        r = ws.vigil_reader = Reader(ws)
+    return r
+
+
 async def request(ws, **req):
     await ws.send(json.dumps(req))
 
 
+async def recv(ws, timeout=20):
+    return await reader(ws).next(timeout)
+
+
 async def next_op(ws, op):
-    """The next frame whose op is `op` (frames of other ops before it are returned too)."""
+    """The next object whose op is `op` (objects of other ops before it are returned too)."""
     seen = []
     while True:
-        f = json.loads(await asyncio.wait_for(ws.recv(), 20))
+        f = await recv(ws)
         seen.append(f)
         if f["op"] == op:
             return f, seen
@@ -47,7 +72,7 @@ def test_snapshot_then_live_updates_with_sequence_numbers(broker):
                            "devices/car-1/events": "retained event"}
             for i in range(5):
                 pub.publish("devices/car-1/location", json.dumps({"lat": i}), 1)
-            frames = [json.loads(await asyncio.wait_for(ws.recv(), 20)) for _ in range(5)]
+            frames = [await recv(ws) for _ in range(5)]
             assert [f["seq"] for f in frames] == [1, 2, 3, 4, 5]
             assert [f["payload"]["lat"] for f in frames] == [0, 1, 2, 3, 4]
             assert all(f["op"] == "message" and f["topic"] == "devices/car-1/location" and f["time"] > 0 for f in frames)
@@ -107,7 +132,7 @@ def test_bad_requests_get_error_frames_naming_them(broker):
             await ws.send("x" * 70_000)
             try:
                 while True:
-                    await asyncio.wait_for(ws.recv(), 20)
+                    await recv(ws)
             except websockets.ConnectionClosed as e:
                 assert e.rcvd.code == 1009
     asyncio.run(run())
@@ -153,7 +178,7 @@ def test_slow_client_gets_newest_state_values_not_a_backlog(broker):
             seqs = []
             want = {topics[i % len(topics)]: i for i in range(count - len(topics), count)}
             while any(last[t] != want[t] for t in topics):
-                f = json.loads(await asyncio.wait_for(ws.recv(), 30))
+                f = await recv(ws, 30)
                 frames += 1
                 seqs.append(f["seq"])
                 last[f["topic"]] = f["payload"]["n"]
@@ -175,7 +200,7 @@ def test_event_backlog_past_the_hard_bound_closes_with_1013(broker):
             await asyncio.get_running_loop().run_in_executor(None, flood, broker.port, ["devices/car-1/events"], 3000, 10_000)
             try:
                 while True:
-                    await asyncio.wait_for(ws.recv(), 30)
+                    await recv(ws, 30)
             except websockets.ConnectionClosed as e:
                 assert e.rcvd is not None and e.rcvd.code == 1013
     asyncio.run(run())
@@ -210,7 +235,7 @@ def test_a_flood_of_bad_requests_closes_with_1008(broker):
                 await ws.send("{")
             try:
                 while True:
-                    f = json.loads(await asyncio.wait_for(ws.recv(), 20))
+                    f = await recv(ws)
                     assert f["op"] == "error"
             except websockets.ConnectionClosed as e:
                 assert e.rcvd.code == 1008
