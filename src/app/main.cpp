@@ -4,6 +4,7 @@
 
 #include <vigil/auth/acl.hpp>
 #include <vigil/auth/password.hpp>
+#include <vigil/auth/tokens.hpp>
 #include <vigil/config/settings.hpp>
 #include <vigil/core/log.hpp>
 #include <vigil/mqtt/broker/broker.hpp>
@@ -29,6 +30,7 @@ constexpr std::string_view usage = R"(usage: vigil [--config FILE]
        vigil passwd [--stdin] [--iterations N] FILE USER    add or change a user
        vigil passwd -D FILE USER                            delete a user
        vigil db check (--config FILE | DATA_DIR)            verify the store offline
+       vigil token FILE NAME [--subscribe F,..] [--publish F,..]  issue an API token
        vigil --version | --help
 
 Runs the Vigil MQTT 3.1.1 broker. With no --config, it uses development defaults:
@@ -101,7 +103,15 @@ int run(const vigil::config::settings& s) {
     raise_fd_limit();
 
     vigil::mqtt::broker b{s};
-    vigil::http::server web{b.shards(), s.http_listeners, vigil::app::make_api(b), &b.push()};
+    vigil::http::server::access access;
+    access.allowed_origins = s.http.allowed_origins;
+    if (s.http.tokens_file.empty()) {
+        vigil::log::info("HTTP API and /ws are open to anyone who can reach them (no [http] tokens_file): loopback listeners only");
+    } else {
+        access.tokens = std::make_shared<const vigil::auth::token_file>(vigil::auth::token_file::load(s.http.tokens_file));
+        vigil::log::info("tokens file {}: {} API tokens", s.http.tokens_file, access.tokens->size());
+    }
+    vigil::http::server web{b.shards(), s.http_listeners, vigil::app::make_api(b), &b.push(), std::move(access)};
     web.start();
     b.start();
     for (const auto& l : s.listeners) {
@@ -150,6 +160,9 @@ int main(int argc, char** argv) {
         if (!args.empty() && args[0] == "passwd") {
             return vigil::app::passwd_main({args.begin() + 1, args.end()});
         }
+        if (!args.empty() && args[0] == "token") {
+            return vigil::app::token_main({args.begin() + 1, args.end()});
+        }
         if (args.size() >= 2 && args[0] == "db" && args[1] == "check") {
             std::string dir;
             if (args.size() == 4 && args[2] == "--config") {
@@ -172,6 +185,9 @@ int main(int argc, char** argv) {
             }
             if (!s.auth.acl_file.empty()) {
                 (void)vigil::auth::acl::load(s.auth.acl_file);
+            }
+            if (!s.http.tokens_file.empty()) {
+                (void)vigil::auth::token_file::load(s.http.tokens_file);
             }
             for (const auto& l : s.listeners) {
                 if (l.tls) {

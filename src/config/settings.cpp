@@ -277,7 +277,19 @@ settings parse_settings(std::string_view toml_text, std::string_view source) {
         if (t == nullptr) {
             cx.fail(*v, "'http' must be a table");
         }
-        cx.only(*t, {"listener"}, "http.");
+        cx.only(*t, {"listener", "tokens_file", "allowed_origins"}, "http.");
+        if (const auto* f = t->get("tokens_file")) {
+            s.http.tokens_file = cx.string(*f, "http.tokens_file");
+        }
+        if (const auto* o = t->get("allowed_origins")) {
+            const auto* arr = o->as_array();
+            if (arr == nullptr) {
+                cx.fail(*o, "'http.allowed_origins' must be an array of origins such as \"https://dispatch.example\"");
+            }
+            for (const auto& item : *arr) {
+                s.http.allowed_origins.push_back(cx.string(item, "http.allowed_origins"));
+            }
+        }
         if (const auto* l = t->get("listener")) {
             const auto* arr = l->as_array();
             if (arr == nullptr) {
@@ -300,10 +312,9 @@ settings parse_settings(std::string_view toml_text, std::string_view source) {
                 if (const auto* p = lt->get("port")) {
                     h.port = cx.integer<std::uint16_t>(*p, "http.listener.port", 0, 65535);
                 }
-                if (h.bind != "::1" && h.bind.rfind("127.", 0) != 0) {
-                    // Secure by default: the API shows every device's position and has no
-                    // authentication yet (API tokens come with the WebSocket gateway).
-                    cx.fail(item, fmt::format("http listener {}:{} is reachable beyond this host, and HTTP has no authentication yet: bind it to 127.0.0.1 or ::1 (put a TLS proxy in front for remote users)", h.bind, h.port));
+                if (h.bind != "::1" && h.bind.rfind("127.", 0) != 0 && s.http.tokens_file.empty()) {
+                    // Secure by default: the API shows every device's position.
+                    cx.fail(item, fmt::format("http listener {}:{} is reachable beyond this host: set [http] tokens_file (API tokens, see `vigil token`), or bind it to 127.0.0.1 or ::1", h.bind, h.port));
                 }
                 s.http_listeners.push_back(std::move(h));
             }

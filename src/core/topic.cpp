@@ -1,5 +1,6 @@
 #include <vigil/core/topic.hpp>
 
+#include <algorithm>
 #include <cstdint>
 
 namespace vigil::topic {
@@ -104,6 +105,39 @@ bool matches(std::string_view filter, std::string_view name) noexcept {
         }
         f = f_end + 1;
         n = n_end + 1;
+    }
+}
+
+bool covers(std::string_view outer, std::string_view inner) noexcept {
+    std::size_t o = 0;
+    std::size_t i = 0;
+    for (;;) {
+        const std::size_t oe = std::min(outer.find('/', o), outer.size());
+        const std::size_t ie = std::min(inner.find('/', i), inner.size());
+        const std::string_view ol = outer.substr(o, oe - o);
+        const std::string_view il = inner.substr(i, ie - i);
+        if (ol == "#") {
+            // '#' covers the rest, but a first-level wildcard never reaches '$' topics.
+            return !(o == 0 && il.starts_with('$'));
+        }
+        if (il == "#") {
+            return false;  // only '#' covers '#'
+        }
+        if (ol == "+") {
+            if (o == 0 && il.starts_with('$')) {
+                return false;
+            }
+        } else if (ol != il) {
+            return false;  // a literal covers only itself (not '+')
+        }
+        const bool outer_done = oe == outer.size();
+        const bool inner_done = ie == inner.size();
+        if (outer_done || inner_done) {
+            // "a/#" also covers "a"; otherwise both must end together.
+            return outer_done == inner_done || (inner_done && outer.substr(oe) == "/#");
+        }
+        o = oe + 1;
+        i = ie + 1;
     }
 }
 

@@ -60,7 +60,8 @@ std::shared_ptr<const std::string> frame_body(const message_ref& m) {
 
 class push_session final : public std::enable_shared_from_this<push_session>, public router::sink {
 public:
-    push_session(asio::ip::tcp::socket s, router::hub& hub) : ws_(std::move(s)), hub_(hub) {}
+    push_session(asio::ip::tcp::socket s, router::hub& hub, std::shared_ptr<const auth::api_token> token)
+        : ws_(std::move(s)), hub_(hub), token_(std::move(token)) {}
 
     ~push_session() = default;
     push_session(const push_session&) = delete;
@@ -69,8 +70,15 @@ public:
     void start(beast::http::request<beast::http::string_body> req) {
         ws_.read_message_max(max_frame_in);
         ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
-        ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
+        // Browsers that offer subprotocols (a token travels as "token.<secret>") need one
+        // chosen: "vigil.v1".
+        const auto offered = req[beast::http::field::sec_websocket_protocol];
+        const bool v1 = std::string_view{offered.data(), offered.size()}.find("vigil.v1") != std::string_view::npos;
+        ws_.set_option(websocket::stream_base::decorator([v1](websocket::response_type& res) {
             res.set(beast::http::field::server, "vigil");
+            if (v1) {
+                res.set(beast::http::field::sec_websocket_protocol, "vigil.v1");
+            }
         }));
         ws_.async_accept(req, [self = shared_from_this()](beast::error_code ec) {
             if (ec) {
@@ -263,6 +271,10 @@ private:
                 error(id, "every filter must be a valid MQTT topic filter");
                 return;
             }
+            if (add && token_ && !token_->may_subscribe(s)) {
+                error(id, fmt::format("token '{}' may not subscribe to \"{}\"", token_->name, s));
+                return;
+            }
             fs.emplace_back(s);
         }
         if (add && filters_.size() + fs.size() > max_filters) {
@@ -317,6 +329,10 @@ private:
             error(id, "\"topic\" must be a valid topic name outside $SYS");
             return;
         }
+        if (token_ && !token_->may_publish(t)) {
+            error(id, fmt::format("token '{}' may not publish to \"{}\"", token_->name, t));
+            return;
+        }
         simdjson::dom::element payload;
         if (req["payload"].get(payload) != simdjson::SUCCESS) {
             error(id, "missing \"payload\"");
@@ -368,6 +384,7 @@ private:
 
     websocket::stream<beast::tcp_stream> ws_;
     router::hub& hub_;
+    std::shared_ptr<const auth::api_token> token_;
     beast::flat_buffer rx_;
     std::deque<frame> queue_;
     std::size_t queued_ = 0;
@@ -385,8 +402,8 @@ private:
 
 }  // namespace
 
-void start_push_session(asio::ip::tcp::socket socket, beast::http::request<beast::http::string_body> req, router::hub& hub) {
-    std::make_shared<push_session>(std::move(socket), hub)->start(std::move(req));
+void start_push_session(asio::ip::tcp::socket socket, beast::http::request<beast::http::string_body> req, router::hub& hub, std::shared_ptr<const auth::api_token> token) {
+    std::make_shared<push_session>(std::move(socket), hub, std::move(token))->start(std::move(req));
 }
 
 }  // namespace vigil::http

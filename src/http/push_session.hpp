@@ -1,6 +1,7 @@
 #pragma once
 // One JSON push WebSocket connection (/ws, protocol v1; see docs/push-protocol.md).
 
+#include <vigil/auth/tokens.hpp>
 #include <vigil/router/hub.hpp>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -12,7 +13,8 @@
 namespace vigil::http {
 
 /// Takes over `socket` whose HTTP request `req` asked for a WebSocket on /ws, and serves it on
-/// the current shard until it closes.
-void start_push_session(boost::asio::ip::tcp::socket socket, boost::beast::http::request<boost::beast::http::string_body> req, router::hub& hub);
+/// the current shard until it closes. `token` (null: no tokens configured) limits what it may
+/// subscribe to and publish.
+void start_push_session(boost::asio::ip::tcp::socket socket, boost::beast::http::request<boost::beast::http::string_body> req, router::hub& hub, std::shared_ptr<const auth::api_token> token);
 
 }  // namespace vigil::http

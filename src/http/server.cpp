@@ -2,6 +2,7 @@
 // and a JSON error for every request that cannot be served.
 #include <vigil/http/server.hpp>
 
+#include <vigil/auth/tokens.hpp>
 #include <vigil/core/log.hpp>
 #include <vigil/http/devices.hpp>
 
@@ -23,6 +24,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <system_error>
 
@@ -42,11 +44,54 @@ constexpr auto idle_timeout = std::chrono::seconds{30};
 constexpr std::size_t max_header_bytes = 8 * 1024;
 constexpr std::size_t max_body_bytes = 64 * 1024;
 
+/// What every session of a server shares.
+struct shared_state {
+    handler h;
+    router::hub* push = nullptr;
+    server::access acc;
+};
+
+/// The API token a request carries: `Authorization: Bearer T`, `?access_token=T`, or (for
+/// browsers opening a WebSocket, which cannot set headers) a `token.T` subprotocol.
+std::string_view token_of(const bhttp::request<bhttp::string_body>& req) {
+    const auto auth = req[bhttp::field::authorization];
+    const std::string_view a{auth.data(), auth.size()};
+    if (a.starts_with("Bearer ")) {
+        return a.substr(7);
+    }
+    const std::string_view target{req.target().data(), req.target().size()};
+    const auto q = target.find('?');
+    if (q != std::string_view::npos) {
+        std::string_view query = target.substr(q + 1);
+        while (!query.empty()) {
+            const auto amp = std::min(query.find('&'), query.size());
+            const std::string_view kv = query.substr(0, amp);
+            if (kv.starts_with("access_token=")) {
+                return kv.substr(13);
+            }
+            query.remove_prefix(std::min(amp + 1, query.size()));
+        }
+    }
+    const auto proto = req[bhttp::field::sec_websocket_protocol];
+    std::string_view p{proto.data(), proto.size()};
+    while (!p.empty()) {
+        const auto comma = std::min(p.find(','), p.size());
+        std::string_view item = p.substr(0, comma);
+        while (!item.empty() && item.front() == ' ') {
+            item.remove_prefix(1);
+        }
+        if (item.starts_with("token.")) {
+            return item.substr(6);
+        }
+        p.remove_prefix(std::min(comma + 1, p.size()));
+    }
+    return {};
+}
+
 /// One HTTP connection. Thread safety: shard-affine.
 class session : public std::enable_shared_from_this<session> {
 public:
-    session(tcp::socket s, std::shared_ptr<const handler> h, router::hub* push)
-        : stream_(std::move(s)), handler_(std::move(h)), push_(push) {}
+    session(tcp::socket s, std::shared_ptr<const shared_state> st) : stream_(std::move(s)), st_(std::move(st)) {}
 
     void start() { read(); }
 
@@ -75,16 +120,38 @@ private:
         }
         const auto& req = parser_->get();
         const std::string_view target{req.target().data(), req.target().size()};
-        if (target.substr(0, target.find('?')) == "/ws") {
-            if (push_ != nullptr && boost::beast::websocket::is_upgrade(req)) {
+        const std::string_view path = target.substr(0, target.find('?'));
+        std::shared_ptr<const auth::api_token> token;
+        if (st_->acc.tokens && path != "/healthz") {
+            token = st_->acc.tokens->find(token_of(req));
+            if (!token) {
+                VIGIL_LOG_LIMITED(info, "http: {} without a valid API token: 401", path);
+                send({401, error_json(401, "a valid API token is required (Authorization: Bearer, access_token, or a token.<T> WebSocket subprotocol)")}, false);
+                return;
+            }
+        }
+        if (path == "/ws") {
+            const auto origin = req[bhttp::field::origin];
+            const std::string_view o{origin.data(), origin.size()};
+            const auto& allowed = st_->acc.allowed_origins;
+            if (!allowed.empty() && !o.empty() && std::find(allowed.begin(), allowed.end(), o) == allowed.end()) {
+                VIGIL_LOG_LIMITED(warn, "http: WebSocket from origin '{}' refused (not in allowed_origins): 403", o);
+                send({403, error_json(403, "this Origin may not open /ws")}, false);
+                return;
+            }
+            if (st_->push != nullptr && boost::beast::websocket::is_upgrade(req)) {
                 stream_.expires_never();
-                start_push_session(stream_.release_socket(), parser_->release(), *push_);
+                start_push_session(stream_.release_socket(), parser_->release(), *st_->push, std::move(token));
                 return;
             }
             send({426, error_json(426, "/ws speaks WebSocket (JSON push protocol v1): send an Upgrade request")}, false);
             return;
         }
-        response res = (*handler_)(std::string_view{req.method_string().data(), req.method_string().size()},
+        if (token && path.starts_with("/api/") && !token->may_subscribe("devices/#")) {
+            send({403, error_json(403, fmt::format("token '{}' may not read devices/#", token->name))}, req.keep_alive());
+            return;
+        }
+        response res = st_->h(std::string_view{req.method_string().data(), req.method_string().size()},
                                 std::string_view{req.target().data(), req.target().size()});
         send(std::move(res), req.keep_alive());
     }
@@ -116,15 +183,13 @@ private:
     beast::tcp_stream stream_;
     beast::flat_buffer buffer_;
     std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
-    std::shared_ptr<const handler> handler_;
-    router::hub* push_;
+    std::shared_ptr<const shared_state> st_;
 };
 
 /// One shard's acceptor for one listener. Thread safety: shard-affine.
 class acceptor : public std::enable_shared_from_this<acceptor> {
 public:
-    acceptor(tcp::acceptor a, std::shared_ptr<const handler> h, router::hub* push)
-        : acc_(std::move(a)), handler_(std::move(h)), push_(push) {}
+    acceptor(tcp::acceptor a, std::shared_ptr<const shared_state> st) : acc_(std::move(a)), st_(std::move(st)) {}
 
     void start() {
         acc_.async_accept([self = shared_from_this()](beast::error_code ec, tcp::socket s) {
@@ -134,7 +199,7 @@ public:
             if (!ec) {
                 beast::error_code ignored;
                 s.set_option(tcp::no_delay(true), ignored);
-                std::make_shared<session>(std::move(s), self->handler_, self->push_)->start();
+                std::make_shared<session>(std::move(s), self->st_)->start();
             } else {
                 VIGIL_LOG_LIMITED(warn, "http: accept failed: {}", ec.message());
             }
@@ -149,8 +214,7 @@ public:
 
 private:
     tcp::acceptor acc_;
-    std::shared_ptr<const handler> handler_;
-    router::hub* push_;
+    std::shared_ptr<const shared_state> st_;
 };
 
 }  // namespace
@@ -158,15 +222,14 @@ private:
 struct server::impl {
     net::shard_pool& pool;
     std::vector<config::http_listener_settings> settings;
-    std::shared_ptr<const handler> h;
-    router::hub* push;
+    std::shared_ptr<const shared_state> st;
     std::vector<std::shared_ptr<acceptor>> acceptors;
     std::vector<asio::io_context*> contexts;  // of each acceptor
     std::vector<bound_listener> bound;
 };
 
-server::server(net::shard_pool& pool, std::vector<config::http_listener_settings> listeners, handler h, router::hub* push)
-    : impl_(std::make_unique<impl>(impl{pool, std::move(listeners), std::make_shared<const handler>(std::move(h)), push, {}, {}, {}})) {}
+server::server(net::shard_pool& pool, std::vector<config::http_listener_settings> listeners, handler h, router::hub* push, access acc)
+    : impl_(std::make_unique<impl>(impl{pool, std::move(listeners), std::make_shared<const shared_state>(shared_state{std::move(h), push, std::move(acc)}), {}, {}, {}})) {}
 
 server::~server() = default;
 
@@ -195,7 +258,7 @@ void server::start() {
                 throw std::system_error(ec, fmt::format("cannot listen for HTTP on {}:{}", l.bind, port));
             }
             port = a.local_endpoint().port();
-            impl_->acceptors.push_back(std::make_shared<acceptor>(std::move(a), impl_->h, impl_->push));
+            impl_->acceptors.push_back(std::make_shared<acceptor>(std::move(a), impl_->st));
             impl_->contexts.push_back(&ioc);
         }
         impl_->bound.push_back({l.bind, port});

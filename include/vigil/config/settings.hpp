@@ -51,6 +51,14 @@ struct http_listener_settings {
     std::uint16_t port = 8080;  ///< 0 lets the OS pick (tests)
 };
 
+/// `[http]` beyond its listeners.
+struct http_settings {
+    /// API tokens (`vigil token`); empty: the API and /ws are open (loopback listeners only).
+    std::string tokens_file;
+    /// Origins allowed to open /ws from a browser ("https://dispatch.example"); empty: any.
+    std::vector<std::string> allowed_origins;
+};
+
 /// `[auth]`
 struct auth_settings {
     std::string password_file;  ///< empty: no passwords (only anonymous clients)
@@ -94,6 +102,7 @@ struct settings {
     std::chrono::milliseconds stats_interval{60000};  ///< how often a "stats:" line is logged
     std::vector<listener_settings> listeners;
     std::vector<http_listener_settings> http_listeners;  ///< default: one on 127.0.0.1:8080
+    http_settings http;
     limits_settings limits;
     auth_settings auth;
 

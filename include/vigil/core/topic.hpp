@@ -25,6 +25,11 @@ constexpr std::size_t max_length = 65535;
 /// Complexity: linear in the lengths.
 [[nodiscard]] bool matches(std::string_view filter, std::string_view name) noexcept;
 
+/// True when every topic `inner` (a valid filter) matches is also matched by `outer` (a valid
+/// filter): `devices/#` covers `devices/+/location`; `devices/+/location` does not cover
+/// `devices/#`. Used to check a requested subscription against an allowed one.
+[[nodiscard]] bool covers(std::string_view outer, std::string_view inner) noexcept;
+
 /// Splits at '/': calls `f(level, is_last)` for each level, left to right.
 template <class F>
 void for_each_level(std::string_view s, F&& f) {

@@ -18,6 +18,9 @@ class shard_pool;
 namespace vigil::router {
 class hub;
 }
+namespace vigil::auth {
+class token_file;
+}
 
 namespace vigil::http {
 
@@ -38,8 +41,15 @@ struct bound_listener {
 /// Thread safety: construct, start and stop from the main thread.
 class server {
 public:
+    /// Who may use the API and /ws: `tokens` (null: everyone; then listeners are loopback only)
+    /// and the browser origins allowed to open /ws (empty: any).
+    struct access {
+        std::shared_ptr<const auth::token_file> tokens;
+        std::vector<std::string> allowed_origins;
+    };
+
     /// `push` (nullable) serves `/ws`, the JSON push WebSocket; without it /ws answers 426.
-    server(net::shard_pool& pool, std::vector<config::http_listener_settings> listeners, handler h, router::hub* push = nullptr);
+    server(net::shard_pool& pool, std::vector<config::http_listener_settings> listeners, handler h, router::hub* push = nullptr, access acc = {});
     ~server();
     server(const server&) = delete;
     server& operator=(const server&) = delete;

@@ -135,7 +135,11 @@ TEST_CASE("config: http listeners", "[config]") {
     CHECK(s.http_listeners[0].bind == "::1");
     CHECK(s.http_listeners[1].bind == "127.0.0.1");
     CHECK(s.http_listeners[1].port == 9090);
-    CHECK_THROWS_WITH(parse_settings("[[http.listener]]\nbind = \"0.0.0.0\"\n", "b.toml"), Contains("b.toml:1") && Contains("no authentication yet"));
+    CHECK_THROWS_WITH(parse_settings("[[http.listener]]\nbind = \"0.0.0.0\"\n", "b.toml"), Contains("b.toml:1") && Contains("tokens_file"));
+    const auto open = parse_settings("[http]\ntokens_file = \"/etc/vigil/tokens\"\nallowed_origins = [\"https://d.example\"]\n[[http.listener]]\nbind = \"0.0.0.0\"\n", "t.toml");
+    CHECK(open.http.tokens_file == "/etc/vigil/tokens");
+    CHECK(open.http.allowed_origins == std::vector<std::string>{"https://d.example"});
+    CHECK(open.http_listeners.at(0).bind == "0.0.0.0");
     CHECK_THROWS_WITH(parse_settings("[[http.listener]]\nprot = 1\n", "c.toml"), Contains("c.toml:2") && Contains("http.listener.prot"));
     CHECK_THROWS_WITH(parse_settings("[http]\nlistener = 3\n", "d.toml"), Contains("d.toml:2"));
 }

@@ -77,3 +77,23 @@ TEST_CASE("topic: UTF-8 validation rejects U+0000, overlongs, surrogates", "[top
     CHECK_FALSE(topic::valid_utf8("\xE2\x82"));       // truncated
     CHECK_FALSE(topic::valid_utf8("\xFF"));
 }
+
+TEST_CASE("topic: one filter covers another", "[topic]") {
+    using vigil::topic::covers;
+    CHECK(covers("#", "devices/+/location"));
+    CHECK(covers("devices/#", "devices/+/location"));
+    CHECK(covers("devices/#", "devices/#"));
+    CHECK(covers("devices/#", "devices"));
+    CHECK(covers("devices/+/location", "devices/car-1/location"));
+    CHECK(covers("devices/+/location", "devices/+/location"));
+    CHECK(covers("devices/car-1/#", "devices/car-1/status"));
+    CHECK_FALSE(covers("devices/+/location", "devices/#"));
+    CHECK_FALSE(covers("devices/car-1/location", "devices/+/location"));
+    CHECK_FALSE(covers("devices/+/location", "devices/car-1/status"));
+    CHECK_FALSE(covers("devices/+", "devices/car-1/location"));
+    CHECK_FALSE(covers("devices/car-1/#", "devices/#"));
+    CHECK_FALSE(covers("devices", "devices/x"));
+    CHECK_FALSE(covers("#", "$SYS/#"));
+    CHECK_FALSE(covers("+/x", "$SYS/x"));
+    CHECK(covers("$SYS/#", "$SYS/broker/load"));
+}

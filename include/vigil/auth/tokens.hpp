@@ -1,0 +1,50 @@
+#pragma once
+/// API tokens for the HTTP API and the WebSocket push gateway.
+///
+/// A token is 32 random bytes (base64url) handed to a dashboard once; the tokens file keeps only
+/// its SHA-256 (a fast hash is right for a high-entropy secret; passwords use PBKDF2) with what
+/// it may do:  `NAME sha256:<hex> sub=<filter>,<filter> pub=<filter>,...`  ('#' comments).
+
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace vigil::auth {
+
+struct api_token {
+    std::string name;
+    std::vector<std::string> subscribe;  ///< filters it may subscribe to (and read in /api)
+    std::vector<std::string> publish;    ///< filters whose topics it may publish to
+
+    /// True when `filter` is covered by one of the subscribe filters.
+    [[nodiscard]] bool may_subscribe(std::string_view filter) const;
+    /// True when `topic` matches one of the publish filters.
+    [[nodiscard]] bool may_publish(std::string_view topic) const;
+};
+
+/// Thread safety: immutable after parse; safe.
+class token_file {
+public:
+    /// Errors: throws config::config_error naming `source:line`.
+    [[nodiscard]] static token_file parse(std::string_view text, std::string_view source);
+    /// Errors: throws config::config_error.
+    [[nodiscard]] static token_file load(const std::string& path);
+
+    /// The token whose secret is `secret`, or null.
+    [[nodiscard]] std::shared_ptr<const api_token> find(std::string_view secret) const;
+    [[nodiscard]] std::size_t size() const noexcept { return by_hash_.size(); }
+
+    /// A fresh secret and the file line that grants it `sub`/`pub` (for `vigil token`).
+    struct issued {
+        std::string secret;
+        std::string line;
+    };
+    [[nodiscard]] static issued issue(std::string_view name, const std::vector<std::string>& sub, const std::vector<std::string>& pub);
+
+private:
+    std::map<std::string, std::shared_ptr<const api_token>, std::less<>> by_hash_;  // hex SHA-256
+};
+
+}  // namespace vigil::auth

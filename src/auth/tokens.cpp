@@ -1,0 +1,139 @@
+#include <vigil/auth/tokens.hpp>
+
+#include <vigil/config/settings.hpp>
+#include <vigil/core/topic.hpp>
+
+#include <fmt/format.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace vigil::auth {
+namespace {
+
+std::string sha256_hex(std::string_view s) {
+    unsigned char d[SHA256_DIGEST_LENGTH];
+    SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), d);
+    std::string out;
+    out.reserve(2 * sizeof d);
+    for (const unsigned char c : d) {
+        out += fmt::format("{:02x}", c);
+    }
+    return out;
+}
+
+std::vector<std::string> split_filters(std::string_view list, std::string_view source, std::size_t line) {
+    std::vector<std::string> out;
+    std::size_t pos = 0;
+    while (pos <= list.size() && !list.empty()) {
+        const std::size_t comma = std::min(list.find(',', pos), list.size());
+        const std::string_view f = list.substr(pos, comma - pos);
+        if (!topic::valid_filter(f) || !topic::valid_utf8(f)) {
+            throw config::config_error(fmt::format("{}:{}: \"{}\" is not a valid topic filter", source, line, f));
+        }
+        out.emplace_back(f);
+        pos = comma + 1;
+    }
+    return out;
+}
+
+}  // namespace
+
+bool api_token::may_subscribe(std::string_view filter) const {
+    return std::any_of(subscribe.begin(), subscribe.end(), [filter](const std::string& f) { return topic::covers(f, filter); });
+}
+
+bool api_token::may_publish(std::string_view t) const {
+    return std::any_of(publish.begin(), publish.end(), [t](const std::string& f) { return topic::matches(f, t); });
+}
+
+token_file token_file::parse(std::string_view text, std::string_view source) {
+    token_file tf;
+    config::for_each_line(text, [&](std::string_view line, std::size_t n) {
+        const auto first = line.find_first_not_of(" \t");
+        if (first == std::string_view::npos || line[first] == '#') {
+            return;
+        }
+        auto t = std::make_shared<api_token>();
+        std::string hash;
+        std::size_t pos = first;
+        int field = 0;
+        while (pos < line.size()) {
+            const std::size_t end = std::min(line.find_first_of(" \t", pos), line.size());
+            const std::string_view word = line.substr(pos, end - pos);
+            if (field == 0) {
+                t->name = word;
+            } else if (field == 1) {
+                if (!word.starts_with("sha256:") || word.size() != 7 + 64 ||
+                    word.find_first_not_of("0123456789abcdef", 7) != std::string_view::npos) {
+                    throw config::config_error(fmt::format("{}:{}: the second field must be sha256:<64 hex digits> (make lines with `vigil token`)", source, n));
+                }
+                hash = word.substr(7);
+            } else if (word.starts_with("sub=")) {
+                t->subscribe = split_filters(word.substr(4), source, n);
+            } else if (word.starts_with("pub=")) {
+                t->publish = split_filters(word.substr(4), source, n);
+            } else {
+                throw config::config_error(fmt::format("{}:{}: unknown field \"{}\" (expected sub=... or pub=...)", source, n, word));
+            }
+            ++field;
+            pos = line.find_first_not_of(" \t", end);
+            if (pos == std::string_view::npos) {
+                break;
+            }
+        }
+        if (field < 2) {
+            throw config::config_error(fmt::format("{}:{}: expected NAME sha256:<hex> [sub=...] [pub=...]", source, n));
+        }
+        if (!tf.by_hash_.emplace(std::move(hash), std::move(t)).second) {
+            throw config::config_error(fmt::format("{}:{}: the same token appears twice", source, n));
+        }
+    });
+    return tf;
+}
+
+token_file token_file::load(const std::string& path) {
+    return parse(config::read_text_file(path, "tokens file"), path);
+}
+
+std::shared_ptr<const api_token> token_file::find(std::string_view secret) const {
+    if (secret.empty()) {
+        return nullptr;
+    }
+    const auto it = by_hash_.find(sha256_hex(secret));
+    return it == by_hash_.end() ? nullptr : it->second;
+}
+
+token_file::issued token_file::issue(std::string_view name, const std::vector<std::string>& sub, const std::vector<std::string>& pub) {
+    unsigned char raw[32];
+    if (RAND_bytes(raw, sizeof raw) != 1) {
+        throw std::runtime_error("no randomness available for a token");
+    }
+    unsigned char b64[64];
+    const int n = EVP_EncodeBlock(b64, raw, sizeof raw);
+    std::string secret(reinterpret_cast<const char*>(b64), static_cast<std::size_t>(n));
+    // base64url without padding: safe in URLs, headers and subprotocol names.
+    std::replace(secret.begin(), secret.end(), '+', '-');
+    std::replace(secret.begin(), secret.end(), '/', '_');
+    secret.erase(std::remove(secret.begin(), secret.end(), '='), secret.end());
+    auto join = [](const std::vector<std::string>& v) {
+        std::string s;
+        for (const auto& f : v) {
+            s += (s.empty() ? "" : ",") + f;
+        }
+        return s;
+    };
+    std::string line = fmt::format("{} sha256:{}", name, sha256_hex(secret));
+    if (!sub.empty()) {
+        line += " sub=" + join(sub);
+    }
+    if (!pub.empty()) {
+        line += " pub=" + join(pub);
+    }
+    return {std::move(secret), std::move(line)};
+}
+
+}  // namespace vigil::auth

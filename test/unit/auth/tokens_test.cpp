@@ -1,0 +1,39 @@
+#include <vigil/auth/tokens.hpp>
+#include <vigil/config/settings.hpp>
+
+#include <catch2/catch.hpp>
+
+using namespace vigil::auth;
+using Catch::Matchers::Contains;
+
+TEST_CASE("auth: an issued token is found by its secret, and only by it", "[auth][tokens]") {
+    const auto a = token_file::issue("wall-1", {"devices/+/location", "devices/+/status"}, {"devices/+/commands"});
+    const auto b = token_file::issue("ops", {"#"}, {});
+    CHECK(a.secret.size() >= 43);
+    CHECK(a.secret.find_first_of("+/=") == std::string::npos);  // URL-safe
+    CHECK(a.line.find(a.secret) == std::string::npos);          // only the hash is stored
+    const auto tf = token_file::parse("# dashboards\n" + a.line + "\n\n" + b.line + "\n", "tokens");
+    CHECK(tf.size() == 2);
+    const auto t = tf.find(a.secret);
+    REQUIRE(t);
+    CHECK(t->name == "wall-1");
+    CHECK(t->may_subscribe("devices/+/location"));
+    CHECK(t->may_subscribe("devices/car-1/status"));
+    CHECK_FALSE(t->may_subscribe("devices/#"));
+    CHECK_FALSE(t->may_subscribe("#"));
+    CHECK(t->may_publish("devices/car-1/commands"));
+    CHECK_FALSE(t->may_publish("devices/car-1/location"));
+    CHECK(tf.find(b.secret)->may_subscribe("devices/#"));
+    CHECK_FALSE(tf.find(b.secret)->may_publish("anything"));
+    CHECK_FALSE(tf.find("wrong"));
+    CHECK_FALSE(tf.find(""));
+}
+
+TEST_CASE("auth: bad tokens files name the line", "[auth][tokens]") {
+    CHECK_THROWS_WITH(token_file::parse("x\n", "t"), Contains("t:1"));
+    CHECK_THROWS_WITH(token_file::parse("x sha256:abc\n", "t"), Contains("t:1") && Contains("64 hex"));
+    const std::string h = "sha256:" + std::string(64, 'a');
+    CHECK_THROWS_WITH(token_file::parse("x " + h + " sub=a/#/b\n", "t"), Contains("t:1") && Contains("a/#/b"));
+    CHECK_THROWS_WITH(token_file::parse("x " + h + " what=1\n", "t"), Contains("unknown field"));
+    CHECK_THROWS_WITH(token_file::parse("x " + h + "\ny " + h + "\n", "t"), Contains("t:2") && Contains("twice"));
+}
