@@ -3,6 +3,7 @@
 // message is delivered S times. Reports deliveries/s, loss, order violations and latency
 // percentiles; --ramp raises the offered rate until p99 or loss breaks a bound.
 #include "load_client.hpp"
+#include "measure.hpp"
 #include "ws_client.hpp"
 
 #include <boost/asio/steady_timer.hpp>
@@ -10,9 +11,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <map>
-#include <sstream>
 #include <string>
 
 namespace vb = vigil::bench;
@@ -49,38 +47,6 @@ struct step_result {
     double server_cpu = -1;  // cores used by the server process, if known
 };
 
-double pct(std::vector<std::uint32_t>& v, double p) {
-    if (v.empty()) {
-        return 0;
-    }
-    const auto k = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1));
-    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
-    return v[k] / 1000.0;
-}
-
-double cpu_seconds(int pid) {
-    if (pid <= 0) {
-        return -1;
-    }
-    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-    std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    const auto close = s.rfind(')');
-    if (close == std::string::npos) {
-        return -1;
-    }
-    std::istringstream in(s.substr(close + 2));
-    std::string field;
-    double utime = 0, stime = 0;
-    for (int i = 3; i <= 15 && in >> field; ++i) {
-        if (i == 14) {
-            utime = std::stod(field);
-        } else if (i == 15) {
-            stime = std::stod(field);
-        }
-    }
-    return (utime + stime) / 100.0;  // USER_HZ
-}
-
 class runner {
 public:
     explicit runner(const options& o) : o_(o) {}
@@ -113,7 +79,7 @@ public:
         obs_ = {};
         obs_.latency_us.reserve(static_cast<std::size_t>(per_pub_rate * seconds * static_cast<double>(o_.publishers * o_.subscribers)) + 1024);
         std::vector<std::uint64_t> sent(pubs_.size(), 0);
-        const double cpu0 = cpu_seconds(o_.server_pid);
+        const double cpu0 = vb::cpu_seconds(o_.server_pid);
         const auto t0 = std::chrono::steady_clock::now();
         const auto end = t0 + std::chrono::duration<double>(seconds);
         asio::steady_timer tick(ioc_);
@@ -163,13 +129,13 @@ public:
         r.received = obs_.received;
         r.out_of_order = obs_.out_of_order;
         r.delivered = static_cast<double>(obs_.received) / seconds;
-        r.p50 = pct(obs_.latency_us, 0.50);
-        r.p90 = pct(obs_.latency_us, 0.90);
-        r.p99 = pct(obs_.latency_us, 0.99);
-        r.p999 = pct(obs_.latency_us, 0.999);
+        r.p50 = vb::percentile_ms(obs_.latency_us, 0.50);
+        r.p90 = vb::percentile_ms(obs_.latency_us, 0.90);
+        r.p99 = vb::percentile_ms(obs_.latency_us, 0.99);
+        r.p999 = vb::percentile_ms(obs_.latency_us, 0.999);
         r.max = obs_.latency_us.empty() ? 0 : *std::max_element(obs_.latency_us.begin(), obs_.latency_us.end()) / 1000.0;
         if (cpu0 >= 0) {
-            r.server_cpu = (cpu_seconds(o_.server_pid) - cpu0) / wall;
+            r.server_cpu = (vb::cpu_seconds(o_.server_pid) - cpu0) / wall;
         }
         return r;
     }
@@ -205,41 +171,27 @@ void print(const options& o, const step_result& r) {
 }
 
 options parse(int argc, char** argv) {
+    const vb::command_line cl(argc, argv, {"ramp"},
+        "usage: mqtt_load [--port N] [--publishers P] [--subscribers S] [--rate R per publisher]\n"
+        "                 [--ws-subscribers W --http-port H]   (dashboards on /ws, JSON payloads)\n"
+        "                 [--seconds D] [--payload B] [--label L] [--server-pid PID]\n"
+        "                 [--ramp [--ramp-factor F] [--max-p99-ms M] [--max-loss X]]\n");
     options o;
-    std::map<std::string, std::string> kv;
-    for (int i = 1; i < argc; ++i) {
-        std::string a = argv[i];
-        if (a == "--ramp") {
-            o.ramp = true;
-        } else if (a.rfind("--", 0) == 0 && i + 1 < argc) {
-            kv[a.substr(2)] = argv[++i];
-        } else {
-            std::fprintf(stderr, "usage: mqtt_load [--port N] [--publishers P] [--subscribers S] [--rate R per publisher]\n"
-                                 "                 [--ws-subscribers W --http-port H]   (dashboards on /ws, JSON payloads)\n"
-                                 "                 [--seconds D] [--payload B] [--label L] [--server-pid PID]\n"
-                                 "                 [--ramp [--ramp-factor F] [--max-p99-ms M] [--max-loss X]]\n");
-            std::exit(2);
-        }
-    }
-    auto get = [&kv](const char* k, auto& v) {
-        if (auto it = kv.find(k); it != kv.end()) {
-            std::istringstream(it->second) >> v;
-        }
-    };
-    get("host", o.host);
-    get("port", o.port);
-    get("publishers", o.publishers);
-    get("subscribers", o.subscribers);
-    get("ws-subscribers", o.ws_subscribers);
-    get("http-port", o.http_port);
-    get("rate", o.rate);
-    get("seconds", o.seconds);
-    get("payload", o.payload);
-    get("label", o.label);
-    get("ramp-factor", o.ramp_factor);
-    get("max-p99-ms", o.max_p99_ms);
-    get("max-loss", o.max_loss);
-    get("server-pid", o.server_pid);
+    o.ramp = cl.flag("ramp");
+    cl.get("host", o.host);
+    cl.get("port", o.port);
+    cl.get("publishers", o.publishers);
+    cl.get("subscribers", o.subscribers);
+    cl.get("ws-subscribers", o.ws_subscribers);
+    cl.get("http-port", o.http_port);
+    cl.get("rate", o.rate);
+    cl.get("seconds", o.seconds);
+    cl.get("payload", o.payload);
+    cl.get("label", o.label);
+    cl.get("ramp-factor", o.ramp_factor);
+    cl.get("max-p99-ms", o.max_p99_ms);
+    cl.get("max-loss", o.max_loss);
+    cl.get("server-pid", o.server_pid);
     return o;
 }
 

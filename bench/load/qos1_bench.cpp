@@ -3,6 +3,8 @@
 // subscriber (clean session off, QoS 1, acknowledging everything) makes every message a
 // durable effect: vigil writes it to its store before the PUBACK (durable mode).
 // Works against any MQTT 3.1.1 broker.
+#include "measure.hpp"
+
 #include <vigil/mqtt/codec/codec.hpp>
 
 #include <boost/asio/connect.hpp>
@@ -15,11 +17,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <functional>
-#include <map>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -184,59 +183,19 @@ private:
     bool publishing_ = false;
 };
 
-double cpu_seconds(int pid) {
-    if (pid <= 0) {
-        return -1;
-    }
-    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-    std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    std::istringstream in(s.substr(s.rfind(')') + 2));
-    std::string field;
-    double ticks = 0;
-    for (int i = 3; i <= 15 && in >> field; ++i) {
-        if (i == 14 || i == 15) {
-            ticks += std::stod(field);
-        }
-    }
-    return ticks / 100.0;
-}
-
-double pct(std::vector<std::uint32_t>& v, double p) {
-    if (v.empty()) {
-        return 0;
-    }
-    const auto k = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1));
-    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
-    return v[k] / 1000.0;
-}
-
 options parse(int argc, char** argv) {
+    const vigil::bench::command_line cl(argc, argv, {"subscriber"},
+        "usage: qos1_bench [--port N] [--publishers P] [--window W] [--seconds D] [--payload B]\n"
+        "                  [--subscriber] [--server-pid PID] [--label L]\n");
     options o;
-    std::map<std::string, std::string> kv;
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        if (a == "--subscriber") {
-            o.subscriber = true;
-        } else if (a.rfind("--", 0) == 0 && i + 1 < argc) {
-            kv[a.substr(2)] = argv[++i];
-        } else {
-            std::fprintf(stderr, "usage: qos1_bench [--port N] [--publishers P] [--window W] [--seconds D] [--payload B]\n"
-                                 "                  [--subscriber] [--server-pid PID] [--label L]\n");
-            std::exit(2);
-        }
-    }
-    auto get = [&kv](const char* k, auto& v) {
-        if (auto it = kv.find(k); it != kv.end()) {
-            std::istringstream(it->second) >> v;
-        }
-    };
-    get("port", o.port);
-    get("publishers", o.publishers);
-    get("window", o.window);
-    get("seconds", o.seconds);
-    get("payload", o.payload);
-    get("server-pid", o.server_pid);
-    get("label", o.label);
+    o.subscriber = cl.flag("subscriber");
+    cl.get("port", o.port);
+    cl.get("publishers", o.publishers);
+    cl.get("window", o.window);
+    cl.get("seconds", o.seconds);
+    cl.get("payload", o.payload);
+    cl.get("server-pid", o.server_pid);
+    cl.get("label", o.label);
     return o;
 }
 
@@ -277,20 +236,20 @@ int main(int argc, char** argv) {
     const auto warm = clock_type::now() + std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(o.seconds / 5));
     run_until([&] { return clock_type::now() >= warm; });
     t.measuring = true;
-    const double cpu0 = cpu_seconds(o.server_pid);
+    const double cpu0 = vigil::bench::cpu_seconds(o.server_pid);
     const auto t0 = clock_type::now();
     const auto end = t0 + std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(o.seconds));
     run_until([&] { return clock_type::now() >= end; });
     t.measuring = false;
     const double wall = std::chrono::duration<double>(clock_type::now() - t0).count();
-    const double cpu = o.server_pid > 0 ? (cpu_seconds(o.server_pid) - cpu0) / wall : -1;
+    const double cpu = o.server_pid > 0 ? (vigil::bench::cpu_seconds(o.server_pid) - cpu0) / wall : -1;
     for (auto& p : pubs) {
         p->stop();
     }
     std::printf(
         "%-18s pubs=%zu window=%zu acked=%.0f/s subscriber=%.0f/s puback p50=%.2fms p99=%.2fms max=%.2fms server_cpu=%.2f\n",
         o.label.c_str(), o.publishers, o.window, static_cast<double>(t.acked) / wall, static_cast<double>(t.received) / wall,
-        pct(t.latency_us, 0.5), pct(t.latency_us, 0.99),
+        vigil::bench::percentile_ms(t.latency_us, 0.5), vigil::bench::percentile_ms(t.latency_us, 0.99),
         t.latency_us.empty() ? 0 : *std::max_element(t.latency_us.begin(), t.latency_us.end()) / 1000.0, cpu
     );
     for (auto& p : pubs) {

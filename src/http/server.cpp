@@ -7,6 +7,7 @@
 #include <vigil/http/devices.hpp>
 
 #include <optional>
+#include <vigil/net/listen.hpp>
 #include <vigil/net/shard_pool.hpp>
 
 #include "push_session.hpp"
@@ -28,7 +29,6 @@
 #include <chrono>
 #include <system_error>
 
-#include <sys/socket.h>
 
 namespace vigil::http {
 namespace {
@@ -37,8 +37,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
-
-using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
 constexpr auto idle_timeout = std::chrono::seconds{30};
 constexpr std::size_t max_header_bytes = 8 * 1024;
@@ -238,22 +236,8 @@ void server::start() {
         std::uint16_t port = l.port;
         for (unsigned i = 0; i < impl_->pool.size(); ++i) {
             auto& ioc = impl_->pool.context(i);
-            tcp::acceptor a(ioc);
             beast::error_code ec;
-            const tcp::endpoint ep{asio::ip::make_address(l.bind), port};
-            a.open(ep.protocol(), ec);
-            if (!ec) {
-                a.set_option(tcp::acceptor::reuse_address(true), ec);
-            }
-            if (!ec) {
-                a.set_option(reuse_port(true), ec);
-            }
-            if (!ec) {
-                a.bind(ep, ec);
-            }
-            if (!ec) {
-                a.listen(asio::socket_base::max_listen_connections, ec);
-            }
+            tcp::acceptor a = net::listen_shared(ioc, {asio::ip::make_address(l.bind), port}, asio::socket_base::max_listen_connections, ec);
             if (ec) {
                 throw std::system_error(ec, fmt::format("cannot listen for HTTP on {}:{}", l.bind, port));
             }

@@ -108,19 +108,7 @@ class Subscriber:
 
 
 def retained_values(port):
-    c = raw.RawClient(port, timeout=30)
-    c.connect("", clean=True)
-    c.send(raw.subscribe(1, ("crash/r/#", 0)))
-    assert c.recv_packet().type == 9
-    c.send(raw.PINGREQ)
-    out = {}
-    while True:
-        p = c.recv_packet()
-        if p.type == 13:
-            break
-        out[p.topic] = int(p.payload)
-    c.close()
-    return out
+    return {t: int(p) for t, p in raw.retained_snapshot(port, "crash/r/#").items()}
 
 
 def run_cycles(binary, cycles, workers=2, seed=None, log=None, durability="durable"):

@@ -159,3 +159,22 @@ class RawClient:
 
     def close(self):
         self.sock.close()
+
+
+def retained_snapshot(port, topic_filter, timeout=30):
+    """Subscribes with a clean session and returns {topic: payload bytes} of the retained
+    messages (PINGRESP marks the end: all are sent before the next packet is answered)."""
+    c = RawClient(port, timeout=timeout)
+    c.connect("", clean=True)
+    c.send(subscribe(1, (topic_filter, 0)))
+    assert c.recv_packet().type == 9
+    c.send(PINGREQ)
+    out = {}
+    while True:
+        p = c.recv_packet()
+        if p.type == 13:
+            break
+        assert p.type == 3 and p.retain, p
+        out[p.topic] = p.payload
+    c.close()
+    return out

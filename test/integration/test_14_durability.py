@@ -24,22 +24,7 @@ def recovered(v):
 
 
 def retained_now(port, topic_filter):
-    """Subscribes with a clean session and returns {topic: payload} of the retained messages
-    (PINGRESP marks the end: they are all sent before the next packet is answered)."""
-    c = raw.RawClient(port)
-    c.connect("", clean=True)
-    c.send(raw.subscribe(1, (topic_filter, 0)))
-    assert c.recv_packet().type == 9
-    c.send(raw.PINGREQ)
-    out = {}
-    while True:
-        p = c.recv_packet()
-        if p.type == 13:
-            break
-        assert p.type == 3 and p.retain
-        out[p.topic] = p.payload.decode()
-    c.close()
-    return out
+    return {t: p.decode() for t, p in raw.retained_snapshot(port, topic_filter).items()}
 
 
 def test_retained_and_persistent_session_survive_sigkill(start_vigil, workers, tmp_path):

@@ -6,6 +6,7 @@
 
 #include <vigil/core/log.hpp>
 #include <vigil/core/topic.hpp>
+#include <vigil/net/listen.hpp>
 #include <vigil/net/shard_pool.hpp>
 
 #include <boost/asio/post.hpp>
@@ -14,16 +15,11 @@
 
 #include <algorithm>
 #include <future>
-#include <unordered_map>
 #include <system_error>
-
-#include <sys/socket.h>
+#include <unordered_map>
 
 namespace vigil::mqtt {
 namespace {
-
-/// Lets several shards accept on one port; the kernel spreads connections among them.
-using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
 /// One shard's acceptor for one listener. Thread safety: shard-affine.
 class acceptor : public std::enable_shared_from_this<acceptor> {
@@ -194,22 +190,8 @@ struct broker::impl {
             const tcp::endpoint requested{asio::ip::make_address(l.bind), l.port};
             std::uint16_t port = l.port;
             for (auto& sh : core.shards) {
-                tcp::acceptor a(sh->context());
                 error_code ec;
-                const tcp::endpoint ep{requested.address(), port};
-                a.open(ep.protocol(), ec);
-                if (!ec) {
-                    a.set_option(tcp::acceptor::reuse_address(true), ec);
-                }
-                if (!ec) {
-                    a.set_option(reuse_port(true), ec);
-                }
-                if (!ec) {
-                    a.bind(ep, ec);
-                }
-                if (!ec) {
-                    a.listen(l.backlog, ec);
-                }
+                tcp::acceptor a = net::listen_shared(sh->context(), {requested.address(), port}, l.backlog, ec);
                 if (ec) {
                     throw std::system_error(ec, fmt::format("cannot listen on {}:{}", l.bind, port));
                 }
