@@ -30,20 +30,20 @@ std::optional<std::pair<std::string_view, std::string_view>> split(std::string_v
     return std::make_pair(topic.substr(0, slash), topic.substr(slash + 1));
 }
 
-/// The device's online state from its status message, if it has one.
-std::optional<bool> online_from(const message& status) {
+/// The device's online state from its status message.
+bool online_from(const message& status) {
     const auto p = status.payload();
     const std::string_view text{reinterpret_cast<const char*>(p.data()), p.size()};
     if (text == "offline" || text == "\"offline\"") {
         return false;
     }
-    if (is_json(p)) {
-        thread_local simdjson::dom::parser parser;
-        simdjson::dom::element doc;
-        bool online = true;
-        if (parser.parse(p.data(), p.size(), false).get(doc) == simdjson::SUCCESS && doc["online"].get(online) == simdjson::SUCCESS) {
-            return online;
-        }
+    // One parse: a JSON object with a boolean "online" decides; anything else means online.
+    thread_local simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    bool online = true;
+    if (!p.empty() && parser.parse(p.data(), p.size(), false).get(doc) == simdjson::SUCCESS &&
+        doc["online"].get(online) == simdjson::SUCCESS) {
+        return online;
     }
     return true;
 }
@@ -56,7 +56,7 @@ void append_device(std::string& out, std::string_view id, const device_values& d
     if (status == d.by_kind.end()) {
         out.append("null");
     } else {
-        out.append(*online_from(*status->second) ? "true" : "false");
+        out.append(online_from(*status->second) ? "true" : "false");
     }
     out.append(",\"updated\":");
     out.append(std::to_string(d.updated));
