@@ -90,6 +90,24 @@ void log_stats(const vigil::mqtt::broker_stats& st) {
     );
 }
 
+/// SIGHUP for the HTTP side: API tokens and HTTPS certificates. Whatever fails to load leaves
+/// what is in force and says why.
+void reload_http(vigil::http::server& web, const vigil::config::settings& s) {
+    try {
+        auto tokens = vigil::auth::token_file::load(s.http);
+        const std::size_t n = tokens ? tokens->size() : 0;
+        web.set_tokens(std::move(tokens));
+        vigil::log::info("reload: API tokens: {}", n);
+    } catch (const std::exception& e) {
+        vigil::log::error("reload: {}; keeping the previous API tokens", e.what());
+    }
+    try {
+        web.reload_tls();
+    } catch (const std::exception& e) {
+        vigil::log::error("reload: {}; keeping the previous HTTPS certificates", e.what());
+    }
+}
+
 int run(const vigil::config::settings& s) {
     vigil::log::set_level(s.log_level);
     // Block the stop signals in every thread; the main thread waits for them below.
@@ -105,13 +123,18 @@ int run(const vigil::config::settings& s) {
     vigil::mqtt::broker b{s};
     vigil::http::server::access access;
     access.allowed_origins = s.http.allowed_origins;
-    if (s.http.tokens_file.empty()) {
-        vigil::log::info("HTTP API and /ws are open to anyone who can reach them (no [http] tokens_file): loopback listeners only");
+    access.tokens = vigil::auth::token_file::load(s.http);
+    if (!access.tokens) {
+        vigil::log::info("HTTP API and /ws are open to anyone who can reach them (no [http] tokens_file or tokens): loopback listeners only");
     } else {
-        access.tokens = std::make_shared<const vigil::auth::token_file>(vigil::auth::token_file::load(s.http.tokens_file));
-        vigil::log::info("tokens file {}: {} API tokens", s.http.tokens_file, access.tokens->size());
+        vigil::log::info("API tokens: {} (tokens_file \"{}\", {} inline)", access.tokens->size(), s.http.tokens_file, s.http.tokens.size());
     }
-    vigil::http::server web{b.shards(), s.http_listeners, vigil::app::make_api(b), &b.push(), std::move(access)};
+    vigil::http::upgrades up;
+    up.push = &b.push();
+    up.mqtt = [&b](int fd, bool v6, std::unique_ptr<vigil::net::tls_session> tls, std::vector<std::uint8_t> pending, bool allow_anonymous) {
+        b.adopt_websocket(fd, v6, std::move(tls), std::move(pending), allow_anonymous);
+    };
+    vigil::http::server web{b.shards(), s.http_listeners, vigil::app::make_api(b), std::move(up), std::move(access)};
     web.start();
     b.start();
     for (const auto& l : s.listeners) {
@@ -136,6 +159,7 @@ int run(const vigil::config::settings& s) {
         }
         vigil::log::info("received SIGHUP, reloading");
         b.reload();
+        reload_http(web, s);
     }
     vigil::log::info("received {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
     web.stop();
@@ -186,10 +210,13 @@ int main(int argc, char** argv) {
             if (!s.auth.acl_file.empty()) {
                 (void)vigil::auth::acl::load(s.auth.acl_file);
             }
-            if (!s.http.tokens_file.empty()) {
-                (void)vigil::auth::token_file::load(s.http.tokens_file);
-            }
+            (void)vigil::auth::token_file::load(s.http);
             for (const auto& l : s.listeners) {
+                if (l.tls) {
+                    (void)vigil::net::tls_context::make(*l.tls);
+                }
+            }
+            for (const auto& l : s.http_listeners) {
                 if (l.tls) {
                     (void)vigil::net::tls_context::make(*l.tls);
                 }

@@ -99,6 +99,24 @@ token_file token_file::load(const std::string& path) {
     return parse(config::read_text_file(path, "tokens file"), path);
 }
 
+std::shared_ptr<const token_file> token_file::load(const config::http_settings& http) {
+    if (http.tokens_file.empty() && http.tokens.empty()) {
+        return nullptr;
+    }
+    token_file all = http.tokens_file.empty() ? token_file{} : load(http.tokens_file);
+    std::string inline_lines;
+    for (const auto& line : http.tokens) {
+        inline_lines += line + '\n';
+    }
+    const token_file more = parse(inline_lines, "[http] tokens entry");
+    for (const auto& [hash, t] : more.by_hash_) {
+        if (!all.by_hash_.emplace(hash, t).second) {
+            throw config::config_error(fmt::format("[http] tokens: token '{}' is also in {}", t->name, http.tokens_file));
+        }
+    }
+    return std::make_shared<const token_file>(std::move(all));
+}
+
 std::shared_ptr<const api_token> token_file::find(std::string_view secret) const {
     if (secret.empty()) {
         return nullptr;

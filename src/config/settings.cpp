@@ -64,6 +64,55 @@ struct context {
     }
 };
 
+/// A boolean key, or `fallback` when absent.
+bool parse_flag(const context& cx, const toml::node* v, std::string_view key, bool fallback) {
+    if (v == nullptr) {
+        return fallback;
+    }
+    const auto* b = v->as_boolean();
+    if (b == nullptr) {
+        cx.fail(*v, fmt::format("'{}' must be true or false", key));
+    }
+    return b->get();
+}
+
+/// `tls.*` of a listener (`where` names its table for messages).
+tls_listener_settings parse_tls(const context& cx, const toml::node& v, std::string_view where) {
+    const auto* tt = v.as_table();
+    if (tt == nullptr) {
+        cx.fail(v, fmt::format("'{}.tls' must be a table (write tls.cert = ..., tls.key = ...)", where));
+    }
+    cx.only(*tt, {"cert", "key", "ca", "crl", "require_certificate", "use_identity_as_username", "identity", "ciphers", "ciphersuites"}, fmt::format("{}.tls.", where));
+    tls_listener_settings tls;
+    auto str = [&](const char* k, std::string& out) {
+        if (const auto* x = tt->get(k)) {
+            out = cx.string(*x, fmt::format("{}.tls.{}", where, k));
+        }
+    };
+    str("cert", tls.cert);
+    str("key", tls.key);
+    str("ca", tls.ca);
+    str("crl", tls.crl);
+    str("ciphers", tls.ciphers);
+    str("ciphersuites", tls.ciphersuites);
+    str("identity", tls.identity);
+    if (tls.identity != "cn" && tls.identity != "san-dns" && tls.identity != "san-email" && tls.identity != "san-uri") {
+        cx.fail(*tt->get("identity"), fmt::format("'{}.tls.identity' must be \"cn\", \"san-dns\", \"san-email\" or \"san-uri\"", where));
+    }
+    tls.require_certificate = parse_flag(cx, tt->get("require_certificate"), fmt::format("{}.tls.require_certificate", where), false);
+    tls.use_identity_as_username = parse_flag(cx, tt->get("use_identity_as_username"), fmt::format("{}.tls.use_identity_as_username", where), false);
+    if (tls.cert.empty() || tls.key.empty()) {
+        cx.fail(v, "a TLS listener needs tls.cert and tls.key");
+    }
+    if (tls.require_certificate && tls.ca.empty()) {
+        cx.fail(v, "tls.require_certificate needs tls.ca, the CA that signs client certificates");
+    }
+    if (tls.use_identity_as_username && !tls.require_certificate) {
+        cx.fail(v, "tls.use_identity_as_username needs tls.require_certificate = true");
+    }
+    return tls;
+}
+
 listener_settings parse_listener(const context& cx, const toml::node& n) {
     const auto* t = n.as_table();
     if (t == nullptr) {
@@ -88,57 +137,9 @@ listener_settings parse_listener(const context& cx, const toml::node& n) {
         l.max_connection_rate = cx.integer<unsigned>(*v, "listener.max_connection_rate", 0, 10'000'000);
     }
     if (const auto* v = t->get("tls")) {
-        const auto* tt = v->as_table();
-        if (tt == nullptr) {
-            cx.fail(*v, "'listener.tls' must be a table (write tls.cert = ..., tls.key = ...)");
-        }
-        cx.only(*tt, {"cert", "key", "ca", "crl", "require_certificate", "use_identity_as_username", "identity", "ciphers", "ciphersuites"}, "listener.tls.");
-        tls_listener_settings tls;
-        auto str = [&](const char* k, std::string& out) {
-            if (const auto* x = tt->get(k)) {
-                out = cx.string(*x, fmt::format("listener.tls.{}", k));
-            }
-        };
-        auto flag = [&](const char* k, bool& out) {
-            if (const auto* x = tt->get(k)) {
-                const auto* b = x->as_boolean();
-                if (b == nullptr) {
-                    cx.fail(*x, fmt::format("'listener.tls.{}' must be true or false", k));
-                }
-                out = b->get();
-            }
-        };
-        str("cert", tls.cert);
-        str("key", tls.key);
-        str("ca", tls.ca);
-        str("crl", tls.crl);
-        str("ciphers", tls.ciphers);
-        str("ciphersuites", tls.ciphersuites);
-        str("identity", tls.identity);
-        if (tls.identity != "cn" && tls.identity != "san-dns" && tls.identity != "san-email" && tls.identity != "san-uri") {
-            cx.fail(*tt->get("identity"), "'listener.tls.identity' must be \"cn\", \"san-dns\", \"san-email\" or \"san-uri\"");
-        }
-        flag("require_certificate", tls.require_certificate);
-        flag("use_identity_as_username", tls.use_identity_as_username);
-        if (tls.cert.empty() || tls.key.empty()) {
-            cx.fail(*v, "a TLS listener needs tls.cert and tls.key");
-        }
-        if (tls.require_certificate && tls.ca.empty()) {
-            cx.fail(*v, "tls.require_certificate needs tls.ca, the CA that signs client certificates");
-        }
-        if (tls.use_identity_as_username && !tls.require_certificate) {
-            cx.fail(*v, "tls.use_identity_as_username needs tls.require_certificate = true");
-        }
-        l.tls = std::move(tls);
+        l.tls = parse_tls(cx, *v, "listener");
     }
-    l.allow_anonymous = l.loopback();
-    if (const auto* v = t->get("allow_anonymous")) {
-        const auto* b = v->as_boolean();
-        if (b == nullptr) {
-            cx.fail(*v, "'listener.allow_anonymous' must be true or false");
-        }
-        l.allow_anonymous = b->get();
-    }
+    l.allow_anonymous = parse_flag(cx, t->get("allow_anonymous"), "listener.allow_anonymous", l.loopback());
     return l;
 }
 
@@ -277,9 +278,18 @@ settings parse_settings(std::string_view toml_text, std::string_view source) {
         if (t == nullptr) {
             cx.fail(*v, "'http' must be a table");
         }
-        cx.only(*t, {"listener", "tokens_file", "allowed_origins"}, "http.");
+        cx.only(*t, {"listener", "tokens_file", "tokens", "allowed_origins"}, "http.");
         if (const auto* f = t->get("tokens_file")) {
             s.http.tokens_file = cx.string(*f, "http.tokens_file");
+        }
+        if (const auto* o = t->get("tokens")) {
+            const auto* arr = o->as_array();
+            if (arr == nullptr) {
+                cx.fail(*o, "'http.tokens' must be an array of token lines (\"NAME sha256:<hex> sub=... pub=...\", made by `vigil token`)");
+            }
+            for (const auto& item : *arr) {
+                s.http.tokens.push_back(cx.string(item, "http.tokens"));
+            }
         }
         if (const auto* o = t->get("allowed_origins")) {
             const auto* arr = o->as_array();
@@ -300,7 +310,7 @@ settings parse_settings(std::string_view toml_text, std::string_view source) {
                 if (lt == nullptr) {
                     cx.fail(item, "each [[http.listener]] must be a table");
                 }
-                cx.only(*lt, {"bind", "port"}, "http.listener.");
+                cx.only(*lt, {"bind", "port", "allow_anonymous", "tls"}, "http.listener.");
                 http_listener_settings h;
                 if (const auto* b = lt->get("bind")) {
                     h.bind = cx.string(*b, "http.listener.bind");
@@ -312,9 +322,14 @@ settings parse_settings(std::string_view toml_text, std::string_view source) {
                 if (const auto* p = lt->get("port")) {
                     h.port = cx.integer<std::uint16_t>(*p, "http.listener.port", 0, 65535);
                 }
-                if (h.bind != "::1" && h.bind.rfind("127.", 0) != 0 && s.http.tokens_file.empty()) {
+                if (const auto* tv = lt->get("tls")) {
+                    h.tls = parse_tls(cx, *tv, "http.listener");
+                }
+                const bool loopback = h.bind == "::1" || h.bind.rfind("127.", 0) == 0;
+                h.allow_anonymous = parse_flag(cx, lt->get("allow_anonymous"), "http.listener.allow_anonymous", loopback);
+                if (!loopback && s.http.tokens_file.empty() && s.http.tokens.empty()) {
                     // Secure by default: the API shows every device's position.
-                    cx.fail(item, fmt::format("http listener {}:{} is reachable beyond this host: set [http] tokens_file (API tokens, see `vigil token`), or bind it to 127.0.0.1 or ::1", h.bind, h.port));
+                    cx.fail(item, fmt::format("http listener {}:{} is reachable beyond this host: set [http] tokens_file or tokens (API tokens, see `vigil token`), or bind it to 127.0.0.1 or ::1", h.bind, h.port));
                 }
                 s.http_listeners.push_back(std::move(h));
             }

@@ -16,7 +16,6 @@
 
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/websocket/stream.hpp>
 #include <fmt/format.h>
 #include <simdjson.h>
@@ -60,7 +59,7 @@ std::shared_ptr<const std::string> frame_body(const message_ref& m) {
 
 class push_session final : public std::enable_shared_from_this<push_session>, public router::sink {
 public:
-    push_session(asio::ip::tcp::socket s, router::hub& hub, std::shared_ptr<const auth::api_token> token)
+    push_session(stream s, router::hub& hub, std::shared_ptr<const auth::api_token> token)
         : ws_(std::move(s)), hub_(hub), token_(std::move(token)) {}
 
     ~push_session() = default;
@@ -382,7 +381,7 @@ private:
         conflated_.clear();
     }
 
-    websocket::stream<beast::tcp_stream> ws_;
+    websocket::stream<stream> ws_;
     router::hub& hub_;
     std::shared_ptr<const auth::api_token> token_;
     beast::flat_buffer rx_;
@@ -402,8 +401,8 @@ private:
 
 }  // namespace
 
-void start_push_session(asio::ip::tcp::socket socket, beast::http::request<beast::http::string_body> req, router::hub& hub, std::shared_ptr<const auth::api_token> token) {
-    std::make_shared<push_session>(std::move(socket), hub, std::move(token))->start(std::move(req));
+void start_push_session(stream s, beast::http::request<beast::http::string_body> req, router::hub& hub, std::shared_ptr<const auth::api_token> token) {
+    std::make_shared<push_session>(std::move(s), hub, std::move(token))->start(std::move(req));
 }
 
 }  // namespace vigil::http

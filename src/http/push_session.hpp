@@ -4,7 +4,8 @@
 #include <vigil/auth/tokens.hpp>
 #include <vigil/router/hub.hpp>
 
-#include <boost/asio/ip/tcp.hpp>
+#include "stream.hpp"
+
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
@@ -12,9 +13,9 @@
 
 namespace vigil::http {
 
-/// Takes over `socket` whose HTTP request `req` asked for a WebSocket on /ws, and serves it on
-/// the current shard until it closes. `token` (null: no tokens configured) limits what it may
+/// Takes over `s` whose HTTP request `req` asked for a WebSocket on /ws, and serves it on the
+/// current shard until it closes. `token` (null: no tokens configured) limits what it may
 /// subscribe to and publish.
-void start_push_session(boost::asio::ip::tcp::socket socket, boost::beast::http::request<boost::beast::http::string_body> req, router::hub& hub, std::shared_ptr<const auth::api_token> token);
+void start_push_session(stream s, boost::beast::http::request<boost::beast::http::string_body> req, router::hub& hub, std::shared_ptr<const auth::api_token> token);
 
 }  // namespace vigil::http

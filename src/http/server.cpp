@@ -5,17 +5,17 @@
 #include <vigil/auth/tokens.hpp>
 #include <vigil/core/log.hpp>
 #include <vigil/http/devices.hpp>
-
-#include <optional>
 #include <vigil/net/listen.hpp>
 #include <vigil/net/shard_pool.hpp>
 
+#include "mqtt_upgrade.hpp"
 #include "push_session.hpp"
+#include "stream.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
@@ -26,7 +26,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <optional>
 #include <system_error>
 
 
@@ -45,9 +47,34 @@ constexpr std::size_t max_body_bytes = 64 * 1024;
 /// What every session of a server shares.
 struct shared_state {
     handler h;
-    router::hub* push = nullptr;
-    server::access acc;
+    upgrades up;
+    std::vector<std::string> allowed_origins;
+    std::atomic<std::shared_ptr<const auth::token_file>> tokens;  // replaced on SIGHUP
 };
+
+/// Calls `f` with each WebSocket subprotocol the request offers, until `f` returns true.
+template <class F>
+void for_each_subprotocol(const bhttp::request<bhttp::string_body>& req, F&& f) {
+    const auto proto = req[bhttp::field::sec_websocket_protocol];
+    std::string_view p{proto.data(), proto.size()};
+    while (!p.empty()) {
+        const auto comma = std::min(p.find(','), p.size());
+        std::string_view item = p.substr(0, comma);
+        item.remove_prefix(std::min(item.find_first_not_of(' '), item.size()));
+        item = item.substr(0, item.find_last_not_of(' ') + 1);
+        if (f(item)) {
+            return;
+        }
+        p.remove_prefix(std::min(comma + 1, p.size()));
+    }
+}
+
+/// True when the request offers WebSocket subprotocol `name`.
+bool offers_subprotocol(const bhttp::request<bhttp::string_body>& req, std::string_view name) {
+    bool found = false;
+    for_each_subprotocol(req, [&](std::string_view item) { return found = item == name; });
+    return found;
+}
 
 /// The API token a request carries: `Authorization: Bearer T`, `?access_token=T`, or (for
 /// browsers opening a WebSocket, which cannot set headers) a `token.T` subprotocol.
@@ -70,47 +97,60 @@ std::string_view token_of(const bhttp::request<bhttp::string_body>& req) {
             query.remove_prefix(std::min(amp + 1, query.size()));
         }
     }
-    const auto proto = req[bhttp::field::sec_websocket_protocol];
-    std::string_view p{proto.data(), proto.size()};
-    while (!p.empty()) {
-        const auto comma = std::min(p.find(','), p.size());
-        std::string_view item = p.substr(0, comma);
-        while (!item.empty() && item.front() == ' ') {
-            item.remove_prefix(1);
-        }
+    std::string_view token;
+    for_each_subprotocol(req, [&token](std::string_view item) {
         if (item.starts_with("token.")) {
-            return item.substr(6);
+            token = item.substr(6);
+            return true;
         }
-        p.remove_prefix(std::min(comma + 1, p.size()));
-    }
-    return {};
+        return false;
+    });
+    return token;
 }
 
 /// One HTTP connection. Thread safety: shard-affine.
 class session : public std::enable_shared_from_this<session> {
 public:
-    session(tcp::socket s, std::shared_ptr<const shared_state> st) : stream_(std::move(s)), st_(std::move(st)) {}
+    session(stream s, std::shared_ptr<const shared_state> st, bool allow_anonymous)
+        : stream_(std::move(s)), timer_(stream_.get_executor()), st_(std::move(st)), allow_anonymous_(allow_anonymous) {}
 
     void start() { read(); }
 
 private:
+    /// Closes the connection when the peer is idle (or a TLS handshake stalls) that long.
+    void arm_timeout() {
+        timer_.expires_after(idle_timeout);
+        timer_.async_wait([weak = weak_from_this()](beast::error_code ec) {
+            if (auto self = weak.lock(); self && !ec) {
+                self->close();
+            }
+        });
+    }
+
     void read() {
         parser_.emplace();
         parser_->header_limit(max_header_bytes);
         parser_->body_limit(max_body_bytes);
-        stream_.expires_after(idle_timeout);
+        arm_timeout();
         bhttp::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
             self->on_read(ec);
         });
     }
 
     void on_read(beast::error_code ec) {
-        if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::connection_reset ||
-            ec == asio::error::operation_aborted) {
+        if (ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
+            ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) {
             close();
             return;
         }
         if (ec) {
+            if (ec.category() != bhttp::make_error_code(bhttp::error::end_of_stream).category()) {
+                // Not an HTTP parse error: the network or TLS failed (plaintext on an HTTPS
+                // port, an untrusted client certificate). Nothing can be answered.
+                VIGIL_LOG_LIMITED(info, "http: connection failed: {}", ec.message());
+                close();
+                return;
+            }
             const bool too_big = ec == bhttp::error::body_limit || ec == bhttp::error::header_limit;
             VIGIL_LOG_LIMITED(info, "http: bad request: {}", ec.message());
             send({too_big ? 413u : 400u, error_json(too_big ? 413 : 400, fmt::format("bad request: {}", ec.message()))}, false);
@@ -120,29 +160,18 @@ private:
         const std::string_view target{req.target().data(), req.target().size()};
         const std::string_view path = target.substr(0, target.find('?'));
         std::shared_ptr<const auth::api_token> token;
-        if (st_->acc.tokens && path != "/healthz") {
-            token = st_->acc.tokens->find(token_of(req));
+        const auto tokens = st_->tokens.load();
+        // /mqtt clients authenticate with MQTT CONNECT, as on the MQTT listeners.
+        if (tokens && path != "/healthz" && path != "/mqtt") {
+            token = tokens->find(token_of(req));
             if (!token) {
                 VIGIL_LOG_LIMITED(info, "http: {} without a valid API token: 401", path);
                 send({401, error_json(401, "a valid API token is required (Authorization: Bearer, access_token, or a token.<T> WebSocket subprotocol)")}, false);
                 return;
             }
         }
-        if (path == "/ws") {
-            const auto origin = req[bhttp::field::origin];
-            const std::string_view o{origin.data(), origin.size()};
-            const auto& allowed = st_->acc.allowed_origins;
-            if (!allowed.empty() && !o.empty() && std::find(allowed.begin(), allowed.end(), o) == allowed.end()) {
-                VIGIL_LOG_LIMITED(warn, "http: WebSocket from origin '{}' refused (not in allowed_origins): 403", o);
-                send({403, error_json(403, "this Origin may not open /ws")}, false);
-                return;
-            }
-            if (st_->push != nullptr && boost::beast::websocket::is_upgrade(req)) {
-                stream_.expires_never();
-                start_push_session(stream_.release_socket(), parser_->release(), *st_->push, std::move(token));
-                return;
-            }
-            send({426, error_json(426, "/ws speaks WebSocket (JSON push protocol v1): send an Upgrade request")}, false);
+        if (path == "/ws" || path == "/mqtt") {
+            upgrade(path, std::move(token));
             return;
         }
         if (token && path.starts_with("/api/") && !token->may_subscribe("devices/#")) {
@@ -154,6 +183,40 @@ private:
         send(std::move(res), req.keep_alive());
     }
 
+    void upgrade(std::string_view path, std::shared_ptr<const auth::api_token> token) {
+        const auto& req = parser_->get();
+        const auto origin = req[bhttp::field::origin];
+        const std::string_view o{origin.data(), origin.size()};
+        const auto& allowed = st_->allowed_origins;
+        if (!allowed.empty() && !o.empty() && std::find(allowed.begin(), allowed.end(), o) == allowed.end()) {
+            VIGIL_LOG_LIMITED(warn, "http: WebSocket to {} from origin '{}' refused (not in allowed_origins): 403", path, o);
+            send({403, error_json(403, fmt::format("this Origin may not open {}", path))}, false);
+            return;
+        }
+        const bool ws = boost::beast::websocket::is_upgrade(req);
+        if (path == "/ws") {
+            if (st_->up.push == nullptr || !ws) {
+                send({426, error_json(426, "/ws speaks WebSocket (JSON push protocol v1): send an Upgrade request")}, false);
+                return;
+            }
+            timer_.cancel();
+            start_push_session(std::move(stream_), parser_->release(), *st_->up.push, std::move(token));
+            return;
+        }
+        if (!st_->up.mqtt || !ws) {
+            send({426, error_json(426, "/mqtt speaks MQTT over WebSocket: send an Upgrade request with subprotocol \"mqtt\"")}, false);
+            return;
+        }
+        if (!offers_subprotocol(req, "mqtt")) {
+            send({400, error_json(400, "/mqtt needs the WebSocket subprotocol \"mqtt\" (MQTT 3.1.1)")}, false);
+            return;
+        }
+        timer_.cancel();
+        const auto extra = buffer_.data();
+        std::vector<std::uint8_t> pending(static_cast<const std::uint8_t*>(extra.data()), static_cast<const std::uint8_t*>(extra.data()) + extra.size());
+        start_mqtt_upgrade(std::move(stream_), parser_->release(), std::move(pending), st_->up.mqtt, allow_anonymous_);
+    }
+
     void send(response r, bool keep_alive) {
         auto res = std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(r.status), 11);
         res->set(bhttp::field::server, "vigil");
@@ -162,7 +225,7 @@ private:
         res->keep_alive(keep_alive);
         res->body() = std::move(r.body);
         res->prepare_payload();
-        stream_.expires_after(idle_timeout);
+        arm_timeout();
         bhttp::async_write(stream_, *res, [self = shared_from_this(), res, keep_alive](beast::error_code ec, std::size_t) {
             if (ec || !keep_alive) {
                 self->close();
@@ -173,21 +236,28 @@ private:
     }
 
     void close() {
+        timer_.cancel();
         beast::error_code ignored;
         stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
         stream_.close();
     }
 
-    beast::tcp_stream stream_;
+    stream stream_;
+    asio::steady_timer timer_;
     beast::flat_buffer buffer_;
     std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
     std::shared_ptr<const shared_state> st_;
+    bool allow_anonymous_;
 };
 
 /// One shard's acceptor for one listener. Thread safety: shard-affine.
 class acceptor : public std::enable_shared_from_this<acceptor> {
 public:
-    acceptor(tcp::acceptor a, std::shared_ptr<const shared_state> st) : acc_(std::move(a)), st_(std::move(st)) {}
+    acceptor(tcp::acceptor a, std::shared_ptr<const shared_state> st, bool allow_anonymous, std::shared_ptr<const net::tls_context> tls)
+        : acc_(std::move(a)), st_(std::move(st)), allow_anonymous_(allow_anonymous), tls_(std::move(tls)) {}
+
+    /// A reloaded certificate applies to connections accepted from now on.
+    void set_tls(std::shared_ptr<const net::tls_context> tls) { tls_ = std::move(tls); }
 
     void start() {
         acc_.async_accept([self = shared_from_this()](beast::error_code ec, tcp::socket s) {
@@ -197,7 +267,7 @@ public:
             if (!ec) {
                 beast::error_code ignored;
                 s.set_option(tcp::no_delay(true), ignored);
-                std::make_shared<session>(std::move(s), self->st_)->start();
+                std::make_shared<session>(stream{std::move(s), self->tls_}, self->st_, self->allow_anonymous_)->start();
             } else {
                 VIGIL_LOG_LIMITED(warn, "http: accept failed: {}", ec.message());
             }
@@ -213,6 +283,8 @@ public:
 private:
     tcp::acceptor acc_;
     std::shared_ptr<const shared_state> st_;
+    bool allow_anonymous_;
+    std::shared_ptr<const net::tls_context> tls_;
 };
 
 }  // namespace
@@ -220,19 +292,30 @@ private:
 struct server::impl {
     net::shard_pool& pool;
     std::vector<config::http_listener_settings> settings;
-    std::shared_ptr<const shared_state> st;
+    std::shared_ptr<shared_state> st;
     std::vector<std::shared_ptr<acceptor>> acceptors;
     std::vector<asio::io_context*> contexts;  // of each acceptor
+    std::vector<std::size_t> listener_of;     // of each acceptor
     std::vector<bound_listener> bound;
 };
 
-server::server(net::shard_pool& pool, std::vector<config::http_listener_settings> listeners, handler h, router::hub* push, access acc)
-    : impl_(std::make_unique<impl>(impl{pool, std::move(listeners), std::make_shared<const shared_state>(shared_state{std::move(h), push, std::move(acc)}), {}, {}, {}})) {}
+server::server(net::shard_pool& pool, std::vector<config::http_listener_settings> listeners, handler h, upgrades up, access acc)
+    : impl_(std::make_unique<impl>(impl{pool, std::move(listeners), std::make_shared<shared_state>(), {}, {}, {}, {}})) {
+    impl_->st->h = std::move(h);
+    impl_->st->up = std::move(up);
+    impl_->st->allowed_origins = std::move(acc.allowed_origins);
+    impl_->st->tokens.store(std::move(acc.tokens));
+}
 
 server::~server() = default;
 
 void server::start() {
-    for (const auto& l : impl_->settings) {
+    for (std::size_t li = 0; li < impl_->settings.size(); ++li) {
+        const auto& l = impl_->settings[li];
+        std::shared_ptr<const net::tls_context> tls;
+        if (l.tls) {
+            tls = net::tls_context::make(*l.tls);
+        }
         std::uint16_t port = l.port;
         for (unsigned i = 0; i < impl_->pool.size(); ++i) {
             auto& ioc = impl_->pool.context(i);
@@ -242,11 +325,12 @@ void server::start() {
                 throw std::system_error(ec, fmt::format("cannot listen for HTTP on {}:{}", l.bind, port));
             }
             port = a.local_endpoint().port();
-            impl_->acceptors.push_back(std::make_shared<acceptor>(std::move(a), impl_->st));
+            impl_->acceptors.push_back(std::make_shared<acceptor>(std::move(a), impl_->st, l.allow_anonymous, tls));
             impl_->contexts.push_back(&ioc);
+            impl_->listener_of.push_back(li);
         }
-        impl_->bound.push_back({l.bind, port});
-        log::info("listening for HTTP on {}:{}", l.bind, port);
+        impl_->bound.push_back({l.bind, port, tls != nullptr});
+        log::info("listening for HTTP{} on {}:{} (/healthz, /api/v1/devices, /ws, /mqtt)", tls ? "S" : "", l.bind, port);
     }
     for (std::size_t i = 0; i < impl_->acceptors.size(); ++i) {
         asio::post(*impl_->contexts[i], [a = impl_->acceptors[i]] { a->start(); });
@@ -254,6 +338,22 @@ void server::start() {
 }
 
 const std::vector<bound_listener>& server::listeners() const noexcept { return impl_->bound; }
+
+void server::set_tokens(std::shared_ptr<const auth::token_file> tokens) { impl_->st->tokens.store(std::move(tokens)); }
+
+void server::reload_tls() {
+    std::vector<std::shared_ptr<const net::tls_context>> fresh(impl_->settings.size());
+    for (std::size_t li = 0; li < impl_->settings.size(); ++li) {
+        if (const auto& t = impl_->settings[li].tls) {
+            fresh[li] = net::tls_context::make(*t);  // all load before any changes
+        }
+    }
+    for (std::size_t i = 0; i < impl_->acceptors.size(); ++i) {
+        if (auto tls = fresh[impl_->listener_of[i]]) {
+            asio::post(*impl_->contexts[i], [a = impl_->acceptors[i], tls] { a->set_tls(tls); });
+        }
+    }
+}
 
 void server::stop() {
     for (std::size_t i = 0; i < impl_->acceptors.size(); ++i) {

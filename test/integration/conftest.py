@@ -43,8 +43,8 @@ class Vigil:
         self.port = int(m.group(1)) if m else None  # the plain listener, if any
         m = self.wait_for_log(r"listening for MQTT over TLS on [^ ]+:(\d+)", timeout=5 if "tls." in config_text else 0)
         self.tls_port = int(m.group(1)) if m else None
-        m = self.wait_for_log(r"listening for HTTP on [^ ]+:(\d+)", timeout=0)
-        self.http_port = int(m.group(1)) if m else None
+        m = self.wait_for_log(r"listening for HTTPS? on [^ ]+:(\d+)", timeout=0)
+        self.http_port = int(m.group(1)) if m else None  # HTTPS when the listener has TLS
 
     def _read(self):
         for line in self.proc.stderr:
@@ -101,10 +101,10 @@ class Vigil:
         return code
 
 
-def config(workers, extra="", data_dir="./var", top=""):
+def config(workers, extra="", data_dir="./var", top="", http=""):
     """A config with one loopback listener on an OS-picked port. Lines of `extra` before its
     first [table] belong to the [[listener]]; the rest are further tables. `top` holds more
-    top-level keys."""
+    top-level keys, `http` more keys of the HTTP listener."""
     head, sep, tail = extra.partition("[")
     return f"""workers = {workers}
 log_level = "debug"
@@ -118,6 +118,7 @@ port = 0
 [[http.listener]]
 bind = "127.0.0.1"
 port = 0
+{http}
 """
 
 
@@ -128,17 +129,17 @@ def vigil_binary(request):
 
 @pytest.fixture
 def start_vigil(vigil_binary):
-    """Factory: start_vigil(workers, extra_toml, data_dir=None, top="") -> Vigil. Each
+    """Factory: start_vigil(workers, extra_toml, data_dir=None, top="", http="") -> Vigil. Each
     process gets its own data_dir unless one is given (a restart reuses it). Every process
     not killed on purpose is stopped at the end of the test and must exit with status 0
     (sanitizer reports make it non-zero)."""
     procs = []
     dirs = []
 
-    def start(workers, extra="", data_dir=None, top=""):
+    def start(workers, extra="", data_dir=None, top="", http=""):
         d = tempfile.TemporaryDirectory()
         dirs.append(d)
-        v = Vigil(vigil_binary, config(workers, extra, data_dir or os.path.join(d.name, "var"), top), d.name)
+        v = Vigil(vigil_binary, config(workers, extra, data_dir or os.path.join(d.name, "var"), top, http), d.name)
         procs.append(v)
         return v
 

@@ -34,7 +34,7 @@ def test_tokens_and_origins(start_vigil, vigil_binary, tmp_path):
     assert oct(tokens.stat().st_mode & 0o777) == "0o600"
     assert wall not in tokens.read_text()
     v = start_vigil(2, f'[http]\ntokens_file = "{tokens}"\nallowed_origins = ["https://dispatch.example"]\n')
-    assert v.wait_for_log(r"tokens file .*: 2 API tokens")
+    assert v.wait_for_log(r"API tokens: 2 ")
     port = v.http_port
 
     assert get(port, "/healthz")[0] == 200  # load balancers need no token

@@ -11,6 +11,10 @@
 #include <string_view>
 #include <vector>
 
+namespace vigil::config {
+struct http_settings;
+}
+
 namespace vigil::auth {
 
 struct api_token {
@@ -31,6 +35,10 @@ public:
     [[nodiscard]] static token_file parse(std::string_view text, std::string_view source);
     /// Errors: throws config::config_error.
     [[nodiscard]] static token_file load(const std::string& path);
+    /// The tokens of `[http] tokens_file` and `[http] tokens` (inline lines, same format), or
+    /// null when neither is set (the API is open).
+    /// Errors: throws config::config_error (a bad line, a token in both places).
+    [[nodiscard]] static std::shared_ptr<const token_file> load(const config::http_settings& http);
 
     /// The token whose secret is `secret`, or null.
     [[nodiscard]] std::shared_ptr<const api_token> find(std::string_view secret) const;

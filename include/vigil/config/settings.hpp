@@ -45,16 +45,22 @@ struct listener_settings {
     [[nodiscard]] bool loopback() const noexcept;
 };
 
-/// An HTTP listener (`[[http.listener]]`): /healthz, /api, later /ws and /mqtt.
+/// An HTTP listener (`[[http.listener]]`): /healthz, /api, /ws and /mqtt.
 struct http_listener_settings {
     std::string bind = "127.0.0.1";
     std::uint16_t port = 8080;  ///< 0 lets the OS pick (tests)
+    /// MQTT over WebSocket (/mqtt) clients without a verified username may connect.
+    /// Default: true on a loopback address, false elsewhere.
+    bool allow_anonymous = true;
+    std::optional<tls_listener_settings> tls;  ///< HTTPS and wss://
 };
 
 /// `[http]` beyond its listeners.
 struct http_settings {
-    /// API tokens (`vigil token`); empty: the API and /ws are open (loopback listeners only).
+    /// API tokens (`vigil token`) in a file and inline (the same line format); neither: the
+    /// API and /ws are open (loopback listeners only).
     std::string tokens_file;
+    std::vector<std::string> tokens;
     /// Origins allowed to open /ws from a browser ("https://dispatch.example"); empty: any.
     std::vector<std::string> allowed_origins;
 };

@@ -1,7 +1,8 @@
 #pragma once
 /// The HTTP front door (Boost.Beast) on the broker's shards: each shard accepts on every HTTP
-/// listener (SO_REUSEPORT) and serves its requests. Routing is the caller's `handler`; `/ws`
-/// upgrades to the JSON push protocol over the broker's router.
+/// listener (SO_REUSEPORT, plain or TLS) and serves its requests. Routing is the caller's
+/// `handler`; `/ws` upgrades to the JSON push protocol over the broker's router, `/mqtt` to MQTT
+/// over WebSocket served by the broker.
 
 #include <vigil/config/settings.hpp>
 
@@ -14,6 +15,7 @@
 
 namespace vigil::net {
 class shard_pool;
+class tls_session;
 }
 namespace vigil::router {
 class hub;
@@ -36,9 +38,21 @@ using handler = std::function<response(std::string_view method, std::string_view
 struct bound_listener {
     std::string address;
     std::uint16_t port = 0;
+    bool tls = false;
 };
 
-/// Thread safety: construct, start and stop from the main thread.
+/// Takes a connected socket `fd` (IPv6 when `v6`) whose upgrade to MQTT over WebSocket is done,
+/// on the calling shard thread: its TLS state (null on plain HTTP), the bytes read past the
+/// upgrade, and whether the listener admits anonymous MQTT clients (mqtt::broker::adopt_websocket).
+using mqtt_adopter = std::function<void(int fd, bool v6, std::unique_ptr<net::tls_session> tls, std::vector<std::uint8_t> pending, bool allow_anonymous)>;
+
+/// What the server serves besides the handler's routes.
+struct upgrades {
+    router::hub* push = nullptr;  ///< `/ws`, the JSON push protocol (null: 426)
+    mqtt_adopter mqtt;            ///< `/mqtt` (empty: 426)
+};
+
+/// Thread safety: construct, start and stop from the main thread; set_tokens from any thread.
 class server {
 public:
     /// Who may use the API and /ws: `tokens` (null: everyone; then listeners are loopback only)
@@ -48,8 +62,8 @@ public:
         std::vector<std::string> allowed_origins;
     };
 
-    /// `push` (nullable) serves `/ws`, the JSON push WebSocket; without it /ws answers 426.
-    server(net::shard_pool& pool, std::vector<config::http_listener_settings> listeners, handler h, router::hub* push = nullptr, access acc = {});
+    /// Errors: throws std::runtime_error when a listener's TLS certificate or key cannot be loaded.
+    server(net::shard_pool& pool, std::vector<config::http_listener_settings> listeners, handler h, upgrades up = {}, access acc = {});
     ~server();
     server(const server&) = delete;
     server& operator=(const server&) = delete;
@@ -58,6 +72,11 @@ public:
     /// Errors: throws std::system_error naming the address that could not be bound.
     void start();
     [[nodiscard]] const std::vector<bound_listener>& listeners() const noexcept;
+    /// Replaces the API tokens for requests from now on (SIGHUP); open /ws sessions keep theirs.
+    void set_tokens(std::shared_ptr<const auth::token_file> tokens);
+    /// Reloads the listeners' TLS certificates for connections from now on (SIGHUP).
+    /// Errors: throws std::runtime_error naming the file; the previous ones stay in force.
+    void reload_tls();
     /// Closes the listeners (open requests end with the shards).
     void stop();
 

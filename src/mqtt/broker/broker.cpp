@@ -18,6 +18,8 @@
 #include <system_error>
 #include <unordered_map>
 
+#include <unistd.h>
+
 namespace vigil::mqtt {
 namespace {
 
@@ -341,6 +343,35 @@ void broker::stop(std::chrono::milliseconds grace) {
 net::shard_pool& broker::shards() noexcept { return impl_->pool; }
 
 router::hub& broker::push() noexcept { return impl_->hub; }
+
+void broker::adopt_websocket(int fd, bool v6, std::unique_ptr<net::tls_session> tls, std::vector<std::uint8_t> pending, bool allow_anonymous) {
+    const int cur = net::shard_pool::current();
+    shard& sh = *impl_->core.shards[cur >= 0 ? static_cast<std::size_t>(cur) : 0];
+    const auto& lim = impl_->core.settings.limits;
+    if (impl_->core.open_connections.load(std::memory_order_relaxed) >= lim.max_connections) {
+        ++sh.counters().rejected_connections;
+        VIGIL_LOG_LIMITED(warn, "refusing an MQTT WebSocket: over max_connections ({})", lim.max_connections);
+        ::close(fd);
+        return;
+    }
+    connection::transfer t;
+    t.tls = std::move(tls);
+    t.ws = std::make_unique<net::ws_framing>();
+    if (!pending.empty() && t.ws->feed(pending, t.plaintext) != net::ws_framing::status::ok) {
+        ++sh.counters().protocol_errors;
+        VIGIL_LOG_LIMITED(info, "an MQTT WebSocket sent bad frames right after its upgrade: {}", t.ws->failure());
+        ::close(fd);
+        return;
+    }
+    tcp::socket s(sh.context());
+    error_code ec;
+    s.assign(v6 ? tcp::v6() : tcp::v4(), fd, ec);
+    if (ec) {
+        ::close(fd);
+        return;
+    }
+    std::make_shared<connection>(sh, std::move(s), allow_anonymous, std::move(t))->start();
+}
 
 broker_health broker::health() const {
     broker_health h;

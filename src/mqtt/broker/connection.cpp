@@ -22,6 +22,46 @@ bool is_quiet_close(const error_code& ec) {
     return !ec || ec == asio::error::eof || ec == asio::error::connection_reset ||
            ec == asio::error::operation_aborted || ec == make_error_code(errc::server_shutdown);
 }
+
+/// Reads and discards until the peer closes (at most 2 s), then closes the socket.
+void linger_close(tcp::socket sock) {
+    struct lingerer : std::enable_shared_from_this<lingerer> {
+        explicit lingerer(tcp::socket s) : sock(std::move(s)), timer(sock.get_executor()) {}
+        void read() {
+            sock.async_read_some(asio::buffer(buf), [self = shared_from_this()](error_code ec, std::size_t) {
+                if (ec) {
+                    self->timer.cancel();
+                    error_code ignored;
+                    self->sock.close(ignored);
+                    return;
+                }
+                self->read();
+            });
+        }
+        tcp::socket sock;
+        asio::steady_timer timer;
+        std::array<std::uint8_t, 256> buf{};
+    };
+    auto l = std::make_shared<lingerer>(std::move(sock));
+    l->timer.expires_after(std::chrono::seconds{2});
+    l->timer.async_wait([l](error_code ec) {
+        if (!ec) {
+            error_code ignored;
+            l->sock.close(ignored);
+        }
+    });
+    l->read();
+}
+
+std::uint16_t ws_close_code(const error_code& reason) {
+    if (reason == make_error_code(errc::server_shutdown)) {
+        return net::ws_framing::going_away;
+    }
+    if (reason == make_error_code(errc::malformed_packet) || reason == make_error_code(errc::protocol_violation)) {
+        return net::ws_framing::protocol_error;
+    }
+    return net::ws_framing::normal;
+}
 }  // namespace
 
 connection::connection(shard& s, tcp::socket sock, bool allow_anonymous, transfer t)
@@ -33,6 +73,7 @@ connection::connection(shard& s, tcp::socket sock, bool allow_anonymous, transfe
       allow_anonymous_(allow_anonymous),
       rx_(std::move(t.plaintext)),
       tls_(std::move(t.tls)),
+      ws_(std::move(t.ws)),
       cipher_out_(std::move(t.cipher_out)) {
     shard_.core().open_connections.fetch_add(1, std::memory_order_relaxed);
     rx_end_ = rx_.size();
@@ -87,8 +128,8 @@ void connection::do_read() {
         return;
     }
     read_pending_ = true;
-    if (tls_) {
-        // Wait for readability, then read into the shard's shared buffer.
+    if (tls_ || ws_) {
+        // Wait for readability, then read into the shard's shared buffer and unwrap.
         sock_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](error_code ec) {
             self->read_pending_ = false;
             if (self->phase_ == phase::closed || self->phase_ == phase::closing) {
@@ -98,7 +139,7 @@ void connection::do_read() {
                 self->close(ec, true);
                 return;
             }
-            self->on_tls_readable();
+            self->on_readable();
         });
         return;
     }
@@ -112,7 +153,7 @@ void connection::do_read() {
     );
 }
 
-void connection::on_tls_readable() {
+void connection::on_readable() {
     auto& cipher = shard_.cipher_scratch();
     error_code ec;
     const std::size_t n = sock_.read_some(asio::buffer(cipher), ec);  // non-blocking socket
@@ -124,32 +165,90 @@ void connection::on_tls_readable() {
         close(ec, true);
         return;
     }
-    tls_->feed({cipher.data(), n});
-    auto& plain = shard_.plain_scratch();
-    plain.clear();
-    const bool was_established = tls_->established();
-    const error_code tec = tls_->pump(plain);
-    tls_->take_output(cipher_out_);  // handshake flights, session tickets, alerts
-    write_cipher();
-    if (tec) {
-        if (!was_established) {
-            VIGIL_LOG_LIMITED(info, "{}: TLS handshake failed (plaintext on the TLS port, a bad or untrusted client certificate, or no common protocol)", peer_);
+    std::span<const std::uint8_t> bytes{cipher.data(), n};
+    if (tls_) {
+        tls_->feed(bytes);
+        auto& plain = shard_.plain_scratch();
+        plain.clear();
+        const bool was_established = tls_->established();
+        const error_code tec = tls_->pump(plain);
+        take_layer_output();  // handshake flights, session tickets, alerts
+        if (tec) {
+            if (!was_established) {
+                VIGIL_LOG_LIMITED(info, "{}: TLS handshake failed (plaintext on the TLS port, a bad or untrusted client certificate, or no common protocol)", peer_);
+            }
+            close(tec == asio::error::eof ? tec : make_error_code(errc::malformed_packet), true);
+            return;
         }
-        close(tec == asio::error::eof ? tec : make_error_code(errc::malformed_packet), true);
+        if (!tls_->established()) {
+            do_read();
+            return;
+        }
+        bytes = plain;
+    }
+    if (ws_ && !unwrap(bytes)) {
         return;
     }
-    if (!tls_->established() || plain.empty()) {
-        do_read();
-        return;
+    if (!ws_) {
+        append_rx(bytes);
     }
-    while (rx_.size() - rx_end_ < plain.size()) {
+    on_read({}, 0);
+}
+
+bool connection::unwrap(std::span<const std::uint8_t> wire) {
+    auto& frames = shard_.frames_scratch();
+    frames.clear();
+    const auto st = ws_->feed(wire, frames);
+    take_layer_output();  // a Pong, or the reply to a Close
+    append_rx(frames);
+    if (st == net::ws_framing::status::ok) {
+        return true;
+    }
+    // What came before the Close (a DISCONNECT, say) is handled first.
+    on_read({}, 0);
+    if (st == net::ws_framing::status::failed) {
+        ++shard_.counters().protocol_errors;
+        VIGIL_LOG_LIMITED(info, "{}: WebSocket protocol error: {}", peer_, ws_->failure());
+        close(make_error_code(errc::malformed_packet), true);
+    } else {
+        close(asio::error::eof, true);  // closed without DISCONNECT: the will goes out
+    }
+    return false;
+}
+
+void connection::append_rx(std::span<const std::uint8_t> bytes) {
+    while (rx_.size() - rx_end_ < bytes.size()) {
         ensure_read_space();
-        if (rx_.size() - rx_end_ < plain.size()) {
+        if (rx_.size() - rx_end_ < bytes.size()) {
             rx_.resize(rx_.size() * 2);
         }
     }
-    std::memcpy(rx_.data() + rx_end_, plain.data(), plain.size());
-    on_read({}, plain.size());
+    if (!bytes.empty()) {
+        std::memcpy(rx_.data() + rx_end_, bytes.data(), bytes.size());
+        rx_end_ += bytes.size();
+    }
+}
+
+void connection::take_layer_output() {
+    collect_layer_output();
+    write_cipher();
+}
+
+void connection::collect_layer_output() {
+    if (ws_) {
+        if (tls_) {
+            ws_control_.clear();
+            ws_->take_output(ws_control_);
+            if (!ws_control_.empty()) {
+                (void)tls_->write(ws_control_);  // a failure shows on the next read or write
+            }
+        } else {
+            ws_->take_output(cipher_out_);
+        }
+    }
+    if (tls_) {
+        tls_->take_output(cipher_out_);
+    }
 }
 
 void connection::on_read(error_code ec, std::size_t n) {
@@ -160,7 +259,7 @@ void connection::on_read(error_code ec, std::size_t n) {
         close(ec, true);  // network failure or close without DISCONNECT: the will goes out
         return;
     }
-    rx_end_ += n;
+    rx_end_ += n;  // what on_readable unwrapped is already in rx_end_
     last_rx_ = std::chrono::steady_clock::now();
     continue_input();
 }
@@ -280,6 +379,7 @@ void connection::hand_off(unsigned home) {
     t.plaintext.assign(rx_.begin() + static_cast<std::ptrdiff_t>(rx_begin_), rx_.begin() + static_cast<std::ptrdiff_t>(rx_end_));
     t.tls = std::move(tls_);
     t.cipher_out = std::move(cipher_out_);
+    t.ws = std::move(ws_);
     error_code ec;
     const bool v6 = sock_.local_endpoint(ec).address().is_v6();
     const int fd = sock_.release(ec);
@@ -433,14 +533,27 @@ void connection::close(error_code reason, bool publish_will) {
     error_code ignored;
     timer_.cancel();
     throttle_timer_.cancel();
-    if (tls_ && !writing_) {
-        tls_->shutdown();  // best effort close_notify
+    if ((tls_ || ws_) && !writing_) {
+        // Best effort goodbye: a WebSocket Close frame, then TLS close_notify.
         cipher_out_.clear();
-        tls_->take_output(cipher_out_);
+        if (ws_) {
+            ws_->close(ws_close_code(reason));
+        }
+        if (tls_) {
+            tls_->shutdown();
+        }
+        collect_layer_output();
         sock_.write_some(asio::buffer(cipher_out_), ignored);
     }
-    sock_.shutdown(tcp::socket::shutdown_both, ignored);
-    sock_.close(ignored);
+    if (ws_) {
+        // RFC 6455 7.1.1: the client answers our Close with its own; reading until it has
+        // (or briefly) lets it finish cleanly instead of writing into a reset connection.
+        sock_.shutdown(tcp::socket::shutdown_send, ignored);
+        linger_close(std::move(sock_));
+    } else {
+        sock_.shutdown(tcp::socket::shutdown_both, ignored);
+        sock_.close(ignored);
+    }
     const std::string id = client_ != nullptr ? client_->sess.client_id() : std::string{};
     if (is_quiet_close(reason)) {
         log::debug("{}: client '{}' disconnected ({})", peer_, id, reason ? reason.message() : "DISCONNECT");

@@ -7,6 +7,7 @@
 #include <vigil/core/token_bucket.hpp>
 #include <vigil/mqtt/codec/codec.hpp>
 #include <vigil/net/tls.hpp>
+#include <vigil/net/ws_framing.hpp>
 
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -31,6 +32,7 @@ public:
         std::vector<std::uint8_t> plaintext;    ///< read, not yet processed (the CONNECT on)
         std::unique_ptr<net::tls_session> tls;  ///< null on a plain listener
         std::vector<std::uint8_t> cipher_out;   ///< TLS bytes produced, not yet written
+        std::unique_ptr<net::ws_framing> ws;    ///< MQTT over WebSocket (/mqtt); else null
     };
 
     /// `t` holds the state carried from another shard (empty for a new connection).
@@ -75,7 +77,13 @@ private:
 
     void do_read();
     void on_read(error_code ec, std::size_t n);
-    void on_tls_readable();
+    void on_readable();
+    [[nodiscard]] bool unwrap(std::span<const std::uint8_t> wire);
+    void append_rx(std::span<const std::uint8_t> bytes);
+    /// Moves what the WebSocket and TLS layers produced on their own (Pong, Close, handshake)
+    /// to cipher_out_; take_layer_output also writes it.
+    void collect_layer_output();
+    void take_layer_output();
     void write_cipher();
     void continue_input();
     void process_input();
@@ -152,6 +160,8 @@ private:
     error_code close_reason_;
     std::vector<asio::const_buffer> wbufs_;
     std::unique_ptr<net::tls_session> tls_;
+    std::unique_ptr<net::ws_framing> ws_;
+    std::vector<std::uint8_t> ws_control_;  // WebSocket control frames on their way into TLS
     std::vector<std::uint8_t> cipher_out_;      // produced, not yet handed to the socket
     std::vector<std::uint8_t> cipher_writing_;  // the async_write in progress
     int handoff_to_ = -1;                       // a hand-off waiting for a write to finish

@@ -108,7 +108,13 @@ void connection::complete_items(std::size_t items) {
 void connection::flush() {
     dirty_ = false;
     while (!writing_ && !outq_.empty() && phase_ != phase::closed) {
-        const std::size_t bytes = gather();
+        std::size_t bytes = gather();
+        if (ws_) {
+            // One binary frame around everything gathered (MQTT over WebSocket).
+            const auto h = ws_->header(bytes);
+            wbufs_.insert(wbufs_.begin(), asio::const_buffer(h.data(), h.size()));
+            bytes += h.size();
+        }
         if (tls_) {
             // Encrypt everything gathered into one run of records, then write the
             // ciphertext; SSL_write on memory BIOs never blocks.

@@ -131,6 +131,7 @@ public:
     /// connections then hold no 16 KiB read buffers of their own.
     [[nodiscard]] std::vector<std::uint8_t>& cipher_scratch() noexcept { return cipher_scratch_; }
     [[nodiscard]] std::vector<std::uint8_t>& plain_scratch() noexcept { return plain_scratch_; }
+    [[nodiscard]] std::vector<std::uint8_t>& frames_scratch() noexcept { return frames_scratch_; }
 
     /// The ACL in force on this shard (null: none configured). Replaced on reload.
     [[nodiscard]] const auth::acl* acl() const noexcept { return acl_.get(); }
@@ -236,6 +237,7 @@ private:
     std::shared_ptr<const auth::acl> acl_;
     std::vector<std::uint8_t> cipher_scratch_ = std::vector<std::uint8_t>(64 * 1024);
     std::vector<std::uint8_t> plain_scratch_;
+    std::vector<std::uint8_t> frames_scratch_;  // MQTT bytes unwrapped from WebSocket frames
 
     store::write_batch pass_batch_;
     std::unordered_map<std::string_view, message_ref> last_values_dirty_;  // keys view the values' topics

@@ -13,6 +13,7 @@
 
 namespace vigil::net {
 class shard_pool;
+class tls_session;
 }
 namespace vigil::router {
 class hub;
@@ -90,6 +91,12 @@ public:
 
     /// Routing for the WebSocket push gateway's connections (calls from shard threads).
     [[nodiscard]] router::hub& push() noexcept;
+
+    /// MQTT over WebSocket: serves the connected socket `fd` (IPv6 when `v6`), whose HTTP
+    /// upgrade to the `mqtt` subprotocol is done, on the calling shard thread, exactly like a
+    /// connection from an MQTT listener. `tls` is its TLS state (null on plain HTTP);
+    /// `pending` holds bytes read past the upgrade (WebSocket frames, decrypted).
+    void adopt_websocket(int fd, bool v6, std::unique_ptr<net::tls_session> tls, std::vector<std::uint8_t> pending, bool allow_anonymous);
 
     [[nodiscard]] broker_health health() const;
 
