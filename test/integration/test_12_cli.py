@@ -47,7 +47,9 @@ def test_example_acl_and_production_config_check(vigil_binary, tmp_path):
     from pki import make_pki
     pki = make_pki(tmp_path)
     prod = open(os.path.join(conf, "production.toml")).read()
-    prod = prod.replace("/etc/vigil/passwd", str(pw)).replace("/etc/vigil/acl", os.path.join(conf, "acl.example"))
+    tokens = tmp_path / "tokens"
+    assert run(vigil_binary, "token", str(tokens), "wall", "--subscribe", "devices/#").returncode == 0
+    prod = prod.replace("/etc/vigil/tokens", str(tokens)).replace("/etc/vigil/passwd", str(pw)).replace("/etc/vigil/acl", os.path.join(conf, "acl.example"))
     prod = prod.replace("/etc/vigil/server.", f"{pki}/server.").replace("/etc/vigil/ca.crt", f"{pki}/ca.crt")
     cfg = tmp_path / "prod.toml"
     cfg.write_text(prod)
