@@ -1,64 +1,70 @@
 #!/usr/bin/env bash
-# Runs the same MQTT scenarios against vigil and Debian's mosquitto, back to back on this
-# machine, and prints the ratios. Usage: bash bench/compare.sh [scenario...]
-# Scenarios: seed (600 x 2 Hz -> 120 subscribers), fanin (ramp, 100 publishers -> 1 subscriber),
-#            fanout (ramp, 1 publisher -> 100 subscribers). Default: all three.
+# Runs one vigil-bench scenario against vigil and against Debian's mosquitto, back to back on
+# this machine, and prints the ratios. Dashboards need vigil's /ws, so the mosquitto run (and,
+# for a like-for-like ratio, a second vigil run) drops them: pass --set overrides to shape the
+# MQTT-only comparison.
+#   bash bench/compare.sh SCENARIO [--set key=value]...
+#   e.g. bash bench/compare.sh fanin-max
+#        bash bench/compare.sh seed --set dashboards=0 --set subscribers=120 --set subscriber_qos=0
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${BUILD:-build/release}"
-load="$build/bench/mqtt_load"
-step_seconds="${STEP_SECONDS:-4}"
-scenarios=("${@:-seed fanin fanout}")
-read -r -a scenarios <<< "${scenarios[*]}"
-out="$(mktemp -d)"
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$out"' EXIT
+bench="$build/bench/vigil-bench"
+scenario="$1"; shift
+file="bench/scenarios/$scenario.toml"
+[ -f "$file" ] || { echo "no scenario $file" >&2; exit 2; }
+overrides=("$@")
+out="${OUT:-bench/out}"
+work="$(mktemp -d)"
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+ulimit -n "$(ulimit -Hn)"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
 
 start_vigil() {
-  local port; port=$(free_port)
-  rm -rf "$out/var"
-  printf 'log_level = "warn"\ndata_dir = "%s/var"\n[[listener]]\nbind = "127.0.0.1"\nport = %s\n' "$out" "$port" > "$out/vigil.toml"
-  "$build/src/vigil" --config "$out/vigil.toml" 2> "$out/vigil.log" &
-  server_pid=$!; server_port=$port
+  port=$(free_port); http=$(free_port)
+  rm -rf "$work/var"
+  printf 'log_level = "warn"\ndata_dir = "%s/var"\n[[listener]]\nbind = "127.0.0.1"\nport = %s\n[[http.listener]]\nbind = "127.0.0.1"\nport = %s\n' \
+    "$work" "$port" "$http" > "$work/vigil.toml"
+  "$build/src/vigil" --config "$work/vigil.toml" 2> "$work/vigil.log" &
+  pid=$!
 }
 start_mosquitto() {
-  local port; port=$(free_port)
-  printf 'listener %s 127.0.0.1\nallow_anonymous true\nmax_queued_messages 100000\n' "$port" > "$out/mosquitto.conf"
-  mosquitto -c "$out/mosquitto.conf" 2> "$out/mosquitto.log" &
-  server_pid=$!; server_port=$port
-}
-wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
-
-run_scenario() {  # broker scenario
-  local args
-  case "$2" in
-    seed)   args=(--publishers 600 --subscribers 120 --rate 2 --seconds 10) ;;
-    fanin)  args=(--publishers 100 --subscribers 1 --rate 100 --ramp --ramp-factor 1.4 --seconds "$step_seconds") ;;
-    fanout) args=(--publishers 1 --subscribers 100 --rate 500 --ramp --ramp-factor 1.4 --seconds "$step_seconds") ;;
-    *) echo "unknown scenario $2" >&2; exit 2 ;;
-  esac
-  "start_$1"; wait_port "$server_port"
-  "$load" --port "$server_port" --server-pid "$server_pid" --label "$1/$2" "${args[@]}" | tee -a "$out/$1-$2.txt"
-  kill "$server_pid"; wait "$server_pid" 2>/dev/null || true
+  port=$(free_port); http=0
+  printf 'listener %s 127.0.0.1\nallow_anonymous true\nmax_queued_messages 100000\n' "$port" > "$work/mosquitto.conf"
+  mosquitto -c "$work/mosquitto.conf" 2> "$work/mosquitto.log" &
+  pid=$!
 }
 
-for s in "${scenarios[@]}"; do
-  for b in vigil mosquitto; do
-    run_scenario "$b" "$s"
-  done
-done
+run_broker() {
+  "start_$1"; wait_port "$port"
+  "$bench" "$file" --port "$port" --http-port "$http" --server-pid "$pid" --broker "$1" --out "$out" "${overrides[@]}" 2>/dev/null
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+}
 
-echo
-echo "== ratios (vigil / mosquitto)"
-for s in "${scenarios[@]}"; do
-  if [ "$s" = seed ]; then
-    v=$(grep -o 'p99=[0-9.]*' "$out/vigil-$s.txt" | head -1 | cut -d= -f2)
-    m=$(grep -o 'p99=[0-9.]*' "$out/mosquitto-$s.txt" | head -1 | cut -d= -f2)
-    echo "seed p99 latency: vigil ${v} ms, mosquitto ${m} ms"
-  else
-    v=$(grep -o 'MAX sustained: [0-9]*' "$out/vigil-$s.txt" | awk '{print $3}')
-    m=$(grep -o 'MAX sustained: [0-9]*' "$out/mosquitto-$s.txt" | awk '{print $3}')
-    echo "$s max deliveries/s: vigil $v, mosquitto $m, ratio $(python3 -c "print(round($v/max($m,1),2))")"
-  fi
-done
+run_broker vigil
+run_broker mosquitto
+python3 - "$out/$scenario-vigil.json" "$out/$scenario-mosquitto.json" <<'PY'
+import json, sys
+v, m = (json.load(open(p)) for p in sys.argv[1:3])
+print("\n== vigil / mosquitto:", v["scenario"])
+def best(r):
+    i = r["best_step"]
+    return r["steps"][i] if i >= 0 else None
+if v["storms"]:
+    for a, b in zip(v["storms"], m["storms"]):
+        print(f'{a["label"]}: all connected in {a["all_connected_s"]:.3f} s vs {b["all_connected_s"]:.3f} s '
+              f'(failed {a["failed"]} vs {b["failed"]}); connect p99 {a["connect_ms"]["p99"]:.2f} vs {b["connect_ms"]["p99"]:.2f} ms')
+elif len(v["steps"]) > 1 or v["best_step"] != 0 or len(m["steps"]) > 1:
+    bv, bm = best(v), best(m)
+    dv = bv["delivered_rate"] if bv else 0
+    dm = bm["delivered_rate"] if bm else 0
+    print(f'max sustained deliveries/s: vigil {dv:.0f}, mosquitto {dm:.0f}, ratio {dv / max(dm, 1):.2f}')
+else:
+    a, b = v["steps"][0], m["steps"][0]
+    for k in ("achieved_publish_rate", "delivered_rate", "p99_ms", "loss"):
+        print(f'{k}: vigil {a[k]:.4g}, mosquitto {b[k]:.4g}')
+    cpu = lambda s: sum(x["cpu"] for x in s["server"]) / max(len(s["server"]), 1)
+    print(f'server cores: vigil {cpu(a):.2f}, mosquitto {cpu(b):.2f}')
+PY

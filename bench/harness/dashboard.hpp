@@ -1,0 +1,32 @@
+#pragma once
+// A browser dashboard of the generator: a WebSocket on /ws (JSON push protocol v1) subscribed to
+// some devices' streams, timing every message it receives.
+
+#include "peer.hpp"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace vigil::bench {
+
+class dashboard : public std::enable_shared_from_this<dashboard> {
+public:
+    dashboard(asio::io_context& ioc, tcp::endpoint ep, recipient* r);
+    ~dashboard();
+    dashboard(const dashboard&) = delete;
+    dashboard& operator=(const dashboard&) = delete;
+
+    /// Connects, upgrades, subscribes to `filters`; `done(ok, microseconds)` once the whole
+    /// snapshot arrived.
+    void start(std::vector<std::string> filters, std::function<void(bool, std::uint32_t)> done);
+    void close();
+
+    struct impl;
+
+private:
+    void read();
+    std::unique_ptr<impl> impl_;
+};
+
+}  // namespace vigil::bench
