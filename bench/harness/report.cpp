@@ -164,6 +164,18 @@ struct series {
 
 const std::array<const char*, 4> colours{"#1f77b4", "#d62728", "#2ca02c", "#9467bd"};
 
+/// A short axis label: 1.2k, 3.4M, 0.25.
+std::string tick(double v) {
+    if (v >= 1e6) {
+        return fmt("%.3gM", v / 1e6);
+    }
+    if (v >= 1e4) {
+        return fmt("%.3gk", v / 1e3);
+    }
+    return fmt("%.3g", v);
+}
+
+/// `bars`: a histogram whose x values are log10 of ms (ticks are labelled in ms).
 std::string svg_chart(const std::string& title, const std::string& xlabel, const std::string& ylabel, const std::vector<series>& data, bool bars = false) {
     constexpr double w = 640, h = 260, l = 60, r = 20, t = 30, b = 40;
     double xmax = 0, ymax = 0, xmin = 1e300;
@@ -187,9 +199,9 @@ std::string svg_chart(const std::string& title, const std::string& xlabel, const
     o += "<line x1='" + fmt("%.0f", l) + "' y1='" + fmt("%.0f", t) + "' x2='" + fmt("%.0f", l) + "' y2='" + fmt("%.0f", h - b) + "' stroke='#444'/>";
     for (int i = 0; i <= 4; ++i) {
         const double y = ymax * i / 4;
-        o += "<text x='" + fmt("%.0f", l - 4) + "' y='" + fmt("%.0f", py(y) + 4) + "' text-anchor='end' font-size='11'>" + fmt("%.3g", y) + "</text>";
+        o += "<text x='" + fmt("%.0f", l - 4) + "' y='" + fmt("%.0f", py(y) + 4) + "' text-anchor='end' font-size='11'>" + tick(y) + "</text>";
         const double x = xmin + (xmax - xmin) * i / 4;
-        o += "<text x='" + fmt("%.0f", px(x)) + "' y='" + fmt("%.0f", h - b + 14) + "' text-anchor='middle' font-size='11'>" + fmt("%.3g", x) + "</text>";
+        o += "<text x='" + fmt("%.0f", px(x)) + "' y='" + fmt("%.0f", h - b + 14) + "' text-anchor='middle' font-size='11'>" + tick(bars ? std::pow(10.0, x) : x) + "</text>";
     }
     o += "<text x='" + fmt("%.0f", w / 2) + "' y='" + fmt("%.0f", h - 6) + "' text-anchor='middle' font-size='12'>" + xlabel + "</text>";
     o += "<text x='14' y='" + fmt("%.0f", h / 2) + "' text-anchor='middle' font-size='12' transform='rotate(-90 14 " + fmt("%.0f", h / 2) + ")'>" + ylabel + "</text>";
@@ -265,9 +277,12 @@ std::string summary_text(const run_result& r) {
             if (ps.expected == 0 && ps.samples == 0) {
                 continue;
             }
+            char head[128] = "";
+            if (first) {
+                std::snprintf(head, sizeof head, "%-10s %6.2f %9.0f %9.0f %12.0f", s.label.c_str(), s.location_hz, s.target_publish_rate, sum_of(s.sent) / s.seconds, delivered);
+            }
             char line[400];
-            std::snprintf(line, sizeof line, "%-10s %6.2f %9.0f %9.0f %12.0f  %-5s %7.2f  %7.2f  %7.2f  %8.2f  %7.2f  %7.3f  %4llu  %5.2f / %-7.0f  %5.2f\n",
-                          first ? s.label.c_str() : "", s.location_hz, s.target_publish_rate, sum_of(s.sent) / s.seconds, first ? delivered : 0.0, name,
+            std::snprintf(line, sizeof line, "%-50s  %-5s %7.2f  %7.2f  %7.2f  %8.2f  %7.2f  %7.3f  %4llu  %5.2f / %-7.0f  %5.2f\n", head, name,
                           ps.p50, ps.p90, ps.p99, ps.p999, ps.max, ps.expected ? 100.0 * static_cast<double>(ps.lost) / static_cast<double>(ps.expected) : 0.0,
                           static_cast<unsigned long long>(ps.dups), mean_of(s.server, false), max_of(s.server, true), mean_of(s.generator, false));
             o += line;
@@ -338,7 +353,7 @@ std::string html_report(const run_result& r) {
             }
             p99.push_back(std::move(line));
         }
-        o += svg_chart("Latency histogram", "log10(latency, ms)", "% of messages", hist, true);
+        o += svg_chart("Latency histogram", "latency, ms (log scale)", "% of messages", hist, true);
         o += svg_chart("p99 latency per second", "second of the window", "ms", p99);
         series sent{"published/s", {}};
         series delivered{"delivered/s", {}};
@@ -362,7 +377,7 @@ std::string html_report(const run_result& r) {
     }
     for (const auto& st : r.storms) {
         o += "<h2>" + html_escape(st.label) + "</h2>";
-        o += svg_chart("Connect time histogram", "log10(connect time, ms)", "% of clients", {histogram("CONNECT to CONNACK", st.connect_us)}, true);
+        o += svg_chart("Connect time histogram", "connect time, ms (log scale)", "% of clients", {histogram("CONNECT to CONNACK", st.connect_us)}, true);
     }
     return o + "</body></html>\n";
 }

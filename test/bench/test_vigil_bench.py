@@ -1,0 +1,75 @@
+"""vigil-bench against a real vigil: a small seed run accounts for every message on both paths,
+a ramp stops at its bound, a storm connects everyone, reports are written, bad input is refused."""
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+SCENARIOS = Path(__file__).resolve().parent.parent.parent / "bench" / "scenarios"
+
+
+@pytest.fixture
+def bench(request):
+    return os.path.abspath(request.config.getoption("--vigil-bench"))
+
+
+def run(bench, v, scenario, out, *sets):
+    args = [bench, str(SCENARIOS / f"{scenario}.toml"), "--port", str(v.port), "--http-port", str(v.http_port),
+            "--server-pid", str(v.proc.pid), "--out", str(out)]
+    for s in sets:
+        args += ["--set", s]
+    r = subprocess.run(args, capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stderr
+    return r, json.loads((out / f"{scenario}-vigil.json").read_text())
+
+
+def test_seed_accounts_for_every_message(start_vigil, bench, tmp_path):
+    v = start_vigil(2)
+    r, j = run(bench, v, "seed", tmp_path, "devices=40", "dashboards=6", "subscribers=2", "seconds=3",
+               "status_interval_s=1", "events_per_min=60")
+    step = j["steps"][0]
+    for path, receivers in (("device_to_subscriber", 2), ("device_to_browser", 6)):
+        streams = step[path]["streams"]
+        for name, sent in step["sent"].items():
+            assert sent > 0
+            assert streams[name]["expected"] == sent * receivers
+            assert streams[name]["received"] == streams[name]["expected"], (path, name, streams[name])
+            assert streams[name]["duplicates"] == 0
+        assert 0 < step[path]["latency_ms"]["p50"] <= step[path]["latency_ms"]["p99"] <= step[path]["latency_ms"]["max"]
+    assert step["loss"] == 0
+    assert step["server"] and step["server"][-1]["rss_mib"] > 1  # sampled from /proc
+    assert re.search(r"setup: 48/48 connected", r.stdout)
+    html = (tmp_path / "seed-vigil.html").read_text()
+    assert html.count("<svg") == 5 and "http://" not in html.replace("http://www.w3.org/2000/svg", "")  # offline
+    assert "[seed steady]" in r.stderr  # the live progress line
+
+
+def test_ramp_stops_at_its_bound_and_storm_connects_all(start_vigil, bench, tmp_path):
+    v = start_vigil(2)
+    # A bound no run can meet: the ramp stops after its first step and names no maximum.
+    r, j = run(bench, v, "fanout-max", tmp_path, "subscribers=5", "seconds=1", "max_p99_ms=0")
+    assert len(j["steps"]) == 1 and j["best_step"] == -1 and "MAX sustained: none" in r.stdout
+    r, j = run(bench, v, "storm", tmp_path, "devices=300", "storm_jitter_ms=[0, 300]")
+    assert [s["label"] for s in j["storms"]] == ["connect", "reconnect, no jitter", "reconnect, 300 ms jitter"]
+    for s in j["storms"]:
+        assert s["clients"] == 300 and s["failed"] == 0 and s["connect_ms"]["max"] > 0
+
+
+def test_bad_scenarios_are_refused(bench, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\ndevices = 10\nlocation_hz = "fast"\n')
+    r = subprocess.run([bench, str(bad)], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and "'location_hz' must be a number" in r.stderr
+    bad.write_text('name = "x"\ndevicez = 10\n')
+    r = subprocess.run([bench, str(bad)], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and "unknown key 'devicez'" in r.stderr
+    r = subprocess.run([bench, str(SCENARIOS / "seed.toml"), "--set", "subscriber_streams=[\"positions\"]"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and "unknown stream 'positions'" in r.stderr
+    # Nothing listening: a clear error, not a hang.
+    r = subprocess.run([bench, str(SCENARIOS / "seed.toml"), "--port", "1", "--set", "devices=2", "--set", "dashboards=0"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "could not connect" in r.stderr
