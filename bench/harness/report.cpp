@@ -67,6 +67,9 @@ double sum_of(const std::array<std::uint64_t, streams>& a) {
 }
 
 std::string describe(const scenario& sc) {
+    if (sc.storm) {
+        return std::to_string(sc.devices) + " devices" + (sc.tls ? " over TLS" : "") + (sc.will ? " (a will each)" : "") + " connecting at once, then reconnecting";
+    }
     std::string d = std::to_string(sc.devices) + " devices" + (sc.tls ? " over TLS" : "") + " (location " + fmt("%g", sc.location_hz) + " Hz QoS 0";
     if (sc.status_interval_s > 0) {
         d += ", status every " + fmt("%g", sc.status_interval_s) + " s QoS 1 retained";

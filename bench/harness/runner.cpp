@@ -1,5 +1,5 @@
 // The run loop: one io_context on one thread drives every simulated client. Devices publish on
-// a 5 ms tick, each spread over its period (as real fleets are, not all in one instant); every
+// a 2 ms tick, each spread over its period (as real fleets are, not all in one instant); every
 // receiving client (MQTT subscriber or dashboard) checks sequence numbers per device and stream
 // and times each message from the stamp the device wrote into it.
 #include "runner.hpp"
@@ -396,7 +396,7 @@ private:
                              s.server.empty() ? 0.0 : s.server.back().rss_mib, s.generator.back().cpu);
                 next_sample += 1;
             }
-            tick.expires_after(std::chrono::milliseconds{5});
+            tick.expires_after(std::chrono::milliseconds{2});
             tick.async_wait([&](boost::system::error_code) { on_tick(); });
         };
         on_tick();

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A dashboard that stops reading: opens /ws with a 4 KiB receive buffer, subscribes to
 `devices/#` and never reads for SECONDS, so vigil's send queue for it fills. Run it beside
-mqtt_load's WebSocket seed to see whether the other dashboards notice.
+vigil-bench's seed scenario to see whether the other dashboards notice.
 
 Usage: /usr/bin/python3 bench/ws/stalled_dashboard.py HTTP_PORT SECONDS
 """

@@ -350,10 +350,21 @@ private:
         } else {
             bytes = simdjson::minify(payload);
         }
-        hub_.publish(message::make(t, {reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()}, qos::at_least_once, retain));
-        std::string r = "{\"op\":\"published\",\"id\":";
-        append_json_string(r, id);
-        reply(r + "}");
+        // "published" means what PUBACK means: in durable mode, committed to the store.
+        hub_.publish(message::make(t, {reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()}, qos::at_least_once, retain),
+                     [weak = weak_from_this(), rid = std::string{id}](bool committed) {
+                         auto self = weak.lock();
+                         if (!self || self->closed_) {
+                             return;
+                         }
+                         if (!committed) {
+                             self->error(rid, "not stored: the server's store failed; publish again later");
+                             return;
+                         }
+                         std::string r = "{\"op\":\"published\",\"id\":";
+                         append_json_string(r, rid);
+                         self->reply(r + "}");
+                     });
     }
 
     void close(const websocket::close_reason& why) {

@@ -1,6 +1,9 @@
 """The integration fixtures (a real vigil on OS-picked ports), plus the vigil-bench binary."""
 import importlib.util
 import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))  # pki, clients
 
 _spec = importlib.util.spec_from_file_location(
     "integration_conftest", os.path.join(os.path.dirname(__file__), "..", "integration", "conftest.py"))

@@ -16,8 +16,8 @@ def bench(request):
     return os.path.abspath(request.config.getoption("--vigil-bench"))
 
 
-def run(bench, v, scenario, out, *sets):
-    args = [bench, str(SCENARIOS / f"{scenario}.toml"), "--port", str(v.port), "--http-port", str(v.http_port),
+def run(bench, v, scenario, out, *sets, port=None):
+    args = [bench, str(SCENARIOS / f"{scenario}.toml"), "--port", str(port or v.port), "--http-port", str(v.http_port),
             "--server-pid", str(v.proc.pid), "--out", str(out)]
     for s in sets:
         args += ["--set", s]
@@ -73,3 +73,21 @@ def test_bad_scenarios_are_refused(bench, tmp_path):
     r = subprocess.run([bench, str(SCENARIOS / "seed.toml"), "--port", "1", "--set", "devices=2", "--set", "dashboards=0"],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 1 and "could not connect" in r.stderr
+
+
+def test_tls_devices(start_vigil, bench, tmp_path):
+    from pki import make_pki
+    (tmp_path / "pki").mkdir()
+    pki = make_pki(tmp_path / "pki")
+    v = start_vigil(2, f"""
+[[listener]]
+bind = "127.0.0.1"
+port = 0
+tls.cert = "{pki / 'server.crt'}"
+tls.key = "{pki / 'server.key'}"
+""")
+    r, j = run(bench, v, "seed", tmp_path, "tls=true", "devices=20", "dashboards=0", "seconds=2", port=v.tls_port)
+    assert "20 devices over TLS" in r.stdout
+    step = j["steps"][0]
+    assert step["sent"]["location"] > 0 and step["loss"] == 0
+    assert step["device_to_subscriber"]["streams"]["location"]["received"] == step["sent"]["location"]

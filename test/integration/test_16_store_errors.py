@@ -1,12 +1,16 @@
 """Bad disk state: a damaged store, a data_dir that is not a directory, no permission, a full
 disk at start and while running. Each gives a clear error naming the path and what to do,
 a non-zero exit at start, and never a silent discard. `vigil db check` reports health."""
+import asyncio
 import os
 import subprocess
 import tempfile
 
+import websockets
+
 import mqtt_raw as raw
 from clients import Paho
+from test_18_push import recv, request
 from conftest import Vigil, config
 
 
@@ -157,5 +161,34 @@ def test_full_disk_while_running_acknowledges_nothing_it_cannot_keep(start_vigil
         assert p.payload == b"acknowledged before the disk filled"
         c.close()
         assert v2.stop() == 0
+    finally:
+        fs.close()
+
+
+def test_full_disk_websocket_publish_is_not_confirmed(start_vigil, tmp_path):
+    """/ws "published" means committed, as PUBACK does: on a full disk the dashboard is told
+    its command was not stored."""
+    fs = Tmpfs(16)
+    try:
+        v = start_vigil(2, data_dir=os.path.join(fs.path, "var"))
+        fs.fill(64 * 1024)
+
+        async def run():
+            async with websockets.connect(f"ws://127.0.0.1:{v.http_port}/ws") as ws:
+                for i in range(600):  # 600 x 50 kB: far more than the disk holds
+                    await request(ws, op="publish", id=f"c{i}", topic=f"devices/{i}/commands",
+                                  payload="z" * 50_000, retain=True)
+                    reply = await recv(ws)
+                    if reply["op"] == "error":
+                        return i, reply
+                    assert reply == {"op": "published", "id": f"c{i}"}
+                return None, None
+
+        i, err = asyncio.run(run())
+        assert err is not None, "600 x 50 kB confirmed on a 16 MB disk"
+        assert err["id"] == f"c{i}" and "not stored" in err["error"]
+        assert v.wait_for_log(r"writing the store failed")
+        fs.unfill()
+        assert v.stop() == 0
     finally:
         fs.close()

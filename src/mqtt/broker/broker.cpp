@@ -128,7 +128,10 @@ public:
         return out;
     }
 
-    void publish(const message_ref& m) override { here().route(m); }
+    void publish(const message_ref& m, std::function<void(bool)> done) override {
+        here().route(m);
+        here().after_commit(std::move(done));
+    }
 
     bool is_state_topic(std::string_view topic) const override {
         return std::any_of(core_.settings.state.topics.begin(), core_.settings.state.topics.end(),

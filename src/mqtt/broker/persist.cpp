@@ -19,8 +19,8 @@ ack_barrier::~ack_barrier() {
         return;  // the shards are going away; the clients will resend what is unacknowledged
     }
     shard* s = &origin_;
-    asio::post(s->context(), [s, seq = seq_, acks = std::move(acks_), failed = failed_.load(std::memory_order_relaxed)]() mutable {
-        s->release(seq, std::move(acks), failed);
+    asio::post(s->context(), [s, seq = seq_, acks = std::move(acks_), cbs = std::move(callbacks_), failed = failed_.load(std::memory_order_relaxed)]() mutable {
+        s->release(seq, std::move(acks), std::move(cbs), failed);
     });
 }
 
@@ -82,15 +82,23 @@ void shard::defer_ack(connection& c, packet p) {
     current_barrier()->add(c.weak_from_this(), std::move(p));
 }
 
-void shard::release(std::uint64_t seq, std::vector<ack_barrier::pending_ack> acks, bool failed) {
-    released_early_.emplace(seq, std::make_pair(std::move(acks), failed));
+void shard::after_commit(std::function<void(bool)> done) {
+    if (!core_.durable) {
+        done(true);
+        return;
+    }
+    current_barrier()->add(std::move(done));
+}
+
+void shard::release(std::uint64_t seq, std::vector<ack_barrier::pending_ack> acks, std::vector<std::function<void(bool)>> callbacks, bool failed) {
+    released_early_.emplace(seq, released_barrier{std::move(acks), std::move(callbacks), failed});
     // Barriers complete out of order when they wait on different shards; acks go out in
     // the order their packets arrived.
     while (!released_early_.empty() && released_early_.begin()->first == next_release_) {
         auto node = released_early_.extract(released_early_.begin());
         ++next_release_;
-        const bool f = node.mapped().second;
-        for (auto& a : node.mapped().first) {
+        const bool f = node.mapped().failed;
+        for (auto& a : node.mapped().acks) {
             if (auto c = a.conn.lock()) {
                 if (f) {
                     c->ack_failed();
@@ -98,6 +106,9 @@ void shard::release(std::uint64_t seq, std::vector<ack_barrier::pending_ack> ack
                     c->release_ack(a.p);
                 }
             }
+        }
+        for (auto& done : node.mapped().callbacks) {
+            done(!f);
         }
     }
 }

@@ -17,6 +17,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -78,6 +79,8 @@ public:
     ack_barrier& operator=(const ack_barrier&) = delete;
 
     void add(std::weak_ptr<connection> c, packet p) { acks_.push_back({std::move(c), std::move(p)}); }
+    /// Any other acknowledgement (a WebSocket publish): `done(committed)` on the origin shard.
+    void add(std::function<void(bool)> done) { callbacks_.push_back(std::move(done)); }
     void fail() noexcept { failed_.store(true, std::memory_order_relaxed); }
 
     struct pending_ack {
@@ -89,6 +92,7 @@ private:
     shard& origin_;
     std::uint64_t seq_;
     std::vector<pending_ack> acks_;
+    std::vector<std::function<void(bool)>> callbacks_;
     std::atomic<bool> failed_{false};
 };
 
@@ -165,6 +169,9 @@ public:
     /// Durable mode: hands `p` back to `c` (connection::release_ack) once this pass's
     /// writes, and those of every shard its messages went to, are committed.
     void defer_ack(connection& c, packet p);
+    /// Durable mode: calls `done(committed)` once what this pass routed is committed (at once,
+    /// with true, in fast mode).
+    void after_commit(std::function<void(bool)> done);
     /// Writes a persistent session's change (store_message, erase_message, store_inbound).
     void persist(const client& c, const action& a);
     void persist_subscription(const client& c, const std::string& filter, qos q);
@@ -175,7 +182,7 @@ public:
     client& restore_client(const std::string& id, std::vector<restored_message> messages, std::vector<std::uint16_t> inbound, const std::vector<std::pair<std::string, qos>>& subs);
     /// Sends (or, after a failed commit, closes the connections of) a barrier's acks, in
     /// barrier order. Called on this shard.
-    void release(std::uint64_t seq, std::vector<ack_barrier::pending_ack> acks, bool failed);
+    void release(std::uint64_t seq, std::vector<ack_barrier::pending_ack> acks, std::vector<std::function<void(bool)>> callbacks, bool failed);
     /// Writes the last values changed since the previous flush (timer, and at shutdown).
     void flush_last_values();
     /// Number of persistent sessions on this shard.
@@ -250,7 +257,12 @@ private:
     bool commit_scheduled_ = false;
     std::uint64_t next_barrier_ = 1;
     std::uint64_t next_release_ = 1;
-    std::map<std::uint64_t, std::pair<std::vector<ack_barrier::pending_ack>, bool>> released_early_;
+    struct released_barrier {
+        std::vector<ack_barrier::pending_ack> acks;
+        std::vector<std::function<void(bool)>> callbacks;
+        bool failed = false;
+    };
+    std::map<std::uint64_t, released_barrier> released_early_;
 
     shard_counters counters_;
 };
