@@ -11,7 +11,6 @@
 
 namespace vigil::mqtt {
 namespace {
-constexpr std::size_t initial_read_buffer = 4096;
 /// Durable mode: a client with this many acknowledgements waiting for the store is not
 /// read from until half of them went out (its packets wait in the kernel, not here).
 constexpr std::uint64_t max_waiting_acks = 1024;
@@ -77,7 +76,6 @@ connection::connection(shard& s, tcp::socket sock, bool allow_anonymous, transfe
       cipher_out_(std::move(t.cipher_out)) {
     shard_.core().open_connections.fetch_add(1, std::memory_order_relaxed);
     rx_end_ = rx_.size();
-    rx_.resize(std::max(rx_.size() * 2, initial_read_buffer));
 
     error_code ec;
     sock_.non_blocking(true, ec);  // flush() writes directly and falls back to async_write
@@ -108,49 +106,24 @@ void connection::start() {
     }
 }
 
-void connection::ensure_read_space() {
-    if (rx_begin_ == rx_end_) {
-        rx_begin_ = rx_end_ = 0;
-    } else if (rx_begin_ > 0 && rx_end_ == rx_.size()) {
-        std::memmove(rx_.data(), rx_.data() + rx_begin_, rx_end_ - rx_begin_);
-        rx_end_ -= rx_begin_;
-        rx_begin_ = 0;
-    }
-    if (rx_end_ == rx_.size()) {
-        // A partial packet fills the buffer; the decoder has already checked its declared
-        // size against max_packet_size, so growth is bounded.
-        rx_.resize(rx_.size() * 2);
-    }
-}
-
 void connection::do_read() {
     if (read_pending_) {
         return;
     }
     read_pending_ = true;
-    if (tls_ || ws_) {
-        // Wait for readability, then read into the shard's shared buffer and unwrap.
-        sock_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](error_code ec) {
-            self->read_pending_ = false;
-            if (self->phase_ == phase::closed || self->phase_ == phase::closing) {
-                return;
-            }
-            if (ec) {
-                self->close(ec, true);
-                return;
-            }
-            self->on_readable();
-        });
-        return;
-    }
-    ensure_read_space();
-    sock_.async_read_some(
-        asio::buffer(rx_.data() + rx_end_, rx_.size() - rx_end_),
-        [self = shared_from_this()](error_code ec, std::size_t n) {
-            self->read_pending_ = false;
-            self->on_read(ec, n);
+    // Wait for readability, then read into the shard's shared buffer: an idle connection
+    // holds no read buffer of its own, only the bytes of a packet not yet complete.
+    sock_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](error_code ec) {
+        self->read_pending_ = false;
+        if (self->phase_ == phase::closed || self->phase_ == phase::closing) {
+            return;
         }
-    );
+        if (ec) {
+            self->close(ec, true);
+            return;
+        }
+        self->on_readable();
+    });
 }
 
 void connection::on_readable() {
@@ -192,7 +165,7 @@ void connection::on_readable() {
     if (!ws_) {
         append_rx(bytes);
     }
-    on_read({}, 0);
+    on_input();
 }
 
 bool connection::unwrap(std::span<const std::uint8_t> wire) {
@@ -205,7 +178,7 @@ bool connection::unwrap(std::span<const std::uint8_t> wire) {
         return true;
     }
     // What came before the Close (a DISCONNECT, say) is handled first.
-    on_read({}, 0);
+    on_input();
     if (st == net::ws_framing::status::failed) {
         ++shard_.counters().protocol_errors;
         VIGIL_LOG_LIMITED(info, "{}: WebSocket protocol error: {}", peer_, ws_->failure());
@@ -217,16 +190,23 @@ bool connection::unwrap(std::span<const std::uint8_t> wire) {
 }
 
 void connection::append_rx(std::span<const std::uint8_t> bytes) {
-    while (rx_.size() - rx_end_ < bytes.size()) {
-        ensure_read_space();
-        if (rx_.size() - rx_end_ < bytes.size()) {
-            rx_.resize(rx_.size() * 2);
-        }
+    if (bytes.empty()) {
+        return;
     }
-    if (!bytes.empty()) {
-        std::memcpy(rx_.data() + rx_end_, bytes.data(), bytes.size());
-        rx_end_ += bytes.size();
+    if (rx_begin_ == rx_end_) {
+        rx_begin_ = rx_end_ = 0;
+    } else if (rx_begin_ > 0 && rx_.size() - rx_end_ < bytes.size()) {
+        std::memmove(rx_.data(), rx_.data() + rx_begin_, rx_end_ - rx_begin_);
+        rx_end_ -= rx_begin_;
+        rx_begin_ = 0;
     }
+    if (rx_.size() - rx_end_ < bytes.size()) {
+        // At most one read (64 KiB) beyond a partial packet, whose declared size the decoder
+        // has checked against max_packet_size: growth is bounded.
+        rx_.resize(std::max(rx_end_ + bytes.size(), rx_.size() * 2));
+    }
+    std::memcpy(rx_.data() + rx_end_, bytes.data(), bytes.size());
+    rx_end_ += bytes.size();
 }
 
 void connection::take_layer_output() {
@@ -251,15 +231,10 @@ void connection::collect_layer_output() {
     }
 }
 
-void connection::on_read(error_code ec, std::size_t n) {
+void connection::on_input() {
     if (phase_ == phase::closed || phase_ == phase::closing) {
         return;  // closing: the answer is being flushed and nothing more is read
     }
-    if (ec) {
-        close(ec, true);  // network failure or close without DISCONNECT: the will goes out
-        return;
-    }
-    rx_end_ += n;  // what on_readable unwrapped is already in rx_end_
     last_rx_ = std::chrono::steady_clock::now();
     continue_input();
 }
@@ -346,6 +321,10 @@ void connection::process_input() {
         if (throttle_wait_ > std::chrono::steady_clock::duration::zero()) {
             return;  // the rest stays buffered until the publish rate allows it
         }
+    }
+    if (rx_begin_ == rx_end_ && !rx_.empty()) {
+        std::vector<std::uint8_t>{}.swap(rx_);  // all consumed: an idle connection keeps no buffer
+        rx_begin_ = rx_end_ = 0;
     }
 }
 

@@ -12,10 +12,10 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/container/deque.hpp>
 
 #include <array>
 #include <chrono>
-#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -76,8 +76,8 @@ private:
     };
 
     void do_read();
-    void on_read(error_code ec, std::size_t n);
     void on_readable();
+    void on_input();
     [[nodiscard]] bool unwrap(std::span<const std::uint8_t> wire);
     void append_rx(std::span<const std::uint8_t> bytes);
     /// Moves what the WebSocket and TLS layers produced on their own (Pong, Close, handshake)
@@ -108,7 +108,6 @@ private:
     void close_after_flush(error_code reason);
     void arm_timer(std::chrono::steady_clock::time_point deadline);
     void on_timer(error_code ec);
-    void ensure_read_space();
 
     enum class phase : std::uint8_t { awaiting_connect, authenticating, active, closing, closed };
 
@@ -149,9 +148,9 @@ private:
         qos q = qos::at_most_once;
         std::uint64_t gate = 0;  // acks_released_ needed before the first one goes out
     };
-    std::deque<retained_cursor> retained_;
+    boost::container::deque<retained_cursor> retained_;
 
-    std::deque<out_item> outq_;
+    boost::container::deque<out_item> outq_;
     std::size_t out_bytes_ = 0;
     std::size_t writing_items_ = 0;
     bool writing_ = false;  // an async_write is in progress

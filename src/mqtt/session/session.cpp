@@ -161,7 +161,7 @@ std::uint16_t session::next_packet_id() noexcept {
     }
 }
 
-std::deque<session::inflight_entry>::iterator session::find_inflight(std::uint16_t id, out_state s) {
+boost::container::deque<session::inflight_entry>::iterator session::find_inflight(std::uint16_t id, out_state s) {
     return std::find_if(inflight_.begin(), inflight_.end(), [id, s](const inflight_entry& e) {
         return e.packet_id == id && e.state == s;
     });

@@ -7,9 +7,10 @@
 #include <vigil/mqtt/codec/errc.hpp>
 #include <vigil/mqtt/session/actions.hpp>
 
+#include <boost/container/deque.hpp>
+
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <string>
 #include <unordered_set>
@@ -130,7 +131,7 @@ private:
     void receive_inbound(std::uint16_t id, bool& first, action_list& out);
     void pump(action_list& out);
     [[nodiscard]] std::uint16_t next_packet_id() noexcept;
-    [[nodiscard]] std::deque<inflight_entry>::iterator find_inflight(std::uint16_t id, out_state s);
+    [[nodiscard]] boost::container::deque<inflight_entry>::iterator find_inflight(std::uint16_t id, out_state s);
 
     std::string client_id_;
     bool persistent_;
@@ -140,8 +141,8 @@ private:
     std::uint16_t last_packet_id_ = 0;
     std::uint64_t next_seq_ = 1;
     subscription_map subs_;
-    std::deque<inflight_entry> inflight_;  // in send order
-    std::deque<queued_entry> queue_;
+    boost::container::deque<inflight_entry> inflight_;  // in send order
+    boost::container::deque<queued_entry> queue_;
     std::size_t queued_bytes_ = 0;
     std::unordered_set<std::uint16_t> awaiting_pubrel_;  // QoS 2 received, not released
     session_stats stats_;
