@@ -13,6 +13,7 @@
 #include <vigil/core/log.hpp>
 #include <vigil/core/topic.hpp>
 #include <vigil/http/json.hpp>
+#include <vigil/net/shard_pool.hpp>
 
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -57,12 +58,14 @@ std::shared_ptr<const std::string> frame_body(const message_ref& m) {
     return body;
 }
 
-class push_session final : public std::enable_shared_from_this<push_session>, public router::sink {
+class push_session final : public std::enable_shared_from_this<push_session>, public router::sink, private closable {
 public:
-    push_session(stream s, router::hub& hub, std::shared_ptr<const auth::api_token> token)
-        : ws_(std::move(s)), hub_(hub), token_(std::move(token)) {}
+    push_session(stream s, router::hub& hub, std::shared_ptr<const auth::api_token> token, std::shared_ptr<live_connections> live)
+        : ws_(std::move(s)), hub_(hub), token_(std::move(token)), live_(std::move(live)) {
+        live_->add(shard_, this);
+    }
 
-    ~push_session() = default;
+    ~push_session() { live_->remove(shard_, this); }
     push_session(const push_session&) = delete;
     push_session& operator=(const push_session&) = delete;
 
@@ -367,6 +370,14 @@ private:
                      });
     }
 
+    void close_for_shutdown() override {
+        if (!attached_) {
+            ws_.next_layer().close();  // still in the handshake
+            return;
+        }
+        close(websocket::close_reason(websocket::close_code::going_away, "server stopping"));
+    }
+
     void close(const websocket::close_reason& why) {
         if (closed_) {
             return;
@@ -395,6 +406,8 @@ private:
     websocket::stream<stream> ws_;
     router::hub& hub_;
     std::shared_ptr<const auth::api_token> token_;
+    std::shared_ptr<live_connections> live_;
+    int shard_ = net::shard_pool::current();
     beast::flat_buffer rx_;
     std::deque<frame> queue_;
     std::size_t queued_ = 0;
@@ -412,8 +425,8 @@ private:
 
 }  // namespace
 
-void start_push_session(stream s, beast::http::request<beast::http::string_body> req, router::hub& hub, std::shared_ptr<const auth::api_token> token) {
-    std::make_shared<push_session>(std::move(s), hub, std::move(token))->start(std::move(req));
+void start_push_session(stream s, beast::http::request<beast::http::string_body> req, router::hub& hub, std::shared_ptr<const auth::api_token> token, std::shared_ptr<live_connections> live) {
+    std::make_shared<push_session>(std::move(s), hub, std::move(token), std::move(live))->start(std::move(req));
 }
 
 }  // namespace vigil::http

@@ -4,6 +4,7 @@
 #include <vigil/auth/tokens.hpp>
 #include <vigil/router/hub.hpp>
 
+#include "live.hpp"
 #include "stream.hpp"
 
 #include <boost/beast/http/message.hpp>
@@ -15,7 +16,7 @@ namespace vigil::http {
 
 /// Takes over `s` whose HTTP request `req` asked for a WebSocket on /ws, and serves it on the
 /// current shard until it closes. `token` (null: no tokens configured) limits what it may
-/// subscribe to and publish.
-void start_push_session(stream s, boost::beast::http::request<boost::beast::http::string_body> req, router::hub& hub, std::shared_ptr<const auth::api_token> token);
+/// subscribe to and publish. It is registered in `live` while open.
+void start_push_session(stream s, boost::beast::http::request<boost::beast::http::string_body> req, router::hub& hub, std::shared_ptr<const auth::api_token> token, std::shared_ptr<live_connections> live);
 
 }  // namespace vigil::http

@@ -8,6 +8,7 @@
 #include <vigil/net/listen.hpp>
 #include <vigil/net/shard_pool.hpp>
 
+#include "live.hpp"
 #include "mqtt_upgrade.hpp"
 #include "push_session.hpp"
 #include "stream.hpp"
@@ -50,6 +51,7 @@ struct shared_state {
     upgrades up;
     std::vector<std::string> allowed_origins;
     std::atomic<std::shared_ptr<const auth::token_file>> tokens;  // replaced on SIGHUP
+    std::shared_ptr<live_connections> live;                          // closed by stop()
 };
 
 /// Calls `f` with each WebSocket subprotocol the request offers, until `f` returns true.
@@ -109,14 +111,22 @@ std::string_view token_of(const bhttp::request<bhttp::string_body>& req) {
 }
 
 /// One HTTP connection. Thread safety: shard-affine.
-class session : public std::enable_shared_from_this<session> {
+class session final : public std::enable_shared_from_this<session>, private closable {
 public:
     session(stream s, std::shared_ptr<const shared_state> st, bool allow_anonymous)
         : stream_(std::move(s)), timer_(stream_.get_executor()), st_(std::move(st)), allow_anonymous_(allow_anonymous) {}
+    ~session() { st_->live->remove(shard_, this); }
+    session(const session&) = delete;
+    session& operator=(const session&) = delete;
 
-    void start() { read(); }
+    void start() {
+        st_->live->add(shard_, this);
+        read();
+    }
 
 private:
+    void close_for_shutdown() override { close(); }
+
     /// Closes the connection when the peer is idle (or a TLS handshake stalls) that long.
     void arm_timeout() {
         timer_.expires_after(idle_timeout);
@@ -200,7 +210,7 @@ private:
                 return;
             }
             timer_.cancel();
-            start_push_session(std::move(stream_), parser_->release(), *st_->up.push, std::move(token));
+            start_push_session(std::move(stream_), parser_->release(), *st_->up.push, std::move(token), st_->live);
             return;
         }
         if (!st_->up.mqtt || !ws) {
@@ -237,11 +247,15 @@ private:
 
     void close() {
         timer_.cancel();
+        if (!stream_.valid()) {
+            return;  // handed to a WebSocket session
+        }
         beast::error_code ignored;
         stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
         stream_.close();
     }
 
+    int shard_ = net::shard_pool::current();
     stream stream_;
     asio::steady_timer timer_;
     beast::flat_buffer buffer_;
@@ -305,6 +319,7 @@ server::server(net::shard_pool& pool, std::vector<config::http_listener_settings
     impl_->st->up = std::move(up);
     impl_->st->allowed_origins = std::move(acc.allowed_origins);
     impl_->st->tokens.store(std::move(acc.tokens));
+    impl_->st->live = std::make_shared<live_connections>(pool.size());
 }
 
 server::~server() = default;
@@ -358,6 +373,11 @@ void server::reload_tls() {
 void server::stop() {
     for (std::size_t i = 0; i < impl_->acceptors.size(); ++i) {
         asio::post(*impl_->contexts[i], [a = impl_->acceptors[i]] { a->stop(); });
+    }
+    // Keep-alive clients and dashboards are closed now (1001 for WebSockets), so the shards
+    // need not wait out the grace period for them.
+    for (unsigned i = 0; i < impl_->pool.size(); ++i) {
+        asio::post(impl_->pool.context(i), [live = impl_->st->live, i] { live->close_all(i); });
     }
 }
 

@@ -41,6 +41,8 @@ public:
     stream& operator=(const stream&) = delete;
 
     [[nodiscard]] executor_type get_executor() noexcept;
+    /// False once moved from.
+    [[nodiscard]] bool valid() const noexcept { return st_ != nullptr; }
     [[nodiscard]] asio::ip::tcp::socket& socket() noexcept;
     [[nodiscard]] bool is_tls() const noexcept;
 

@@ -244,3 +244,29 @@ def test_a_flood_of_bad_requests_closes_with_1008(broker):
             except websockets.ConnectionClosed as e:
                 assert e.rcvd.code == 1008
     asyncio.run(run())
+
+
+def test_sigterm_closes_dashboards_with_going_away(start_vigil, workers):
+    """Stopping vigil closes dashboards at once with 1001 (going away), not by dropping them
+    when the grace period runs out, and keep-alive HTTP clients do not hold it up."""
+    import http.client
+    import signal
+    v = start_vigil(workers)
+    keep_alive = http.client.HTTPConnection("127.0.0.1", v.http_port, timeout=10)
+    keep_alive.request("GET", "/healthz")
+    assert keep_alive.getresponse().read()
+
+    async def run():
+        async with websockets.connect(f"ws://127.0.0.1:{v.http_port}/ws") as ws:
+            await request(ws, op="subscribe", id="s", filters=["devices/#"])
+            await next_op(ws, "snapshot")
+            v.proc.send_signal(signal.SIGTERM)
+            try:
+                while True:
+                    await asyncio.wait_for(ws.recv(), 10)
+            except websockets.ConnectionClosed as e:
+                return e.code
+    assert asyncio.run(run()) == 1001
+    assert v.stop() == 0
+    assert not v.wait_for_log(r"shutdown grace period over", timeout=0)
+    keep_alive.close()
