@@ -12,13 +12,23 @@
 
 namespace vigil::bench {
 
-std::string make_payload(const stamp& s, std::size_t size) {
-    char head[96];
-    const int n = std::snprintf(head, sizeof head, R"({"t":%lld,"d":%u,"k":%d,"s":%u,"x":")", static_cast<long long>(s.t), s.device, s.stream, s.seq);
-    std::string p(head, static_cast<std::size_t>(n));
-    p.append(size > p.size() + 2 ? size - p.size() - 2 : 0, 'x');
-    p += "\"}";
-    return p;
+void make_payload(const stamp& s, std::size_t size, std::string& out) {
+    // to_chars, not printf: the generator formats every message it sends.
+    auto num = [&out](auto v) {
+        char b[24];
+        out.append(b, std::to_chars(b, b + sizeof b, v).ptr);
+    };
+    out.assign(R"({"t":)");
+    num(static_cast<long long>(s.t));
+    out += R"(,"d":)";
+    num(s.device);
+    out += R"(,"k":)";
+    num(s.stream);
+    out += R"(,"s":)";
+    num(s.seq);
+    out += R"(,"x":")";
+    out.append(size > out.size() + 2 ? size - out.size() - 2 : 0, 'x');
+    out += "\"}";
 }
 
 namespace {

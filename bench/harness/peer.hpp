@@ -29,7 +29,8 @@ struct stamp {
     int stream = 0;
     std::uint32_t seq = 0;
 };
-[[nodiscard]] std::string make_payload(const stamp& s, std::size_t size);
+/// Writes the payload of `s`, padded to `size` bytes, into `out` (replacing its contents).
+void make_payload(const stamp& s, std::size_t size, std::string& out);
 /// Parses a payload made by make_payload (other payloads, such as wills: false).
 [[nodiscard]] bool parse_stamp(std::string_view text, stamp& out);
 

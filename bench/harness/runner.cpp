@@ -50,6 +50,7 @@ std::string utc_now() {
 }
 
 struct device {
+    std::array<std::string, streams> topics;
     std::shared_ptr<peer> conn;
     std::array<std::uint32_t, streams> seq{};
     std::array<std::uint64_t, streams> due_done{};  // schedule slots already used
@@ -63,6 +64,11 @@ public:
         mqtt_ep_ = {asio::ip::make_address(tg.host), tg.port};
         http_ep_ = {asio::ip::make_address(tg.host), tg.http_port};
         devices_.resize(sc.devices);
+        for (std::size_t i = 0; i < devices_.size(); ++i) {
+            for (std::size_t k = 0; k < streams; ++k) {
+                devices_[i].topics[k] = "devices/" + device_name(i) + "/" + topic_suffix[k];
+            }
+        }
     }
 
     run_result run() {
@@ -301,7 +307,8 @@ private:
                 while (d.due_done[ku] < due) {
                     ++d.due_done[ku];
                     const stamp s{now_ns(), static_cast<std::uint32_t>(i), k, ++d.seq[ku]};
-                    d.conn->publish("devices/" + device_name(i) + "/" + topic_suffix[ku], make_payload(s, sc_.payload_bytes), k == 0 ? 0 : 1, k == 1);
+                    make_payload(s, sc_.payload_bytes, payload_);
+                    d.conn->publish(d.topics[ku], payload_, k == 0 ? 0 : 1, k == 1);
                     if (s.t >= window_start) {
                         ++d.window_sent[ku];
                         ++sent[ku];
@@ -479,6 +486,7 @@ private:
     std::vector<std::shared_ptr<peer>> subs_;
     std::vector<std::shared_ptr<dashboard>> dashboards_;
     std::size_t churn_next_ = 0;
+    std::string payload_;  // reused for every message
 };
 
 double path_loss_count(const path_record& p, std::uint64_t& expected) {
