@@ -2,11 +2,8 @@
 
 #include <algorithm>
 #include <fstream>
-#include <iterator>
-#include <sstream>
 
 #include <sys/resource.h>
-#include <unistd.h>
 
 namespace vigil::bench {
 
@@ -31,15 +28,6 @@ std::vector<std::uint32_t> path_record::all_latencies() const {
     return all;
 }
 
-double quantile_ms(std::vector<std::uint32_t>& v, double p) {
-    if (v.empty()) {
-        return 0;
-    }
-    const auto k = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1));
-    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
-    return v[k] / 1000.0;
-}
-
 bool process_probe::valid() const { return cpu_seconds() >= 0; }
 
 double process_probe::cpu_seconds() const {
@@ -49,21 +37,7 @@ double process_probe::cpu_seconds() const {
         return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
                static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
     }
-    std::ifstream f("/proc/" + std::to_string(pid_) + "/stat");
-    const std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    const auto close = s.rfind(')');
-    if (close == std::string::npos) {
-        return -1;
-    }
-    std::istringstream in(s.substr(close + 2));
-    std::string field;
-    double ticks = 0;
-    for (int i = 3; i <= 15 && in >> field; ++i) {
-        if (i == 14 || i == 15) {
-            ticks += std::stod(field);  // utime, stime
-        }
-    }
-    return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+    return bench::cpu_seconds(pid_);
 }
 
 double process_probe::rss_mib() const {

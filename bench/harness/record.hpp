@@ -3,6 +3,8 @@
 // second, counts per stream, duplicates, connect times, and samples of the server's and the
 // generator's own CPU and RSS.
 
+#include "../load/measure.hpp"
+
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -76,8 +78,5 @@ struct storm_record {
     std::vector<std::uint32_t> connect_us;
     double server_rss_mib = 0;
 };
-
-/// The p-quantile of `v` (microseconds) in ms; reorders `v`.
-[[nodiscard]] double quantile_ms(std::vector<std::uint32_t>& v, double p);
 
 }  // namespace vigil::bench

@@ -28,10 +28,10 @@ path_stats stats_of(const path_record& p) {
     path_stats s;
     auto all = p.all_latencies();
     s.samples = all.size();
-    s.p50 = quantile_ms(all, 0.50);
-    s.p90 = quantile_ms(all, 0.90);
-    s.p99 = quantile_ms(all, 0.99);
-    s.p999 = quantile_ms(all, 0.999);
+    s.p50 = percentile_ms(all, 0.50);
+    s.p90 = percentile_ms(all, 0.90);
+    s.p99 = percentile_ms(all, 0.99);
+    s.p999 = percentile_ms(all, 0.999);
     s.max = all.empty() ? 0 : *std::max_element(all.begin(), all.end()) / 1000.0;
     for (std::size_t k = 0; k < streams; ++k) {
         s.expected += p.expected[k];
@@ -91,8 +91,8 @@ std::string connect_line(storm_record s) {
     if (s.jitter_ms > 0) {
         l += " (spread over " + std::to_string(s.jitter_ms) + " ms)";
     }
-    l += ", all within " + fmt("%.3f", s.all_connected_s) + " s; connect p50 " + fmt("%.2f", quantile_ms(s.connect_us, 0.5)) +
-         " ms, p99 " + fmt("%.2f", quantile_ms(s.connect_us, 0.99)) + " ms, max " + fmt("%.2f", quantile_ms(s.connect_us, 1.0)) + " ms";
+    l += ", all within " + fmt("%.3f", s.all_connected_s) + " s; connect p50 " + fmt("%.2f", percentile_ms(s.connect_us, 0.5)) +
+         " ms, p99 " + fmt("%.2f", percentile_ms(s.connect_us, 0.99)) + " ms, max " + fmt("%.2f", percentile_ms(s.connect_us, 1.0)) + " ms";
     if (s.server_rss_mib > 0) {
         l += ", server RSS " + fmt("%.0f", s.server_rss_mib) + " MiB";
     }
@@ -130,7 +130,7 @@ std::string jpath(const path_record& p) {
     o += "},\"conflated\":" + std::to_string(p.conflated) + ",\"p99_by_second_ms\":[";
     for (std::size_t i = 0; i < p.latency_us_by_second.size(); ++i) {
         auto v = p.latency_us_by_second[i];
-        o += std::string(i ? "," : "") + jnum(quantile_ms(v, 0.99));
+        o += std::string(i ? "," : "") + jnum(percentile_ms(v, 0.99));
     }
     return o + "]}";
 }
@@ -154,8 +154,8 @@ std::string jseries(const std::vector<double>& v) {
 std::string jstorm(storm_record s) {
     return "{\"label\":" + jstr(s.label) + ",\"clients\":" + std::to_string(s.clients) + ",\"jitter_ms\":" + std::to_string(s.jitter_ms) +
            ",\"failed\":" + std::to_string(s.failed) + ",\"all_connected_s\":" + jnum(s.all_connected_s) +
-           ",\"connect_ms\":{\"p50\":" + jnum(quantile_ms(s.connect_us, 0.5)) + ",\"p99\":" + jnum(quantile_ms(s.connect_us, 0.99)) +
-           ",\"max\":" + jnum(quantile_ms(s.connect_us, 1.0)) + "},\"server_rss_mib\":" + jnum(s.server_rss_mib) + "}";
+           ",\"connect_ms\":{\"p50\":" + jnum(percentile_ms(s.connect_us, 0.5)) + ",\"p99\":" + jnum(percentile_ms(s.connect_us, 0.99)) +
+           ",\"max\":" + jnum(percentile_ms(s.connect_us, 1.0)) + "},\"server_rss_mib\":" + jnum(s.server_rss_mib) + "}";
 }
 
 // ---- SVG ----
@@ -352,7 +352,7 @@ std::string html_report(const run_result& r) {
             series line{std::string{name} + " p99", {}};
             for (std::size_t i = 0; i < p->latency_us_by_second.size(); ++i) {
                 auto v = p->latency_us_by_second[i];
-                line.points.emplace_back(static_cast<double>(i), quantile_ms(v, 0.99));
+                line.points.emplace_back(static_cast<double>(i), percentile_ms(v, 0.99));
             }
             p99.push_back(std::move(line));
         }

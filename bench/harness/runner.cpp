@@ -399,7 +399,7 @@ private:
                 }
                 std::fprintf(stderr, "\r[%s %s] %.0f/%.0f s  sent %.0f/s  delivered %.0f/s  p99 %.2f ms  server %.2f cores %.0f MiB  generator %.2f cores   ",
                              sc_.name.c_str(), label.c_str(), t, sc_.seconds, s.sent_per_second.back(), s.delivered_per_second.back(),
-                             quantile_ms(last_second, 0.99), s.server.empty() ? 0.0 : s.server.back().cpu,
+                             percentile_ms(last_second, 0.99), s.server.empty() ? 0.0 : s.server.back().cpu,
                              s.server.empty() ? 0.0 : s.server.back().rss_mib, s.generator.back().cpu);
                 next_sample += 1;
             }
@@ -511,7 +511,7 @@ double step_p99(const step_record& s) {
     auto all = s.mqtt.all_latencies();
     const auto ws = s.ws.all_latencies();
     all.insert(all.end(), ws.begin(), ws.end());
-    return quantile_ms(all, 0.99);
+    return percentile_ms(all, 0.99);
 }
 
 run_result run_scenario(const scenario& sc, const target& tg) {

@@ -17,8 +17,10 @@ def issue(vigil_binary, path, name, *args):
     return r.stdout.strip()
 
 
-def get(port, path, headers=None):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+def get(port, path, headers=None, ctx=None):
+    """GET over HTTP, or HTTPS with the ssl context `ctx`: (status, JSON body)."""
+    c = (http.client.HTTPSConnection("localhost", port, timeout=10, context=ctx) if ctx
+         else http.client.HTTPConnection("127.0.0.1", port, timeout=10))
     c.request("GET", path, headers=headers or {})
     r = c.getresponse()
     body = json.loads(r.read())

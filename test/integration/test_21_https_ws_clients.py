@@ -1,7 +1,6 @@
 """HTTPS listeners (the API, /ws and /mqtt over TLS), the npm `ws` client on /ws, and API tokens
 inline in the configuration and reloaded on SIGHUP (issue 5, points 1, 5 and 7)."""
 import asyncio
-import http.client
 import json
 import signal
 import socket
@@ -15,6 +14,7 @@ from clients import Paho
 from jsclients import Node
 from pki import make_pki
 from test_18_push import next_op, request
+from test_19_tokens import get, issue
 
 
 @pytest.fixture(scope="module")
@@ -28,16 +28,6 @@ def https_listener(pki):
 
 def client_ctx(pki):
     return ssl.create_default_context(cafile=str(pki / "ca.crt"))
-
-
-def get(port, path, headers=None, ctx=None):
-    c = (http.client.HTTPSConnection("localhost", port, timeout=10, context=ctx) if ctx
-         else http.client.HTTPConnection("127.0.0.1", port, timeout=10))
-    c.request("GET", path, headers=headers or {})
-    r = c.getresponse()
-    body = json.loads(r.read())
-    c.close()
-    return r.status, body
 
 
 def test_https_api_wss_push_and_mqtt(start_vigil, workers, pki):
@@ -115,12 +105,6 @@ def test_npm_ws_client_on_push(start_vigil, workers):
     refused = Node("ws_push_client.js", {"url": f"ws://127.0.0.1:{v.http_port}/nowhere"})
     assert refused.next("refused")["status"] == 404
     assert refused.wait() == 0
-
-
-def issue(vigil_binary, path, name, *args):
-    r = subprocess.run([vigil_binary, "token", str(path), name, *args], capture_output=True, text=True, timeout=30)
-    assert r.returncode == 0, r.stderr
-    return r.stdout.strip()
 
 
 def test_inline_tokens_and_reload(start_vigil, vigil_binary, tmp_path):
