@@ -178,8 +178,10 @@ std::string tick(double v) {
     return fmt("%.3g", v);
 }
 
-/// `bars`: a histogram whose x values are log10 of ms (ticks are labelled in ms).
-std::string svg_chart(const std::string& title, const std::string& xlabel, const std::string& ylabel, const std::vector<series>& data, bool bars = false) {
+/// `bar` > 0: a histogram with bars that wide (in x units) whose x values are log10 of ms
+/// (ticks are labelled in ms); otherwise lines.
+std::string svg_chart(const std::string& title, const std::string& xlabel, const std::string& ylabel, const std::vector<series>& data, double bar = 0) {
+    const bool bars = bar > 0;
     constexpr double w = 640, h = 260, l = 60, r = 20, t = 30, b = 40;
     double xmax = 0, ymax = 0, xmin = 1e300;
     for (const auto& s : data) {
@@ -191,6 +193,10 @@ std::string svg_chart(const std::string& title, const std::string& xlabel, const
     }
     if (xmin > xmax) {
         xmin = 0;
+    }
+    if (bars) {
+        xmin -= bar / 2;  // room for the outer bars' halves
+        xmax += bar / 2;
     }
     xmax = xmax > xmin ? xmax : xmin + 1;
     ymax = ymax > 0 ? ymax * 1.1 : 1;
@@ -211,7 +217,7 @@ std::string svg_chart(const std::string& title, const std::string& xlabel, const
     for (std::size_t i = 0; i < data.size(); ++i) {
         const char* c = colours[i % colours.size()];
         if (bars) {
-            const double bw = (w - l - r) / std::max<double>(1, static_cast<double>(data[i].points.size())) * 0.9;
+            const double bw = (px(bar) - px(0)) * 0.9;
             for (const auto& [x, y] : data[i].points) {
                 o += "<rect x='" + fmt("%.1f", px(x) - bw / 2) + "' y='" + fmt("%.1f", py(y)) + "' width='" + fmt("%.1f", bw) + "' height='" +
                      fmt("%.1f", h - b - py(y)) + "' fill='" + c + "' opacity='0.6'/>";
@@ -228,13 +234,14 @@ std::string svg_chart(const std::string& title, const std::string& xlabel, const
     return o + "</svg>";
 }
 
+constexpr int per_decade = 8;  // histogram buckets per factor of 10
+
 /// Latency histogram: share of messages per log-spaced bucket (x: log10 of ms).
 series histogram(const std::string& name, const std::vector<std::uint32_t>& us) {
     series s{name, {}};
     if (us.empty()) {
         return s;
     }
-    constexpr int per_decade = 8;
     constexpr double lo = -2;  // 0.01 ms
     std::vector<double> bins(6 * per_decade, 0);
     for (const auto v : us) {
@@ -263,6 +270,13 @@ std::string html_escape(std::string_view s) {
 std::string summary_text(const run_result& r) {
     std::string o = "vigil-bench " + r.sc.name + " against " + r.tg.broker + " (" + r.tg.host + ":" + std::to_string(r.tg.port) + "), " + r.started_at + "\n";
     o += describe(r.sc) + "\n";
+    if (!r.sc.overrides.empty()) {
+        o += "overrides:";
+        for (const auto& a : r.sc.overrides) {
+            o += " " + a;
+        }
+        o += "\n";
+    }
     if (r.setup.clients > 0) {
         o += connect_line(r.setup);
     }
@@ -312,7 +326,13 @@ std::string summary_text(const run_result& r) {
 }
 
 std::string json_report(const run_result& r) {
+    std::string overrides = "[";
+    for (std::size_t i = 0; i < r.sc.overrides.size(); ++i) {
+        overrides += std::string(i ? "," : "") + jstr(r.sc.overrides[i]);
+    }
+    overrides += "]";
     std::string o = "{\"tool\":\"vigil-bench\",\"scenario\":" + jstr(r.sc.name) + ",\"description\":" + jstr(describe(r.sc)) +
+                    ",\"overrides\":" + overrides +
                     ",\"broker\":" + jstr(r.tg.broker) + ",\"target\":" + jstr(r.tg.host + ":" + std::to_string(r.tg.port)) +
                     ",\"started_at\":" + jstr(r.started_at) + ",\"setup\":" + jstorm(r.setup) + ",\"storms\":[";
     for (std::size_t i = 0; i < r.storms.size(); ++i) {
@@ -356,7 +376,7 @@ std::string html_report(const run_result& r) {
             }
             p99.push_back(std::move(line));
         }
-        o += svg_chart("Latency histogram", "latency, ms (log scale)", "% of messages", hist, true);
+        o += svg_chart("Latency histogram", "latency, ms (log scale)", "% of messages", hist, 1.0 / per_decade);
         o += svg_chart("p99 latency per second", "second of the window", "ms", p99);
         series sent{"published/s", {}};
         series delivered{"delivered/s", {}};
@@ -380,7 +400,7 @@ std::string html_report(const run_result& r) {
     }
     for (const auto& st : r.storms) {
         o += "<h2>" + html_escape(st.label) + "</h2>";
-        o += svg_chart("Connect time histogram", "connect time, ms (log scale)", "% of clients", {histogram("CONNECT to CONNACK", st.connect_us)}, true);
+        o += svg_chart("Connect time histogram", "connect time, ms (log scale)", "% of clients", {histogram("CONNECT to CONNACK", st.connect_us)}, 1.0 / per_decade);
     }
     return o + "</body></html>\n";
 }

@@ -157,6 +157,7 @@ void scenario::set(const std::string& assignment) {
     }
     apply(*this, key, *t.get("v"), "--set");
     check(*this, "--set");
+    overrides.push_back(assignment);
 }
 
 scenario load_scenario(const std::string& path) {

@@ -47,6 +47,8 @@ struct scenario {
     bool storm = false;
     std::vector<unsigned> storm_jitter_ms{0};
 
+    std::vector<std::string> overrides;  ///< the --set assignments applied, for the report
+
     /// Applies `key=value` (a key of the file, e.g. `devices=5000` or `ramp=true`).
     /// Errors: throws std::runtime_error naming the key.
     void set(const std::string& assignment);

@@ -42,6 +42,7 @@ def test_seed_accounts_for_every_message(start_vigil, bench, tmp_path):
     assert step["loss"] == 0
     assert step["server"] and step["server"][-1]["rss_mib"] > 1  # sampled from /proc
     assert re.search(r"setup: 48/48 connected", r.stdout)
+    assert j["overrides"][:2] == ["devices=40", "dashboards=6"] and "overrides: devices=40 dashboards=6" in r.stdout
     html = (tmp_path / "seed-vigil.html").read_text()
     assert html.count("<svg") == 5 and "http://" not in html.replace("http://www.w3.org/2000/svg", "")  # offline
     assert "[seed steady]" in r.stderr  # the live progress line
