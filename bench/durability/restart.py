@@ -18,6 +18,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from proc_status import rss_kib  # noqa: E402
+
 
 def enc_len(n):
     out = bytearray()
@@ -33,14 +36,6 @@ def publish(topic, payload, qos=0, retain=True, pid=1):
     t = topic.encode()
     body = struct.pack("!H", len(t)) + t + (struct.pack("!H", pid) if qos else b"") + payload
     return bytes([0x30 | (qos << 1) | (1 if retain else 0)]) + enc_len(len(body)) + body
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def start(binary, cfg):

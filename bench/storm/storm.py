@@ -8,10 +8,15 @@ Usage: storm.py --port P [--tls CAFILE] [--clients 5000] [--procs 2] [--server-p
 import argparse
 import asyncio
 import multiprocessing as mp
+import os
 import ssl
 import struct
+import sys
 import threading
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from proc_status import rss_kib  # noqa: E402
 
 
 def mqtt_str(s):
@@ -64,14 +69,6 @@ def worker(ids, port, cafile, start_at, q, creds):
 
 def device_creds(i):
     return (f"dev-{i}", f"pw-{i}")
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def cpu_seconds(pid):

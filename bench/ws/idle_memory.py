@@ -7,16 +7,13 @@ Usage: /usr/bin/python3 bench/ws/idle_memory.py --http-port 8080 --server-pid PI
 import argparse
 import asyncio
 import json
+import os
+import sys
 
 import websockets
 
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from proc_status import rss_kib  # noqa: E402
 
 
 async def main(a):

@@ -55,6 +55,19 @@ struct context {
         return v->get();
     }
 
+    /// An array of strings; `what` says what its items are, for the error.
+    std::vector<std::string> strings(const toml::node& n, std::string_view key, std::string_view what) const {
+        const auto* arr = n.as_array();
+        if (arr == nullptr) {
+            fail(n, fmt::format("'{}' must be an array of {}", key, what));
+        }
+        std::vector<std::string> out;
+        for (const auto& item : *arr) {
+            out.push_back(string(item, key));
+        }
+        return out;
+    }
+
     std::chrono::milliseconds duration(const toml::node& n, std::string_view key) const {
         std::chrono::milliseconds d{};
         if (!parse_duration(string(n, key), d) || d.count() <= 0) {
@@ -232,17 +245,11 @@ settings parse_settings(std::string_view toml_text, std::string_view source) {
         }
         cx.only(*t, {"topics"}, "state.");
         if (const auto* topics = t->get("topics")) {
-            const auto* arr = topics->as_array();
-            if (arr == nullptr) {
-                cx.fail(*topics, "'state.topics' must be an array of topic filters");
-            }
-            s.state.topics.clear();
-            for (const auto& item : *arr) {
-                std::string f = cx.string(item, "state.topics");
-                if (!topic::valid_filter(f)) {
-                    cx.fail(item, fmt::format("'state.topics': \"{}\" is not a valid topic filter", f));
+            s.state.topics = cx.strings(*topics, "state.topics", "topic filters");
+            for (std::size_t i = 0; i < s.state.topics.size(); ++i) {
+                if (!topic::valid_filter(s.state.topics[i])) {
+                    cx.fail(*topics->as_array()->get(i), fmt::format("'state.topics': \"{}\" is not a valid topic filter", s.state.topics[i]));
                 }
-                s.state.topics.push_back(std::move(f));
             }
         }
     }
@@ -283,22 +290,10 @@ settings parse_settings(std::string_view toml_text, std::string_view source) {
             s.http.tokens_file = cx.string(*f, "http.tokens_file");
         }
         if (const auto* o = t->get("tokens")) {
-            const auto* arr = o->as_array();
-            if (arr == nullptr) {
-                cx.fail(*o, "'http.tokens' must be an array of token lines (\"NAME sha256:<hex> sub=... pub=...\", made by `vigil token`)");
-            }
-            for (const auto& item : *arr) {
-                s.http.tokens.push_back(cx.string(item, "http.tokens"));
-            }
+            s.http.tokens = cx.strings(*o, "http.tokens", "token lines (\"NAME sha256:<hex> sub=... pub=...\", made by `vigil token`)");
         }
         if (const auto* o = t->get("allowed_origins")) {
-            const auto* arr = o->as_array();
-            if (arr == nullptr) {
-                cx.fail(*o, "'http.allowed_origins' must be an array of origins such as \"https://dispatch.example\"");
-            }
-            for (const auto& item : *arr) {
-                s.http.allowed_origins.push_back(cx.string(item, "http.allowed_origins"));
-            }
+            s.http.allowed_origins = cx.strings(*o, "http.allowed_origins", "origins such as \"https://dispatch.example\"");
         }
         if (const auto* l = t->get("listener")) {
             const auto* arr = l->as_array();

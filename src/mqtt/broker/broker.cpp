@@ -71,7 +71,7 @@ private:
             return;
         }
         const auto& lim = shard_.core().settings.limits;
-        if (shard_.core().open_connections.load(std::memory_order_relaxed) >= lim.max_connections ||
+        if (shard_.core().at_connection_limit() ||
             !bucket_.try_take(std::chrono::steady_clock::now())) {
             // Refused before any handshake or allocation: a storm costs an accept and a close.
             ++shard_.counters().rejected_connections;
@@ -351,7 +351,7 @@ void broker::adopt_websocket(int fd, bool v6, std::unique_ptr<net::tls_session> 
     const int cur = net::shard_pool::current();
     shard& sh = *impl_->core.shards[cur >= 0 ? static_cast<std::size_t>(cur) : 0];
     const auto& lim = impl_->core.settings.limits;
-    if (impl_->core.open_connections.load(std::memory_order_relaxed) >= lim.max_connections) {
+    if (impl_->core.at_connection_limit()) {
         ++sh.counters().rejected_connections;
         VIGIL_LOG_LIMITED(warn, "refusing an MQTT WebSocket: over max_connections ({})", lim.max_connections);
         ::close(fd);

@@ -108,6 +108,10 @@ struct broker_core {
     std::unique_ptr<auth::authenticator> authn;  ///< null without a password file
     // relaxed: a limit check, not synchronisation; a brief overshoot by a few is harmless.
     std::atomic<std::size_t> open_connections{0};
+    /// True when a new connection (any listener, TCP or WebSocket) must be refused.
+    [[nodiscard]] bool at_connection_limit() const noexcept {
+        return open_connections.load(std::memory_order_relaxed) >= settings.limits.max_connections;
+    }
     login_throttle logins;
     router::index_writer index;
     router::retained_store retained;
