@@ -2,13 +2,33 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 
 namespace vigil::topic {
+
+namespace {
+constexpr std::uint64_t high_bits = 0x8080808080808080ull;
+constexpr std::uint64_t low_bits = 0x0101010101010101ull;
+
+/// True when none of the 8 bytes in `w` is zero or has its high bit set (plain ASCII).
+constexpr bool ascii_without_nul(std::uint64_t w) noexcept {
+    return ((w | ((w - low_bits) & ~w)) & high_bits) == 0;
+}
+}  // namespace
 
 bool valid_utf8(std::string_view s) noexcept {
     const auto* p = reinterpret_cast<const unsigned char*>(s.data());
     const auto* end = p + s.size();
     while (p < end) {
+        // Topics are almost always ASCII: step over 8 such bytes at a time.
+        if (end - p >= 8) {
+            std::uint64_t w = 0;
+            std::memcpy(&w, p, sizeof w);
+            if (ascii_without_nul(w)) {
+                p += 8;
+                continue;
+            }
+        }
         const unsigned char c = *p;
         if (c == 0) {
             return false;
@@ -52,8 +72,9 @@ bool valid_utf8(std::string_view s) noexcept {
 }
 
 bool valid_name(std::string_view name) noexcept {
+    // One pass; find_first_of("+#") calls memchr once per character.
     return !name.empty() && name.size() <= max_length &&
-           name.find_first_of("+#") == std::string_view::npos;
+           std::none_of(name.begin(), name.end(), [](char c) { return c == '+' || c == '#'; });
 }
 
 bool valid_filter(std::string_view filter) noexcept {

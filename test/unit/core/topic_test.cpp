@@ -78,6 +78,30 @@ TEST_CASE("topic: UTF-8 validation rejects U+0000, overlongs, surrogates", "[top
     CHECK_FALSE(topic::valid_utf8("\xFF"));
 }
 
+TEST_CASE("topic: UTF-8 validation finds every defect at every position of a long name", "[topic][MQTT-1.5.3-1]") {
+    // Long ASCII runs are checked 8 bytes at a time: put each defect at every offset, so it
+    // lands in a fast word, at a word's edge, and in the byte-wise tail.
+    const std::string base(37, 'a');
+    CHECK(topic::valid_utf8(base));
+    const std::string defects[] = {"\0"s, "\xC0\xAF", "\xED\xA0\x80", "\xE2\x82", "\xFF", "\x80"};
+    for (const auto& bad : defects) {
+        for (std::size_t at = 0; at <= base.size(); ++at) {
+            std::string s = base;
+            s.insert(at, bad);
+            INFO("defect " << static_cast<int>(static_cast<unsigned char>(bad[0])) << " at " << at);
+            CHECK_FALSE(topic::valid_utf8(s));
+        }
+    }
+    for (std::size_t at = 0; at <= base.size(); ++at) {
+        std::string s = base;
+        s.insert(at, "\xC3\xA9\xF0\x9F\x9A\x93");  // é and U+1F693 between ASCII runs
+        CHECK(topic::valid_utf8(s));
+        CHECK(topic::valid_name(s));
+        s.insert(at, "+");
+        CHECK_FALSE(topic::valid_name(s));
+    }
+}
+
 TEST_CASE("topic: one filter covers another", "[topic]") {
     using vigil::topic::covers;
     CHECK(covers("#", "devices/+/location"));
