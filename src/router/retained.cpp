@@ -3,6 +3,7 @@
 #include <vigil/core/topic.hpp>
 
 #include <functional>
+#include <utility>
 
 namespace vigil::router {
 
@@ -10,25 +11,42 @@ retained_store::partition& retained_store::part_for(std::string_view topic) cons
     return parts_[std::hash<std::string_view>{}(topic) % partitions];
 }
 
-void retained_store::update(const message_ref& m) {
+bool retained_store::update(const message_ref& m) {
     partition& p = part_for(m->topic());
     const std::lock_guard lock{p.mu};
     auto it = p.by_topic.find(m->topic());
-    if (it == p.by_topic.end()) {
-        if (!m->payload().empty()) {
-            p.by_topic.emplace(m->topic(), m);
-        }
-        return;
-    }
     if (m->payload().empty()) {
+        if (it == p.by_topic.end()) {
+            return false;
+        }
         p.by_topic.erase(it);
-        return;
+        return true;  // a cleared topic has no mark to hold: whoever takes it sees the clear
     }
-    // The key views the old message's topic: re-key the node (no allocation) to the new one.
-    auto node = p.by_topic.extract(it);
-    node.key() = m->topic();
-    node.mapped() = m;
-    p.by_topic.insert(std::move(node));
+    if (it == p.by_topic.end()) {
+        p.by_topic.emplace(std::string{m->topic()}, partition::entry{m, true});
+        return true;
+    }
+    it->second.msg = m;
+    return !std::exchange(it->second.changed, true);
+}
+
+void retained_store::restore(const message_ref& m) {
+    partition& p = part_for(m->topic());
+    const std::lock_guard lock{p.mu};
+    p.by_topic.insert_or_assign(std::string{m->topic()}, partition::entry{m, false});
+}
+
+std::optional<message_ref> retained_store::take_changed(std::string_view topic) {
+    partition& p = part_for(topic);
+    const std::lock_guard lock{p.mu};
+    const auto it = p.by_topic.find(topic);
+    if (it == p.by_topic.end()) {
+        return message_ref{};
+    }
+    if (!std::exchange(it->second.changed, false)) {
+        return std::nullopt;
+    }
+    return it->second.msg;
 }
 
 std::vector<message_ref> retained_store::match(std::string_view filter) const {
@@ -39,7 +57,7 @@ std::vector<message_ref> retained_store::match(std::string_view filter) const {
         const std::lock_guard lock{p.mu};
         auto it = p.by_topic.find(filter);
         if (it != p.by_topic.end()) {
-            out.push_back(it->second);
+            out.push_back(it->second.msg);
         }
         return out;
     }
@@ -55,7 +73,7 @@ std::vector<message_ref> retained_store::match(std::string_view filter) const {
              it != p.by_topic.end() && it->first.starts_with(prefix);
              ++it) {
             if (topic::matches(filter, it->first)) {
-                out.push_back(it->second);
+                out.push_back(it->second.msg);
             }
         }
     }

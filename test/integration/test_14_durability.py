@@ -1,7 +1,9 @@
 """Durability: what the broker acknowledged survives SIGKILL; recovery restores retained
 messages, persistent sessions (subscriptions, queued and in-flight messages, QoS 2 state),
 wills and last values."""
+import json
 import threading
+import urllib.request
 
 import mqtt_raw as raw
 from clients import Paho
@@ -153,6 +155,21 @@ def test_last_values_are_restored(start_vigil, workers, tmp_path):
     v = restart(start_vigil, v, workers, data, kill=False)
     assert recovered(v)["last_values"] == 20
     assert v.wait_for_log(r"stats: .*last values 20;")
+    assert lat(v, "car0") == 100  # the newest of the two
+    # A restored value that changes is written through again (at shutdown at the latest).
+    pub = Paho(v.port, "lv-pub")
+    pub.publish("devices/car0/location", '{"lat":200}', 1)
+    pub.publish("devices/car1/location", '{"lat":201}', 1)
+    pub.stop()
+    assert lat(v, "car0") == 200
+    v = restart(start_vigil, v, workers, data, kill=False)
+    assert recovered(v)["last_values"] == 20
+    assert (lat(v, "car0"), lat(v, "car1"), lat(v, "car2")) == (200, 201, 2)
+
+
+def lat(v, device):
+    with urllib.request.urlopen(f"http://127.0.0.1:{v.http_port}/api/v1/devices/{device}", timeout=5) as r:
+        return json.load(r)["values"]["location"]["payload"]["lat"]
 
 
 def test_clean_session_erases_the_stored_session(start_vigil, workers, tmp_path):

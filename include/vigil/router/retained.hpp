@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,12 +16,25 @@ namespace vigil::router {
 
 /// Retained messages partitioned by topic hash; each partition has its own short lock,
 /// never held across I/O, so shards touching different topics do not contend.
+/// Also the last-value cache, whose changes are written through to disk in batches: each
+/// topic carries a "changed" mark, so a writer learns in the same lookup whether it must
+/// remember the topic for its next batch.
 /// Thread safety: safe.
 class retained_store {
 public:
-    /// Stores `m` as its topic's retained message, or clears it when the payload is empty
-    /// [MQTT-3.3.1-10, MQTT-3.3.1-11].
-    void update(const message_ref& m);
+    /// Stores `m` as its topic's message, or clears it when the payload is empty
+    /// [MQTT-3.3.1-10, MQTT-3.3.1-11], and marks the topic changed. Returns true when the
+    /// topic was not marked before (the caller remembers it and calls `take_changed` later);
+    /// false when it already was, or when an empty payload cleared nothing.
+    bool update(const message_ref& m);
+
+    /// Stores `m` unmarked: it came from disk, which already holds it.
+    void restore(const message_ref& m);
+
+    /// For a topic `update` reported: nothing when its change was taken already (by this or
+    /// another writer); an empty reference when the topic was cleared; otherwise its newest
+    /// message, whose mark is removed.
+    [[nodiscard]] std::optional<message_ref> take_changed(std::string_view topic);
 
     /// Every retained message whose topic matches `filter`, in topic order per partition.
     /// Complexity: a direct lookup for a filter without wildcards; otherwise a scan of the
@@ -33,8 +47,12 @@ private:
     static constexpr std::size_t partitions = 16;
     struct partition {
         mutable std::mutex mu;
-        // Keyed by a view of the message's own topic (the value keeps it alive): no copy.
-        std::map<std::string_view, message_ref> by_topic;  // guarded by mu
+        struct entry {
+            message_ref msg;
+            bool changed = false;
+        };
+        // Owned keys: a newer message for a topic replaces only the value.
+        std::map<std::string, entry, std::less<>> by_topic;  // guarded by mu
     };
     [[nodiscard]] partition& part_for(std::string_view topic) const noexcept;
 

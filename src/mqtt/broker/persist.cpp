@@ -45,14 +45,19 @@ void shard::schedule_commit() {
 }
 
 void shard::flush_last_values() {
-    for (const auto& [topic, m] : last_values_dirty_) {
-        if (m->payload().empty()) {
-            batch().erase(family::last_value, std::string{topic});
+    for (const auto& first : last_values_changed_) {
+        const auto topic = first->topic();
+        const auto newest = core_.last_values.take_changed(topic);
+        if (!newest) {
+            continue;  // another shard wrote it through already
+        }
+        if (*newest) {
+            batch().put(family::last_value, std::string{topic}, store::encode_message(**newest));
         } else {
-            batch().put(family::last_value, std::string{topic}, store::encode_message(*m));
+            batch().erase(family::last_value, std::string{topic});
         }
     }
-    last_values_dirty_.clear();
+    last_values_changed_.clear();
 }
 
 void shard::commit() {
@@ -143,18 +148,12 @@ void shard::persist_session(const client& c, const message_ref& will) {
 void shard::update_state(const message_ref& m) {
     for (const auto& f : core_.settings.state.topics) {
         if (topic::matches(f, m->topic())) {
-            core_.last_values.update(m);
             // Written through every last_value_flush (the newest per topic), not per message:
             // no acknowledgement depends on a last value.
-            const auto it = last_values_dirty_.find(m->topic());
-            if (it != last_values_dirty_.end()) {
-                auto node = last_values_dirty_.extract(it);  // its key views the older message
-                node.key() = m->topic();
-                node.mapped() = m;
-                last_values_dirty_.insert(std::move(node));
-                return;
+            if (!core_.last_values.update(m)) {
+                return;  // already waiting for a write-through
             }
-            last_values_dirty_.emplace(m->topic(), m);
+            last_values_changed_.push_back(m);
             if (!last_values_timer_armed_) {
                 // The handler owns its timer, so a timer never outlives its io_context.
                 last_values_timer_armed_ = true;

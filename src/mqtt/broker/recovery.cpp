@@ -47,7 +47,7 @@ recovery_summary recover(broker_core& core) {
         if (!m || m->topic() != k) {
             corrupt(core, "retained", printable(k));
         }
-        core.retained.update(m);
+        core.retained.restore(m);
         ++r.retained;
     });
     db.for_each(family::last_value, [&](std::string_view k, std::string_view v) {
@@ -55,7 +55,7 @@ recovery_summary recover(broker_core& core) {
         if (!m || m->topic() != k) {
             corrupt(core, "last_value", printable(k));
         }
-        core.last_values.update(m);
+        core.last_values.restore(m);
         ++r.last_values;
     });
 

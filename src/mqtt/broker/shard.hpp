@@ -251,7 +251,7 @@ private:
     std::vector<std::uint8_t> frames_scratch_;  // MQTT bytes unwrapped from WebSocket frames
 
     store::write_batch pass_batch_;
-    std::unordered_map<std::string_view, message_ref> last_values_dirty_;  // keys view the values' topics
+    std::vector<message_ref> last_values_changed_;  // one per topic this shard marked changed
     bool last_values_timer_armed_ = false;
     std::unordered_map<router::sink*, client*> sinks_;
     std::weak_ptr<asio::steady_timer> expiry_timer_;  // owned by its pending handler
