@@ -87,3 +87,38 @@ def test_large_payload_round_trip(broker):
     assert sub.get().payload == payload
     sub.stop()
     pub.stop()
+
+
+def test_a_stalled_subscriber_gets_every_byte_in_order(start_vigil, workers):
+    """Small packets are copied into one write and large payloads sent from the message; a
+    subscriber that stops reading makes the kernel take only part of a write, and the rest
+    must follow intact. Sizes straddle the copy threshold (2,048 bytes); ~5.5 MB in all,
+    more than the kernel buffers of both ends hold."""
+    v = start_vigil(workers, "[limits]\nmax_outbound_bytes = 16777216\n")
+    sub = raw.RawClient(v.port, timeout=30)
+    sub.connect("stalled")
+    sub.send(raw.subscribe(1, ("burst/+", 0)))
+    assert sub.recv_packet().type == 9
+    pub = raw.RawClient(v.port)
+    pub.connect("burster")
+    sizes = [0, 1, 60, 2047, 2048, 2049, 9000, 70000]
+    sent = []
+    for i in range(64 * len(sizes)):
+        n = sizes[i % len(sizes)]
+        body = (f"{i}:".encode() + bytes([i % 251]) * n)[:n]
+        topic = f"burst/{i % 3}"
+        sent.append((topic, body))
+        pub.send(raw.publish(topic, body))
+    pub.send(raw.publish("burst/end", "end", qos=1, pid=1))
+    assert pub.recv_packet().type == 4  # routed: all of it waits for the stalled reader
+    got = []
+    while True:
+        p = sub.recv_packet()
+        assert p.type == 3
+        if p.topic == "burst/end":
+            break
+        got.append((p.topic, p.payload))
+    assert len(got) == len(sent)
+    assert got == sent
+    pub.close()
+    sub.close()

@@ -102,7 +102,12 @@ private:
     [[nodiscard]] bool must_pause_input();
     void send_control(const packet& p);
     void push(out_item item);
-    std::size_t gather();
+    struct gathered {
+        std::size_t items = 0;  // from the front of outq_
+        std::size_t bytes = 0;  // their size on the wire
+    };
+    /// Builds wbufs_ for the next write (see connection_write.cpp).
+    gathered gather();
     void complete_items(std::size_t items);
     void on_write(error_code ec, std::size_t n);
     void close_after_flush(error_code reason);
@@ -152,7 +157,6 @@ private:
 
     boost::container::deque<out_item> outq_;
     std::size_t out_bytes_ = 0;
-    std::size_t writing_items_ = 0;
     bool writing_ = false;  // an async_write is in progress
     bool dirty_ = false;    // queued on the shard's flush list
     bool close_when_flushed_ = false;
@@ -161,7 +165,7 @@ private:
     std::unique_ptr<net::tls_session> tls_;
     std::unique_ptr<net::ws_framing> ws_;
     std::vector<std::uint8_t> ws_control_;  // WebSocket control frames on their way into TLS
-    std::vector<std::uint8_t> cipher_out_;      // produced, not yet handed to the socket
+    std::vector<std::uint8_t> cipher_out_;      // produced (TLS records, or plain bytes the kernel did not take), not yet written
     std::vector<std::uint8_t> cipher_writing_;  // the async_write in progress
     int handoff_to_ = -1;                       // a hand-off waiting for a write to finish
     std::vector<std::uint8_t> encode_buf_;

@@ -140,6 +140,8 @@ public:
     [[nodiscard]] std::vector<std::uint8_t>& cipher_scratch() noexcept { return cipher_scratch_; }
     [[nodiscard]] std::vector<std::uint8_t>& plain_scratch() noexcept { return plain_scratch_; }
     [[nodiscard]] std::vector<std::uint8_t>& frames_scratch() noexcept { return frames_scratch_; }
+    /// Where a connection builds one write (connection::gather); only grows.
+    [[nodiscard]] std::vector<std::uint8_t>& write_scratch() noexcept { return write_scratch_; }
 
     /// The ACL in force on this shard (null: none configured). Replaced on reload.
     [[nodiscard]] const auth::acl* acl() const noexcept { return acl_.get(); }
@@ -249,6 +251,7 @@ private:
     std::vector<std::uint8_t> cipher_scratch_ = std::vector<std::uint8_t>(64 * 1024);
     std::vector<std::uint8_t> plain_scratch_;
     std::vector<std::uint8_t> frames_scratch_;  // MQTT bytes unwrapped from WebSocket frames
+    std::vector<std::uint8_t> write_scratch_;   // one write being built
 
     store::write_batch pass_batch_;
     std::vector<message_ref> last_values_changed_;  // one per topic this shard marked changed
