@@ -112,20 +112,37 @@ public:
             return r;
         }
         r.setup = setup();
+        const auto held = [&](const step_record& s) { return step_p99(s) <= sc_.max_p99_ms && step_loss(s) <= sc_.max_loss; };
+        if (!sc_.ramp) {
+            r.steps.push_back(step(sc_.location_hz, "steady"));
+            r.best_step = held(r.steps.back()) ? 0 : -1;
+            return r;
+        }
         double hz = sc_.location_hz;
-        for (unsigned i = 0; i < (sc_.ramp ? sc_.max_steps : 1u); ++i) {
-            r.steps.push_back(step(hz, sc_.ramp ? "step " + std::to_string(i + 1) : std::string{"steady"}));
-            const auto& s = r.steps.back();
-            const bool held = step_p99(s) <= sc_.max_p99_ms && step_loss(s) <= sc_.max_loss;
-            if (!sc_.ramp) {
-                r.best_step = held ? 0 : -1;
-                break;
-            }
-            if (!held) {
+        double broke_at = 0;
+        for (unsigned i = 0; i < sc_.max_steps; ++i) {
+            r.steps.push_back(step(hz, "step " + std::to_string(i + 1)));
+            if (!held(r.steps.back())) {
+                broke_at = hz;
                 break;
             }
             r.best_step = static_cast<int>(i);
             hz *= sc_.ramp_factor;
+        }
+        if (r.best_step < 0 || broke_at == 0) {
+            return r;
+        }
+        double lo = r.steps[static_cast<std::size_t>(r.best_step)].location_hz;
+        double hi = broke_at;
+        for (unsigned k = 0; k < sc_.refine_steps; ++k) {
+            const double mid = std::sqrt(lo * hi);
+            r.steps.push_back(step(mid, "refine " + std::to_string(k + 1)));
+            if (held(r.steps.back())) {
+                r.best_step = static_cast<int>(r.steps.size() - 1);
+                lo = mid;
+            } else {
+                hi = mid;
+            }
         }
         return r;
     }

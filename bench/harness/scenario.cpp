@@ -101,6 +101,7 @@ const std::map<std::string, setter>& keys() {
         {"max_p99_ms", number(&scenario::max_p99_ms)},
         {"max_loss", number(&scenario::max_loss)},
         {"max_steps", number(&scenario::max_steps)},
+        {"refine_steps", number(&scenario::refine_steps)},
         {"storm", flag(&scenario::storm)},
         {"storm_jitter_ms", jitters()},
     };

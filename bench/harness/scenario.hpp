@@ -35,12 +35,15 @@ struct scenario {
     double seconds = 10;        ///< measured time per step
     double warmup_seconds = 1;  ///< publishing before measuring starts
 
-    // Ramp: the location rate grows by `factor` per step until p99 > max_p99_ms or loss.
+    // Ramp: the location rate grows by `factor` per step until p99 > max_p99_ms or loss;
+    // then `refine_steps` more bisect (geometrically) between the last rate that held and
+    // the first that did not, so the maximum is not quantised by the factor.
     bool ramp = false;
     double ramp_factor = 1.4;
     double max_p99_ms = 50;
     double max_loss = 0.001;
     unsigned max_steps = 30;
+    unsigned refine_steps = 2;
 
     // Connect storms: every device connects at once (and reconnects after a mass drop),
     // spread over jitter_ms (0 = all at once).

@@ -59,6 +59,25 @@ def test_ramp_stops_at_its_bound_and_storm_connects_all(start_vigil, bench, tmp_
         assert s["clients"] == 300 and s["failed"] == 0 and s["connect_ms"]["max"] > 0
 
 
+def test_ramp_refines_between_the_last_rate_that_held_and_the_first_that_broke(start_vigil, bench, tmp_path):
+    # The broker holds each device to 100 publishes/s (after a burst of 100): 50 Hz holds,
+    # 200 Hz falls seconds behind. Two refine steps then bisect between the two rates.
+    v = start_vigil(2, "[limits]\nmax_publish_rate = 100\n")
+    r, j = run(bench, v, "fanin-max", tmp_path, "devices=5", "location_hz=50", "ramp_factor=4", "seconds=1",
+               "warmup_seconds=0.5", "refine_steps=2")
+    steps = j["steps"]
+    assert [s["label"] for s in steps] == ["step 1", "step 2", "refine 1", "refine 2"]
+    held = [s["p99_ms"] <= 50 and s["loss"] <= 0.001 for s in steps]
+    assert held[:2] == [True, False]
+    lo, hi = 50.0, 200.0
+    for s, ok in zip(steps[2:], held[2:]):
+        assert lo < s["location_hz"] < hi  # strictly inside the bracket left by the steps before
+        lo, hi = (s["location_hz"], hi) if ok else (lo, s["location_hz"])
+    best = max((s["location_hz"], i) for i, s in enumerate(steps) if held[i])[1]
+    assert j["best_step"] == best
+    assert f"location {steps[best]['location_hz']:.2f} Hz per device" in r.stdout
+
+
 def test_bad_scenarios_are_refused(bench, tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('name = "x"\ndevices = 10\nlocation_hz = "fast"\n')
