@@ -41,6 +41,7 @@ constexpr std::size_t snapshot_chunk = 1000;          // messages per snapshot f
 constexpr unsigned max_bad_requests = 100;
 constexpr std::size_t max_batch_frames = 256;         // JSON objects per WebSocket frame
 constexpr std::size_t max_batch_bytes = 64 * 1024;
+constexpr std::size_t idle_buffer = 16 * 1024;         // write buffer kept once the queue empties
 
 /// The shared part of a message's frame, built once per shard for consecutive recipients.
 std::shared_ptr<const std::string> frame_body(const message_ref& m) {
@@ -106,10 +107,15 @@ public:
     }
 
 private:
+    /// A queued JSON object: a message (its head is written out with the batch, so queuing
+    /// one allocates nothing) or a whole reply.
     struct frame {
-        std::string head;                         // {"op":"message","seq":N, or a whole frame
-        std::shared_ptr<const std::string> body;  // shared tail, or null
-        [[nodiscard]] std::size_t size() const { return head.size() + (body ? body->size() : 0); }
+        std::shared_ptr<const std::string> body;  // a message's shared tail; null for a reply
+        std::uint64_t seq = 0;                    // a message's sequence number
+        std::uint64_t replaced = 0;               // a message's conflated predecessors
+        std::string text;                         // a reply
+        static constexpr std::size_t head_bytes = 48;  // {"op":"message","seq":N,... (bound)
+        [[nodiscard]] std::size_t size() const { return body ? head_bytes + body->size() : text.size(); }
     };
     struct pending {
         message_ref msg;
@@ -118,9 +124,9 @@ private:
 
     void enqueue_message(const message_ref& m, std::uint64_t replaced) {
         frame f;
-        f.head = replaced == 0 ? fmt::format("{{\"op\":\"message\",\"seq\":{},", ++seq_)
-                               : fmt::format("{{\"op\":\"message\",\"seq\":{},\"conflated\":{},", ++seq_, replaced);
         f.body = frame_body(m);
+        f.seq = ++seq_;
+        f.replaced = replaced;
         push(std::move(f));
     }
 
@@ -138,7 +144,11 @@ private:
         write();
     }
 
-    void reply(std::string text) { push({std::move(text), nullptr}); }
+    void reply(std::string text) {
+        frame f;
+        f.text = std::move(text);
+        push(std::move(f));
+    }
 
     void error(std::string_view id, std::string_view what) {
         std::string e = "{\"op\":\"error\",\"id\":";
@@ -157,28 +167,31 @@ private:
             return;
         }
         // Everything queued (up to a bound) leaves in one WebSocket frame, one JSON object per
-        // line: one write and one frame header for a burst instead of one per message.
+        // line, copied into one buffer: one write and one frame header for a burst, and one
+        // buffer for the system call (a buffer per object part capped a call at ~21 objects).
         writing_ = true;
-        bufs_.clear();
-        std::size_t bytes = 0;
+        out_.clear();
         writing_frames_ = 0;
-        static constexpr char newline = '\n';
         for (const frame& f : queue_) {
-            if (writing_frames_ == max_batch_frames || (writing_frames_ > 0 && bytes + f.size() > max_batch_bytes)) {
+            if (writing_frames_ == max_batch_frames || (writing_frames_ > 0 && out_.size() + f.size() > max_batch_bytes)) {
                 break;
             }
             if (writing_frames_ > 0) {
-                bufs_.emplace_back(&newline, 1);
+                out_ += '\n';
             }
-            bufs_.emplace_back(f.head.data(), f.head.size());
-            if (f.body) {
-                bufs_.emplace_back(f.body->data(), f.body->size());
+            if (!f.body) {
+                out_ += f.text;
+            } else if (f.replaced == 0) {
+                fmt::format_to(std::back_inserter(out_), "{{\"op\":\"message\",\"seq\":{},", f.seq);
+                out_ += *f.body;
+            } else {
+                fmt::format_to(std::back_inserter(out_), "{{\"op\":\"message\",\"seq\":{},\"conflated\":{},", f.seq, f.replaced);
+                out_ += *f.body;
             }
-            bytes += f.size();
             ++writing_frames_;
         }
         ws_.text(true);
-        ws_.async_write(bufs_, [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_write(ec); });
+        ws_.async_write(asio::buffer(out_), [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_write(ec); });
     }
 
     void on_write(beast::error_code ec) {
@@ -193,6 +206,9 @@ private:
         for (std::size_t i = 0; i < writing_frames_; ++i) {
             queued_ -= queue_.front().size();
             queue_.pop_front();
+        }
+        if (queue_.empty() && out_.capacity() > idle_buffer) {
+            std::string{}.swap(out_);  // an idle dashboard keeps no write buffer
         }
         if (conflating_ && queued_ <= soft_bound / 2) {
             conflating_ = false;
@@ -396,9 +412,7 @@ private:
             hub_.detach(*this);
             attached_ = false;
         }
-        // The frames being written must outlive their write; everything behind them goes.
-        const std::size_t keep = writing_ ? std::min(writing_frames_, queue_.size()) : 0;
-        queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(keep), queue_.end());
+        queue_.clear();  // a write in progress has its bytes in out_
         queued_ = 0;
         conflated_.clear();
     }
@@ -411,8 +425,8 @@ private:
     beast::flat_buffer rx_;
     std::deque<frame> queue_;
     std::size_t queued_ = 0;
-    std::vector<asio::const_buffer> bufs_;  // the write in progress
-    std::size_t writing_frames_ = 0;        // queue_ entries it carries
+    std::string out_;                    // the write in progress
+    std::size_t writing_frames_ = 0;     // queue_ entries it carries
     bool writing_ = false;
     bool closed_ = false;
     bool attached_ = false;
