@@ -37,7 +37,7 @@ step "release tests" ctest --preset release
 step "asan+ubsan build" build asan
 step "asan+ubsan tests" ctest --preset asan
 step "tsan build" build tsan
-step "tsan tests (router, shards, integration)" ctest --preset tsan
+step "tsan tests (router, shards, integration, vigil-bench)" ctest --preset tsan
 step "fuzzer build" build fuzz
 step "codec fuzzer (${fuzz_seconds} s)" fuzz codec_fuzz codec "$fuzz_seconds"
 step "password/ACL file fuzzer (30 s)" fuzz auth_files_fuzz auth 30
