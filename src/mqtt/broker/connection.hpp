@@ -141,6 +141,9 @@ private:
     bool ack_paused_ = false;    // stopped reading: too many acks wait for the store
     bool published_ = false;     // a PUBLISH came in since the last pause check
 
+    /// Durable mode: a client with this many acknowledgements waiting for the store is not
+    /// read from until half of them went out (its packets wait in the kernel, not here).
+    static constexpr std::uint64_t max_waiting_acks = 1024;
     // Durable mode: acks handed to the shard's barrier, and those sent since.
     std::uint64_t acks_deferred_ = 0;
     std::uint64_t acks_released_ = 0;

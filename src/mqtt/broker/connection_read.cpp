@@ -1,0 +1,242 @@
+// The read side of a connection: readiness, the TLS and WebSocket layers, the pauses that
+// push back on a client (publish rate, outbound queue, store backlog), and decoding.
+//
+// Design note. A connection waits for readability and then reads into its shard's buffer,
+// so an idle connection holds no read buffer. What a read brings (after TLS and WebSocket
+// unwrapping) is appended to the connection's own buffer, decoded and executed; the buffer
+// is emptied once drained and keeps only the bytes of a packet not yet complete.
+#include "connection.hpp"
+
+#include <vigil/core/log.hpp>
+
+#include <cstring>
+
+namespace vigil::mqtt {
+namespace {
+/// The store's queue of uncommitted bytes above which publishers are not read from.
+constexpr std::size_t max_store_backlog = std::size_t{64} << 20;
+}  // namespace
+
+void connection::do_read() {
+    if (read_pending_) {
+        return;
+    }
+    read_pending_ = true;
+    // Wait for readability, then read into the shard's shared buffer: an idle connection
+    // holds no read buffer of its own, only the bytes of a packet not yet complete.
+    sock_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](error_code ec) {
+        self->read_pending_ = false;
+        if (self->phase_ == phase::closed || self->phase_ == phase::closing) {
+            return;
+        }
+        if (ec) {
+            self->close(ec, true);
+            return;
+        }
+        self->on_readable();
+    });
+}
+
+void connection::on_readable() {
+    auto& cipher = shard_.cipher_scratch();
+    error_code ec;
+    const std::size_t n = sock_.read_some(asio::buffer(cipher), ec);  // non-blocking socket
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+        do_read();
+        return;
+    }
+    if (ec) {
+        close(ec, true);
+        return;
+    }
+    std::span<const std::uint8_t> bytes{cipher.data(), n};
+    if (tls_) {
+        tls_->feed(bytes);
+        auto& plain = shard_.plain_scratch();
+        plain.clear();
+        const bool was_established = tls_->established();
+        const error_code tec = tls_->pump(plain);
+        take_layer_output();  // handshake flights, session tickets, alerts
+        if (tec) {
+            if (!was_established) {
+                VIGIL_LOG_LIMITED(info, "{}: TLS handshake failed (plaintext on the TLS port, a bad or untrusted client certificate, or no common protocol)", peer_);
+            }
+            close(tec == asio::error::eof ? tec : make_error_code(errc::malformed_packet), true);
+            return;
+        }
+        if (!tls_->established()) {
+            do_read();
+            return;
+        }
+        bytes = plain;
+    }
+    if (ws_ && !unwrap(bytes)) {
+        return;
+    }
+    if (!ws_) {
+        append_rx(bytes);
+    }
+    on_input();
+}
+
+bool connection::unwrap(std::span<const std::uint8_t> wire) {
+    auto& frames = shard_.frames_scratch();
+    frames.clear();
+    const auto st = ws_->feed(wire, frames);
+    take_layer_output();  // a Pong, or the reply to a Close
+    append_rx(frames);
+    if (st == net::ws_framing::status::ok) {
+        return true;
+    }
+    // What came before the Close (a DISCONNECT, say) is handled first.
+    on_input();
+    if (st == net::ws_framing::status::failed) {
+        ++shard_.counters().protocol_errors;
+        VIGIL_LOG_LIMITED(info, "{}: WebSocket protocol error: {}", peer_, ws_->failure());
+        close(make_error_code(errc::malformed_packet), true);
+    } else {
+        close(asio::error::eof, true);  // closed without DISCONNECT: the will goes out
+    }
+    return false;
+}
+
+void connection::append_rx(std::span<const std::uint8_t> bytes) {
+    if (bytes.empty()) {
+        return;
+    }
+    if (rx_begin_ == rx_end_) {
+        rx_begin_ = rx_end_ = 0;
+    } else if (rx_begin_ > 0 && rx_.size() - rx_end_ < bytes.size()) {
+        std::memmove(rx_.data(), rx_.data() + rx_begin_, rx_end_ - rx_begin_);
+        rx_end_ -= rx_begin_;
+        rx_begin_ = 0;
+    }
+    if (rx_.size() - rx_end_ < bytes.size()) {
+        // At most one read (64 KiB) beyond a partial packet, whose declared size the decoder
+        // has checked against max_packet_size: growth is bounded.
+        rx_.resize(std::max(rx_end_ + bytes.size(), rx_.size() * 2));
+    }
+    std::memcpy(rx_.data() + rx_end_, bytes.data(), bytes.size());
+    rx_end_ += bytes.size();
+}
+
+void connection::take_layer_output() {
+    collect_layer_output();
+    write_cipher();
+}
+
+void connection::collect_layer_output() {
+    if (ws_) {
+        if (tls_) {
+            ws_control_.clear();
+            ws_->take_output(ws_control_);
+            if (!ws_control_.empty()) {
+                (void)tls_->write(ws_control_);  // a failure shows on the next read or write
+            }
+        } else {
+            ws_->take_output(cipher_out_);
+        }
+    }
+    if (tls_) {
+        tls_->take_output(cipher_out_);
+    }
+}
+
+void connection::on_input() {
+    if (phase_ == phase::closed || phase_ == phase::closing) {
+        return;  // closing: the answer is being flushed and nothing more is read
+    }
+    last_rx_ = std::chrono::steady_clock::now();
+    continue_input();
+}
+
+void connection::continue_input() {
+    process_input();
+    if (phase_ != phase::awaiting_connect && phase_ != phase::active) {
+        return;  // closed, closing, or authenticating (reading resumes after the verdict)
+    }
+    if (must_pause_input()) {
+        return;
+    }
+    if (throttle_wait_ > std::chrono::steady_clock::duration::zero()) {
+        // Over max_publish_rate: process and read nothing more until the bucket refills
+        // (TCP backpressure slows the device; nothing it sent is dropped).
+        ++shard_.counters().publish_throttled;
+        VIGIL_LOG_LIMITED(info, "{}: client '{}' is over max_publish_rate: reading paused", peer_, client_ != nullptr ? client_->sess.client_id() : std::string{});
+        throttle_timer_.expires_after(throttle_wait_);
+        throttle_wait_ = {};
+        throttle_timer_.async_wait([self = shared_from_this()](error_code tec) {
+            if (!tec && self->phase_ == phase::active) {
+                self->continue_input();
+            }
+        });
+        return;
+    }
+    do_read();
+}
+
+bool connection::must_pause_input() {
+    if (out_bytes_ > shard_.core().settings.limits.max_outbound_bytes) {
+        read_paused_ = true;  // the peer does not read what we send: stop reading from it
+        return true;
+    }
+    if (acks_deferred_ - acks_released_ >= max_waiting_acks) {
+        ack_paused_ = true;  // resumed by release_ack
+        return true;
+    }
+    const bool publisher = std::exchange(published_, false);
+    if (publisher && shard_.core().db->backlog_bytes() > max_store_backlog) {
+        // The disk is behind: a publisher waits (TCP backpressure), nothing is buffered here.
+        // Subscribers keep being read: their acknowledgements are what drains queues.
+        VIGIL_LOG_LIMITED(warn, "the store is {} MiB behind: pausing reads from publishers", shard_.core().db->backlog_bytes() >> 20);
+        throttle_timer_.expires_after(std::chrono::milliseconds{10});
+        throttle_timer_.async_wait([self = shared_from_this()](error_code tec) {
+            if (!tec && self->phase_ == phase::active) {
+                self->continue_input();
+            }
+        });
+        return true;
+    }
+    return false;
+}
+
+void connection::process_input() {
+    const codec_limits lim{shard_.core().settings.limits.max_packet_size};
+    while ((phase_ == phase::awaiting_connect || phase_ == phase::active) && rx_begin_ < rx_end_) {
+        packet p;
+        const auto r = decode({rx_.data() + rx_begin_, rx_end_ - rx_begin_}, p, lim);
+        if (r.status == decode_status::need_more) {
+            return;
+        }
+        if (r.status == decode_status::failed) {
+            ++shard_.counters().protocol_errors;
+            close(r.ec, true);
+            return;
+        }
+        if (phase_ == phase::awaiting_connect) {
+            if (!handle_first_packet(p, r.consumed)) {
+                return;  // handed off, closed, or waiting for the password check
+            }
+        } else {
+            if (std::holds_alternative<publish_packet>(p)) {
+                published_ = true;
+                if (!publish_bucket_.unlimited()) {
+                    throttle_wait_ = publish_bucket_.take(std::chrono::steady_clock::now());
+                }
+            }
+            acts_.clear();
+            client_->sess.on_packet(p, acts_);
+            execute(acts_);
+        }
+        rx_begin_ += r.consumed;
+        if (throttle_wait_ > std::chrono::steady_clock::duration::zero()) {
+            return;  // the rest stays buffered until the publish rate allows it
+        }
+    }
+    if (rx_begin_ == rx_end_ && !rx_.empty()) {
+        std::vector<std::uint8_t>{}.swap(rx_);  // all consumed: an idle connection keeps no buffer
+        rx_begin_ = rx_end_ = 0;
+    }
+}
+
+}  // namespace vigil::mqtt
