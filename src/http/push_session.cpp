@@ -181,11 +181,11 @@ private:
             }
             if (!f.body) {
                 out_ += f.text;
-            } else if (f.replaced == 0) {
-                fmt::format_to(std::back_inserter(out_), "{{\"op\":\"message\",\"seq\":{},", f.seq);
-                out_ += *f.body;
             } else {
-                fmt::format_to(std::back_inserter(out_), "{{\"op\":\"message\",\"seq\":{},\"conflated\":{},", f.seq, f.replaced);
+                fmt::format_to(std::back_inserter(out_), "{{\"op\":\"message\",\"seq\":{},", f.seq);
+                if (f.replaced > 0) {
+                    fmt::format_to(std::back_inserter(out_), "\"conflated\":{},", f.replaced);
+                }
                 out_ += *f.body;
             }
             ++writing_frames_;

@@ -4,7 +4,6 @@
 
 #include <boost/asio/post.hpp>
 
-#include <cstring>
 #include <utility>
 
 #include <unistd.h>

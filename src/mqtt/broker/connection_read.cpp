@@ -9,6 +9,7 @@
 
 #include <vigil/core/log.hpp>
 
+#include <algorithm>
 #include <cstring>
 
 namespace vigil::mqtt {
