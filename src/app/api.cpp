@@ -1,5 +1,6 @@
 #include "api.hpp"
 
+#include <vigil/auth/permissions.hpp>
 #include <vigil/http/devices.hpp>
 #include <vigil/http/json.hpp>
 
@@ -44,10 +45,19 @@ std::optional<std::string> decode_segment(std::string_view s) {
 
 http::response error(unsigned status, std::string_view message) { return {status, http::error_json(status, message)}; }
 
+/// The last values matching `filter` that the caller may read.
+std::vector<message_ref> readable(const mqtt::broker& b, std::string_view filter, const http::caller& who) {
+    auto values = b.last_values(filter);
+    if (who.reads != nullptr) {
+        std::erase_if(values, [&who](const message_ref& m) { return !who.reads->may_read(m->topic()); });
+    }
+    return values;
+}
+
 }  // namespace
 
 http::handler make_api(const mqtt::broker& b) {
-    return [&b](std::string_view method, std::string_view target) -> http::response {
+    return [&b](std::string_view method, std::string_view target, const http::caller& who) -> http::response {
         const std::string_view path = target.substr(0, target.find('?'));
         const bool get = method == "GET" || method == "HEAD";
         constexpr std::string_view devices = "/api/v1/devices";
@@ -56,6 +66,10 @@ http::handler make_api(const mqtt::broker& b) {
                 return error(405, "use GET");
             }
             const auto h = b.health();
+            if (!who.authenticated) {
+                // Load balancers need no token, and learn nothing but the verdict.
+                return {h.store_ok ? 200u : 503u, fmt::format("{{\"status\":\"{}\"}}", h.store_ok ? "ok" : "failing")};
+            }
             std::string body = fmt::format("{{\"status\":\"{}\",\"store\":", h.store_ok ? "ok" : "failing");
             http::append_json_string(body, h.store_ok ? std::string{"ok"} : h.store_error);
             body += fmt::format(",\"connections\":{}}}", h.open_connections);
@@ -65,7 +79,7 @@ http::handler make_api(const mqtt::broker& b) {
             if (!get) {
                 return error(405, "use GET");
             }
-            return {200, http::devices_json(b.last_values("devices/#"))};
+            return {200, http::devices_json(readable(b, "devices/#", who))};
         }
         if (path.starts_with(std::string{devices} + "/")) {
             if (!get) {
@@ -75,7 +89,7 @@ http::handler make_api(const mqtt::broker& b) {
             if (!id || id->empty() || id->find_first_of("/+#") != std::string::npos || id->find('\0') != std::string::npos) {
                 return error(400, "a device id is one topic level: no '/', '+', '#' or NUL");
             }
-            if (auto one = http::device_json(b.last_values(fmt::format("devices/{}/+", *id)), *id)) {
+            if (auto one = http::device_json(readable(b, fmt::format("devices/{}/+", *id), who), *id)) {
                 return {200, std::move(*one)};
             }
             return error(404, fmt::format("no values known for device '{}'", *id));

@@ -61,7 +61,7 @@ void raise_fd_limit() {
 void log_stats(const vigil::mqtt::broker_stats& st) {
     vigil::log::info(
         "stats: connections open {}, accepted {}, refused {}; publishes in {}, deliveries {}; "
-        "dropped QoS 0 (slow clients) {}; protocol errors {}; auth failures {}; denied publishes {}; "
+        "dropped QoS 0 (slow clients) {}; protocol errors {}; auth failures {}; denied connects {}, publishes {}, deliveries {}; "
         "publish-rate pauses {}; persistent sessions {} (expired {}), retained {}, last values {}; "
         "store {}: commits {} ({} fsynced), batches {}, writes {}, failures {}, commit avg {} us max {} us, backlog {} bytes",
         st.open_connections,
@@ -72,7 +72,9 @@ void log_stats(const vigil::mqtt::broker_stats& st) {
         st.dropped_qos0_backpressure,
         st.protocol_errors,
         st.auth_failures,
+        st.denied_connects,
         st.denied_publishes,
+        st.denied_deliveries,
         st.publish_throttled,
         st.persistent_sessions,
         st.sessions_expired,

@@ -27,12 +27,8 @@ std::vector<std::string_view> words(std::string_view line) {
     return out;
 }
 
-bool has(access granted, access need) {
-    return (static_cast<unsigned>(granted) & static_cast<unsigned>(need)) == static_cast<unsigned>(need);
-}
-
-/// Replaces %c and %u. A substituted value containing '+', '#' or '/' could widen the rule,
-/// so such a client gets no pattern rules at all (returns nullopt).
+/// Replaces %c and %u; nullopt when a value used is empty or contains '+', '#' or '/' (it
+/// could widen the rule or escape it).
 std::optional<std::string> substitute(std::string_view filter, std::string_view username, std::string_view client_id) {
     std::string out;
     for (std::size_t i = 0; i < filter.size(); ++i) {
@@ -51,33 +47,6 @@ std::optional<std::string> substitute(std::string_view filter, std::string_view 
 }
 
 }  // namespace
-
-bool filter_covers(std::string_view rule, std::string_view sub) noexcept {
-    std::size_t r = 0;
-    std::size_t s = 0;
-    for (;;) {
-        const std::size_t r_end = std::min(rule.find('/', r), rule.size());
-        const std::size_t s_end = std::min(sub.find('/', s), sub.size());
-        const std::string_view rl = rule.substr(r, r_end - r);
-        const std::string_view sl = sub.substr(s, s_end - s);
-        if (rl == "#") {
-            return true;
-        }
-        if (sl == "#") {
-            return false;  // the subscription reaches deeper than a non-'#' rule level
-        }
-        if (rl != "+" && (sl == "+" || rl != sl)) {
-            return false;
-        }
-        const bool r_done = r_end == rule.size();
-        const bool s_done = s_end == sub.size();
-        if (r_done || s_done) {
-            return r_done && s_done;
-        }
-        r = r_end + 1;
-        s = s_end + 1;
-    }
-}
 
 acl acl::parse(std::string_view text, std::string_view source) {
     acl a;
@@ -136,48 +105,26 @@ acl acl::parse(std::string_view text, std::string_view source) {
 
 acl acl::load(const std::string& path) { return parse(config::read_text_file(path, "ACL file"), path); }
 
-template <class Grants, class Touches>
-bool acl::any(std::string_view username, std::string_view client_id, access need, Grants grants, Touches touches) const {
-    bool allowed = false;
+permissions acl::for_client(std::string_view username, std::string_view client_id) const {
+    std::vector<permissions::rule> out;
+    bool deny_all = false;
     for (const auto& r : rules_) {
         std::optional<std::string> f;
         if (r.pattern) {
             f = substitute(r.filter, username, client_id);
+            if (!f) {
+                deny_all = deny_all || r.acc == access::none;  // a deny must never fail open
+                continue;
+            }
         } else if (r.user && *r.user == username) {
             f = r.filter;
-        }
-        if (!f) {
+        } else {
             continue;
         }
-        if (r.acc == access::none) {
-            if (touches(*f)) {
-                return false;  // an explicit deny wins over any grant
-            }
-        } else if (has(r.acc, need) && grants(*f)) {
-            allowed = true;
-        }
+        const auto bits = static_cast<unsigned>(r.acc);
+        out.push_back({std::move(*f), (bits & 1u) != 0, (bits & 2u) != 0});
     }
-    return allowed;
-}
-
-bool acl::allow_publish(std::string_view username, std::string_view client_id, std::string_view topic) const {
-    if (topic.starts_with('$')) {
-        return false;  // $SYS and other broker topics are never written by clients
-    }
-    auto matches = [topic](const std::string& f) { return topic::matches(f, topic); };
-    return any(username, client_id, access::write, matches, matches);
-}
-
-bool acl::allow_subscribe(std::string_view username, std::string_view client_id, std::string_view filter) const {
-    // Granted only if a rule covers the whole filter; denied if a deny rule covers it or it
-    // covers a deny rule (subscribing to "a/#" would reach a denied "a/secret").
-    return any(
-        username,
-        client_id,
-        access::read,
-        [filter](const std::string& f) { return filter_covers(f, filter); },
-        [filter](const std::string& f) { return filter_covers(f, filter) || filter_covers(filter, f); }
-    );
+    return permissions{std::move(out), deny_all};
 }
 
 }  // namespace vigil::auth

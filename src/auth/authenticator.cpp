@@ -72,10 +72,12 @@ void authenticator::verify_async(std::string user, std::string password, std::fu
     cv_.notify_one();
 }
 
-void authenticator::reload(password_file users) {
+std::vector<std::string> authenticator::reload(password_file users) {
     const std::lock_guard lock{mu_};
+    std::vector<std::string> revoked = users.revoked_since(*users_);
     users_ = std::make_shared<const password_file>(std::move(users));
     cache_.clear();
+    return revoked;
 }
 
 void authenticator::run() {

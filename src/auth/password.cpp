@@ -137,6 +137,17 @@ const std::string* password_file::find(std::string_view user) const {
     return it == users_.end() ? nullptr : &it->second;
 }
 
+std::vector<std::string> password_file::revoked_since(const password_file& before) const {
+    std::vector<std::string> out;
+    for (const auto& [user, hash] : before.users_) {
+        const std::string* now = find(user);
+        if (now == nullptr || *now != hash) {
+            out.push_back(user);
+        }
+    }
+    return out;
+}
+
 void password_file::set(const std::string& user, std::string hash) {
     if (hash.empty()) {
         users_.erase(user);

@@ -40,14 +40,21 @@ std::vector<std::string> split_filters(std::string_view list, std::string_view s
     return out;
 }
 
-}  // namespace
-
-bool api_token::may_subscribe(std::string_view filter) const {
-    return std::any_of(subscribe.begin(), subscribe.end(), [filter](const std::string& f) { return topic::covers(f, filter); });
+permissions rights_of(const std::vector<std::string>& sub, const std::vector<std::string>& pub) {
+    std::vector<permissions::rule> rules;
+    for (const auto& f : sub) {
+        rules.push_back({f, true, false});
+    }
+    for (const auto& f : pub) {
+        rules.push_back({f, false, true});
+    }
+    return permissions{std::move(rules), false};
 }
 
-bool api_token::may_publish(std::string_view t) const {
-    return std::any_of(publish.begin(), publish.end(), [t](const std::string& f) { return topic::matches(f, t); });
+}  // namespace
+
+bool api_token::same_as(const api_token& other) const {
+    return name == other.name && hash == other.hash && subscribe == other.subscribe && publish == other.publish;
 }
 
 token_file token_file::parse(std::string_view text, std::string_view source) {
@@ -88,6 +95,8 @@ token_file token_file::parse(std::string_view text, std::string_view source) {
         if (field < 2) {
             throw config::config_error(fmt::format("{}:{}: expected NAME sha256:<hex> [sub=...] [pub=...]", source, n));
         }
+        t->hash = hash;
+        t->rights = rights_of(t->subscribe, t->publish);
         if (!tf.by_hash_.emplace(std::move(hash), std::move(t)).second) {
             throw config::config_error(fmt::format("{}:{}: the same token appears twice", source, n));
         }
@@ -122,6 +131,11 @@ std::shared_ptr<const api_token> token_file::find(std::string_view secret) const
         return nullptr;
     }
     const auto it = by_hash_.find(sha256_hex(secret));
+    return it == by_hash_.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<const api_token> token_file::find_hash(std::string_view hash) const {
+    const auto it = by_hash_.find(hash);
     return it == by_hash_.end() ? nullptr : it->second;
 }
 

@@ -337,7 +337,8 @@ settings parse_settings(std::string_view toml_text, std::string_view source) {
         if (t == nullptr) {
             cx.fail(*v, "'auth' must be a table");
         }
-        cx.only(*t, {"password_file", "acl_file", "hash_threads"}, "auth.");
+        cx.only(*t, {"password_file", "acl_file", "hash_threads", "client_id_must_match"}, "auth.");
+        s.auth.client_id_must_match = parse_flag(cx, t->get("client_id_must_match"), "auth.client_id_must_match", false);
         if (const auto* f = t->get("hash_threads")) {
             s.auth.hash_threads = cx.integer<unsigned>(*f, "auth.hash_threads", 0, 64);
         }
@@ -370,6 +371,10 @@ settings parse_settings(std::string_view toml_text, std::string_view source) {
 }
 
 std::string read_text_file(const std::filesystem::path& path, std::string_view what) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) {
+        throw config_error(fmt::format("{}: is a directory, not a {}", path.string(), what));
+    }
     std::ifstream in(path, std::ios::binary);
     if (!in) {
         throw config_error(fmt::format("{}: cannot open {}", path.string(), what));

@@ -26,6 +26,25 @@ constexpr std::string_view level_name(level l) noexcept {
     }
     return "?";
 }
+
+/// Appends `text` with control characters escaped (\n, \r, \t, \xNN): client ids, topics
+/// and usernames end up in log lines, and a newline in one must not forge a line.
+void append_escaped(std::string& out, std::string_view text) {
+    for (const char ch : text) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (c >= 0x20 && c != 0x7f) {
+            out += ch;
+        } else if (c == '\n') {
+            out += "\\n";
+        } else if (c == '\r') {
+            out += "\\r";
+        } else if (c == '\t') {
+            out += "\\t";
+        } else {
+            fmt::format_to(std::back_inserter(out), "\\x{:02x}", c);
+        }
+    }
+}
 }  // namespace
 
 void set_level(level l) noexcept { g_level.store(l, std::memory_order_relaxed); }
@@ -49,7 +68,7 @@ void write(level l, std::string_view text) {
     std::tm tm{};
     gmtime_r(&secs, &tm);
     std::string line = fmt::format(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z {} {}\n",
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z {} ",
         tm.tm_year + 1900,
         tm.tm_mon + 1,
         tm.tm_mday,
@@ -57,9 +76,10 @@ void write(level l, std::string_view text) {
         tm.tm_min,
         tm.tm_sec,
         ms.count() % 1000,
-        level_name(l),
-        text
+        level_name(l)
     );
+    append_escaped(line, text);
+    line += '\n';
     std::size_t off = 0;
     while (off < line.size()) {
         const ssize_t n = ::write(STDERR_FILENO, line.data() + off, line.size() - off);

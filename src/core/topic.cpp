@@ -162,4 +162,48 @@ bool covers(std::string_view outer, std::string_view inner) noexcept {
     }
 }
 
+std::optional<std::string> intersect(std::string_view a, std::string_view b) {
+    std::string out;
+    std::size_t i = 0;
+    std::size_t j = 0;
+    for (bool first = true;; first = false) {
+        const std::size_t ae = std::min(a.find('/', i), a.size());
+        const std::size_t be = std::min(b.find('/', j), b.size());
+        const std::string_view al = a.substr(i, ae - i);
+        const std::string_view bl = b.substr(j, be - j);
+        // A first-level wildcard never matches a '$' topic [MQTT-4.7.2-1].
+        if (first && ((al.starts_with('$') && (bl == "+" || bl == "#")) || (bl.starts_with('$') && (al == "+" || al == "#")))) {
+            return std::nullopt;
+        }
+        if (al == "#" || bl == "#") {
+            // '#' matches whatever the other filter matches from this level on.
+            out += al == "#" ? b.substr(j) : a.substr(i);
+            return out;
+        }
+        if (al == "+") {
+            out += bl;
+        } else if (bl == "+" || al == bl) {
+            out += al;
+        } else {
+            return std::nullopt;
+        }
+        const bool a_done = ae == a.size();
+        const bool b_done = be == b.size();
+        if (a_done && b_done) {
+            return out;
+        }
+        if (a_done || b_done) {
+            // "x/#" also matches "x": the longer filter may only have '#' left.
+            const std::string_view rest = a_done ? b.substr(be) : a.substr(ae);
+            if (rest == "/#") {
+                return out;
+            }
+            return std::nullopt;
+        }
+        out += '/';
+        i = ae + 1;
+        j = be + 1;
+    }
+}
+
 }  // namespace vigil::topic

@@ -1,8 +1,12 @@
 #pragma once
 // The HTTP and WebSocket connections open on each shard, so that stopping the server closes
-// them at once (a dashboard gets 1001 "going away") instead of waiting out the grace period.
+// them at once (a dashboard gets 1001 "going away") instead of waiting out the grace period,
+// and a reload of the API tokens reaches the dashboards using one.
+
+#include <vigil/auth/tokens.hpp>
 
 #include <cstddef>
+#include <memory>
 #include <unordered_set>
 #include <vector>
 
@@ -12,6 +16,8 @@ namespace vigil::http {
 class closable {
 public:
     virtual void close_for_shutdown() = 0;
+    /// The API tokens were reloaded (null: none configured any more).
+    virtual void tokens_changed(const std::shared_ptr<const auth::token_file>& tokens) = 0;
 
 protected:
     ~closable() = default;
@@ -30,6 +36,13 @@ public:
         const std::vector<closable*> open(sets_[shard].begin(), sets_[shard].end());
         for (closable* c : open) {
             c->close_for_shutdown();
+        }
+    }
+    /// Tells everything open on `shard` of reloaded tokens; called on that shard.
+    void tokens_changed(std::size_t shard, const std::shared_ptr<const auth::token_file>& tokens) {
+        const std::vector<closable*> open(sets_[shard].begin(), sets_[shard].end());
+        for (closable* c : open) {
+            c->tokens_changed(tokens);
         }
     }
 

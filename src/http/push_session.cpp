@@ -97,6 +97,9 @@ public:
         if (closed_) {
             return;
         }
+        if (checked_filters_ > 0 && !token_->rights.may_read(m->topic())) {
+            return;  // a limited subscription: authorization where data leaves
+        }
         if (conflating_ && m->published_qos() == qos::at_most_once && hub_.is_state_topic(m->topic())) {
             auto& p = conflated_[std::string{m->topic()}];
             p.replaced += p.msg ? 1u : 0u;
@@ -289,8 +292,8 @@ private:
                 error(id, "every filter must be a valid MQTT topic filter");
                 return;
             }
-            if (add && token_ && !token_->may_subscribe(s)) {
-                error(id, fmt::format("token '{}' may not subscribe to \"{}\"", token_->name, s));
+            if (add && token_ && token_->rights.scope_of(s) == auth::read_scope::none) {
+                error(id, fmt::format("token '{}' may not read any topic of \"{}\"", token_->name, s));
                 return;
             }
             fs.emplace_back(s);
@@ -307,9 +310,15 @@ private:
             r += i + 1 < fs.size() ? "," : "";
             if (add) {
                 if (filters_.insert(fs[i]).second) {
+                    if (token_ && token_->rights.scope_of(fs[i]) != auth::read_scope::all) {
+                        ++checked_filters_;
+                    }
                     hub_.subscribe(*this, fs[i]);
                 }
             } else if (filters_.erase(fs[i]) != 0) {
+                if (token_ && token_->rights.scope_of(fs[i]) != auth::read_scope::all) {
+                    --checked_filters_;
+                }
                 hub_.unsubscribe(*this, fs[i]);
             }
         }
@@ -324,7 +333,9 @@ private:
         std::map<std::string_view, message_ref> all;
         for (const auto& f : fs) {
             for (auto& m : hub_.snapshot(f)) {
-                all.emplace(m->topic(), m);
+                if (!token_ || token_->rights.may_read(m->topic())) {
+                    all.emplace(m->topic(), m);
+                }
             }
         }
         auto it = all.begin();
@@ -347,7 +358,7 @@ private:
             error(id, "\"topic\" must be a valid topic name outside $SYS");
             return;
         }
-        if (token_ && !token_->may_publish(t)) {
+        if (token_ && !token_->rights.may_write(t)) {
             error(id, fmt::format("token '{}' may not publish to \"{}\"", token_->name, t));
             return;
         }
@@ -384,6 +395,22 @@ private:
                          append_json_string(r, rid);
                          self->reply(r + "}");
                      });
+    }
+
+    void tokens_changed(const std::shared_ptr<const auth::token_file>& tokens) override {
+        if (!token_ || closed_) {
+            return;
+        }
+        const auto now = tokens ? tokens->find_hash(token_->hash) : nullptr;
+        if (now && now->same_as(*token_)) {
+            return;
+        }
+        log::warn("push: closing a dashboard using token '{}': the token was {} (1008)", token_->name, now ? "changed" : "removed");
+        if (!attached_) {
+            ws_.next_layer().close();  // still in the handshake
+            return;
+        }
+        close(websocket::close_reason(websocket::close_code::policy_error, "API token revoked"));
     }
 
     void close_for_shutdown() override {
@@ -433,6 +460,7 @@ private:
     bool conflating_ = false;
     std::map<std::string, pending> conflated_;
     std::set<std::string> filters_;
+    std::size_t checked_filters_ = 0;  // filters of which the token may read only some topics
     std::uint64_t seq_ = 0;
     unsigned bad_requests_ = 0;
 };

@@ -144,6 +144,7 @@ public:
 
 private:
     void close_for_shutdown() override { close(); }
+    void tokens_changed(const std::shared_ptr<const auth::token_file>&) override {}  // checked per request
 
     /// Closes the connection when the peer is idle (or a TLS handshake stalls) that long.
     void arm_timeout() {
@@ -175,7 +176,8 @@ private:
             if (ec.category() != bhttp::make_error_code(bhttp::error::end_of_stream).category()) {
                 // Not an HTTP parse error: the network or TLS failed (plaintext on an HTTPS
                 // port, an untrusted client certificate). Nothing can be answered.
-                VIGIL_LOG_LIMITED(info, "http: connection failed: {}", ec.message());
+                const std::string tls = stream_.valid() ? stream_.tls_failure() : std::string{};
+                VIGIL_LOG_LIMITED(info, "http: connection from {} failed: {}", peer(), tls.empty() ? ec.message() : tls);
                 close();
                 return;
             }
@@ -190,9 +192,9 @@ private:
         std::shared_ptr<const auth::api_token> token;
         const auto tokens = st_->tokens.get();
         // /mqtt clients authenticate with MQTT CONNECT, as on the MQTT listeners.
-        if (tokens && path != "/healthz" && path != "/mqtt") {
+        if (tokens && path != "/mqtt") {
             token = tokens->find(token_of(req));
-            if (!token) {
+            if (!token && path != "/healthz") {
                 VIGIL_LOG_LIMITED(info, "http: {} without a valid API token: 401", path);
                 send({401, error_json(401, "a valid API token is required (Authorization: Bearer, access_token, or a token.<T> WebSocket subprotocol)")}, false);
                 return;
@@ -202,12 +204,13 @@ private:
             upgrade(path, std::move(token));
             return;
         }
-        if (token && path.starts_with("/api/") && !token->may_subscribe("devices/#")) {
-            send({403, error_json(403, fmt::format("token '{}' may not read devices/#", token->name))}, req.keep_alive());
+        if (token && path.starts_with("/api/") && token->rights.scope_of("devices/#") == auth::read_scope::none) {
+            send({403, error_json(403, fmt::format("token '{}' may not read any devices/# topic", token->name))}, req.keep_alive());
             return;
         }
+        const caller who{!tokens || token != nullptr, token ? &token->rights : nullptr};
         response res = st_->h(std::string_view{req.method_string().data(), req.method_string().size()},
-                                std::string_view{req.target().data(), req.target().size()});
+                                std::string_view{req.target().data(), req.target().size()}, who);
         send(std::move(res), req.keep_alive());
     }
 
@@ -261,6 +264,13 @@ private:
             }
             self->read();
         });
+    }
+
+    /// The client's address:port, for logs.
+    [[nodiscard]] std::string peer() {
+        beast::error_code ec;
+        const auto ep = stream_.socket().remote_endpoint(ec);
+        return ec ? std::string{"?"} : fmt::format("{}:{}", ep.address().to_string(), ep.port());
     }
 
     void close() {
@@ -372,7 +382,13 @@ void server::start() {
 
 const std::vector<bound_listener>& server::listeners() const noexcept { return impl_->bound; }
 
-void server::set_tokens(std::shared_ptr<const auth::token_file> tokens) { impl_->st->tokens.set(std::move(tokens)); }
+void server::set_tokens(std::shared_ptr<const auth::token_file> tokens) {
+    impl_->st->tokens.set(tokens);
+    // Dashboards holding a token that was removed or changed are closed.
+    for (unsigned i = 0; i < impl_->pool.size(); ++i) {
+        asio::post(impl_->pool.context(i), [live = impl_->st->live, i, tokens] { live->tokens_changed(i, tokens); });
+    }
+}
 
 void server::reload_tls() {
     std::vector<std::shared_ptr<const net::tls_context>> fresh(impl_->settings.size());

@@ -135,6 +135,8 @@ tcp::socket& stream::socket() noexcept { return st_->sock; }
 
 bool stream::is_tls() const noexcept { return st_->tls != nullptr; }
 
+std::string stream::tls_failure() const { return st_->tls ? st_->tls->failure_reason() : std::string{}; }
+
 void stream::close() noexcept {
     error_code ignored;
     st_->sock.close(ignored);

@@ -45,6 +45,8 @@ public:
     [[nodiscard]] bool valid() const noexcept { return st_ != nullptr; }
     [[nodiscard]] asio::ip::tcp::socket& socket() noexcept;
     [[nodiscard]] bool is_tls() const noexcept;
+    /// Why the TLS handshake failed (see net::tls_session::failure_reason); "" otherwise.
+    [[nodiscard]] std::string tls_failure() const;
 
     template <class MutableBuffers, class Token>
     auto async_read_some(const MutableBuffers& bufs, Token&& token) {

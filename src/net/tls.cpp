@@ -1,5 +1,7 @@
 #include <vigil/net/tls.hpp>
 
+#include <vigil/core/log.hpp>
+
 #include <boost/asio/error.hpp>
 #include <boost/system/errc.hpp>
 #include <fmt/format.h>
@@ -34,6 +36,22 @@ SSL* as_ssl(void* p) { return static_cast<SSL*>(p); }
 BIO* as_bio(void* p) { return static_cast<BIO*>(p); }
 
 error_code tls_failure() { return make_error_code(boost::system::errc::protocol_error); }
+
+/// A CRL past its next-update date makes OpenSSL refuse every client ("CRL has expired"):
+/// warn a week ahead, so the operator publishes a new one before devices are locked out.
+void warn_if_crl_stale(const X509_CRL* crl, const std::string& path) {
+    const ASN1_TIME* next = X509_CRL_get0_nextUpdate(crl);
+    int days = 0;
+    int secs = 0;
+    if (next == nullptr || ASN1_TIME_diff(&days, &secs, nullptr, next) != 1) {
+        return;
+    }
+    if (days < 0 || (days == 0 && secs <= 0)) {
+        log::error("{}: the CRL's next-update date has passed: every client certificate is refused until a new CRL is loaded (SIGHUP)", path);
+    } else if (days < 7) {
+        log::warn("{}: the CRL's next-update date is in {} days {} h: publish a new CRL before then, or clients will be refused", path, days, secs / 3600);
+    }
+}
 
 }  // namespace
 
@@ -86,6 +104,7 @@ std::shared_ptr<const tls_context> tls_context::make(const tls_settings& s) {
         if (crl == nullptr) {
             throw std::runtime_error(fmt::format("{}: cannot load the CRL: {}", s.crl, openssl_reason()));
         }
+        warn_if_crl_stale(crl, s.crl);
         X509_STORE* store = SSL_CTX_get_cert_store(ctx);
         X509_STORE_add_crl(store, crl);
         X509_CRL_free(crl);
@@ -136,6 +155,9 @@ error_code tls_session::pump(std::vector<std::uint8_t>& out) {
             if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
                 return {};
             }
+            const long verify = SSL_get_verify_result(ssl);
+            failure_ = verify != X509_V_OK ? fmt::format("client certificate refused: {}", X509_verify_cert_error_string(verify))
+                                           : openssl_reason();
             ERR_clear_error();
             return tls_failure();
         }
@@ -185,6 +207,32 @@ void tls_session::shutdown() {
     if (established()) {
         SSL_shutdown(as_ssl(ssl_));
     }
+}
+
+std::string tls_session::recheck_peer(const tls_context& ctx) const {
+    SSL* ssl = as_ssl(ssl_);
+    X509* cert = SSL_get0_peer_certificate(ssl);
+    if (cert == nullptr) {
+        return {};
+    }
+    X509_STORE_CTX* check = X509_STORE_CTX_new();
+    if (check == nullptr) {
+        return "out of memory";
+    }
+    // The same store (CA bundle, CRL and its flags) and purpose as the handshake uses.
+    X509_STORE* store = SSL_CTX_get_cert_store(static_cast<SSL_CTX*>(ctx.native()));
+    std::string why;
+    if (X509_STORE_CTX_init(check, store, cert, SSL_get_peer_cert_chain(ssl)) != 1) {
+        why = openssl_reason();
+    } else {
+        X509_STORE_CTX_set_purpose(check, X509_PURPOSE_SSL_CLIENT);
+        if (X509_verify_cert(check) != 1) {
+            why = X509_verify_cert_error_string(X509_STORE_CTX_get_error(check));
+        }
+    }
+    X509_STORE_CTX_free(check);
+    ERR_clear_error();
+    return why;
 }
 
 std::optional<std::string> tls_session::peer_identity() const {

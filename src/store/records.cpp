@@ -7,7 +7,8 @@ namespace {
 
 constexpr std::uint8_t message_format = 1;
 constexpr std::uint8_t queue_format = 1;
-constexpr std::uint8_t session_format = 1;
+constexpr std::uint8_t session_format_unbound = 1;  // no owner (read only)
+constexpr std::uint8_t session_format = 2;
 
 void put_u16(std::string& out, std::uint16_t v) {
     out.push_back(static_cast<char>(v >> 8));
@@ -162,10 +163,13 @@ std::optional<queue_record> decode_queue_record(std::string_view v) {
     return r;
 }
 
-// [format][has will][will message]
+// [format 2][owner length: 2][owner][has will][will message]; format 1 had no owner fields.
 std::string encode_session_record(const session_record& r) {
+    const std::string_view owner = r.owner ? std::string_view{*r.owner} : std::string_view{};
     std::string v;
     v.push_back(static_cast<char>(session_format));
+    put_u16(v, static_cast<std::uint16_t>(owner.size()));
+    v.append(owner);
     v.push_back(static_cast<char>(r.will ? 1 : 0));
     if (r.will) {
         v.append(encode_message(*r.will));
@@ -174,16 +178,34 @@ std::string encode_session_record(const session_record& r) {
 }
 
 std::optional<session_record> decode_session_record(std::string_view v) {
-    if (v.size() < 2 || static_cast<std::uint8_t>(v[0]) != session_format || static_cast<std::uint8_t>(v[1]) > 1) {
+    if (v.empty()) {
         return std::nullopt;
     }
     session_record r;
-    if (v[1] == 1) {
-        r.will = decode_message(v.substr(2));
+    const auto format = static_cast<std::uint8_t>(v[0]);
+    v.remove_prefix(1);
+    if (format == session_format) {
+        if (v.size() < 2) {
+            return std::nullopt;
+        }
+        const auto len = static_cast<std::size_t>(get_be(v.substr(0, 2)));
+        if (v.size() < 2 + len) {
+            return std::nullopt;
+        }
+        r.owner = std::string{v.substr(2, len)};
+        v.remove_prefix(2 + len);
+    } else if (format != session_format_unbound) {
+        return std::nullopt;
+    }
+    if (v.empty() || static_cast<std::uint8_t>(v[0]) > 1) {
+        return std::nullopt;
+    }
+    if (v[0] == 1) {
+        r.will = decode_message(v.substr(1));
         if (!r.will) {
             return std::nullopt;
         }
-    } else if (v.size() != 2) {
+    } else if (v.size() != 1) {
         return std::nullopt;
     }
     return r;

@@ -21,12 +21,16 @@ constexpr std::string_view format_version = "1";
     std::string advice;
     if (st.IsCorruption()) {
         advice = "the database is damaged: run `vigil db check " + path + "`, then restore the directory from a backup or move it aside to start empty (state in it is lost)";
-    } else if (why.find("lock") != std::string::npos || why.find("Resource temporarily unavailable") != std::string::npos) {
-        advice = "another vigil process is using this data_dir: stop it, or give this one its own data_dir";
     } else if (why.find("No space left") != std::string::npos || st.IsNoSpace()) {
         advice = "the disk is full: free space on the device holding data_dir, then start again";
+    } else if (why.find("Read-only file system") != std::string::npos) {
+        // Checked before the lock: RocksDB names its LOCK file when it cannot create it.
+        advice = "data_dir is on a read-only file system: mount it read-write, or pick another data_dir";
     } else if (why.find("Permission denied") != std::string::npos) {
         advice = "vigil may not read or write there: give the user running vigil ownership of data_dir (chown), or pick another data_dir";
+    } else if (why.find("lock hold") != std::string::npos || why.find("Resource temporarily unavailable") != std::string::npos ||
+               why.find("No locks available") != std::string::npos) {
+        advice = "another vigil process is using this data_dir: stop it, or give this one its own data_dir";
     } else {
         advice = "check that data_dir is a readable, writable directory on a healthy disk";
     }

@@ -69,3 +69,21 @@ def make_pki(d: Path):
     make_self_signed(d, "self-signed", "car7")
     make_expired(d, "ca", "expired", "car7")
     return d
+
+
+def make_crl(d: Path, ca: str, revoked=(), days=30, name="ca.crl"):
+    """A CRL signed by `ca` revoking the certificates named in `revoked`, valid for `days`."""
+    ca_key = serialization.load_pem_private_key((d / f"{ca}.key").read_bytes(), None)
+    ca_cert = x509.load_pem_x509_certificate((d / f"{ca}.crt").read_bytes())
+    now = datetime.datetime.utcnow()
+    b = (x509.CertificateRevocationListBuilder()
+         .issuer_name(ca_cert.subject)
+         .last_update(now - datetime.timedelta(days=3))
+         .next_update(now + datetime.timedelta(days=days)))
+    for cert_name in revoked:
+        serial = x509.load_pem_x509_certificate((d / f"{cert_name}.crt").read_bytes()).serial_number
+        b = b.add_revoked_certificate(x509.RevokedCertificateBuilder()
+                                      .serial_number(serial).revocation_date(now).build())
+    crl = b.sign(ca_key, hashes.SHA256())
+    (d / name).write_bytes(crl.public_bytes(serialization.Encoding.PEM))
+    return d / name

@@ -4,10 +4,12 @@ browser origins (403), /healthz stays open."""
 import asyncio
 import http.client
 import json
+import signal
 import subprocess
 
 import websockets
 
+from clients import Paho
 from test_18_push import next_op, request
 
 
@@ -45,7 +47,25 @@ def test_tokens_and_origins(start_vigil, vigil_binary, tmp_path):
     assert get(port, "/api/v1/devices", {"Authorization": "Bearer nope"})[0] == 401
     assert get(port, "/api/v1/devices", {"Authorization": f"Bearer {ops}"})[0] == 200
     assert get(port, f"/api/v1/devices?access_token={ops}")[0] == 200
-    assert get(port, "/api/v1/devices", {"Authorization": f"Bearer {wall}"})[0] == 403  # cannot read devices/#
+    # The API shows a token only the topics it may read.
+    pub = Paho(v.port, "car-1-feeder")
+    for kind in ("location", "status", "events"):
+        pub.publish(f"devices/car-1/{kind}", f'{{"k":"{kind}"}}', 1, retain=True)
+    pub.stop()
+    status, body = get(port, "/api/v1/devices", {"Authorization": f"Bearer {ops}"})
+    assert status == 200 and set(body["devices"][0]["values"]) == {"location", "status"}  # state.topics
+    locations = issue(vigil_binary, tokens, "locations", "--subscribe", "devices/+/location")
+    alarms = issue(vigil_binary, tokens, "alarms", "--subscribe", "alarms/#")
+    v.proc.send_signal(signal.SIGHUP)
+    assert v.wait_for_log(r"API tokens: 4")
+    for path in ("/api/v1/devices", "/api/v1/devices/car-1"):
+        status, body = get(port, path, {"Authorization": f"Bearer {locations}"})
+        device = body["devices"][0] if "devices" in body else body
+        assert status == 200 and set(device["values"]) == {"location"}, body
+    assert get(port, "/api/v1/devices", {"Authorization": f"Bearer {alarms}"})[0] == 403  # no devices/# topic
+    # Without a token, /healthz says ok or not, and nothing more.
+    assert get(port, "/healthz") == (200, {"status": "ok"})
+    assert "connections" in get(port, "/healthz", {"Authorization": f"Bearer {ops}"})[1]
 
     async def run():
         url = f"ws://127.0.0.1:{port}/ws"
@@ -65,9 +85,9 @@ def test_tokens_and_origins(start_vigil, vigil_binary, tmp_path):
             assert ws.subprotocol == "vigil.v1"
             await request(ws, op="subscribe", id="ok", filters=["devices/+/location"])
             assert (await next_op(ws, "subscribed"))[0]["id"] == "ok"
-            await request(ws, op="subscribe", id="wide", filters=["devices/#"])
+            await request(ws, op="subscribe", id="elsewhere", filters=["alarms/#"])
             err, _ = await next_op(ws, "error")
-            assert err["id"] == "wide" and "may not subscribe" in err["error"]
+            assert err["id"] == "elsewhere" and "may not read any topic" in err["error"]
             await request(ws, op="publish", id="cmd", topic="devices/car-1/commands", payload={"do": "stop"})
             assert (await next_op(ws, "published"))[0]["id"] == "cmd"
             await request(ws, op="publish", id="spoof", topic="devices/car-1/location", payload={"lat": 0})

@@ -11,6 +11,8 @@
 /// Once an ACL is configured, everything not allowed is denied. No client may ever publish
 /// to a `$SYS` topic.
 
+#include <vigil/auth/permissions.hpp>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -28,11 +30,11 @@ public:
     [[nodiscard]] static acl parse(std::string_view text, std::string_view source);
     [[nodiscard]] static acl load(const std::string& path);
 
-    /// May this client publish to `topic`? `username` is empty for anonymous clients.
-    [[nodiscard]] bool allow_publish(std::string_view username, std::string_view client_id, std::string_view topic) const;
-    /// May this client subscribe to `filter`? True only when a read rule covers every
-    /// topic the filter can match.
-    [[nodiscard]] bool allow_subscribe(std::string_view username, std::string_view client_id, std::string_view filter) const;
+    /// The rules that apply to this client: its user's (`username` empty: the anonymous
+    /// rules before the first `user` line) and every pattern, with `%u` and `%c` replaced.
+    /// A value that cannot be substituted safely (empty, or containing `/`, `+` or `#`) makes
+    /// a pattern that uses it deny: a grant then grants nothing and a deny denies everything.
+    [[nodiscard]] permissions for_client(std::string_view username, std::string_view client_id) const;
 
     [[nodiscard]] std::size_t rule_count() const noexcept { return rules_.size(); }
 
@@ -43,13 +45,8 @@ private:
         access acc = access::none;
         std::string filter;
     };
-    template <class Grants, class Touches>
-    [[nodiscard]] bool any(std::string_view username, std::string_view client_id, access need, Grants grants, Touches touches) const;
 
     std::vector<rule> rules_;
 };
-
-/// True when every topic matched by `sub` is also matched by `rule` (both valid filters).
-[[nodiscard]] bool filter_covers(std::string_view rule, std::string_view sub) noexcept;
 
 }  // namespace vigil::auth

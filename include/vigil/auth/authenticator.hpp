@@ -43,8 +43,9 @@ public:
     /// check already queued instead of hashing again.
     void verify_async(std::string user, std::string password, std::function<void(bool)> done);
 
-    /// Replaces the users (reload) and forgets every cached success.
-    void reload(password_file users);
+    /// Replaces the users (reload) and forgets every cached success. Returns the users whose
+    /// entry was removed or changed (see password_file::revoked_since).
+    std::vector<std::string> reload(password_file users);
 
 private:
     struct job {

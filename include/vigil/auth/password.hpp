@@ -35,6 +35,8 @@ public:
     /// The encoded hash of `user`, if the user exists.
     [[nodiscard]] const std::string* find(std::string_view user) const;
     [[nodiscard]] std::size_t size() const noexcept { return users_.size(); }
+    /// The users of `before` that this file removed or gave another hash (their logins end).
+    [[nodiscard]] std::vector<std::string> revoked_since(const password_file& before) const;
 
     /// Adds or replaces `user`, or removes it when `hash` is empty.
     void set(const std::string& user, std::string hash);

@@ -5,6 +5,8 @@
 /// its SHA-256 (a fast hash is right for a high-entropy secret; passwords use PBKDF2) with what
 /// it may do:  `NAME sha256:<hex> sub=<filter>,<filter> pub=<filter>,...`  ('#' comments).
 
+#include <vigil/auth/permissions.hpp>
+
 #include <map>
 #include <memory>
 #include <string>
@@ -19,13 +21,14 @@ namespace vigil::auth {
 
 struct api_token {
     std::string name;
-    std::vector<std::string> subscribe;  ///< filters it may subscribe to (and read in /api)
+    std::string hash;                    ///< hex SHA-256 of the secret
+    std::vector<std::string> subscribe;  ///< filters whose topics it may read (/ws, /api)
     std::vector<std::string> publish;    ///< filters whose topics it may publish to
+    /// The same as rules: `subscribe` read, `publish` write (built by token_file::parse).
+    permissions rights{{}, true};
 
-    /// True when `filter` is covered by one of the subscribe filters.
-    [[nodiscard]] bool may_subscribe(std::string_view filter) const;
-    /// True when `topic` matches one of the publish filters.
-    [[nodiscard]] bool may_publish(std::string_view topic) const;
+    /// True when `other` is the same token with the same rights (a reload kept it).
+    [[nodiscard]] bool same_as(const api_token& other) const;
 };
 
 /// Thread safety: immutable after parse; safe.
@@ -42,6 +45,8 @@ public:
 
     /// The token whose secret is `secret`, or null.
     [[nodiscard]] std::shared_ptr<const api_token> find(std::string_view secret) const;
+    /// The token with this hex SHA-256, or null.
+    [[nodiscard]] std::shared_ptr<const api_token> find_hash(std::string_view hash) const;
     [[nodiscard]] std::size_t size() const noexcept { return by_hash_.size(); }
 
     /// A fresh secret and the file line that grants it `sub`/`pub` (for `vigil token`).

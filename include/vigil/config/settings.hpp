@@ -27,6 +27,8 @@ struct tls_listener_settings {
     std::string identity = "cn";            ///< "cn", or the first "san-dns", "san-email", "san-uri"
     std::string ciphers;                    ///< TLS 1.2 cipher list ("" = strong default)
     std::string ciphersuites;               ///< TLS 1.3 suites ("" = OpenSSL default)
+
+    bool operator==(const tls_listener_settings&) const = default;
 };
 
 /// An MQTT listener (`[[listener]]`).
@@ -70,6 +72,8 @@ struct auth_settings {
     std::string password_file;  ///< empty: no passwords (only anonymous clients)
     std::string acl_file;       ///< empty: no ACL (every authenticated client may do anything)
     unsigned hash_threads = 0;  ///< password-hashing threads (0 = one per core)
+    /// A client's id must equal its identity (verified username or certificate identity).
+    bool client_id_must_match = false;
 };
 
 /// `[limits]`

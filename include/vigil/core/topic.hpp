@@ -2,6 +2,8 @@
 /// MQTT topic names, topic filters and the matching rules of MQTT 3.1.1 §4.7.
 
 #include <cstddef>
+#include <optional>
+#include <string>
 #include <string_view>
 
 namespace vigil::topic {
@@ -26,9 +28,16 @@ constexpr std::size_t max_length = 65535;
 [[nodiscard]] bool matches(std::string_view filter, std::string_view name) noexcept;
 
 /// True when every topic `inner` (a valid filter) matches is also matched by `outer` (a valid
-/// filter): `devices/#` covers `devices/+/location`; `devices/+/location` does not cover
-/// `devices/#`. Used to check a requested subscription against an allowed one.
+/// filter): `devices/#` covers `devices/+/location` and `devices`; `devices/+/location` does
+/// not cover `devices/#`; `#` does not cover `$SYS/#` [MQTT-4.7.2-1]. The one coverage rule
+/// of routing, ACLs and API tokens.
 [[nodiscard]] bool covers(std::string_view outer, std::string_view inner) noexcept;
+
+/// The filter matching exactly the topics that both `a` and `b` (valid filters) match, or
+/// nullopt when no topic matches both: `devices/+/status` and `devices/car-9/#` intersect in
+/// `devices/car-9/status`; `#` and `$SYS/#` are disjoint. Two filters can intersect without
+/// either covering the other, which is why a deny rule is checked with this, not `covers`.
+[[nodiscard]] std::optional<std::string> intersect(std::string_view a, std::string_view b);
 
 /// Splits at '/': calls `f(level, is_last)` for each level, left to right.
 template <class F>

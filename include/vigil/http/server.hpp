@@ -22,6 +22,7 @@ class hub;
 }
 namespace vigil::auth {
 class token_file;
+class permissions;
 }
 
 namespace vigil::http {
@@ -32,8 +33,16 @@ struct response {
     std::string content_type = "application/json";
 };
 
+/// Who asks. With API tokens configured, only `/healthz` is served to a request without a
+/// valid token (`authenticated` false), and only as ok / not ok.
+struct caller {
+    bool authenticated = true;
+    /// The topics its token may read (data from other topics is left out); null: all.
+    const auth::permissions* reads = nullptr;
+};
+
 /// Answers one request on the shard thread that read it; must not block.
-using handler = std::function<response(std::string_view method, std::string_view target)>;
+using handler = std::function<response(std::string_view method, std::string_view target, const caller& who)>;
 
 struct bound_listener {
     std::string address;
@@ -72,7 +81,8 @@ public:
     /// Errors: throws std::system_error naming the address that could not be bound.
     void start();
     [[nodiscard]] const std::vector<bound_listener>& listeners() const noexcept;
-    /// Replaces the API tokens for requests from now on (SIGHUP); open /ws sessions keep theirs.
+    /// Replaces the API tokens for requests from now on (SIGHUP); open /ws sessions whose token
+    /// was removed or changed are closed (1008).
     void set_tokens(std::shared_ptr<const auth::token_file> tokens);
     /// Reloads the listeners' TLS certificates for connections from now on (SIGHUP).
     /// Errors: throws std::runtime_error naming the file; the previous ones stay in force.

@@ -67,12 +67,20 @@ public:
     /// The verified client certificate's identity as `settings().identity` selects (its CN,
     /// or its first DNS, email or URI subject alternative name), if any.
     [[nodiscard]] std::optional<std::string> peer_identity() const;
+    /// Why the handshake failed (the client certificate's verification error, such as
+    /// "certificate revoked" or "certificate has expired", or OpenSSL's reason).
+    [[nodiscard]] const std::string& failure_reason() const noexcept { return failure_; }
+    /// Verifies the client certificate this session was established with again, against
+    /// `ctx` (a reloaded CA bundle and CRL), as the handshake did. Returns why it fails now,
+    /// or "" when it passes or the client presented no certificate.
+    [[nodiscard]] std::string recheck_peer(const tls_context& ctx) const;
 
 private:
     std::shared_ptr<const tls_context> ctx_;
     void* ssl_ = nullptr;  // SSL*
     void* rbio_ = nullptr;
     void* wbio_ = nullptr;
+    std::string failure_;
 };
 
 }  // namespace vigil::net

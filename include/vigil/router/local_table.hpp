@@ -27,23 +27,38 @@ public:
     struct entry {
         Sub sub;
         qos q;
+        bool checked;  ///< every message delivered through it must pass the subscriber's read check
     };
 
     /// Adds or replaces `sub`'s subscription. Returns true if `filter` is new on this shard.
-    bool add(std::string_view filter, Sub sub, qos q) {
+    bool add(std::string_view filter, Sub sub, qos q, bool checked = false) {
         auto it = subs_.find(filter);
         if (it == subs_.end()) {
-            subs_.emplace(std::string{filter}, std::vector<entry>{{sub, q}});
+            subs_.emplace(std::string{filter}, std::vector<entry>{{sub, q, checked}});
             return true;
         }
         auto& v = it->second;
         auto e = std::find_if(v.begin(), v.end(), [&sub](const entry& x) { return x.sub == sub; });
         if (e != v.end()) {
             e->q = q;
+            e->checked = checked;
         } else {
-            v.push_back({sub, q});
+            v.push_back({sub, q, checked});
         }
         return false;
+    }
+
+    /// Changes whether `sub`'s subscription to `filter` is checked (the rules were reloaded).
+    void set_checked(std::string_view filter, const Sub& sub, bool checked) {
+        auto it = subs_.find(filter);
+        if (it == subs_.end()) {
+            return;
+        }
+        for (auto& e : it->second) {
+            if (e.sub == sub) {
+                e.checked = checked;
+            }
+        }
     }
 
     /// Removes `sub` from `filter`. Returns true if `filter` has no subscriber left here.

@@ -43,9 +43,12 @@ struct queue_record {
 [[nodiscard]] std::string encode_queue_record(const queue_record& r);
 [[nodiscard]] std::optional<queue_record> decode_queue_record(std::string_view v);
 
-/// A persistent session: its will, if it has one.
+/// A persistent session: the identity it belongs to and its will, if it has one.
 struct session_record {
     message_ref will;
+    /// The verified username or certificate identity that created the session ("" for an
+    /// anonymous client); nullopt in records written before sessions were bound (format 1).
+    std::optional<std::string> owner;
 };
 [[nodiscard]] std::string encode_session_record(const session_record& r);
 [[nodiscard]] std::optional<session_record> decode_session_record(std::string_view v);

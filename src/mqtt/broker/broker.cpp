@@ -17,6 +17,7 @@
 #include <future>
 #include <system_error>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <unistd.h>
 
@@ -161,7 +162,7 @@ struct broker::impl {
             auto acl = std::make_shared<const auth::acl>(auth::acl::load(s.auth.acl_file));
             log::info("ACL file {}: {} rules; everything else is denied", s.auth.acl_file, acl->rule_count());
             for (auto& sh : core.shards) {
-                sh->set_acl(acl);  // before the shard threads start
+                sh->set_acl(acl);  // before recovery and the shard threads
             }
         }
         core.durable = s.durability == config::durability_mode::durable;
@@ -169,9 +170,9 @@ struct broker::impl {
         const recovery_summary r = recover(core);
         log::info(
             "store {} ({}): recovered in {} ms: {} retained messages, {} last values, {} persistent sessions "
-            "with {} subscriptions and {} queued or in-flight messages; {} wills published",
+            "with {} subscriptions and {} queued or in-flight messages; {} wills published ({} not allowed)",
             s.data_dir, core.durable ? "durable" : "fast", r.elapsed.count(), r.retained, r.last_values, r.sessions,
-            r.subscriptions, r.messages, r.wills);
+            r.subscriptions, r.messages, r.wills, r.wills_denied);
     }
 
     ~impl() {
@@ -240,15 +241,19 @@ const std::vector<bound_listener>& broker::listeners() const noexcept { return i
 
 void broker::reload() {
     // Each file is loaded whole before anything changes; a broken file keeps what is in
-    // force and says so. Established connections are untouched.
+    // force and says so. Connections stay unless what they logged in with was revoked; every
+    // client is re-checked against the ACL.
     const auto& s = impl_->core.settings;
     int failures = 0;
+    std::unordered_set<std::string> revoked_users;
     if (impl_->core.authn) {
         try {
             auto users = auth::password_file::load(s.auth.password_file);
             const std::size_t n = users.size();
-            impl_->core.authn->reload(std::move(users));
-            log::info("reload: password file {}: {} users", s.auth.password_file, n);
+            for (auto& u : impl_->core.authn->reload(std::move(users))) {
+                revoked_users.insert(std::move(u));
+            }
+            log::info("reload: password file {}: {} users ({} removed or changed)", s.auth.password_file, n, revoked_users.size());
         } catch (const std::exception& e) {
             ++failures;
             log::error("reload: {}; keeping the previous passwords", e.what());
@@ -266,12 +271,16 @@ void broker::reload() {
             log::error("reload: {}; keeping the previous ACL", e.what());
         }
     }
+    // Fresh TLS contexts: new connections use them, and open connections' client
+    // certificates are verified again against their CA bundles and CRLs (/mqtt ones too).
+    std::vector<std::shared_ptr<const net::tls_context>> fresh;
     std::size_t first = 0;  // acceptors are stored listener by listener, one per shard
     for (const auto& l : s.listeners) {
         const std::size_t n = impl_->pool.size();
         if (l.tls) {
             try {
                 auto tls = net::tls_context::make(*l.tls);
+                fresh.push_back(tls);
                 for (std::size_t i = first; i < first + n; ++i) {
                     auto a = impl_->acceptors[i];
                     asio::post(a->shard_context(), [a, tls] { a->set_tls(tls); });
@@ -283,6 +292,18 @@ void broker::reload() {
             }
         }
         first += n;
+    }
+    for (const auto& h : s.http_listeners) {
+        if (h.tls) {
+            try {
+                fresh.push_back(net::tls_context::make(*h.tls));
+            } catch (const std::exception& e) {
+                log::error("reload: {}; MQTT over WebSocket connections on {}:{} are not re-checked", e.what(), h.bind, h.port);
+            }
+        }
+    }
+    for (auto& sh : impl_->core.shards) {
+        asio::post(sh->context(), [sh = sh.get(), revoked_users, fresh] { sh->revoke(revoked_users, fresh); });
     }
     log::info("reload done{}", failures == 0 ? std::string{} : fmt::format(" with {} error(s)", failures));
 }
@@ -305,6 +326,8 @@ broker_stats broker::stats() {
         total.protocol_errors += c.protocol_errors;
         total.auth_failures += c.auth_failures;
         total.denied_publishes += c.denied_publishes;
+        total.denied_deliveries += c.denied_deliveries;
+        total.denied_connects += c.denied_connects;
         total.rejected_connections += c.rejected_connections;
         total.publish_throttled += c.publish_throttled;
         total.persistent_sessions += c.persistent_sessions;

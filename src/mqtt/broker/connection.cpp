@@ -164,7 +164,7 @@ void connection::execute(action_list& acts) {
         } else if (auto* r = std::get_if<route_publish>(&a)) {
             shard_.route(r->msg);
         } else if (auto* add = std::get_if<add_subscription>(&a)) {
-            shard_.subscribe(*client_, add->filter, add->q);
+            shard_.subscribe(*client_, add->filter, add->q, add->checked);
             if (client_->sess.persistent()) {
                 shard_.persist_subscription(*client_, add->filter, add->q);
             }
@@ -176,7 +176,7 @@ void connection::execute(action_list& acts) {
         } else if (auto* dr = std::get_if<deliver_retained>(&a)) {
             auto msgs = shard_.core().retained.match(dr->filter);
             if (!msgs.empty()) {
-                retained_.push_back({std::move(msgs), 0, dr->q, acks_deferred_});
+                retained_.push_back({std::move(msgs), 0, dr->q, acks_deferred_, dr->checked});
             }
         } else if (std::holds_alternative<store_message>(a) || std::holds_alternative<erase_message>(a) ||
                    std::holds_alternative<store_inbound>(a)) {
@@ -238,6 +238,10 @@ void connection::feed_retained() {
                 return;  // resumed when acks arrive or the queue drains
             }
             ++cur.next;
+            if (cur.checked && !client_->may_read(m->topic())) {
+                ++shard_.counters().denied_deliveries;
+                continue;
+            }
             shard_.deliver_to(*client_, m, q, true);
         }
         retained_.pop_front();
@@ -305,6 +309,12 @@ void connection::close(error_code reason, bool publish_will) {
         sock_.close(ignored);
     }
     const std::string id = client_ != nullptr ? client_->sess.client_id() : std::string{};
+    // The will is checked against the rules in force now (they may have been reloaded).
+    const bool will_allowed = publish_will && will_ && client_ != nullptr && client_->may_write(will_->topic());
+    if (publish_will && will_ && !will_allowed) {
+        ++shard_.counters().denied_publishes;
+        VIGIL_LOG_LIMITED(warn, "{}: client '{}' (identity '{}') may no longer publish its will to '{}': not published", peer_, id, username_, will_->topic());
+    }
     if (is_quiet_close(reason)) {
         log::debug("{}: client '{}' disconnected ({})", peer_, id, reason ? reason.message() : "DISCONNECT");
     } else {
@@ -324,7 +334,7 @@ void connection::close(error_code reason, bool publish_will) {
     outq_.clear();
     out_bytes_ = 0;
     retained_.clear();
-    if (publish_will && will_) {
+    if (will_allowed) {
         shard_.route(will_);  // [MQTT-3.1.2-8]
     }
     will_.reset();  // [MQTT-3.1.2-10]

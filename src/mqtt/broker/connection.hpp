@@ -56,6 +56,10 @@ public:
     /// The store failed to commit what a deferred acknowledgement covered: close, so the
     /// client sends again to a broker that can keep it.
     void ack_failed();
+    /// After a reload: closes (without the will) when the client logged in as one of `users`
+    /// with a password, or when its certificate fails against the matching context of
+    /// `fresh`. Returns false when it closed.
+    bool recheck_credentials(const std::unordered_set<std::string>& users, const std::vector<std::shared_ptr<const net::tls_context>>& fresh);
 
 private:
     struct out_item {
@@ -73,6 +77,7 @@ private:
         std::uint16_t keep_alive = 0;
         message_ref will;
         std::string username;  ///< verified, or empty
+        bool by_password = false;  ///< verified by its password (else by a certificate, or anonymous)
     };
 
     void do_read();
@@ -93,7 +98,9 @@ private:
     void accept(accepted_connect ac);
     void refuse(connect_code code, error_code reason);
     [[nodiscard]] bool may_publish(std::string_view topic) const override;
-    [[nodiscard]] bool may_subscribe(std::string_view filter) const override;
+    [[nodiscard]] subscribe_grant may_subscribe(std::string_view filter) const override;
+    /// Why this CONNECT may not have the session it asks for, or "" (see accept).
+    [[nodiscard]] std::string session_refusal(const accepted_connect& ac, const auth::permissions* perms);
     void hand_off(unsigned home);
     [[nodiscard]] bool tls_identity_as_username() const;
     void execute(action_list& acts);
@@ -128,6 +135,7 @@ private:
     bool allow_anonymous_;
     std::size_t connect_size_ = 0;  // bytes of the CONNECT held while authenticating
     std::string username_;          // verified username, empty for anonymous clients
+    bool password_login_ = false;   // username_ was verified by its password
     client* client_ = nullptr;
     message_ref will_;
     std::chrono::milliseconds keep_alive_{0};
@@ -155,6 +163,7 @@ private:
         std::size_t next = 0;
         qos q = qos::at_most_once;
         std::uint64_t gate = 0;  // acks_released_ needed before the first one goes out
+        bool checked = false;    // the subscription is limited: send only what the client may read
     };
     boost::container::deque<retained_cursor> retained_;
 

@@ -6,6 +6,8 @@
 
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
+
 namespace vigil::mqtt {
 
 bool connection::tls_identity_as_username() const { return tls_->settings().use_identity_as_username; }
@@ -42,6 +44,7 @@ void connection::handle_connect(const connect_packet& c) {
         // A username is only trusted once its password is verified; without a password
         // file the client is anonymous whatever name it sends.
         ac.username = std::string{*c.username};
+        ac.by_password = true;
         const std::string password = c.password ? std::string{reinterpret_cast<const char*>(c.password->data()), c.password->size()} : std::string{};
         if (authn->cached(ac.username, password)) {
             accept(std::move(ac));
@@ -98,8 +101,41 @@ void connection::refuse(connect_code code, error_code reason) {
     close_after_flush(reason);
 }
 
+std::string connection::session_refusal(const accepted_connect& ac, const auth::permissions* perms) {
+    const std::string& id = ac.client_id;
+    if (shard_.core().settings.auth.client_id_must_match && id != ac.username) {
+        return fmt::format("client id '{}' is not its identity '{}' (client_id_must_match)", id, ac.username);
+    }
+    if (ac.will) {
+        const std::string_view t = ac.will->topic();
+        if (perms != nullptr ? !perms->may_write(t) : t.starts_with('$')) {
+            return fmt::format("it may not publish its will to '{}'", t);
+        }
+    }
+    const client* existing = shard_.find_client(id);
+    if (existing == nullptr) {
+        return {};
+    }
+    if (existing->sink != nullptr) {
+        return fmt::format("client id '{}' is in use by a WebSocket dashboard", id);
+    }
+    if (existing->owner_known && existing->owner != ac.username) {
+        // A session belongs to the identity that created it: taking it over would hand
+        // another device its queued commands and kick it off at every reconnect.
+        return fmt::format("client id '{}' belongs to identity '{}'", id, existing->owner);
+    }
+    return {};
+}
+
 void connection::accept(accepted_connect ac) {
     const std::string& id = ac.client_id;
+    auto perms = shard_.permissions_for(ac.username, id);
+    if (const std::string why = session_refusal(ac, perms.get()); !why.empty()) {
+        ++shard_.counters().denied_connects;
+        VIGIL_LOG_LIMITED(warn, "{}: CONNECT of client '{}' (identity '{}') refused: {}: CONNACK 0x05", peer_, id, ac.username, why);
+        refuse(connect_code::not_authorized, make_error_code(errc::not_authorized));
+        return;
+    }
     client* existing = shard_.find_client(id);
     if (existing != nullptr && existing->conn != nullptr) {
         // Takeover [MQTT-3.1.4-2]: the device is back, so its will is not published.
@@ -119,11 +155,14 @@ void connection::accept(accepted_connect ac) {
         client_ = &shard_.create_client(id, true);
     }
     client_->conn = this;
+    client_->owner = ac.username;
+    client_->owner_known = true;
     will_ = std::move(ac.will);
     if (client_->sess.persistent()) {
         shard_.persist_session(*client_, will_);
     }
     username_ = std::move(ac.username);
+    password_login_ = ac.by_password;
     keep_alive_ = std::chrono::seconds{ac.keep_alive};
     phase_ = phase::active;
     ++shard_.counters().connections_accepted;
@@ -133,16 +172,40 @@ void connection::accept(accepted_connect ac) {
     if (keep_alive_.count() > 0) {
         arm_timer(last_rx_ + keep_alive_ * 3 / 2);  // [MQTT-3.1.2-24]
     }
+    // Rights of this identity now; queued messages it may no longer read are dropped.
+    if (const std::size_t dropped = shard_.set_permissions(*client_, std::move(perms)); dropped > 0) {
+        log::info("{}: client '{}': {} queued messages it may no longer read were dropped", peer_, id, dropped);
+    }
     acts_.clear();
     client_->sess.attach(acts_, this);
     execute(acts_);
 }
 
-bool connection::may_publish(std::string_view topic) const {
-    bool ok = !topic.starts_with("$SYS");  // clients never write broker topics
-    if (ok && shard_.acl() != nullptr) {
-        ok = shard_.acl()->allow_publish(username_, client_->sess.client_id(), topic);
+bool connection::recheck_credentials(const std::unordered_set<std::string>& users, const std::vector<std::shared_ptr<const net::tls_context>>& fresh) {
+    if (phase_ != phase::active) {
+        return true;
     }
+    std::string why;
+    if (password_login_ && users.count(username_) != 0) {
+        why = fmt::format("the password of user '{}' was removed or changed", username_);
+    } else if (tls_) {
+        const auto ctx = std::find_if(fresh.begin(), fresh.end(), [this](const auto& f) { return f->settings() == tls_->settings(); });
+        if (ctx != fresh.end()) {
+            if (std::string bad = tls_->recheck_peer(**ctx); !bad.empty()) {
+                why = fmt::format("its client certificate no longer verifies: {}", bad);
+            }
+        }
+    }
+    if (why.empty()) {
+        return true;
+    }
+    log::warn("{}: closing the connection of client '{}' (identity '{}'): {}", peer_, client_->sess.client_id(), username_, why);
+    close(make_error_code(errc::credentials_revoked), false);
+    return false;
+}
+
+bool connection::may_publish(std::string_view topic) const {
+    const bool ok = client_->may_write(topic);
     if (!ok) {
         ++shard_.counters().denied_publishes;
         VIGIL_LOG_LIMITED(warn, "{}: client '{}' (user '{}') may not publish to '{}': dropped", peer_, client_->sess.client_id(), username_, topic);
@@ -150,12 +213,20 @@ bool connection::may_publish(std::string_view topic) const {
     return ok;
 }
 
-bool connection::may_subscribe(std::string_view filter) const {
-    if (shard_.acl() == nullptr || shard_.acl()->allow_subscribe(username_, client_->sess.client_id(), filter)) {
-        return true;
+subscribe_grant connection::may_subscribe(std::string_view filter) const {
+    if (!client_->perms) {
+        return subscribe_grant::full;
     }
-    VIGIL_LOG_LIMITED(warn, "{}: client '{}' (user '{}') may not subscribe to '{}': SUBACK 0x80", peer_, client_->sess.client_id(), username_, filter);
-    return false;
+    switch (client_->perms->scope_of(filter)) {
+        case auth::read_scope::all:
+            return subscribe_grant::full;
+        case auth::read_scope::some:
+            return subscribe_grant::checked;
+        case auth::read_scope::none:
+            break;
+    }
+    VIGIL_LOG_LIMITED(warn, "{}: client '{}' (user '{}') may not read any topic of '{}': SUBACK 0x80", peer_, client_->sess.client_id(), username_, filter);
+    return subscribe_grant::refused;
 }
 
 }  // namespace vigil::mqtt

@@ -60,7 +60,7 @@ void connection::on_readable() {
         take_layer_output();  // handshake flights, session tickets, alerts
         if (tec) {
             if (!was_established) {
-                VIGIL_LOG_LIMITED(info, "{}: TLS handshake failed (plaintext on the TLS port, a bad or untrusted client certificate, or no common protocol)", peer_);
+                VIGIL_LOG_LIMITED(info, "{}: TLS handshake failed: {}", peer_, tls_->failure_reason());
             }
             close(tec == asio::error::eof ? tec : make_error_code(errc::malformed_packet), true);
             return;

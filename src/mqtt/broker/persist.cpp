@@ -142,7 +142,11 @@ void shard::persist_unsubscription(const client& c, const std::string& filter) {
 }
 
 void shard::persist_session(const client& c, const message_ref& will) {
-    batch().put(family::sessions, store::client_prefix(c.sess.client_id()), store::encode_session_record({will}));
+    std::optional<std::string> owner;
+    if (c.owner_known) {
+        owner = c.owner;
+    }
+    batch().put(family::sessions, store::client_prefix(c.sess.client_id()), store::encode_session_record({will, std::move(owner)}));
 }
 
 void shard::update_state(const message_ref& m) {
@@ -168,12 +172,17 @@ void shard::update_state(const message_ref& m) {
     }
 }
 
-client& shard::restore_client(const std::string& id, std::vector<restored_message> messages, std::vector<std::uint16_t> inbound, const std::vector<std::pair<std::string, qos>>& subs) {
+client& shard::restore_client(const std::string& id, std::optional<std::string> owner, std::vector<restored_message> messages, std::vector<std::uint16_t> inbound, const std::vector<std::pair<std::string, qos>>& subs) {
     client& c = create_client(id, true);
     c.sess.restore(std::move(messages), std::move(inbound), subs);
+    c.owner_known = owner.has_value();
+    c.owner = owner.value_or(std::string{});
     for (const auto& [f, q] : subs) {
-        subscribe(c, f, q);
+        subscribe(c, f, q, false);
     }
+    // The rules in force judge what it was given before (queued under older rules, or
+    // stored without an owner: nothing until its identity connects).
+    set_permissions(c, c.owner_known ? permissions_for(c.owner, id) : std::make_shared<const auth::permissions>(std::vector<auth::permissions::rule>{}, true));
     return c;
 }
 

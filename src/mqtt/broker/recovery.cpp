@@ -15,6 +15,7 @@ namespace {
 
 struct recovered_session {
     message_ref will;
+    std::optional<std::string> owner;
     std::vector<restored_message> messages;
     std::vector<std::uint16_t> inbound;
     std::vector<std::pair<std::string, qos>> subs;
@@ -80,6 +81,7 @@ recovery_summary recover(broker_core& core) {
             corrupt(core, "sessions", printable(k));
         }
         s->will = rec->will;
+        s->owner = rec->owner;
     });
     db.for_each(family::subscriptions, [&](std::string_view k, std::string_view v) {
         auto [s, filter] = session_of(k, "subscriptions");
@@ -117,7 +119,7 @@ recovery_summary recover(broker_core& core) {
     std::vector<will_to_publish> with_will;
     for (auto& [id, rs] : sessions) {
         shard& home = *core.shards[core.shards.front()->home_of(id)];
-        client& c = home.restore_client(id, std::move(rs.messages), std::move(rs.inbound), rs.subs);
+        client& c = home.restore_client(id, std::move(rs.owner), std::move(rs.messages), std::move(rs.inbound), rs.subs);
         ++r.sessions;
         if (rs.will) {
             with_will.push_back({&home, &c, std::move(rs.will)});
@@ -125,8 +127,15 @@ recovery_summary recover(broker_core& core) {
     }
     // The devices of these sessions were connected when the broker went down: their
     // connections ended without DISCONNECT, so their wills go out [MQTT-3.1.2-8].
+    // Each will is checked against the rules in force now, with its session's identity.
     for (const auto& w : with_will) {
         w.home->persist_session(*w.c, nullptr);
+        if (!w.c->may_write(w.will->topic())) {
+            ++r.wills_denied;
+            log::warn("recovery: the will of client '{}' (identity '{}') on '{}' is not allowed by the rules in force: not published",
+                      w.c->sess.client_id(), w.c->owner_known ? w.c->owner : std::string{"unknown"}, w.will->topic());
+            continue;
+        }
         w.home->route(w.will);
         ++r.wills;
     }

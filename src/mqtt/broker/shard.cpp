@@ -14,6 +14,31 @@
 
 namespace vigil::mqtt {
 
+namespace {
+/// Past this many topics a client's read cache starts again (a dashboard-wide subscription
+/// over a large fleet must not grow it without bound).
+constexpr std::size_t max_read_cache = 4096;
+}  // namespace
+
+bool client::may_read(std::string_view topic) {
+    if (!perms) {
+        return true;
+    }
+    if (const auto it = read_cache.find(topic); it != read_cache.end()) {
+        return it->second;
+    }
+    if (read_cache.size() >= max_read_cache) {
+        read_cache.clear();
+    }
+    const bool ok = perms->may_read(topic);
+    read_cache.emplace(std::string{topic}, ok);
+    return ok;
+}
+
+bool client::may_write(std::string_view topic) const {
+    return perms ? perms->may_write(topic) : !topic.starts_with('$');
+}
+
 shard::shard(broker_core& core, unsigned id, asio::io_context& ioc)
     : core_(core), id_(id), ioc_(ioc), snapshot_(core.index) {}
 
@@ -42,7 +67,7 @@ client& shard::create_client(const std::string& id, bool persistent) {
     lim.max_inflight = core_.settings.limits.max_inflight;
     lim.max_queued = core_.settings.limits.max_queued;
     lim.max_queued_bytes = core_.settings.limits.max_queued_bytes;
-    auto c = std::make_unique<client>(client{session{id, persistent, lim}, nullptr});
+    auto c = std::make_unique<client>(session{id, persistent, lim});
     client& ref = *c;
     clients_.emplace(id, std::move(c));
     return ref;
@@ -71,8 +96,53 @@ void shard::remove_client(client& c) {
     clients_.erase(c.sess.client_id());
 }
 
-void shard::subscribe(client& c, const std::string& filter, qos q) {
-    if (table_.add(filter, &c, q)) {
+std::shared_ptr<const auth::permissions> shard::permissions_for(std::string_view identity, std::string_view client_id) const {
+    if (!acl_) {
+        return nullptr;
+    }
+    return std::make_shared<const auth::permissions>(acl_->for_client(identity, client_id));
+}
+
+std::size_t shard::set_permissions(client& c, std::shared_ptr<const auth::permissions> perms) {
+    c.perms = std::move(perms);
+    c.read_cache.clear();
+    for (const auto& [f, q] : c.sess.subscriptions()) {
+        table_.set_checked(f, &c, c.perms && c.perms->scope_of(f) != auth::read_scope::all);
+    }
+    scratch_.clear();
+    const std::size_t dropped = c.sess.drop_unless([&c](const message& m) { return c.may_read(m.topic()); }, scratch_);
+    carry_out(c, scratch_);
+    return dropped;
+}
+
+void shard::set_acl(std::shared_ptr<const auth::acl> a) {
+    acl_ = std::move(a);
+    std::size_t restricted = 0;
+    std::size_t dropped = 0;
+    for (auto& [id, c] : clients_) {
+        if (c->sink != nullptr) {
+            continue;  // a dashboard's rights are its API token's
+        }
+        auto perms = c->owner_known ? permissions_for(c->owner, id) : std::make_shared<const auth::permissions>(std::vector<auth::permissions::rule>{}, true);
+        const std::size_t n = set_permissions(*c, std::move(perms));
+        dropped += n;
+        std::size_t limited = 0;
+        for (const auto& [f, q] : c->sess.subscriptions()) {
+            limited += c->perms && c->perms->scope_of(f) != auth::read_scope::all ? 1u : 0u;
+        }
+        restricted += limited;
+        if (n > 0 || limited > 0) {
+            log::info("shard {}: client '{}' (identity '{}'): {} of {} subscriptions limited by the ACL, {} queued messages no longer readable dropped",
+                      id_, id, c->owner, limited, c->sess.subscriptions().size(), n);
+        }
+    }
+    if (!clients_.empty()) {
+        log::info("shard {}: {} clients re-checked against the ACL: {} subscriptions limited, {} queued messages dropped", id_, clients_.size(), restricted, dropped);
+    }
+}
+
+void shard::subscribe(client& c, const std::string& filter, qos q, bool checked) {
+    if (table_.add(filter, &c, q, checked)) {
         core_.index.add(filter, id_);
     }
 }
@@ -142,22 +212,32 @@ void shard::deliver_matched(const message_ref& m, const router::index_node* cons
         }
         ++filters;
         for (const auto& e : *subs) {
-            targets_.emplace_back(e.sub, min_qos(m->published_qos(), e.q));
+            targets_.push_back({e.sub, min_qos(m->published_qos(), e.q), e.checked});
         }
     }
     if (filters > 1) {
-        // Overlapping subscriptions: one copy per client at the highest QoS [MQTT-3.3.5-1].
-        std::sort(targets_.begin(), targets_.end(), [](const auto& a, const auto& b) {
-            return a.first < b.first || (a.first == b.first && a.second > b.second);
+        // Overlapping subscriptions: one copy per client at the highest QoS [MQTT-3.3.5-1],
+        // checked only if every subscription it came through is (one that is not covers it).
+        std::sort(targets_.begin(), targets_.end(), [](const delivery_target& a, const delivery_target& b) {
+            return a.c < b.c || (a.c == b.c && a.q > b.q);
         });
-        targets_.erase(
-            std::unique(targets_.begin(), targets_.end(), [](const auto& a, const auto& b) { return a.first == b.first; }),
-            targets_.end()
-        );
+        auto out = targets_.begin();
+        for (auto it = targets_.begin(); it != targets_.end(); ++it) {
+            if (out != targets_.begin() && std::prev(out)->c == it->c) {
+                std::prev(out)->checked = std::prev(out)->checked && it->checked;
+            } else {
+                *out++ = *it;
+            }
+        }
+        targets_.erase(out, targets_.end());
     }
     // deliver_to never re-enters route(), so iterating the scratch vector is safe.
-    for (const auto& [c, q] : targets_) {
-        deliver_to(*c, m, q, false);
+    for (const auto& t : targets_) {
+        if (t.checked && !t.c->may_read(m->topic())) {
+            ++counters_.denied_deliveries;  // authorization where data leaves
+            continue;
+        }
+        deliver_to(*t.c, m, t.q, false);
     }
 }
 
@@ -185,7 +265,7 @@ void shard::subscribe_sink(router::sink& s, std::string_view filter) {
     subscribe_packet sp{1, {{filter, qos::at_most_once}}};
     scratch_.clear();
     it->second->sess.on_packet(sp, scratch_);
-    subscribe(*it->second, std::string{filter}, qos::at_most_once);
+    subscribe(*it->second, std::string{filter}, qos::at_most_once, false);  // the sink checks what it sends
 }
 
 void shard::unsubscribe_sink(router::sink& s, std::string_view filter) {
@@ -209,18 +289,22 @@ void shard::deliver_to(client& c, const message_ref& m, qos q, bool retain) {
     const std::uint64_t dropped_before = c.sess.stats().dropped_queue_full;
     c.sess.deliver(m, q, retain, scratch_);
     ++counters_.deliveries;
+    if (c.conn == nullptr && c.sess.stats().dropped_queue_full != dropped_before) {
+        VIGIL_LOG_LIMITED(warn, "client '{}' is offline with {} queued messages (max_queued): dropping new QoS 1/2 messages for it", c.sess.client_id(), c.sess.queued_count());
+    }
+    carry_out(c, scratch_);
+}
+
+void shard::carry_out(client& c, action_list& acts) {
     if (c.sess.persistent()) {
-        for (const auto& a : scratch_) {
+        for (const auto& a : acts) {
             persist(c, a);
         }
     }
     if (c.conn == nullptr) {
-        if (c.sess.stats().dropped_queue_full != dropped_before) {
-            VIGIL_LOG_LIMITED(warn, "client '{}' is offline with {} queued messages (max_queued): dropping new QoS 1/2 messages for it", c.sess.client_id(), c.sess.queued_count());
-        }
         return;
     }
-    for (auto& a : scratch_) {
+    for (auto& a : acts) {
         if (auto* p = std::get_if<send_publish>(&a)) {
             c.conn->send(*p);
         } else if (auto* cl = std::get_if<close_connection>(&a)) {
@@ -324,6 +408,17 @@ void shard::expire_sessions() {
     if (!expired.empty()) {
         counters_.sessions_expired += expired.size();
         log::info("shard {}: expired {} persistent sessions away longer than session_expiry", id_, expired.size());
+    }
+}
+
+void shard::revoke(const std::unordered_set<std::string>& users, const std::vector<std::shared_ptr<const net::tls_context>>& fresh) {
+    const std::vector<connection*> all(live_.begin(), live_.end());
+    std::size_t closed = 0;
+    for (connection* c : all) {
+        closed += c->recheck_credentials(users, fresh) ? 0u : 1u;
+    }
+    if (closed > 0) {
+        log::info("shard {}: reload: {} connections closed (credentials revoked)", id_, closed);
     }
 }
 

@@ -30,6 +30,10 @@
 #include <unordered_set>
 #include <vector>
 
+namespace vigil::net {
+class tls_context;
+}
+
 namespace vigil::mqtt {
 
 namespace asio = boost::asio;
@@ -39,10 +43,27 @@ class shard;
 
 /// A session and the connection currently attached to it (if any).
 struct client {
+    explicit client(session s) : sess(std::move(s)) {}
+
     session sess;
     connection* conn = nullptr;  // shard-affine; cleared by the connection when it closes
     std::chrono::steady_clock::time_point detached_at = std::chrono::steady_clock::now();
     router::sink* sink = nullptr;  // a WebSocket push subscriber instead of an MQTT connection
+    /// The identity the session belongs to: the verified username or certificate identity,
+    /// "" for an anonymous client. Another identity may not use its client id.
+    std::string owner;
+    /// False for a session restored from a store written before sessions were bound to
+    /// identities: the first identity to connect binds it; until then it receives nothing.
+    bool owner_known = true;
+    /// Its rights under the ACL; null: no ACL (everything may be read).
+    std::shared_ptr<const auth::permissions> perms;
+    /// may_read's answers by topic, forgotten when the rights change or it grows large.
+    std::unordered_map<std::string, bool, router::string_hash, std::equal_to<>> read_cache;
+
+    /// May a message on `topic` be delivered to this client? One hash lookup once cached.
+    [[nodiscard]] bool may_read(std::string_view topic);
+    /// May this client publish to `topic` (its will included)? Never to `$` topics.
+    [[nodiscard]] bool may_write(std::string_view topic) const;
 };
 
 /// Failed logins per remote address, shared by every shard (one address's attempts land
@@ -143,9 +164,14 @@ public:
     /// Where a connection builds one write (connection::gather); only grows.
     [[nodiscard]] std::vector<std::uint8_t>& write_scratch() noexcept { return write_scratch_; }
 
-    /// The ACL in force on this shard (null: none configured). Replaced on reload.
-    [[nodiscard]] const auth::acl* acl() const noexcept { return acl_.get(); }
-    void set_acl(std::shared_ptr<const auth::acl> a) { acl_ = std::move(a); }
+    /// Replaces the ACL (null: none) and re-checks every client against it: rights,
+    /// subscriptions (checked or not), and queued messages no longer readable (dropped).
+    void set_acl(std::shared_ptr<const auth::acl> a);
+    /// The rights of `identity` using `client_id` under the ACL in force (null: no ACL).
+    [[nodiscard]] std::shared_ptr<const auth::permissions> permissions_for(std::string_view identity, std::string_view client_id) const;
+    /// Gives `c` these rights: re-judges its subscriptions and drops what it may no longer
+    /// read from its queue. Returns the number of messages dropped.
+    std::size_t set_permissions(client& c, std::shared_ptr<const auth::permissions> perms);
 
     /// The shard where a client id's session lives.
     [[nodiscard]] unsigned home_of(std::string_view client_id) const noexcept;
@@ -159,7 +185,7 @@ public:
     /// Drops a client's subscriptions and the client itself.
     void remove_client(client& c);
 
-    void subscribe(client& c, const std::string& filter, qos q);
+    void subscribe(client& c, const std::string& filter, qos q, bool checked);
     void unsubscribe(client& c, const std::string& filter);
 
     /// Routes a message published on this shard: retained store, local subscribers,
@@ -185,7 +211,8 @@ public:
     /// The session record (with its will, or none) of a persistent session.
     void persist_session(const client& c, const message_ref& will);
     /// Restores a persistent session from the store (recovery, before the shards run).
-    client& restore_client(const std::string& id, std::vector<restored_message> messages, std::vector<std::uint16_t> inbound, const std::vector<std::pair<std::string, qos>>& subs);
+    /// `owner`: nullopt for a session stored before sessions were bound to identities.
+    client& restore_client(const std::string& id, std::optional<std::string> owner, std::vector<restored_message> messages, std::vector<std::uint16_t> inbound, const std::vector<std::pair<std::string, qos>>& subs);
     /// Sends (or, after a failed commit, closes the connections of) a barrier's acks, in
     /// barrier order. Called on this shard.
     void release(std::uint64_t seq, std::vector<ack_barrier::pending_ack> acks, std::vector<std::function<void(bool)>> callbacks, bool failed);
@@ -211,6 +238,10 @@ public:
 
     /// Closes every connection (no wills): the server is stopping.
     void close_all();
+    /// After a reload: closes the connections of `users` that logged in with a password
+    /// (removed or changed), and those whose client certificate fails against the reloaded
+    /// CA bundle and CRL of `fresh` (the context with the same settings as its own).
+    void revoke(const std::unordered_set<std::string>& users, const std::vector<std::shared_ptr<const net::tls_context>>& fresh);
 
 
 
@@ -229,6 +260,8 @@ private:
     void on_remote(remote_batch b);
     void expire_sessions();
     void update_state(const message_ref& m);
+    /// Carries out what a session asked outside a packet (persist, send, close).
+    void carry_out(client& c, action_list& acts);
     [[nodiscard]] std::shared_ptr<ack_barrier> current_barrier();
     void schedule_commit();
     void commit();
@@ -244,7 +277,12 @@ private:
     bool flush_scheduled_ = false;
     std::vector<std::shared_ptr<connection>> dirty_;
     std::vector<std::shared_ptr<connection>> flushing_;
-    std::vector<std::pair<client*, qos>> targets_;  // scratch for one delivery
+    struct delivery_target {
+        client* c;
+        qos q;
+        bool checked;  // every subscription it matched through is checked
+    };
+    std::vector<delivery_target> targets_;  // scratch for one delivery
     action_list scratch_;                             // scratch for deliver_to
     std::uint64_t next_assigned_id_ = 0;
     std::shared_ptr<const auth::acl> acl_;

@@ -40,7 +40,9 @@ public:
             case errc::bad_credentials:
                 return "bad username or password";
             case errc::not_authorized:
-                return "not authorized (anonymous clients are not allowed on this listener)";
+                return "not authorized";
+            case errc::credentials_revoked:
+                return "its credentials were revoked (password, certificate or CRL reloaded)";
             case errc::store_failure:
                 return "the store failed to commit; nothing unacknowledged was lost, the client should send again";
         }

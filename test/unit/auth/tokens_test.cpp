@@ -17,16 +17,28 @@ TEST_CASE("auth: an issued token is found by its secret, and only by it", "[auth
     const auto t = tf.find(a.secret);
     REQUIRE(t);
     CHECK(t->name == "wall-1");
-    CHECK(t->may_subscribe("devices/+/location"));
-    CHECK(t->may_subscribe("devices/car-1/status"));
-    CHECK_FALSE(t->may_subscribe("devices/#"));
-    CHECK_FALSE(t->may_subscribe("#"));
-    CHECK(t->may_publish("devices/car-1/commands"));
-    CHECK_FALSE(t->may_publish("devices/car-1/location"));
-    CHECK(tf.find(b.secret)->may_subscribe("devices/#"));
-    CHECK_FALSE(tf.find(b.secret)->may_publish("anything"));
+    CHECK(t->rights.scope_of("devices/+/location") == read_scope::all);
+    CHECK(t->rights.scope_of("devices/car-1/status") == read_scope::all);
+    CHECK(t->rights.scope_of("devices/#") == read_scope::some);  // granted, locations and statuses delivered
+    CHECK(t->rights.may_read("devices/car-1/location"));
+    CHECK_FALSE(t->rights.may_read("devices/car-1/events"));
+    CHECK(t->rights.scope_of("alarms/#") == read_scope::none);
+    CHECK(t->rights.may_write("devices/car-1/commands"));
+    CHECK_FALSE(t->rights.may_write("devices/car-1/location"));
+    CHECK(tf.find(b.secret)->rights.scope_of("devices/#") == read_scope::all);
+    CHECK(tf.find(b.secret)->rights.scope_of("$SYS/#") == read_scope::none);  // '#' never reaches '$'
+    CHECK_FALSE(tf.find(b.secret)->rights.may_write("anything"));
+    CHECK(tf.find_hash(t->hash) == t);
+    CHECK(t->same_as(*t));
+    CHECK_FALSE(t->same_as(*tf.find(b.secret)));
     CHECK_FALSE(tf.find("wrong"));
     CHECK_FALSE(tf.find(""));
+}
+
+TEST_CASE("auth: tokens and ACLs agree on coverage: a/# reads a", "[auth][tokens][MQTT-4.7.1-2]") {
+    const auto a = token_file::issue("t", {"a/#"}, {});
+    const auto tf = token_file::parse(a.line + "\n", "tokens");
+    CHECK(tf.find(a.secret)->rights.scope_of("a") == read_scope::all);
 }
 
 TEST_CASE("auth: bad tokens files name the line", "[auth][tokens]") {

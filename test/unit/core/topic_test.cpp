@@ -2,7 +2,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <functional>
+#include <random>
 #include <string>
+#include <vector>
 
 using namespace std::string_literals;
 namespace topic = vigil::topic;
@@ -120,4 +123,123 @@ TEST_CASE("topic: one filter covers another", "[topic]") {
     CHECK_FALSE(covers("#", "$SYS/#"));
     CHECK_FALSE(covers("+/x", "$SYS/x"));
     CHECK(covers("$SYS/#", "$SYS/broker/load"));
+}
+
+TEST_CASE("topic: the standard's examples, for matching and coverage alike", "[topic][MQTT-4.7.1-2][MQTT-4.7.1-3][MQTT-4.7.2-1]") {
+    using vigil::topic::covers;
+    using vigil::topic::matches;
+    // §4.7.1.2: "sport/tennis/player1/#" matches these three.
+    for (const char* t : {"sport/tennis/player1", "sport/tennis/player1/ranking", "sport/tennis/player1/score/wimbledon"}) {
+        INFO(t);
+        CHECK(matches("sport/tennis/player1/#", t));
+        CHECK(covers("sport/tennis/player1/#", t));  // a name is a filter without wildcards
+    }
+    CHECK(matches("sport/#", "sport"));  // '#' includes the parent level
+    CHECK(covers("sport/#", "sport"));
+    // §4.7.1.3: "sport/tennis/+" matches one level only.
+    CHECK(matches("sport/tennis/+", "sport/tennis/player1"));
+    CHECK_FALSE(matches("sport/tennis/+", "sport/tennis/player1/ranking"));
+    CHECK_FALSE(matches("sport/+", "sport"));
+    CHECK(matches("sport/+", "sport/"));
+    CHECK(matches("+/+", "/finance"));
+    CHECK(matches("/+", "/finance"));
+    CHECK_FALSE(matches("+", "/finance"));
+    CHECK_FALSE(covers("sport/+", "sport"));
+    CHECK(covers("+/+", "/finance"));
+    // §4.7.2: wildcards at the first level never reach '$' topics.
+    CHECK_FALSE(matches("#", "$SYS/monitor/Clients"));
+    CHECK_FALSE(matches("+/monitor/Clients", "$SYS/monitor/Clients"));
+    CHECK(matches("$SYS/#", "$SYS/monitor/Clients"));
+    CHECK(matches("$SYS/monitor/+", "$SYS/monitor/Clients"));
+    CHECK_FALSE(covers("#", "$SYS/#"));
+    CHECK_FALSE(covers("+/#", "$SYS/monitor/+"));
+    CHECK(covers("$SYS/#", "$SYS/monitor/+"));
+}
+
+TEST_CASE("topic: intersection of two filters", "[topic]") {
+    using vigil::topic::intersect;
+    const std::pair<std::pair<const char*, const char*>, const char*> rows[] = {
+        {{"devices/+/status", "devices/car-secret/#"}, "devices/car-secret/status"},
+        {{"devices/car-secret/#", "devices/+/status"}, "devices/car-secret/status"},
+        {{"#", "secret/x"}, "secret/x"},
+        {{"#", "#"}, "#"},
+        {{"a/#", "a"}, "a"},
+        {{"a/#", "+/b/#"}, "a/b/#"},
+        {{"+/+", "a/#"}, "a/+"},
+        {{"a/+", "a"}, nullptr},
+        {{"a/b", "a/c"}, nullptr},
+        {{"a/b/c", "a/b"}, nullptr},
+        {{"#", "$SYS/#"}, nullptr},
+        {{"+/x", "$SYS/x"}, nullptr},
+        {{"$SYS/#", "$SYS/+"}, "$SYS/+"},
+        {{"+/#", "x"}, "x"},
+    };
+    for (const auto& [in, want] : rows) {
+        INFO(in.first << " & " << in.second);
+        const auto got = intersect(in.first, in.second);
+        if (want == nullptr) {
+            CHECK_FALSE(got);
+        } else {
+            REQUIRE(got);
+            CHECK(*got == want);
+        }
+    }
+}
+
+TEST_CASE("topic: intersection and coverage agree with matching on random filters", "[topic]") {
+    // Every topic of a small alphabet up to four levels, against random filters.
+    const std::uint64_t seed = Catch::rngSeed();
+    INFO("seed " << seed << " (replay with --rng-seed " << seed << ")");
+    std::mt19937_64 rng{seed};
+    const char* levels[] = {"a", "b", "$s", ""};
+    std::vector<std::string> topics;
+    std::function<void(std::string, int)> grow = [&](std::string prefix, int depth) {
+        for (const char* l : levels) {
+            std::string t = prefix.empty() && depth == 0 ? std::string{l} : prefix + "/" + l;
+            if (depth > 0 && std::string_view{l}.starts_with('$')) {
+                t = prefix + "/s";  // '$' is special at the first level only
+            }
+            if (!t.empty()) {
+                topics.push_back(t);
+            }
+            if (depth < 3) {
+                grow(t, depth + 1);
+            }
+        }
+    };
+    grow("", 0);
+    auto random_filter = [&] {
+        const char* fl[] = {"a", "b", "$s", "", "+", "+", "#"};
+        std::string f;
+        const int n = 1 + static_cast<int>(rng() % 4);
+        for (int i = 0; i < n; ++i) {
+            std::string l = fl[rng() % 7];
+            if (l == "#" && i + 1 < n) {
+                l = "+";
+            }
+            f += (i == 0 ? "" : "/") + l;
+            if (l == "#") {
+                break;
+            }
+        }
+        return f.empty() ? std::string{"/"} : f;  // one empty level is not a filter
+    };
+    for (int round = 0; round < 2000; ++round) {
+        const std::string a = random_filter();
+        const std::string b = random_filter();
+        INFO("filters '" << a << "' and '" << b << "'");
+        REQUIRE(topic::valid_filter(a));
+        REQUIRE(topic::valid_filter(b));
+        const auto both = topic::intersect(a, b);
+        const bool a_covers_b = topic::covers(a, b);
+        for (const auto& t : topics) {
+            const bool in_a = topic::matches(a, t);
+            const bool in_b = topic::matches(b, t);
+            INFO(a << " & " << b << " on " << t);
+            REQUIRE((both && topic::matches(*both, t)) == (in_a && in_b));
+            if (a_covers_b && in_b) {
+                REQUIRE(in_a);
+            }
+        }
+    }
 }

@@ -88,11 +88,33 @@ TEST_CASE("queue and session records round-trip", "[store]") {
     CHECK(rel->packet_id == 7);
     CHECK_FALSE(rel->msg);
 
-    const auto s = decode_session_record(encode_session_record({m}));
+    const auto s = decode_session_record(encode_session_record({m, "car-1"}));
     REQUIRE(s);
     REQUIRE(s->will);
     CHECK(s->will->topic() == "devices/1/events");
-    const auto none = decode_session_record(encode_session_record({}));
+    CHECK(s->owner == "car-1");
+    const auto none = decode_session_record(encode_session_record({nullptr, ""}));
     REQUIRE(none);
     CHECK_FALSE(none->will);
+    CHECK(none->owner == "");  // anonymous, and known to be
+}
+
+TEST_CASE("store: session records of format 1 (before sessions had owners) still load", "[store]") {
+    // Bytes as the previous release wrote them: [1][has will = 0] and [1][1][message].
+    const auto plain = decode_session_record(std::string{"\x01\x00", 2});
+    REQUIRE(plain);
+    CHECK_FALSE(plain->will);
+    CHECK_FALSE(plain->owner);  // unknown: bound by the first identity that connects
+    const auto m = message::make("devices/1/status", bytes("offline"), qos::at_least_once, true);
+    const auto with_will = decode_session_record(std::string{"\x01\x01", 2} + encode_message(*m));
+    REQUIRE(with_will);
+    REQUIRE(with_will->will);
+    CHECK(with_will->will->topic() == "devices/1/status");
+    CHECK_FALSE(with_will->owner);
+    // Format 2: [2][owner length: 2][owner][has will].
+    const auto owned = decode_session_record(std::string{"\x02\x00\x03" "car\x00", 7});
+    REQUIRE(owned);
+    CHECK(owned->owner == "car");
+    CHECK_FALSE(decode_session_record(std::string{"\x02\x00\x09" "car\x00", 7}));  // owner past the end
+    CHECK_FALSE(decode_session_record(std::string{"\x03\x00", 2}));             // unknown format
 }

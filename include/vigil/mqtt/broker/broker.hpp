@@ -38,6 +38,8 @@ struct broker_stats {
     std::uint64_t protocol_errors = 0;
     std::uint64_t auth_failures = 0;
     std::uint64_t denied_publishes = 0;
+    std::uint64_t denied_deliveries = 0;      ///< messages withheld: the subscriber may not read the topic
+    std::uint64_t denied_connects = 0;        ///< CONNECTs refused by the ACL or session ownership
     std::uint64_t rejected_connections = 0;   ///< over max_connections or max_connection_rate
     std::uint64_t publish_throttled = 0;      ///< reads paused by max_publish_rate
     std::uint64_t persistent_sessions = 0;

@@ -23,6 +23,7 @@ enum class errc : int {
     bad_credentials,                ///< CONNACK return code 0x04
     not_authorized,                 ///< CONNACK return code 0x05
     store_failure,                  ///< the store could not commit what an ack covers
+    credentials_revoked,            ///< a reload removed or changed what the client logged in with
 };
 
 const boost::system::error_category& mqtt_category() noexcept;

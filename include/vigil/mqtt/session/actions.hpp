@@ -11,6 +11,9 @@
 
 namespace vigil::mqtt {
 
+/// How a subscription was granted (see authorizer::may_subscribe).
+enum class subscribe_grant : std::uint8_t { refused, checked, full };
+
 /// Encode and send a control packet.
 struct send_packet {
     packet p;
@@ -31,9 +34,12 @@ struct route_publish {
 };
 
 /// The client subscribed `filter` (new or replaced); the driver updates the router.
+/// `checked`: only some topics of the filter are readable, so every message delivered
+/// through it must be checked.
 struct add_subscription {
     std::string filter;
     qos q = qos::at_most_once;
+    bool checked = false;
 };
 
 /// The client unsubscribed `filter`, which it held.
@@ -41,10 +47,12 @@ struct remove_subscription {
     std::string filter;
 };
 
-/// After the SUBACK: send the retained messages matching `filter` at most at `q`.
+/// After the SUBACK: send the retained messages matching `filter` at most at `q` (when
+/// `checked`, only those the client may read).
 struct deliver_retained {
     std::string filter;
     qos q = qos::at_most_once;
+    bool checked = false;
 };
 
 /// Persistent sessions only: a QoS 1/2 message entered the session or changed state; the

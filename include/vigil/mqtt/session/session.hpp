@@ -38,12 +38,14 @@ struct session_stats {
     std::uint64_t denied_subscriptions = 0;
 };
 
-/// What the connected client may do (the ACL, bound to its username and client id).
+/// What the connected client may do (the ACL, bound to its identity and client id).
 /// Thread safety: called on the session's thread only.
 class authorizer {
 public:
     [[nodiscard]] virtual bool may_publish(std::string_view topic) const = 0;
-    [[nodiscard]] virtual bool may_subscribe(std::string_view filter) const = 0;
+    /// refused: SUBACK 0x80; checked: granted, the driver checks every message it delivers
+    /// through the subscription; full: granted, everything it matches may be read.
+    [[nodiscard]] virtual subscribe_grant may_subscribe(std::string_view filter) const = 0;
 
 protected:
     ~authorizer() = default;
@@ -85,6 +87,12 @@ public:
         attached_ = false;
         auth_ = nullptr;
     }
+
+    /// Removes the queued messages and those sent but not yet acknowledged (QoS 2: not yet
+    /// received) for which `keep(message)` is false: the client may no longer read them.
+    /// Persistent sessions report each removal (erase_message). Returns how many went.
+    template <class Keep>
+    std::size_t drop_unless(Keep&& keep, action_list& out);
 
     /// Handles a packet received after the CONNECT was accepted.
     void on_packet(const packet& p, action_list& out);
@@ -147,5 +155,34 @@ private:
     std::unordered_set<std::uint16_t> awaiting_pubrel_;  // QoS 2 received, not released
     session_stats stats_;
 };
+
+template <class Keep>
+std::size_t session::drop_unless(Keep&& keep, action_list& out) {
+    std::size_t dropped = 0;
+    auto gone = [&](const message_ref& m, std::uint64_t seq) {
+        if (!m || keep(*m)) {
+            return false;
+        }
+        if (persistent_) {
+            out.push_back(erase_message{seq});
+        }
+        ++dropped;
+        return true;
+    };
+    for (auto it = queue_.begin(); it != queue_.end();) {
+        if (gone(it->msg, it->seq)) {
+            queued_bytes_ -= it->msg->payload().size();
+            it = queue_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    for (auto it = inflight_.begin(); it != inflight_.end();) {
+        // A released QoS 2 message (awaiting PUBCOMP) holds no message: it was received.
+        it = gone(it->msg, it->seq) ? inflight_.erase(it) : std::next(it);
+    }
+    pump(out);
+    return dropped;
+}
 
 }  // namespace vigil::mqtt
