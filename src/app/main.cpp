@@ -8,6 +8,7 @@
 #include <vigil/config/settings.hpp>
 #include <vigil/core/log.hpp>
 #include <vigil/mqtt/broker/broker.hpp>
+#include <vigil/net/handover.hpp>
 #include <vigil/net/tls.hpp>
 #include <vigil/store/store.hpp>
 
@@ -61,7 +62,8 @@ void raise_fd_limit() {
 void log_stats(const vigil::mqtt::broker_stats& st) {
     vigil::log::info(
         "stats: connections open {}, accepted {}, refused {}; publishes in {}, deliveries {}; "
-        "dropped QoS 0 (slow clients) {}; protocol errors {}; auth failures {}; denied connects {}, publishes {}, deliveries {}; "
+        "dropped QoS 0 (slow clients) {}; protocol errors {}; auth failures {}, busy {}; password checks hashed {}, dropped {}, waiting {}; "
+        "denied connects {}, publishes {}, deliveries {}; "
         "publish-rate pauses {}; persistent sessions {} (expired {}), retained {}, last values {}; "
         "store {}: commits {} ({} fsynced), batches {}, writes {}, failures {}, commit avg {} us max {} us, backlog {} bytes",
         st.open_connections,
@@ -72,6 +74,10 @@ void log_stats(const vigil::mqtt::broker_stats& st) {
         st.dropped_qos0_backpressure,
         st.protocol_errors,
         st.auth_failures,
+        st.auth_busy,
+        st.auth_hashed,
+        st.auth_dropped,
+        st.auth_queued,
         st.denied_connects,
         st.denied_publishes,
         st.denied_deliveries,
@@ -125,6 +131,7 @@ int run(const vigil::config::settings& s) {
     vigil::mqtt::broker b{s};
     vigil::http::server::access access;
     access.allowed_origins = s.http.allowed_origins;
+    access.gate = &b.gate();
     access.tokens = vigil::auth::token_file::load(s.http);
     if (!access.tokens) {
         vigil::log::info("HTTP API and /ws are open to anyone who can reach them (no [http] tokens_file or tokens): loopback listeners only");
@@ -133,8 +140,8 @@ int run(const vigil::config::settings& s) {
     }
     vigil::http::upgrades up;
     up.push = &b.push();
-    up.mqtt = [&b](int fd, bool v6, std::unique_ptr<vigil::net::tls_session> tls, std::vector<std::uint8_t> pending, bool allow_anonymous) {
-        b.adopt_websocket(fd, v6, std::move(tls), std::move(pending), allow_anonymous);
+    up.mqtt = [&b](vigil::net::socket_handover h) {
+        b.adopt_websocket(std::move(h));
     };
     vigil::http::server web{b.shards(), s.http_listeners, vigil::app::make_api(b), std::move(up), std::move(access)};
     web.start();

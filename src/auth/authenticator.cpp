@@ -15,8 +15,10 @@ namespace {
 constexpr std::size_t max_cache_entries = 1'000'000;
 }
 
-authenticator::authenticator(password_file users, unsigned threads)
+authenticator::authenticator(password_file users, unsigned threads, std::size_t max_per_address, std::size_t max_queued)
     : dummy_hash_(hash_password("vigil-dummy-password", default_iterations)),
+      max_per_address_(max_per_address),
+      max_queued_(max_queued),
       users_(std::make_shared<const password_file>(std::move(users))) {
     if (RAND_bytes(key_, sizeof key_) != 1) {
         throw std::runtime_error("no randomness available for the authentication cache key");
@@ -58,18 +60,31 @@ bool authenticator::cached(std::string_view user, std::string_view password) con
     return cache_.count(d) != 0;
 }
 
-void authenticator::verify_async(std::string user, std::string password, std::function<void(bool)> done) {
-    std::string d = digest(user, password);
+bool authenticator::verify_async(check_request r, std::function<void(bool)> done) {
+    std::string d = digest(r.user, r.password);
     {
         const std::lock_guard lock{mu_};
-        auto [it, first] = waiting_.try_emplace(d);
-        it->second.push_back(std::move(done));
-        if (!first) {
-            return;  // the same check is queued: answered with it
+        if (const auto it = waiting_.find(d); it != waiting_.end()) {
+            it->second.push_back({std::move(r.owner), std::move(done)});  // answered with it
+            return true;
         }
-        jobs_.push_back({std::move(user), std::move(password), std::move(d)});
+        auto& q = queued_[r.address];
+        if (q.size() >= max_per_address_ || counters_.queued >= max_queued_) {
+            if (q.empty()) {
+                queued_.erase(r.address);
+            }
+            ++counters_.refused;
+            return false;
+        }
+        if (q.empty() && in_flight_.count(r.address) == 0) {
+            turn_.push_back(r.address);  // its turn (a check in flight hands it on when done)
+        }
+        q.push_back({std::move(r.user), std::move(r.password), d});
+        ++counters_.queued;
+        waiting_[std::move(d)].push_back({std::move(r.owner), std::move(done)});
     }
     cv_.notify_one();
+    return true;
 }
 
 std::vector<std::string> authenticator::reload(password_file users) {
@@ -80,41 +95,79 @@ std::vector<std::string> authenticator::reload(password_file users) {
     return revoked;
 }
 
+authenticator::counters authenticator::stats() const {
+    const std::lock_guard lock{mu_};
+    return counters_;
+}
+
+bool authenticator::next(std::unique_lock<std::mutex>& lock, job& j, std::string& address) {
+    cv_.wait(lock, [this] { return stopping_ || !turn_.empty(); });
+    if (stopping_) {
+        return false;
+    }
+    address = std::move(turn_.front());
+    turn_.pop_front();
+    auto& q = queued_[address];
+    j = std::move(q.front());
+    q.pop_front();
+    --counters_.queued;
+    in_flight_.insert(address);
+    return true;
+}
+
 void authenticator::run() {
     // Best effort: nice 10 for this thread only (Linux), so shards win the CPU under load.
     (void)setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
     for (;;) {
         job j;
+        std::string address;
         std::shared_ptr<const password_file> users;
+        bool anyone = false;
         {
             std::unique_lock lock{mu_};
-            cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
-            if (stopping_) {
+            if (!next(lock, j, address)) {
                 return;
             }
-            j = std::move(jobs_.front());
-            jobs_.pop_front();
             users = users_;
+            // A check nobody waits for any more (its connections closed) is not hashed.
+            auto& w = waiting_[j.digest];
+            std::erase_if(w, [](const waiter& x) { return x.owner.expired(); });
+            anyone = !w.empty();
         }
-        const std::string* stored = users->find(j.user);
-        const bool ok = verify_password(stored != nullptr ? *stored : dummy_hash_, j.password) && stored != nullptr;
-        std::vector<std::function<void(bool)>> done;
+        bool ok = false;
+        if (anyone) {
+            const std::string* stored = users->find(j.user);
+            ok = verify_password(stored != nullptr ? *stored : dummy_hash_, j.password) && stored != nullptr;
+        }
+        std::vector<waiter> done;
         {
             const std::lock_guard lock{mu_};
+            ++(anyone ? counters_.hashed : counters_.dropped);
             if (ok && users_ == users) {  // not reloaded meanwhile
                 if (cache_.size() >= max_cache_entries) {
                     cache_.clear();
                 }
                 cache_.insert(j.digest);
             }
-            auto it = waiting_.find(j.digest);
-            if (it != waiting_.end()) {
+            if (const auto it = waiting_.find(j.digest); it != waiting_.end()) {
                 done = std::move(it->second);
                 waiting_.erase(it);
             }
+            // The address's next check, if any, takes its turn at the back.
+            in_flight_.erase(address);
+            if (const auto q = queued_.find(address); q != queued_.end()) {
+                if (q->second.empty()) {
+                    queued_.erase(q);
+                } else {
+                    turn_.push_back(address);
+                    cv_.notify_one();
+                }
+            }
         }
-        for (auto& f : done) {
-            f(ok);
+        if (anyone) {
+            for (auto& w : done) {
+                w.done(ok);
+            }
         }
     }
 }

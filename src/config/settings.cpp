@@ -157,13 +157,16 @@ listener_settings parse_listener(const context& cx, const toml::node& n) {
 }
 
 void parse_limits(const context& cx, const toml::table& t, limits_settings& lim) {
-    cx.only(t, {"max_inflight", "max_queued", "max_packet_size", "max_outbound_bytes", "connect_timeout", "max_connections", "max_publish_rate", "max_queued_bytes", "session_expiry"}, "limits.");
+    cx.only(t, {"max_inflight", "max_queued", "max_packet_size", "max_outbound_bytes", "connect_timeout", "max_connections", "max_connections_per_address", "max_publish_rate", "max_queued_bytes", "session_expiry"}, "limits.");
     if (const auto* v = t.get("session_expiry")) {
         if (const auto* str = v->as_string(); str != nullptr && str->get() == "never") {
             lim.session_expiry = std::chrono::milliseconds{0};
         } else {
             lim.session_expiry = cx.duration(*v, "limits.session_expiry (or \"never\")");
         }
+    }
+    if (const auto* v = t.get("max_connections_per_address")) {
+        lim.max_connections_per_address = cx.integer<std::size_t>(*v, "limits.max_connections_per_address", 0, 10'000'000);
     }
     if (const auto* v = t.get("max_connections")) {
         lim.max_connections = cx.integer<std::size_t>(*v, "limits.max_connections", 1, 10'000'000);
@@ -305,7 +308,7 @@ settings parse_settings(std::string_view toml_text, std::string_view source) {
                 if (lt == nullptr) {
                     cx.fail(item, "each [[http.listener]] must be a table");
                 }
-                cx.only(*lt, {"bind", "port", "allow_anonymous", "tls"}, "http.listener.");
+                cx.only(*lt, {"bind", "port", "allow_anonymous", "max_connection_rate", "tls"}, "http.listener.");
                 http_listener_settings h;
                 if (const auto* b = lt->get("bind")) {
                     h.bind = cx.string(*b, "http.listener.bind");
@@ -316,6 +319,9 @@ settings parse_settings(std::string_view toml_text, std::string_view source) {
                 }
                 if (const auto* p = lt->get("port")) {
                     h.port = cx.integer<std::uint16_t>(*p, "http.listener.port", 0, 65535);
+                }
+                if (const auto* r = lt->get("max_connection_rate")) {
+                    h.max_connection_rate = cx.integer<unsigned>(*r, "http.listener.max_connection_rate", 0, 10'000'000);
                 }
                 if (const auto* tv = lt->get("tls")) {
                     h.tls = parse_tls(cx, *tv, "http.listener");

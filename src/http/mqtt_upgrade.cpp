@@ -1,6 +1,7 @@
 #include "mqtt_upgrade.hpp"
 
 #include <vigil/core/log.hpp>
+#include <vigil/net/handover.hpp>
 
 #include <boost/beast/websocket/stream.hpp>
 
@@ -15,8 +16,8 @@ namespace websocket = boost::beast::websocket;
 /// Lives until the 101 is written. Thread safety: shard-affine.
 class mqtt_upgrade : public std::enable_shared_from_this<mqtt_upgrade> {
 public:
-    mqtt_upgrade(stream s, std::vector<std::uint8_t> pending, const mqtt_adopter& adopt, bool allow_anonymous)
-        : ws_(std::move(s)), pending_(std::move(pending)), adopt_(adopt), allow_anonymous_(allow_anonymous) {}
+    mqtt_upgrade(stream s, std::vector<std::uint8_t> pending, const mqtt_adopter& adopt, bool allow_anonymous, net::connection_gate::ticket ticket)
+        : ws_(std::move(s)), pending_(std::move(pending)), adopt_(adopt), allow_anonymous_(allow_anonymous), ticket_(std::move(ticket)) {}
 
     void start(beast::http::request<beast::http::string_body> req) {
         ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
@@ -39,19 +40,20 @@ private:
         }
         // Bytes the client sent right behind its request come before what the stream holds.
         pending_.insert(pending_.end(), r.pending.begin(), r.pending.end());
-        adopt_(r.fd, r.v6, std::move(r.tls), std::move(pending_), allow_anonymous_);
+        adopt_(net::socket_handover{r.fd, r.v6, std::move(r.tls), std::move(pending_), allow_anonymous_, std::move(ticket_)});
     }
 
     websocket::stream<stream> ws_;
     std::vector<std::uint8_t> pending_;
     mqtt_adopter adopt_;
     bool allow_anonymous_;
+    net::connection_gate::ticket ticket_;
 };
 
 }  // namespace
 
-void start_mqtt_upgrade(stream s, beast::http::request<beast::http::string_body> req, std::vector<std::uint8_t> pending, const mqtt_adopter& adopt, bool allow_anonymous) {
-    std::make_shared<mqtt_upgrade>(std::move(s), std::move(pending), adopt, allow_anonymous)->start(std::move(req));
+void start_mqtt_upgrade(stream s, beast::http::request<beast::http::string_body> req, std::vector<std::uint8_t> pending, const mqtt_adopter& adopt, bool allow_anonymous, net::connection_gate::ticket ticket) {
+    std::make_shared<mqtt_upgrade>(std::move(s), std::move(pending), adopt, allow_anonymous, std::move(ticket))->start(std::move(req));
 }
 
 }  // namespace vigil::http

@@ -61,8 +61,8 @@ std::shared_ptr<const std::string> frame_body(const message_ref& m) {
 
 class push_session final : public std::enable_shared_from_this<push_session>, public router::sink, private closable {
 public:
-    push_session(stream s, router::hub& hub, std::shared_ptr<const auth::api_token> token, std::shared_ptr<live_connections> live)
-        : ws_(std::move(s)), hub_(hub), token_(std::move(token)), live_(std::move(live)) {
+    push_session(stream s, router::hub& hub, std::shared_ptr<const auth::api_token> token, std::shared_ptr<live_connections> live, net::connection_gate::ticket ticket)
+        : ws_(std::move(s)), hub_(hub), token_(std::move(token)), live_(std::move(live)), ticket_(std::move(ticket)) {
         live_->add(shard_, this);
     }
 
@@ -448,6 +448,7 @@ private:
     router::hub& hub_;
     std::shared_ptr<const auth::api_token> token_;
     std::shared_ptr<live_connections> live_;
+    net::connection_gate::ticket ticket_;  // its place in the connection bounds
     int shard_ = net::shard_pool::current();
     beast::flat_buffer rx_;
     std::deque<frame> queue_;
@@ -467,8 +468,8 @@ private:
 
 }  // namespace
 
-void start_push_session(stream s, beast::http::request<beast::http::string_body> req, router::hub& hub, std::shared_ptr<const auth::api_token> token, std::shared_ptr<live_connections> live) {
-    std::make_shared<push_session>(std::move(s), hub, std::move(token), std::move(live))->start(std::move(req));
+void start_push_session(stream s, beast::http::request<beast::http::string_body> req, router::hub& hub, std::shared_ptr<const auth::api_token> token, std::shared_ptr<live_connections> live, net::connection_gate::ticket ticket) {
+    std::make_shared<push_session>(std::move(s), hub, std::move(token), std::move(live), std::move(ticket))->start(std::move(req));
 }
 
 }  // namespace vigil::http

@@ -2,6 +2,7 @@
 // One JSON push WebSocket connection (/ws, protocol v1; see docs/push-protocol.md).
 
 #include <vigil/auth/tokens.hpp>
+#include <vigil/net/gate.hpp>
 #include <vigil/router/hub.hpp>
 
 #include "live.hpp"
@@ -17,6 +18,6 @@ namespace vigil::http {
 /// Takes over `s` whose HTTP request `req` asked for a WebSocket on /ws, and serves it on the
 /// current shard until it closes. `token` (null: no tokens configured) limits what it may
 /// subscribe to and publish. It is registered in `live` while open.
-void start_push_session(stream s, boost::beast::http::request<boost::beast::http::string_body> req, router::hub& hub, std::shared_ptr<const auth::api_token> token, std::shared_ptr<live_connections> live);
+void start_push_session(stream s, boost::beast::http::request<boost::beast::http::string_body> req, router::hub& hub, std::shared_ptr<const auth::api_token> token, std::shared_ptr<live_connections> live, net::connection_gate::ticket ticket);
 
 }  // namespace vigil::http

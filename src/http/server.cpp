@@ -4,7 +4,9 @@
 
 #include <vigil/auth/tokens.hpp>
 #include <vigil/core/log.hpp>
+#include <vigil/core/token_bucket.hpp>
 #include <vigil/http/devices.hpp>
+#include <vigil/net/gate.hpp>
 #include <vigil/net/listen.hpp>
 #include <vigil/net/shard_pool.hpp>
 
@@ -70,6 +72,7 @@ struct shared_state {
     std::vector<std::string> allowed_origins;
     token_slot tokens;
     std::shared_ptr<live_connections> live;  // closed by stop()
+    net::connection_gate* gate = nullptr;    // null: no connection bounds
 };
 
 /// Calls `f` with each WebSocket subprotocol the request offers, until `f` returns true.
@@ -131,8 +134,12 @@ std::string_view token_of(const bhttp::request<bhttp::string_body>& req) {
 /// One HTTP connection. Thread safety: shard-affine.
 class session final : public std::enable_shared_from_this<session>, private closable {
 public:
-    session(stream s, std::shared_ptr<const shared_state> st, bool allow_anonymous)
-        : stream_(std::move(s)), timer_(stream_.get_executor()), st_(std::move(st)), allow_anonymous_(allow_anonymous) {}
+    session(stream s, std::shared_ptr<const shared_state> st, bool allow_anonymous, net::connection_gate::ticket ticket)
+        : stream_(std::move(s)),
+          timer_(stream_.get_executor()),
+          st_(std::move(st)),
+          allow_anonymous_(allow_anonymous),
+          ticket_(std::move(ticket)) {}
     ~session() { st_->live->remove(shard_, this); }
     session(const session&) = delete;
     session& operator=(const session&) = delete;
@@ -211,7 +218,9 @@ private:
         const caller who{!tokens || token != nullptr, token ? &token->rights : nullptr};
         response res = st_->h(std::string_view{req.method_string().data(), req.method_string().size()},
                                 std::string_view{req.target().data(), req.target().size()}, who);
-        send(std::move(res), req.keep_alive());
+        // A request without a valid token (/healthz) gets its answer and the connection ends:
+        // nobody holds a connection open without one.
+        send(std::move(res), req.keep_alive() && who.authenticated);
     }
 
     void upgrade(std::string_view path, std::shared_ptr<const auth::api_token> token) {
@@ -231,7 +240,7 @@ private:
                 return;
             }
             timer_.cancel();
-            start_push_session(std::move(stream_), parser_->release(), *st_->up.push, std::move(token), st_->live);
+            start_push_session(std::move(stream_), parser_->release(), *st_->up.push, std::move(token), st_->live, std::move(ticket_));
             return;
         }
         if (!st_->up.mqtt || !ws) {
@@ -245,7 +254,7 @@ private:
         timer_.cancel();
         const auto extra = buffer_.data();
         std::vector<std::uint8_t> pending(static_cast<const std::uint8_t*>(extra.data()), static_cast<const std::uint8_t*>(extra.data()) + extra.size());
-        start_mqtt_upgrade(std::move(stream_), parser_->release(), std::move(pending), st_->up.mqtt, allow_anonymous_);
+        start_mqtt_upgrade(std::move(stream_), parser_->release(), std::move(pending), st_->up.mqtt, allow_anonymous_, std::move(ticket_));
     }
 
     void send(response r, bool keep_alive) {
@@ -290,42 +299,87 @@ private:
     std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
     std::shared_ptr<const shared_state> st_;
     bool allow_anonymous_;
+    net::connection_gate::ticket ticket_;  // handed on with the stream on an upgrade
 };
 
 /// One shard's acceptor for one listener. Thread safety: shard-affine.
 class acceptor : public std::enable_shared_from_this<acceptor> {
 public:
-    acceptor(tcp::acceptor a, std::shared_ptr<const shared_state> st, bool allow_anonymous, std::shared_ptr<const net::tls_context> tls)
-        : acc_(std::move(a)), st_(std::move(st)), allow_anonymous_(allow_anonymous), tls_(std::move(tls)) {}
+    /// `rate`: this shard's share of the listener's max_connection_rate (0 = unlimited).
+    acceptor(tcp::acceptor a, std::shared_ptr<const shared_state> st, bool allow_anonymous, double rate, std::shared_ptr<const net::tls_context> tls)
+        : acc_(std::move(a)),
+          retry_(acc_.get_executor()),
+          st_(std::move(st)),
+          allow_anonymous_(allow_anonymous),
+          bucket_(rate, rate),
+          tls_(std::move(tls)) {}
 
     /// A reloaded certificate applies to connections accepted from now on.
     void set_tls(std::shared_ptr<const net::tls_context> tls) { tls_ = std::move(tls); }
 
     void start() {
-        acc_.async_accept([self = shared_from_this()](beast::error_code ec, tcp::socket s) {
-            if (ec == asio::error::operation_aborted || !self->acc_.is_open()) {
-                return;
-            }
-            if (!ec) {
-                beast::error_code ignored;
-                s.set_option(tcp::no_delay(true), ignored);
-                std::make_shared<session>(stream{std::move(s), self->tls_}, self->st_, self->allow_anonymous_)->start();
-            } else {
-                VIGIL_LOG_LIMITED(warn, "http: accept failed: {}", ec.message());
-            }
-            self->start();
-        });
+        acc_.async_accept([self = shared_from_this()](beast::error_code ec, tcp::socket s) { self->on_accept(ec, std::move(s)); });
     }
 
     void stop() {
         beast::error_code ignored;
         acc_.close(ignored);
+        retry_.cancel();
     }
 
 private:
+    void on_accept(beast::error_code ec, tcp::socket s) {
+        if (ec == asio::error::operation_aborted || !acc_.is_open()) {
+            return;
+        }
+        if (ec) {
+            // Out of descriptors (EMFILE) under a flood: back off instead of spinning on accept.
+            VIGIL_LOG_LIMITED(warn, "http: accept failed: {}; retrying in 50 ms", ec.message());
+            retry_.expires_after(std::chrono::milliseconds{50});
+            retry_.async_wait([self = shared_from_this()](beast::error_code tec) {
+                if (!tec) {
+                    self->start();
+                }
+            });
+            return;
+        }
+        net::connection_gate::ticket ticket;
+        if (const std::string why = admit(s, ticket); !why.empty()) {
+            VIGIL_LOG_LIMITED(warn, "http: refusing new connections: {}", why);
+            beast::error_code ignored;
+            s.close(ignored);
+        } else {
+            beast::error_code ignored;
+            s.set_option(tcp::no_delay(true), ignored);
+            std::make_shared<session>(stream{std::move(s), tls_}, st_, allow_anonymous_, std::move(ticket))->start();
+        }
+        start();
+    }
+
+    /// Why `s` may not be served, or "" with its place in `ticket`.
+    std::string admit(const tcp::socket& s, net::connection_gate::ticket& ticket) {
+        if (!bucket_.try_take(std::chrono::steady_clock::now())) {
+            return "over the listener's max_connection_rate";
+        }
+        if (st_->gate == nullptr) {
+            return {};
+        }
+        beast::error_code ec;
+        const auto remote = s.remote_endpoint(ec);
+        net::connection_gate::refusal why{};
+        auto t = st_->gate->admit(ec ? std::string{} : remote.address().to_string(), why);
+        if (!t) {
+            return st_->gate->describe(why);
+        }
+        ticket = std::move(*t);
+        return {};
+    }
+
     tcp::acceptor acc_;
+    asio::steady_timer retry_;
     std::shared_ptr<const shared_state> st_;
     bool allow_anonymous_;
+    token_bucket bucket_;
     std::shared_ptr<const net::tls_context> tls_;
 };
 
@@ -347,6 +401,7 @@ server::server(net::shard_pool& pool, std::vector<config::http_listener_settings
     impl_->st->up = std::move(up);
     impl_->st->allowed_origins = std::move(acc.allowed_origins);
     impl_->st->tokens.set(std::move(acc.tokens));
+    impl_->st->gate = acc.gate;
     impl_->st->live = std::make_shared<live_connections>(pool.size());
 }
 
@@ -368,7 +423,8 @@ void server::start() {
                 throw std::system_error(ec, fmt::format("cannot listen for HTTP on {}:{}", l.bind, port));
             }
             port = a.local_endpoint().port();
-            impl_->acceptors.push_back(std::make_shared<acceptor>(std::move(a), impl_->st, l.allow_anonymous, tls));
+            const double rate = l.max_connection_rate == 0 ? 0.0 : std::max(1.0, double(l.max_connection_rate) / double(impl_->pool.size()));
+            impl_->acceptors.push_back(std::make_shared<acceptor>(std::move(a), impl_->st, l.allow_anonymous, rate, tls));
             impl_->contexts.push_back(&ioc);
             impl_->listener_of.push_back(li);
         }

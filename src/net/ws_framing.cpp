@@ -137,6 +137,9 @@ ws_framing::status ws_framing::feed(std::span<const std::uint8_t> in, std::vecto
 ws_framing::status ws_framing::end_of_frame() {
     if (opcode_ == op_ping) {
         if (!close_sent_) {
+            // At most one Pong waits: it answers the newest Ping (RFC 6455 5.5.3), so a client
+            // that sends Pings without reading cannot make the server queue Pongs for it.
+            output_.clear();  // before a Close is sent only Pongs are queued
             output_.push_back(0x80 | op_pong);
             output_.push_back(static_cast<std::uint8_t>(control_.size()));
             output_.insert(output_.end(), control_.begin(), control_.end());

@@ -10,10 +10,17 @@
 /// is cleared on reload. Hashing runs on `threads` workers at a lower CPU priority than the
 /// shards, so a cold storm (after a restart, nothing cached) uses every core that live
 /// traffic leaves idle without adding to its latency.
+///
+/// Design note. Without credentials, anyone can queue checks. So checks queue per remote
+/// address, and the workers take addresses in turn with at most one check in flight per
+/// address: a flood from one address delays a login from another by at most one hash per
+/// worker. Queues are bounded (per address and in all; a refused check is answered "busy"
+/// at once), and a check whose connection has gone is dropped before it is hashed.
 
 #include <vigil/auth/password.hpp>
 
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -27,11 +34,20 @@
 
 namespace vigil::auth {
 
+/// One password check to make.
+struct check_request {
+    std::string user;
+    std::string password;
+    std::string address;            ///< the client's IP: checks queue and run per address
+    std::weak_ptr<const void> owner;  ///< the asking connection: once gone, the check is dropped
+};
+
 /// Thread safety: safe.
 class authenticator {
 public:
-    /// `threads`: hashing workers (0 = one per core).
-    explicit authenticator(password_file users, unsigned threads = 0);
+    /// `threads`: hashing workers (0 = one per core). At most `max_per_address` checks wait
+    /// per address and `max_queued` in all.
+    explicit authenticator(password_file users, unsigned threads = 0, std::size_t max_per_address = 16, std::size_t max_queued = 4096);
     ~authenticator();
     authenticator(const authenticator&) = delete;
     authenticator& operator=(const authenticator&) = delete;
@@ -39,15 +55,28 @@ public:
     /// True when this exact (user, password) was verified before; cheap (one HMAC).
     [[nodiscard]] bool cached(std::string_view user, std::string_view password) const;
 
-    /// Verifies on the authenticator's thread and calls `done(ok)` there; joins an identical
-    /// check already queued instead of hashing again.
-    void verify_async(std::string user, std::string password, std::function<void(bool)> done);
+    /// Queues a check; `done(ok)` runs on a hashing thread (never for a dropped check).
+    /// Joins an identical check already queued instead of hashing again. Returns false, and
+    /// never calls `done`, when the queue of its address or the whole queue is full.
+    [[nodiscard]] bool verify_async(check_request r, std::function<void(bool)> done);
 
     /// Replaces the users (reload) and forgets every cached success. Returns the users whose
     /// entry was removed or changed (see password_file::revoked_since).
     std::vector<std::string> reload(password_file users);
 
+    struct counters {
+        std::uint64_t hashed = 0;   ///< checks that ran
+        std::uint64_t dropped = 0;  ///< checks whose connections had all gone: not hashed
+        std::uint64_t refused = 0;  ///< checks refused: a queue was full
+        std::size_t queued = 0;     ///< checks waiting now
+    };
+    [[nodiscard]] counters stats() const;
+
 private:
+    struct waiter {
+        std::weak_ptr<const void> owner;
+        std::function<void(bool)> done;
+    };
     struct job {
         std::string user;
         std::string password;
@@ -55,15 +84,22 @@ private:
     };
     [[nodiscard]] std::string digest(std::string_view user, std::string_view password) const;
     void run();
+    /// Takes the next job in address order; false when stopping. Requires the lock.
+    [[nodiscard]] bool next(std::unique_lock<std::mutex>& lock, job& j, std::string& address);
 
     unsigned char key_[32];
     std::string dummy_hash_;
+    const std::size_t max_per_address_;
+    const std::size_t max_queued_;
     mutable std::mutex mu_;
     std::shared_ptr<const password_file> users_;  // guarded by mu_
     std::unordered_set<std::string> cache_;        // guarded by mu_
-    std::deque<job> jobs_;                          // guarded by mu_
-    std::unordered_map<std::string, std::vector<std::function<void(bool)>>> waiting_;  // by digest; guarded by mu_
-    bool stopping_ = false;                         // guarded by mu_
+    std::unordered_map<std::string, std::deque<job>> queued_;  // by address; guarded by mu_
+    std::deque<std::string> turn_;                 // addresses with a job and none in flight; guarded by mu_
+    std::unordered_set<std::string> in_flight_;    // addresses with a job being hashed; guarded by mu_
+    std::unordered_map<std::string, std::vector<waiter>> waiting_;  // by digest; guarded by mu_
+    counters counters_;                            // guarded by mu_
+    bool stopping_ = false;                        // guarded by mu_
     std::condition_variable cv_;
     std::vector<std::thread> workers_;
 };

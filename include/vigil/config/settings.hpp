@@ -54,6 +54,8 @@ struct http_listener_settings {
     /// MQTT over WebSocket (/mqtt) clients without a verified username may connect.
     /// Default: true on a loopback address, false elsewhere.
     bool allow_anonymous = true;
+    /// New connections accepted per second (0 = unlimited); the excess is closed at once.
+    unsigned max_connection_rate = 0;
     std::optional<tls_listener_settings> tls;  ///< HTTPS and wss://
 };
 
@@ -83,7 +85,8 @@ struct limits_settings {
     std::size_t max_packet_size = 262144;
     std::size_t max_outbound_bytes = 1024 * 1024;
     std::chrono::milliseconds connect_timeout{10000};
-    std::size_t max_connections = 100000;     ///< open connections, all listeners together
+    std::size_t max_connections = 100000;     ///< open connections, all listeners (MQTT and HTTP) together
+    std::size_t max_connections_per_address = 0;  ///< open connections from one IP address (0 = unlimited)
     unsigned max_publish_rate = 0;            ///< PUBLISH packets/s per client (0 = unlimited)
     std::size_t max_queued_bytes = 64u << 20; ///< payload bytes queued per session
     /// A persistent session whose client has been away this long is discarded with its

@@ -14,8 +14,9 @@
 #include <vector>
 
 namespace vigil::net {
+class connection_gate;
 class shard_pool;
-class tls_session;
+struct socket_handover;
 }
 namespace vigil::router {
 class hub;
@@ -50,10 +51,9 @@ struct bound_listener {
     bool tls = false;
 };
 
-/// Takes a connected socket `fd` (IPv6 when `v6`) whose upgrade to MQTT over WebSocket is done,
-/// on the calling shard thread: its TLS state (null on plain HTTP), the bytes read past the
-/// upgrade, and whether the listener admits anonymous MQTT clients (mqtt::broker::adopt_websocket).
-using mqtt_adopter = std::function<void(int fd, bool v6, std::unique_ptr<net::tls_session> tls, std::vector<std::uint8_t> pending, bool allow_anonymous)>;
+/// Takes a connected socket whose upgrade to MQTT over WebSocket is done, on the calling shard
+/// thread (mqtt::broker::adopt_websocket).
+using mqtt_adopter = std::function<void(net::socket_handover h)>;
 
 /// What the server serves besides the handler's routes.
 struct upgrades {
@@ -65,14 +65,16 @@ struct upgrades {
 class server {
 public:
     /// Who may use the API and /ws: `tokens` (null: everyone; then listeners are loopback only)
-    /// and the browser origins allowed to open /ws (empty: any).
+    /// and the browser origins allowed to open /ws (empty: any). `gate` (null: no bounds)
+    /// admits each connection, shared with the MQTT listeners; it must outlive the server.
     struct access {
         std::shared_ptr<const auth::token_file> tokens;
         std::vector<std::string> allowed_origins;
+        net::connection_gate* gate = nullptr;
     };
 
     /// Errors: throws std::runtime_error when a listener's TLS certificate or key cannot be loaded.
-    server(net::shard_pool& pool, std::vector<config::http_listener_settings> listeners, handler h, upgrades up = {}, access acc = {});
+    server(net::shard_pool& pool, std::vector<config::http_listener_settings> listeners, handler h, upgrades up, access acc);
     ~server();
     server(const server&) = delete;
     server& operator=(const server&) = delete;

@@ -36,7 +36,8 @@ public:
     static constexpr std::uint16_t policy_violation = 1008;
 
     /// Decodes frames from the client: the payloads of binary messages are appended to
-    /// `out`; a Ping queues its Pong; a Close queues the reply. Partial frames are kept.
+    /// `out`; a Ping queues its Pong (replacing one not yet taken: at most one Pong waits);
+    /// a Close queues the reply. Partial frames are kept.
     /// After `closed` or `failed` nothing more is decoded.
     [[nodiscard]] status feed(std::span<const std::uint8_t> in, std::vector<std::uint8_t>& out);
 

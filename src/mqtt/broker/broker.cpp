@@ -6,6 +6,7 @@
 
 #include <vigil/core/log.hpp>
 #include <vigil/core/topic.hpp>
+#include <vigil/net/handover.hpp>
 #include <vigil/net/listen.hpp>
 #include <vigil/net/shard_pool.hpp>
 
@@ -71,24 +72,35 @@ private:
             });
             return;
         }
-        const auto& lim = shard_.core().settings.limits;
-        if (shard_.core().at_connection_limit() ||
-            !bucket_.try_take(std::chrono::steady_clock::now())) {
-            // Refused before any handshake or allocation: a storm costs an accept and a close.
-            ++shard_.counters().rejected_connections;
-            VIGIL_LOG_LIMITED(warn, "refusing new connections: over max_connections ({}) or the listener's max_connection_rate", lim.max_connections);
-            error_code ignored;
-            s.close(ignored);
-            do_accept();
+        // Refused before any handshake or allocation: a storm costs an accept and a close.
+        connection::transfer t;
+        if (!bucket_.try_take(std::chrono::steady_clock::now())) {
+            refuse(s, "over the listener's max_connection_rate");
             return;
         }
+        error_code aec;
+        const auto remote = s.remote_endpoint(aec);
+        net::connection_gate::refusal why{};
+        auto ticket = shard_.core().gate->admit(aec ? std::string{} : remote.address().to_string(), why);
+        if (!ticket) {
+            refuse(s, shard_.core().gate->describe(why));
+            return;
+        }
+        t.ticket = std::move(*ticket);
         error_code opt_ec;
         s.set_option(tcp::no_delay(true), opt_ec);
-        connection::transfer t;
         if (tls_) {
             t.tls = std::make_unique<net::tls_session>(tls_);
         }
         std::make_shared<connection>(shard_, std::move(s), allow_anonymous_, std::move(t))->start();
+        do_accept();
+    }
+
+    void refuse(tcp::socket& s, std::string_view why) {
+        ++shard_.counters().rejected_connections;
+        VIGIL_LOG_LIMITED(warn, "refusing new connections: {}", why);
+        error_code ignored;
+        s.close(ignored);
         do_accept();
     }
 
@@ -150,6 +162,7 @@ private:
 struct broker::impl {
     explicit impl(const config::settings& s) : pool(s.resolved_workers()) {
         core.settings = s;
+        core.gate = std::make_unique<net::connection_gate>(s.limits.max_connections, s.limits.max_connections_per_address);
         for (unsigned i = 0; i < pool.size(); ++i) {
             core.shards.push_back(std::make_unique<shard>(core, i, pool.context(i)));
         }
@@ -325,6 +338,7 @@ broker_stats broker::stats() {
         total.dropped_qos0_backpressure += c.dropped_qos0_backpressure;
         total.protocol_errors += c.protocol_errors;
         total.auth_failures += c.auth_failures;
+        total.auth_busy += c.auth_busy;
         total.denied_publishes += c.denied_publishes;
         total.denied_deliveries += c.denied_deliveries;
         total.denied_connects += c.denied_connects;
@@ -333,7 +347,13 @@ broker_stats broker::stats() {
         total.persistent_sessions += c.persistent_sessions;
         total.sessions_expired += c.sessions_expired;
     }
-    total.open_connections = impl_->core.open_connections.load(std::memory_order_relaxed);
+    total.open_connections = impl_->core.gate->open();
+    if (impl_->core.authn) {
+        const auto a = impl_->core.authn->stats();
+        total.auth_hashed = a.hashed;
+        total.auth_dropped = a.dropped;
+        total.auth_queued = a.queued;
+    }
     total.retained = impl_->core.retained.size();
     total.last_values = impl_->core.last_values.size();
     const store::store_stats st = impl_->core.db->stats();
@@ -370,34 +390,30 @@ net::shard_pool& broker::shards() noexcept { return impl_->pool; }
 
 router::hub& broker::push() noexcept { return impl_->hub; }
 
-void broker::adopt_websocket(int fd, bool v6, std::unique_ptr<net::tls_session> tls, std::vector<std::uint8_t> pending, bool allow_anonymous) {
+void broker::adopt_websocket(net::socket_handover h) {
     const int cur = net::shard_pool::current();
     shard& sh = *impl_->core.shards[cur >= 0 ? static_cast<std::size_t>(cur) : 0];
-    const auto& lim = impl_->core.settings.limits;
-    if (impl_->core.at_connection_limit()) {
-        ++sh.counters().rejected_connections;
-        VIGIL_LOG_LIMITED(warn, "refusing an MQTT WebSocket: over max_connections ({})", lim.max_connections);
-        ::close(fd);
-        return;
-    }
     connection::transfer t;
-    t.tls = std::move(tls);
+    t.ticket = std::move(h.ticket);  // counted since the HTTP request was accepted
+    t.tls = std::move(h.tls);
     t.ws = std::make_unique<net::ws_framing>();
-    if (!pending.empty() && t.ws->feed(pending, t.plaintext) != net::ws_framing::status::ok) {
+    if (!h.pending.empty() && t.ws->feed(h.pending, t.plaintext) != net::ws_framing::status::ok) {
         ++sh.counters().protocol_errors;
         VIGIL_LOG_LIMITED(info, "an MQTT WebSocket sent bad frames right after its upgrade: {}", t.ws->failure());
-        ::close(fd);
+        ::close(h.fd);
         return;
     }
     tcp::socket s(sh.context());
     error_code ec;
-    s.assign(v6 ? tcp::v6() : tcp::v4(), fd, ec);
+    s.assign(h.v6 ? tcp::v6() : tcp::v4(), h.fd, ec);
     if (ec) {
-        ::close(fd);
+        ::close(h.fd);
         return;
     }
-    std::make_shared<connection>(sh, std::move(s), allow_anonymous, std::move(t))->start();
+    std::make_shared<connection>(sh, std::move(s), h.allow_anonymous, std::move(t))->start();
 }
+
+net::connection_gate& broker::gate() noexcept { return *impl_->core.gate; }
 
 broker_health broker::health() const {
     broker_health h;
@@ -405,7 +421,7 @@ broker_health broker::health() const {
     if (!h.store_ok) {
         h.store_error = impl_->core.db->last_error();
     }
-    h.open_connections = impl_->core.open_connections.load(std::memory_order_relaxed);
+    h.open_connections = impl_->core.gate->open();
     return h;
 }
 

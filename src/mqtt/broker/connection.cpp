@@ -58,6 +58,7 @@ std::uint16_t ws_close_code(const error_code& reason) {
 
 connection::connection(shard& s, tcp::socket sock, bool allow_anonymous, transfer t)
     : shard_(s),
+      ticket_(std::move(t.ticket)),
       sock_(std::move(sock)),
       timer_(s.context()),
       throttle_timer_(s.context()),
@@ -67,7 +68,6 @@ connection::connection(shard& s, tcp::socket sock, bool allow_anonymous, transfe
       tls_(std::move(t.tls)),
       ws_(std::move(t.ws)),
       cipher_out_(std::move(t.cipher_out)) {
-    shard_.core().open_connections.fetch_add(1, std::memory_order_relaxed);
     rx_end_ = rx_.size();
 
     error_code ec;
@@ -79,7 +79,6 @@ connection::connection(shard& s, tcp::socket sock, bool allow_anonymous, transfe
 }
 
 connection::~connection() {
-    shard_.core().open_connections.fetch_sub(1, std::memory_order_relaxed);
     shard_.remove_connection(this);
     if (client_ != nullptr && client_->conn == this) {
         client_->conn = nullptr;
@@ -89,7 +88,8 @@ connection::~connection() {
 
 void connection::start() {
     last_rx_ = std::chrono::steady_clock::now();
-    arm_timer(last_rx_ + shard_.core().settings.limits.connect_timeout);
+    connect_deadline_ = last_rx_ + shard_.core().settings.limits.connect_timeout;
+    arm_timer(connect_deadline_);
     write_cipher();  // TLS bytes carried over from another shard
     if (rx_end_ > 0) {
         process_input();
@@ -130,6 +130,7 @@ void connection::hand_off(unsigned home) {
     t.tls = std::move(tls_);
     t.cipher_out = std::move(cipher_out_);
     t.ws = std::move(ws_);
+    t.ticket = std::move(ticket_);
     error_code ec;
     const bool v6 = sock_.local_endpoint(ec).address().is_v6();
     const int fd = sock_.release(ec);

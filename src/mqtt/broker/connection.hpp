@@ -33,6 +33,7 @@ public:
         std::unique_ptr<net::tls_session> tls;  ///< null on a plain listener
         std::vector<std::uint8_t> cipher_out;   ///< TLS bytes produced, not yet written
         std::unique_ptr<net::ws_framing> ws;    ///< MQTT over WebSocket (/mqtt); else null
+        net::connection_gate::ticket ticket;    ///< its place in the connection bounds
     };
 
     /// `t` holds the state carried from another shard (empty for a new connection).
@@ -94,6 +95,7 @@ private:
     void process_input();
     bool handle_first_packet(const packet& p, std::size_t size);
     void handle_connect(const connect_packet& c);
+    void check_password(accepted_connect ac, const std::string& password);
     void on_authenticated(bool ok, accepted_connect ac);
     void accept(accepted_connect ac);
     void refuse(connect_code code, error_code reason);
@@ -107,6 +109,9 @@ private:
     void acknowledge(packet p);
     void feed_retained();
     [[nodiscard]] bool must_pause_input();
+    /// Every byte this connection holds for the peer, of every layer: queued packets, the
+    /// write in progress, and TLS or WebSocket output (handshake, Pongs) not yet written.
+    [[nodiscard]] std::size_t pending_out() const noexcept { return out_bytes_ + cipher_out_.size(); }
     void send_control(const packet& p);
     void push(out_item item);
     struct gathered {
@@ -124,6 +129,7 @@ private:
     enum class phase : std::uint8_t { awaiting_connect, authenticating, active, closing, closed };
 
     shard& shard_;
+    net::connection_gate::ticket ticket_;
     tcp::socket sock_;
     std::string peer_;       // address:port, for logs
     std::string peer_addr_;  // address, for failed-login tracking
@@ -140,6 +146,7 @@ private:
     message_ref will_;
     std::chrono::milliseconds keep_alive_{0};
     std::chrono::steady_clock::time_point last_rx_;
+    std::chrono::steady_clock::time_point connect_deadline_;  // no CONNECT accepted by then: closed
 
     std::vector<std::uint8_t> rx_;
     std::size_t rx_begin_ = 0;

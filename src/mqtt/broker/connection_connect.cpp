@@ -51,21 +51,20 @@ void connection::handle_connect(const connect_packet& c) {
             return;
         }
         phase_ = phase::authenticating;
-        std::string user = ac.username;  // not ac.username below: the lambda moves `ac`
-        // The callback runs on the authenticator thread: it holds only a weak reference, so
-        // the connection is never destroyed there (its pending connect timer keeps it alive
-        // while it waits), and hands the verdict to the shard.
-        authn->verify_async(
-            std::move(user),
-            password,
-            [weak = weak_from_this(), ctx = &shard_.context(), ac = std::move(ac)](bool ok) mutable {
-                asio::post(*ctx, [weak, ok, ac = std::move(ac)]() mutable {
-                    if (auto self = weak.lock()) {
-                        self->on_authenticated(ok, std::move(ac));
-                    }
-                });
+        // An address with recent failures waits before its check is even queued (password
+        // guessing costs the guesser time, not the server CPU).
+        const auto wait = shard_.core().logins.delay(peer_addr_);
+        if (wait.count() == 0) {
+            check_password(std::move(ac), password);
+            return;
+        }
+        timer_.expires_after(wait);
+        timer_.async_wait([self = shared_from_this(), ac = std::move(ac), password](error_code ec) mutable {
+            if (!ec && self->phase_ == phase::authenticating) {
+                self->arm_timer(self->connect_deadline_);
+                self->check_password(std::move(ac), password);
             }
-        );
+        });
         return;
     }
     if (!allow_anonymous_) {
@@ -75,19 +74,39 @@ void connection::handle_connect(const connect_packet& c) {
     accept(std::move(ac));
 }
 
+void connection::check_password(accepted_connect ac, const std::string& password) {
+    auth::check_request r{ac.username, password, peer_addr_, weak_from_this()};
+    // The callback runs on a hashing thread: it holds only a weak reference, so the
+    // connection is never destroyed there, and hands the verdict to the shard. While the
+    // check waits the connection keeps reading (continue_input), so a client that goes away
+    // is noticed and its check dropped.
+    const bool queued = shard_.core().authn->verify_async(
+        std::move(r),
+        [weak = weak_from_this(), ctx = &shard_.context(), ac](bool ok) mutable {
+            asio::post(*ctx, [weak, ok, ac = std::move(ac)]() mutable {
+                if (auto self = weak.lock()) {
+                    self->on_authenticated(ok, std::move(ac));
+                }
+            });
+        }
+    );
+    if (!queued) {
+        ++shard_.counters().auth_busy;
+        VIGIL_LOG_LIMITED(warn, "{}: too many password checks waiting (for this address or in all): CONNACK 0x03", peer_);
+        refuse(connect_code::server_unavailable, make_error_code(errc::server_busy));
+        return;
+    }
+    continue_input();  // reads on (bounded) to notice a close
+}
+
 void connection::on_authenticated(bool ok, accepted_connect ac) {
     if (phase_ != phase::authenticating) {
         return;  // closed meanwhile (connect timeout, server stopping)
     }
     if (!ok) {
         ++shard_.counters().auth_failures;
-        // Answer repeated failures from one address ever more slowly (password guessing).
-        timer_.expires_after(shard_.core().logins.failed(peer_addr_));
-        timer_.async_wait([self = shared_from_this()](error_code ec) {
-            if (!ec && self->phase_ == phase::authenticating) {
-                self->refuse(connect_code::bad_username_or_password, make_error_code(errc::bad_credentials));
-            }
-        });
+        shard_.core().logins.failed(peer_addr_);  // its next attempt waits before hashing
+        refuse(connect_code::bad_username_or_password, make_error_code(errc::bad_credentials));
         return;
     }
     shard_.core().logins.succeeded(peer_addr_);

@@ -153,8 +153,16 @@ void connection::on_input() {
 
 void connection::continue_input() {
     process_input();
+    if (phase_ == phase::authenticating) {
+        // Waiting for the password check: read on, so a client that goes away is noticed
+        // (its check is then dropped), but buffer no more than one packet's worth.
+        if (rx_end_ - rx_begin_ < shard_.core().settings.limits.max_packet_size) {
+            do_read();
+        }
+        return;
+    }
     if (phase_ != phase::awaiting_connect && phase_ != phase::active) {
-        return;  // closed, closing, or authenticating (reading resumes after the verdict)
+        return;  // closed or closing
     }
     if (must_pause_input()) {
         return;
@@ -177,7 +185,7 @@ void connection::continue_input() {
 }
 
 bool connection::must_pause_input() {
-    if (out_bytes_ > shard_.core().settings.limits.max_outbound_bytes) {
+    if (pending_out() > shard_.core().settings.limits.max_outbound_bytes) {
         read_paused_ = true;  // the peer does not read what we send: stop reading from it
         return true;
     }

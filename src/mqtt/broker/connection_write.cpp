@@ -193,7 +193,7 @@ void connection::flush() {
         close(close_reason_, false);
         return;
     }
-    if (read_paused_ && out_bytes_ <= shard_.core().settings.limits.max_outbound_bytes / 2) {
+    if (read_paused_ && pending_out() <= shard_.core().settings.limits.max_outbound_bytes / 2) {
         read_paused_ = false;
         continue_input();
     }

@@ -351,8 +351,23 @@ void shard::flush_dirty() {
     flushing_.clear();
 }
 
-std::chrono::milliseconds login_throttle::failed(const std::string& address) {
-    static constexpr auto forget_after = std::chrono::minutes{10};
+namespace {
+constexpr auto forget_failures_after = std::chrono::minutes{10};
+}  // namespace
+
+std::chrono::milliseconds login_throttle::delay(const std::string& address) {
+    const auto now = std::chrono::steady_clock::now();
+    const std::lock_guard lock{mu_};
+    const auto it = failures_.find(address);
+    if (it == failures_.end() || it->second.count == 0 || now - it->second.last > forget_failures_after) {
+        return std::chrono::milliseconds{0};
+    }
+    const unsigned shift = std::min(it->second.count - 1, 6u);
+    return std::min(std::chrono::milliseconds{100} * (1u << shift), std::chrono::milliseconds{5000});
+}
+
+void login_throttle::failed(const std::string& address) {
+    static constexpr auto forget_after = forget_failures_after;
     constexpr std::size_t max_tracked = 100'000;
     const auto now = std::chrono::steady_clock::now();
     const std::lock_guard lock{mu_};
@@ -368,8 +383,6 @@ std::chrono::milliseconds login_throttle::failed(const std::string& address) {
     }
     f.last = now;
     ++f.count;
-    const unsigned shift = std::min(f.count - 1, 6u);
-    return std::min(std::chrono::milliseconds{100} * (1u << shift), std::chrono::milliseconds{5000});
 }
 
 void login_throttle::succeeded(const std::string& address) {

@@ -6,6 +6,7 @@
 #include <vigil/config/settings.hpp>
 #include <vigil/mqtt/broker/broker.hpp>
 #include <vigil/mqtt/session/session.hpp>
+#include <vigil/net/gate.hpp>
 #include <vigil/router/filter_index.hpp>
 #include <vigil/router/hub.hpp>
 #include <vigil/router/local_table.hpp>
@@ -71,9 +72,11 @@ struct client {
 /// Thread safety: safe.
 class login_throttle {
 public:
-    /// Records a failed login from `address`; returns how long to wait before answering.
-    /// The delay doubles with each failure within 10 minutes, from 100 ms up to 5 s.
-    [[nodiscard]] std::chrono::milliseconds failed(const std::string& address);
+    /// Records a failed login from `address`.
+    void failed(const std::string& address);
+    /// How long a login from `address` waits before its password is checked: 0 without
+    /// recent failures, then 100 ms doubling with each failure within 10 minutes, up to 5 s.
+    [[nodiscard]] std::chrono::milliseconds delay(const std::string& address);
     void succeeded(const std::string& address);
 
 private:
@@ -127,12 +130,8 @@ struct broker_core {
     std::atomic<bool> stopping{false};
     router::retained_store last_values;
     std::unique_ptr<auth::authenticator> authn;  ///< null without a password file
-    // relaxed: a limit check, not synchronisation; a brief overshoot by a few is harmless.
-    std::atomic<std::size_t> open_connections{0};
-    /// True when a new connection (any listener, TCP or WebSocket) must be refused.
-    [[nodiscard]] bool at_connection_limit() const noexcept {
-        return open_connections.load(std::memory_order_relaxed) >= settings.limits.max_connections;
-    }
+    /// Admission of new connections (every listener, TCP, TLS, HTTP and WebSocket).
+    std::unique_ptr<net::connection_gate> gate;
     login_throttle logins;
     router::index_writer index;
     router::retained_store retained;

@@ -41,6 +41,8 @@ public:
                 return "bad username or password";
             case errc::not_authorized:
                 return "not authorized";
+            case errc::server_busy:
+                return "server busy: too many password checks waiting";
             case errc::credentials_revoked:
                 return "its credentials were revoked (password, certificate or CRL reloaded)";
             case errc::store_failure:

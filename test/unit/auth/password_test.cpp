@@ -57,13 +57,14 @@ TEST_CASE("auth: authenticator verifies off-thread and caches successes", "[auth
     std::condition_variable cv;
     int answers = 0;
     bool results[4] = {};
+    const auto owner = std::make_shared<int>(0);
     auto ask = [&](std::string u, std::string p, int i) {
-        a.verify_async(std::move(u), std::move(p), [&, i](bool ok) {
+        REQUIRE(a.verify_async({std::move(u), std::move(p), "10.0.0." + std::to_string(i), owner}, [&, i](bool ok) {
             const std::lock_guard lock{mu};
             results[i] = ok;
             ++answers;
             cv.notify_all();
-        });
+        }));
     };
     CHECK_FALSE(a.cached("dev", "right"));
     ask("dev", "right", 0);
@@ -92,15 +93,17 @@ TEST_CASE("auth: several hashing threads answer every check once", "[auth][passw
     std::condition_variable cv;
     std::vector<int> answers(24, 0);
     std::vector<bool> results(24, false);
+    const auto owner = std::make_shared<int>(0);
     for (int i = 0; i < 24; ++i) {
-        // Even checks carry the right password, odd ones a wrong one.
+        // Even checks carry the right password, odd ones a wrong one; four addresses.
         const int user = i / 2;
-        a.verify_async("dev" + std::to_string(user), i % 2 == 0 ? "pw" + std::to_string(user) : "nope", [&, i](bool ok) {
+        check_request r{"dev" + std::to_string(user), i % 2 == 0 ? "pw" + std::to_string(user) : "nope", "10.0.0." + std::to_string(i % 4), owner};
+        REQUIRE(a.verify_async(std::move(r), [&, i](bool ok) {
             const std::lock_guard lock{mu};
             results[static_cast<std::size_t>(i)] = ok;
             ++answers[static_cast<std::size_t>(i)];
             cv.notify_all();
-        });
+        }));
     }
     std::unique_lock lock{mu};
     REQUIRE(cv.wait_for(lock, std::chrono::seconds{30}, [&] {
@@ -110,4 +113,61 @@ TEST_CASE("auth: several hashing threads answer every check once", "[auth][passw
         CHECK(answers[i] == 1);
         CHECK(results[i] == (i % 2 == 0));
     }
+}
+
+TEST_CASE("auth: a flood of checks from one address delays another's by one hash at most", "[auth][password]") {
+    password_file users;
+    users.set("dev", hash_password("right", 20000));
+    authenticator a{std::move(users), 1, 16, 4096};
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<std::string> order;  // who was answered, in order
+    const auto owner = std::make_shared<int>(0);
+    auto ask = [&](const std::string& who, const std::string& address, const std::string& password) {
+        return a.verify_async({"dev", password, address, owner}, [&, who](bool) {
+            const std::lock_guard lock{mu};
+            order.push_back(who);
+            cv.notify_all();
+        });
+    };
+    int accepted = 0;
+    int refused = 0;
+    for (int i = 0; i < 40; ++i) {
+        (ask("attacker", "192.0.2.66", "guess" + std::to_string(i)) ? accepted : refused) += 1;
+    }
+    CHECK(refused >= 40 - 17);  // 16 wait per address, and one may already be in flight
+    CHECK(a.stats().refused == static_cast<std::uint64_t>(refused));
+    REQUIRE(ask("user", "198.51.100.7", "right"));
+    std::unique_lock lock{mu};
+    REQUIRE(cv.wait_for(lock, std::chrono::seconds{60}, [&] { return static_cast<int>(order.size()) == accepted + 1; }));
+    const auto user_at = std::find(order.begin(), order.end(), "user") - order.begin();
+    INFO("answered in order: user at " << user_at << " of " << order.size());
+    CHECK(user_at <= 2);  // one attacker check in flight, at most one more taken before its turn
+}
+
+TEST_CASE("auth: checks whose connections have gone are dropped before hashing", "[auth][password]") {
+    password_file users;
+    users.set("dev", hash_password("right", 20000));
+    authenticator a{std::move(users), 1};
+    std::mutex mu;
+    std::condition_variable cv;
+    int answered = 0;
+    auto answer = [&](bool) {
+        const std::lock_guard lock{mu};
+        ++answered;
+        cv.notify_all();
+    };
+    const auto alive = std::make_shared<int>(0);
+    REQUIRE(a.verify_async({"dev", "slow", "203.0.113.1", alive}, answer));  // keeps the worker busy
+    auto gone = std::make_shared<int>(0);
+    for (int i = 0; i < 5; ++i) {
+        REQUIRE(a.verify_async({"dev", "p" + std::to_string(i), "203.0.113.2", gone}, answer));
+    }
+    gone.reset();  // the connections closed while their checks waited
+    // The same address's checks run in order: once this one is answered, the five were handled.
+    REQUIRE(a.verify_async({"dev", "last", "203.0.113.2", alive}, answer));
+    std::unique_lock lock{mu};
+    REQUIRE(cv.wait_for(lock, std::chrono::seconds{60}, [&] { return answered == 2; }));
+    CHECK(a.stats().hashed == 2);
+    CHECK(a.stats().dropped == 5);
 }

@@ -81,6 +81,27 @@ TEST_CASE("ws_framing: frames split at every byte and fragmented messages give t
     CHECK(ctrl == bytes{0x8A, 2, 'h', 'i'});  // the Pong echoes the Ping's payload, unmasked
 }
 
+TEST_CASE("ws_framing: a flood of Pings leaves one Pong waiting, for the newest") {
+    ws_framing ws;
+    bytes wire;
+    for (int i = 0; i < 10000; ++i) {
+        const bytes ping = client_frame(9, {static_cast<std::uint8_t>(i & 0xFF), static_cast<std::uint8_t>(i >> 8)});
+        wire.insert(wire.end(), ping.begin(), ping.end());
+    }
+    bytes out;
+    REQUIRE(ws.feed(wire, out) == ws_framing::status::ok);
+    CHECK(out.empty());
+    bytes ctrl;
+    ws.take_output(ctrl);
+    CHECK(ctrl == bytes{0x8A, 2, 9999 & 0xFF, 9999 >> 8});
+    // A Close after a Pong not yet taken: both go out, in order.
+    REQUIRE(ws.feed(client_frame(9, {'a'}), out) == ws_framing::status::ok);
+    REQUIRE(ws.feed(client_frame(8, {0x03, 0xE8}), out) == ws_framing::status::closed);
+    ctrl.clear();
+    ws.take_output(ctrl);
+    CHECK(ctrl == bytes{0x8A, 1, 'a', 0x88, 2, 0x03, 0xE8});
+}
+
 TEST_CASE("ws_framing: a Close is answered and ends decoding") {
     ws_framing ws;
     bytes out;

@@ -12,8 +12,9 @@
 #include <vector>
 
 namespace vigil::net {
+class connection_gate;
 class shard_pool;
-class tls_session;
+struct socket_handover;
 }
 namespace vigil::router {
 class hub;
@@ -30,13 +31,17 @@ struct bound_listener {
 
 /// Counters of the whole broker (sums over the shards): what every limit and failure did.
 struct broker_stats {
-    std::uint64_t open_connections = 0;
+    std::uint64_t open_connections = 0;       ///< MQTT and HTTP (WebSockets included)
     std::uint64_t connections_accepted = 0;   ///< CONNECTs accepted
     std::uint64_t publishes_in = 0;           ///< messages routed (client PUBLISH and wills)
     std::uint64_t deliveries = 0;             ///< messages handed to sessions
     std::uint64_t dropped_qos0_backpressure = 0;
     std::uint64_t protocol_errors = 0;
     std::uint64_t auth_failures = 0;
+    std::uint64_t auth_busy = 0;              ///< CONNACK 0x03: the password-check queue was full
+    std::uint64_t auth_hashed = 0;            ///< password checks hashed
+    std::uint64_t auth_dropped = 0;           ///< password checks dropped: their clients had gone
+    std::uint64_t auth_queued = 0;            ///< password checks waiting now
     std::uint64_t denied_publishes = 0;
     std::uint64_t denied_deliveries = 0;      ///< messages withheld: the subscriber may not read the topic
     std::uint64_t denied_connects = 0;        ///< CONNECTs refused by the ACL or session ownership
@@ -94,11 +99,14 @@ public:
     /// Routing for the WebSocket push gateway's connections (calls from shard threads).
     [[nodiscard]] router::hub& push() noexcept;
 
-    /// MQTT over WebSocket: serves the connected socket `fd` (IPv6 when `v6`), whose HTTP
-    /// upgrade to the `mqtt` subprotocol is done, on the calling shard thread, exactly like a
-    /// connection from an MQTT listener. `tls` is its TLS state (null on plain HTTP);
-    /// `pending` holds bytes read past the upgrade (WebSocket frames, decrypted).
-    void adopt_websocket(int fd, bool v6, std::unique_ptr<net::tls_session> tls, std::vector<std::uint8_t> pending, bool allow_anonymous);
+    /// MQTT over WebSocket: serves a connected socket whose HTTP upgrade to the `mqtt`
+    /// subprotocol is done, on the calling shard thread, exactly like a connection from an
+    /// MQTT listener (it keeps the place in the connection bounds it took at accept).
+    void adopt_websocket(net::socket_handover h);
+
+    /// Admission of every connection (MQTT and HTTP): max_connections and
+    /// max_connections_per_address. The HTTP front door takes its places here too.
+    [[nodiscard]] net::connection_gate& gate() noexcept;
 
     [[nodiscard]] broker_health health() const;
 

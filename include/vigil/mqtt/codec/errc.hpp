@@ -24,6 +24,7 @@ enum class errc : int {
     not_authorized,                 ///< CONNACK return code 0x05
     store_failure,                  ///< the store could not commit what an ack covers
     credentials_revoked,            ///< a reload removed or changed what the client logged in with
+    server_busy,                    ///< CONNACK return code 0x03: too many password checks waiting
 };
 
 const boost::system::error_category& mqtt_category() noexcept;
