@@ -68,7 +68,10 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         cfg = os.path.join(tmp, "vigil.toml")
         with open(cfg, "w") as f:
+            # One loader sets them all: its identity's retained quota is raised to the count.
             f.write(f'workers = {a.workers}\nlog_level = "info"\ndata_dir = "{tmp}/var"\n'
+                    f'[limits]\nmax_retained = {max(a.count, 1)}\nmax_retained_per_identity = {max(a.count, 1)}\n'
+                    f'max_retained_bytes_per_identity = "{max(a.count * 200 >> 20, 64)}MiB"\n'
                     '[[listener]]\nbind = "127.0.0.1"\nport = 0\n')
         p, port, ready, _ = start(a.binary, cfg)
         base = rss_kib(p.pid)

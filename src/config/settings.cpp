@@ -1,5 +1,7 @@
 #include <vigil/config/settings.hpp>
 
+#include "context.hpp"
+
 #include <vigil/core/topic.hpp>
 
 #include <fmt/format.h>
@@ -17,65 +19,6 @@
 
 namespace vigil::config {
 namespace {
-
-struct context {
-    std::string_view source;
-
-    [[noreturn]] void fail(const toml::node& n, std::string_view what) const {
-        throw config_error(fmt::format("{}:{}: {}", source, n.source().begin.line, what));
-    }
-
-    /// Rejects keys of `t` not in `known` (catches typos instead of ignoring them).
-    void only(const toml::table& t, std::initializer_list<std::string_view> known, std::string_view where) const {
-        for (const auto& [k, v] : t) {
-            if (std::find(known.begin(), known.end(), k.str()) == known.end()) {
-                fail(v, fmt::format("unknown key '{}{}'", where, k.str()));
-            }
-        }
-    }
-
-    template <class T>
-    T integer(const toml::node& n, std::string_view key, std::int64_t lo, std::int64_t hi) const {
-        const auto* v = n.as_integer();
-        if (v == nullptr) {
-            fail(n, fmt::format("'{}' must be an integer", key));
-        }
-        const std::int64_t x = v->get();
-        if (x < lo || x > hi) {
-            fail(n, fmt::format("'{}' must be between {} and {}, got {}", key, lo, hi, x));
-        }
-        return static_cast<T>(x);
-    }
-
-    std::string string(const toml::node& n, std::string_view key) const {
-        const auto* v = n.as_string();
-        if (v == nullptr) {
-            fail(n, fmt::format("'{}' must be a string", key));
-        }
-        return v->get();
-    }
-
-    /// An array of strings; `what` says what its items are, for the error.
-    std::vector<std::string> strings(const toml::node& n, std::string_view key, std::string_view what) const {
-        const auto* arr = n.as_array();
-        if (arr == nullptr) {
-            fail(n, fmt::format("'{}' must be an array of {}", key, what));
-        }
-        std::vector<std::string> out;
-        for (const auto& item : *arr) {
-            out.push_back(string(item, key));
-        }
-        return out;
-    }
-
-    std::chrono::milliseconds duration(const toml::node& n, std::string_view key) const {
-        std::chrono::milliseconds d{};
-        if (!parse_duration(string(n, key), d) || d.count() <= 0) {
-            fail(n, fmt::format("'{}' must be a positive duration such as \"500ms\", \"10s\" or \"5m\"", key));
-        }
-        return d;
-    }
-};
 
 /// A boolean key, or `fallback` when absent.
 bool parse_flag(const context& cx, const toml::node* v, std::string_view key, bool fallback) {
@@ -154,44 +97,6 @@ listener_settings parse_listener(const context& cx, const toml::node& n) {
     }
     l.allow_anonymous = parse_flag(cx, t->get("allow_anonymous"), "listener.allow_anonymous", l.loopback());
     return l;
-}
-
-void parse_limits(const context& cx, const toml::table& t, limits_settings& lim) {
-    cx.only(t, {"max_inflight", "max_queued", "max_packet_size", "max_outbound_bytes", "connect_timeout", "max_connections", "max_connections_per_address", "max_publish_rate", "max_queued_bytes", "session_expiry"}, "limits.");
-    if (const auto* v = t.get("session_expiry")) {
-        if (const auto* str = v->as_string(); str != nullptr && str->get() == "never") {
-            lim.session_expiry = std::chrono::milliseconds{0};
-        } else {
-            lim.session_expiry = cx.duration(*v, "limits.session_expiry (or \"never\")");
-        }
-    }
-    if (const auto* v = t.get("max_connections_per_address")) {
-        lim.max_connections_per_address = cx.integer<std::size_t>(*v, "limits.max_connections_per_address", 0, 10'000'000);
-    }
-    if (const auto* v = t.get("max_connections")) {
-        lim.max_connections = cx.integer<std::size_t>(*v, "limits.max_connections", 1, 10'000'000);
-    }
-    if (const auto* v = t.get("max_publish_rate")) {
-        lim.max_publish_rate = cx.integer<unsigned>(*v, "limits.max_publish_rate", 0, 10'000'000);
-    }
-    if (const auto* v = t.get("max_queued_bytes")) {
-        lim.max_queued_bytes = cx.integer<std::size_t>(*v, "limits.max_queued_bytes", 1024, std::int64_t{1} << 40);
-    }
-    if (const auto* v = t.get("max_inflight")) {
-        lim.max_inflight = cx.integer<std::uint16_t>(*v, "limits.max_inflight", 1, 65535);
-    }
-    if (const auto* v = t.get("max_queued")) {
-        lim.max_queued = cx.integer<std::size_t>(*v, "limits.max_queued", 1, 100'000'000);
-    }
-    if (const auto* v = t.get("max_packet_size")) {
-        lim.max_packet_size = cx.integer<std::size_t>(*v, "limits.max_packet_size", 64, 268'435'460);
-    }
-    if (const auto* v = t.get("max_outbound_bytes")) {
-        lim.max_outbound_bytes = cx.integer<std::size_t>(*v, "limits.max_outbound_bytes", 4096, std::int64_t{1} << 34);
-    }
-    if (const auto* v = t.get("connect_timeout")) {
-        lim.connect_timeout = cx.duration(*v, "limits.connect_timeout");
-    }
 }
 
 }  // namespace

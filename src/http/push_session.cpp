@@ -38,6 +38,7 @@ constexpr std::size_t hard_bound = 16 * 1024 * 1024;  // close with 1013 beyond 
 constexpr std::size_t max_frame_in = 64 * 1024;
 constexpr std::size_t max_filters = 256;
 constexpr std::size_t snapshot_chunk = 1000;          // messages per snapshot frame
+constexpr std::size_t snapshot_low_water = 64 * 1024;  // more snapshot frames only below this
 constexpr unsigned max_bad_requests = 100;
 constexpr std::size_t max_batch_frames = 256;         // JSON objects per WebSocket frame
 constexpr std::size_t max_batch_bytes = 64 * 1024;
@@ -99,6 +100,9 @@ public:
         }
         if (checked_filters_ > 0 && !token_->rights.may_read(m->topic())) {
             return;  // a limited subscription: authorization where data leaves
+        }
+        for (auto& s : snapshots_) {
+            s.pending.erase(m->topic());  // newer than what a snapshot still to be sent holds
         }
         if (conflating_ && m->published_qos() == qos::at_most_once && hub_.is_state_topic(m->topic())) {
             auto& p = conflated_[std::string{m->topic()}];
@@ -213,6 +217,7 @@ private:
         if (queue_.empty() && out_.capacity() > idle_buffer) {
             std::string{}.swap(out_);  // an idle dashboard keeps no write buffer
         }
+        pump_snapshots();
         if (conflating_ && queued_ <= soft_bound / 2) {
             conflating_ = false;
             auto newest = std::move(conflated_);
@@ -329,27 +334,41 @@ private:
     }
 
     void send_snapshot(std::string_view id, const std::vector<std::string>& fs) {
-        // The newest known value of every matching topic, right after "subscribed".
-        std::map<std::string_view, message_ref> all;
+        // The newest known value of every matching topic, right after "subscribed", sent a
+        // chunk at a time as the queue drains: a large snapshot never counts against the
+        // slow-client close, and a live message that overtakes it replaces its topic's entry.
+        snapshot s;
+        s.id = id;
         for (const auto& f : fs) {
             for (auto& m : hub_.snapshot(f)) {
                 if (!token_ || token_->rights.may_read(m->topic())) {
-                    all.emplace(m->topic(), m);
+                    s.pending.emplace(m->topic(), m);
                 }
             }
         }
-        auto it = all.begin();
-        do {
+        snapshots_.push_back(std::move(s));
+        pump_snapshots();
+    }
+
+    /// Queues snapshot chunks while the queue is short.
+    void pump_snapshots() {
+        while (!snapshots_.empty() && !closed_ && queued_ < snapshot_low_water) {
+            auto& s = snapshots_.front();
             std::string r = "{\"op\":\"snapshot\",\"id\":";
-            append_json_string(r, id);
+            append_json_string(r, s.id);
             r += ",\"messages\":[";
-            for (std::size_t n = 0; it != all.end() && n < snapshot_chunk; ++it, ++n) {
+            std::size_t n = 0;
+            for (auto it = s.pending.begin(); it != s.pending.end() && n < snapshot_chunk; it = s.pending.erase(it), ++n) {
                 r += n == 0 ? "{" : ",{";
                 r += *frame_body(it->second);
             }
-            r += fmt::format("],\"last\":{}}}", it == all.end() ? "true" : "false");
+            const bool last = s.pending.empty();
+            r += fmt::format("],\"last\":{}}}", last ? "true" : "false");
+            if (last) {
+                snapshots_.pop_front();
+            }
             reply(std::move(r));
-        } while (it != all.end() && !closed_);
+        }
     }
 
     void on_publish(simdjson::dom::element req, std::string_view id) {
@@ -381,7 +400,9 @@ private:
             bytes = simdjson::minify(payload);
         }
         // "published" means what PUBACK means: in durable mode, committed to the store.
+        // What a dashboard sets is counted against its token (all of them share one without tokens).
         hub_.publish(message::make(t, {reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()}, qos::at_least_once, retain),
+                     token_ ? fmt::format("API token '{}'", token_->name) : std::string{"dashboards without a token"},
                      [weak = weak_from_this(), rid = std::string{id}](bool committed) {
                          auto self = weak.lock();
                          if (!self || self->closed_) {
@@ -442,6 +463,7 @@ private:
         queue_.clear();  // a write in progress has its bytes in out_
         queued_ = 0;
         conflated_.clear();
+        snapshots_.clear();
     }
 
     websocket::stream<stream> ws_;
@@ -460,6 +482,13 @@ private:
     bool attached_ = false;
     bool conflating_ = false;
     std::map<std::string, pending> conflated_;
+    /// A snapshot not yet sent in full: its request id and the newest message per topic still
+    /// to send (keys view into the messages).
+    struct snapshot {
+        std::string id;
+        std::map<std::string_view, message_ref> pending;
+    };
+    std::deque<snapshot> snapshots_;
     std::set<std::string> filters_;
     std::size_t checked_filters_ = 0;  // filters of which the token may read only some topics
     std::uint64_t seq_ = 0;

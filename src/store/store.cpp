@@ -22,6 +22,8 @@
 #include <mutex>
 #include <thread>
 
+#include <sys/statvfs.h>
+
 namespace vigil::store {
 
 void write_batch::put(family f, std::string key, std::string value) {
@@ -54,7 +56,8 @@ std::string prefix_end(std::string prefix) {
 
 class rocks_store final : public store {
 public:
-    rocks_store(rocks_db db, bool sync) : db_(std::move(db)), sync_(sync), thread_([this] { run(); }) {}
+    rocks_store(rocks_db db, bool sync, std::uint64_t min_free)
+        : db_(std::move(db)), sync_(sync), min_free_(min_free), thread_([this] { run(); }) {}
 
     ~rocks_store() override { stop(); }
     rocks_store(const rocks_store&) = delete;
@@ -94,6 +97,8 @@ public:
 
     bool healthy() const noexcept override { return healthy_.load(std::memory_order_acquire); }
 
+    bool disk_low() const noexcept override { return disk_low_.load(std::memory_order_relaxed); }
+
     std::string last_error() const override {
         const std::lock_guard lock{mu_};
         return last_error_;
@@ -125,11 +130,18 @@ private:
     };
 
     void run() {
+        check_free_space();
         std::vector<pending> work;
         for (;;) {
             {
                 std::unique_lock lock{mu_};
-                cv_.wait(lock, [this] { return !queue_.empty() || stopping_; });
+                // Wakes at least every second to look at the disk's free space.
+                const bool woken = cv_.wait_for(lock, std::chrono::seconds{1}, [this] { return !queue_.empty() || stopping_; });
+                if (!woken) {
+                    lock.unlock();
+                    check_free_space();
+                    continue;
+                }
                 if (queue_.empty()) {
                     return;  // stopping, and everything submitted is committed
                 }
@@ -137,6 +149,32 @@ private:
             }
             commit(work);
             work.clear();
+            check_free_space();
+        }
+    }
+
+    /// Updates disk_low_ from statvfs, at most every 100 ms; logs when it changes.
+    void check_free_space() {
+        if (min_free_ == 0) {
+            return;
+        }
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last_space_check_ < std::chrono::milliseconds{100}) {
+            return;
+        }
+        last_space_check_ = now;
+        struct statvfs st {};
+        if (::statvfs(db_.path.c_str(), &st) != 0) {
+            return;
+        }
+        const std::uint64_t free = static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
+        const bool low = free < min_free_;
+        if (low != disk_low_.exchange(low, std::memory_order_relaxed)) {
+            if (low) {
+                log::warn("{}: {} MiB free, below min_free_disk ({} MiB): new retained messages are refused until there is room", db_.path, free >> 20, min_free_ >> 20);
+            } else {
+                log::info("{}: {} MiB free again: retained messages are stored again", db_.path, free >> 20);
+            }
         }
     }
 
@@ -205,6 +243,10 @@ private:
 
     rocks_db db_;
     bool sync_;
+    std::uint64_t min_free_;
+    std::chrono::steady_clock::time_point last_space_check_{};  // store thread only
+    // relaxed: a flag shards read to refuse retained data; a moment's staleness is harmless.
+    std::atomic<bool> disk_low_{false};
     mutable std::mutex mu_;
     std::condition_variable cv_;
     std::vector<pending> queue_;  // guarded by mu_
@@ -219,7 +261,7 @@ private:
 }  // namespace
 
 std::unique_ptr<store> store::open(const options& o) {
-    return std::make_unique<rocks_store>(open_rocks(o.dir, false), o.sync);
+    return std::make_unique<rocks_store>(open_rocks(o.dir, false), o.sync, o.min_free_bytes);
 }
 
 check_report check(const std::filesystem::path& dir) {

@@ -192,7 +192,7 @@ def test_clean_session_erases_the_stored_session(start_vigil, workers, tmp_path)
 
 def test_wildcard_subscribe_receives_every_retained_message(start_vigil, workers):
     """No hidden cap: 100,000 retained topics, QoS 1, paced by the inflight window."""
-    v = start_vigil(workers, "[limits]\nmax_queued = 1000\n")
+    v = start_vigil(workers, "[limits]\nmax_queued = 1000\nmax_retained_per_identity = 100000\n")  # one client sets them all
     n = 100_000
     c = raw.RawClient(v.port, timeout=60)
     c.connect("loader")

@@ -128,7 +128,9 @@ def test_full_disk_while_running_acknowledges_nothing_it_cannot_keep(start_vigil
     fs = Tmpfs(16)
     try:
         data = os.path.join(fs.path, "var")
-        v = start_vigil(workers, data_dir=data)
+        # No free-space mark: this is about the disk filling anyway (queues, sessions).
+        no_mark = "[limits]\nmin_free_disk = 0\n"
+        v = start_vigil(workers, no_mark, data_dir=data)
         pub = Paho(v.port, "before")
         pub.publish("devices/kept/status", "acknowledged before the disk filled", 1, retain=True)
         pub.stop()
@@ -152,7 +154,7 @@ def test_full_disk_while_running_acknowledges_nothing_it_cannot_keep(start_vigil
         fs.unfill()
         assert v.stop() == 0
         # What was acknowledged before is intact.
-        v2 = start_vigil(workers, data_dir=data)
+        v2 = start_vigil(workers, no_mark, data_dir=data)
         c = raw.RawClient(v2.port)
         c.connect("", clean=True)
         c.send(raw.subscribe(1, ("devices/kept/status", 0)))
@@ -170,7 +172,7 @@ def test_full_disk_websocket_publish_is_not_confirmed(start_vigil, tmp_path):
     its command was not stored."""
     fs = Tmpfs(16)
     try:
-        v = start_vigil(2, data_dir=os.path.join(fs.path, "var"))
+        v = start_vigil(2, "[limits]\nmin_free_disk = 0\n", data_dir=os.path.join(fs.path, "var"))
         fs.fill(64 * 1024)
 
         async def run():

@@ -29,13 +29,13 @@ pattern read devices/%u/commands
 USERS = ("dispatcher", "car-1", "car-2", "car-secret")
 
 
-def secured(start_vigil, tmp_path, vigil_binary, acl=ACL, workers=2, auth_extra="", data_dir=None):
+def secured(start_vigil, tmp_path, vigil_binary, acl=ACL, workers=2, auth_extra="", data_dir=None, extra_limits=""):
     pw = tmp_path / "passwd"
     if not pw.exists():
         make_users(vigil_binary, pw, {u: f"{u}-pass" for u in USERS})
     (tmp_path / "acl").write_text(acl)
     return start_vigil(workers, f'allow_anonymous = false\n[auth]\npassword_file = "{pw}"\n'
-                                f'acl_file = "{tmp_path / "acl"}"\n{auth_extra}', data_dir=data_dir)
+                                f'acl_file = "{tmp_path / "acl"}"\n{auth_extra}[limits]\n{extra_limits}', data_dir=data_dir)
 
 
 def login(port, client_id, user, clean=True, will=None):

@@ -92,6 +92,18 @@ struct limits_settings {
     /// A persistent session whose client has been away this long is discarded with its
     /// queue (0 = never, as MQTT 3.1.1 and mosquitto's default).
     std::chrono::milliseconds session_expiry{0};
+    /// After CONNECT, a packet begun must be complete within this (a trickled packet holds
+    /// its buffer only so long).
+    std::chrono::milliseconds packet_timeout{30000};
+    std::size_t max_subscriptions = 1000;          ///< filters per client
+    std::size_t max_sessions_per_identity = 1000;  ///< persistent sessions one identity may own (0 = unlimited)
+    std::size_t max_retained = 1'000'000;          ///< retained messages in all
+    std::uint64_t max_retained_bytes = std::uint64_t{1} << 30;  ///< their payload bytes
+    std::size_t max_retained_per_identity = 10'000;             ///< retained messages one identity set
+    std::uint64_t max_retained_bytes_per_identity = std::uint64_t{64} << 20;
+    /// Below this much free space on data_dir's disk new retained messages are refused, before
+    /// the store fails for lack of room (0 = no check).
+    std::uint64_t min_free_disk = std::uint64_t{256} << 20;
 };
 
 /// `durability`: when a QoS 1/2 PUBLISH is acknowledged.

@@ -6,6 +6,7 @@
 #include <vigil/core/message.hpp>
 
 #include <functional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -31,10 +32,10 @@ public:
     virtual void unsubscribe(sink& s, std::string_view filter) = 0;
     /// The last values and retained messages matching `filter`, newest per topic.
     [[nodiscard]] virtual std::vector<message_ref> snapshot(std::string_view filter) const = 0;
-    /// Routes `m` from the calling shard, as if an MQTT client had published it; `done(true)`
-    /// runs on this shard once it is as safe as an MQTT PUBACK says (committed to the store
-    /// in durable mode), `done(false)` if the store failed to commit it.
-    virtual void publish(const message_ref& m, std::function<void(bool)> done) = 0;
+    /// Routes `m` from the calling shard, as if an MQTT client had published it; what it
+    /// retains counts against `publisher`'s quota; `done(true)` runs on this shard once it is as safe as an MQTT PUBACK says
+    /// (committed to the store in durable mode), `done(false)` if the store failed to commit it.
+    virtual void publish(const message_ref& m, const std::string& publisher, std::function<void(bool)> done) = 0;
     /// True for topics of `state.topics` (telemetry that may be conflated for slow clients).
     [[nodiscard]] virtual bool is_state_topic(std::string_view topic) const = 0;
 

@@ -73,6 +73,8 @@ struct options {
     /// fsync the WAL before a commit completes ("durable"); otherwise the WAL is written
     /// but not synced (a committed batch survives a process crash, not always a power cut).
     bool sync = true;
+    /// disk_low() turns true while the file system of `dir` has less than this free (0: never).
+    std::uint64_t min_free_bytes = 0;
 };
 
 /// Counters of the store thread (a snapshot).
@@ -112,6 +114,9 @@ public:
     [[nodiscard]] virtual std::size_t backlog_bytes() const noexcept = 0;
     /// False once a commit has failed; the error says why.
     [[nodiscard]] virtual bool healthy() const noexcept = 0;
+    /// True while the disk holding the store has less than options::min_free_bytes free
+    /// (checked at open, after commits, and at least every second).
+    [[nodiscard]] virtual bool disk_low() const noexcept = 0;
     [[nodiscard]] virtual std::string last_error() const = 0;
 
     /// Commits what is queued, runs its completions and stops the store thread.

@@ -141,8 +141,8 @@ public:
         return out;
     }
 
-    void publish(const message_ref& m, std::function<void(bool)> done) override {
-        here().route(m);
+    void publish(const message_ref& m, const std::string& publisher, std::function<void(bool)> done) override {
+        here().route(m, &publisher);
         here().after_commit(std::move(done));
     }
 
@@ -163,6 +163,7 @@ struct broker::impl {
     explicit impl(const config::settings& s) : pool(s.resolved_workers()) {
         core.settings = s;
         core.gate = std::make_unique<net::connection_gate>(s.limits.max_connections, s.limits.max_connections_per_address);
+        core.retained_quotas = std::make_unique<retained_quota>(core.settings.limits);
         for (unsigned i = 0; i < pool.size(); ++i) {
             core.shards.push_back(std::make_unique<shard>(core, i, pool.context(i)));
         }
@@ -179,7 +180,7 @@ struct broker::impl {
             }
         }
         core.durable = s.durability == config::durability_mode::durable;
-        core.db = store::store::open({s.data_dir, core.durable});
+        core.db = store::store::open({s.data_dir, core.durable, s.limits.min_free_disk});
         const recovery_summary r = recover(core);
         log::info(
             "store {} ({}): recovered in {} ms: {} retained messages, {} last values, {} persistent sessions "
@@ -339,6 +340,10 @@ broker_stats broker::stats() {
         total.protocol_errors += c.protocol_errors;
         total.auth_failures += c.auth_failures;
         total.auth_busy += c.auth_busy;
+        total.retained_refused += c.retained_refused;
+        total.subscriptions_refused += c.subscriptions_refused;
+        total.sessions_refused += c.sessions_refused;
+        total.packet_timeouts += c.packet_timeouts;
         total.denied_publishes += c.denied_publishes;
         total.denied_deliveries += c.denied_deliveries;
         total.denied_connects += c.denied_connects;

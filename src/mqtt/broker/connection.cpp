@@ -163,7 +163,7 @@ void connection::execute(action_list& acts) {
         } else if (auto* pub = std::get_if<send_publish>(&a)) {
             send(*pub);
         } else if (auto* r = std::get_if<route_publish>(&a)) {
-            shard_.route(r->msg);
+            shard_.route(r->msg, &quota_owner_);
         } else if (auto* add = std::get_if<add_subscription>(&a)) {
             shard_.subscribe(*client_, add->filter, add->q, add->checked);
             if (client_->sess.persistent()) {
@@ -250,6 +250,7 @@ void connection::feed_retained() {
 }
 
 void connection::arm_timer(std::chrono::steady_clock::time_point deadline) {
+    timer_due_ = deadline;
     timer_.expires_at(deadline);
     timer_.async_wait([self = shared_from_this()](error_code ec) { self->on_timer(ec); });
 }
@@ -258,6 +259,7 @@ void connection::on_timer(error_code ec) {
     if (ec || phase_ == phase::closed) {
         return;
     }
+    timer_due_.reset();
     if (phase_ == phase::closing) {
         close(close_reason_, false);  // the peer did not take the final answer in time
         return;
@@ -266,12 +268,32 @@ void connection::on_timer(error_code ec) {
         close(make_error_code(errc::connect_timeout), false);
         return;
     }
-    const auto deadline = last_rx_ + keep_alive_ * 3 / 2;
-    if (std::chrono::steady_clock::now() >= deadline) {
+    const auto now = std::chrono::steady_clock::now();
+    if (partial_since_ && now >= *partial_since_ + shard_.core().settings.limits.packet_timeout) {
+        ++shard_.counters().packet_timeouts;
+        VIGIL_LOG_LIMITED(info, "{}: client '{}' left a packet unfinished for packet_timeout: closing", peer_, client_ != nullptr ? client_->sess.client_id() : std::string{});
+        close(make_error_code(errc::packet_timeout), true);
+        return;
+    }
+    if (keep_alive_.count() > 0 && now >= last_rx_ + keep_alive_ * 3 / 2) {
         close(make_error_code(errc::keep_alive_timeout), true);  // [MQTT-3.1.2-24]
         return;
     }
-    arm_timer(deadline);
+    arm_next_deadline();
+}
+
+void connection::arm_next_deadline() {
+    std::optional<std::chrono::steady_clock::time_point> next;
+    if (keep_alive_.count() > 0) {
+        next = last_rx_ + keep_alive_ * 3 / 2;
+    }
+    if (partial_since_) {
+        const auto p = *partial_since_ + shard_.core().settings.limits.packet_timeout;
+        next = next ? std::min(*next, p) : p;
+    }
+    if (next) {
+        arm_timer(*next);
+    }
 }
 
 void connection::close_later(error_code reason, bool publish_will) {
@@ -336,7 +358,7 @@ void connection::close(error_code reason, bool publish_will) {
     out_bytes_ = 0;
     retained_.clear();
     if (will_allowed) {
-        shard_.route(will_);  // [MQTT-3.1.2-8]
+        shard_.route(will_, &quota_owner_);  // [MQTT-3.1.2-8]
     }
     will_.reset();  // [MQTT-3.1.2-10]
 }

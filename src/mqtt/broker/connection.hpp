@@ -17,6 +17,7 @@
 #include <array>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -124,6 +125,8 @@ private:
     void on_write(error_code ec, std::size_t n);
     void close_after_flush(error_code reason);
     void arm_timer(std::chrono::steady_clock::time_point deadline);
+    /// Active: the timer for the keep-alive and for an unfinished packet, whichever is first.
+    void arm_next_deadline();
     void on_timer(error_code ec);
 
     enum class phase : std::uint8_t { awaiting_connect, authenticating, active, closing, closed };
@@ -142,11 +145,15 @@ private:
     std::size_t connect_size_ = 0;  // bytes of the CONNECT held while authenticating
     std::string username_;          // verified username, empty for anonymous clients
     bool password_login_ = false;   // username_ was verified by its password
+    std::string quota_owner_;       // what its retained messages count against (see quota_owner)
     client* client_ = nullptr;
     message_ref will_;
     std::chrono::milliseconds keep_alive_{0};
     std::chrono::steady_clock::time_point last_rx_;
     std::chrono::steady_clock::time_point connect_deadline_;  // no CONNECT accepted by then: closed
+    /// Since when a packet has been begun and not finished (active phase; packet_timeout).
+    std::optional<std::chrono::steady_clock::time_point> partial_since_;
+    std::optional<std::chrono::steady_clock::time_point> timer_due_;  // when timer_ fires, if armed
 
     std::vector<std::uint8_t> rx_;
     std::size_t rx_begin_ = 0;

@@ -156,6 +156,17 @@ void connection::accept(accepted_connect ac) {
         return;
     }
     client* existing = shard_.find_client(id);
+    // A new persistent session (or one stored without an owner, bound now) counts toward its
+    // identity's max_sessions_per_identity.
+    if (!ac.clean_session && (existing == nullptr || !existing->owner_known || !existing->sess.persistent())) {
+        const std::size_t max = shard_.core().settings.limits.max_sessions_per_identity;
+        if (!shard_.core().owners.try_add(ac.username, max)) {
+            ++shard_.counters().sessions_refused;
+            VIGIL_LOG_LIMITED(warn, "{}: CONNECT of client '{}' refused: identity '{}' has max_sessions_per_identity ({}) persistent sessions: CONNACK 0x05", peer_, id, ac.username, max);
+            refuse(connect_code::not_authorized, make_error_code(errc::not_authorized));
+            return;
+        }
+    }
     if (existing != nullptr && existing->conn != nullptr) {
         // Takeover [MQTT-3.1.4-2]: the device is back, so its will is not published.
         existing->conn->close(make_error_code(errc::session_taken_over), false);
@@ -182,12 +193,14 @@ void connection::accept(accepted_connect ac) {
     }
     username_ = std::move(ac.username);
     password_login_ = ac.by_password;
+    quota_owner_ = quota_owner(username_, id);
     keep_alive_ = std::chrono::seconds{ac.keep_alive};
     phase_ = phase::active;
     ++shard_.counters().connections_accepted;
     log::debug("{}: client '{}' connected (user '{}', clean={}, keep-alive={}s)", peer_, id, username_, ac.clean_session, ac.keep_alive);
     send_control(connack_packet{present, connect_code::accepted});
     timer_.cancel();
+    timer_due_.reset();
     if (keep_alive_.count() > 0) {
         arm_timer(last_rx_ + keep_alive_ * 3 / 2);  // [MQTT-3.1.2-24]
     }
@@ -233,6 +246,13 @@ bool connection::may_publish(std::string_view topic) const {
 }
 
 subscribe_grant connection::may_subscribe(std::string_view filter) const {
+    const auto& subs = client_->sess.subscriptions();
+    const std::size_t max = shard_.core().settings.limits.max_subscriptions;
+    if (subs.size() >= max && subs.find(filter) == subs.end()) {
+        ++shard_.counters().subscriptions_refused;
+        VIGIL_LOG_LIMITED(warn, "{}: client '{}' has max_subscriptions ({}) filters: '{}' refused (SUBACK 0x80)", peer_, client_->sess.client_id(), max, filter);
+        return subscribe_grant::refused;
+    }
     if (!client_->perms) {
         return subscribe_grant::full;
     }

@@ -177,6 +177,9 @@ client& shard::restore_client(const std::string& id, std::optional<std::string> 
     c.sess.restore(std::move(messages), std::move(inbound), subs);
     c.owner_known = owner.has_value();
     c.owner = owner.value_or(std::string{});
+    if (c.owner_known) {
+        core_.owners.add(c.owner);  // counted, whatever the bound: it exists already
+    }
     for (const auto& [f, q] : subs) {
         subscribe(c, f, q, false);
     }

@@ -49,6 +49,7 @@ recovery_summary recover(broker_core& core) {
             corrupt(core, "retained", printable(k));
         }
         core.retained.restore(m);
+        core.retained_quotas->restore(*m);
         ++r.retained;
     });
     db.for_each(family::last_value, [&](std::string_view k, std::string_view v) {
@@ -136,7 +137,8 @@ recovery_summary recover(broker_core& core) {
                       w.c->sess.client_id(), w.c->owner_known ? w.c->owner : std::string{"unknown"}, w.will->topic());
             continue;
         }
-        w.home->route(w.will);
+        const std::string owner = quota_owner(w.c->owner_known ? w.c->owner : std::string{}, w.c->sess.client_id());
+        w.home->route(w.will, &owner);
         ++r.wills;
     }
     r.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);

@@ -74,6 +74,9 @@ client& shard::create_client(const std::string& id, bool persistent) {
 }
 
 void shard::remove_client(client& c) {
+    if (c.sess.persistent() && c.owner_known) {
+        core_.owners.remove(c.owner);
+    }
     if (c.sess.persistent()) {
         // The session ends for good [MQTT-3.1.2-6]: so does everything stored for it.
         const std::string prefix = store::client_prefix(c.sess.client_id());
@@ -153,15 +156,37 @@ void shard::unsubscribe(client& c, const std::string& filter) {
     }
 }
 
-void shard::route(const message_ref& m) {
+void shard::retain(const message_ref& m, const std::string* publisher) {
+    const bool clears = m->payload().empty();
+    if (!clears && core_.db->disk_low()) {
+        ++counters_.retained_refused;
+        VIGIL_LOG_LIMITED(warn, "retained message on '{}' not stored: data_dir's disk has less than min_free_disk free (delivered live only)", m->topic());
+        return;
+    }
+    const auto verdict = core_.retained_quotas->update(*m, publisher);
+    if (verdict != retained_quota::verdict::ok) {
+        ++counters_.retained_refused;
+        const auto& lim = core_.settings.limits;
+        if (verdict == retained_quota::verdict::over_total) {
+            VIGIL_LOG_LIMITED(warn, "retained message on '{}' not stored: over max_retained ({}) or max_retained_bytes ({}) (delivered live only)", m->topic(), lim.max_retained, lim.max_retained_bytes);
+        } else {
+            VIGIL_LOG_LIMITED(warn, "retained message on '{}' from {} not stored: over max_retained_per_identity ({}) or max_retained_bytes_per_identity ({}) (delivered live only)",
+                              m->topic(), *publisher, lim.max_retained_per_identity, lim.max_retained_bytes_per_identity);
+        }
+        return;
+    }
+    core_.retained.update(m);
+    if (clears) {
+        batch().erase(store::family::retained, std::string{m->topic()});
+    } else {
+        batch().put(store::family::retained, std::string{m->topic()}, store::encode_message(*m));
+    }
+}
+
+void shard::route(const message_ref& m, const std::string* publisher) {
     ++counters_.publishes_in;
     if (m->retain()) {
-        core_.retained.update(m);
-        if (m->payload().empty()) {
-            batch().erase(store::family::retained, std::string{m->topic()});
-        } else {
-            batch().put(store::family::retained, std::string{m->topic()}, store::encode_message(*m));
-        }
+        retain(m, publisher);
     }
     if (!core_.settings.state.topics.empty()) {
         update_state(m);

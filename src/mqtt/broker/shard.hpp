@@ -13,6 +13,8 @@
 #include <vigil/router/retained.hpp>
 #include <vigil/store/store.hpp>
 
+#include "quota.hpp"
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -132,6 +134,8 @@ struct broker_core {
     std::unique_ptr<auth::authenticator> authn;  ///< null without a password file
     /// Admission of new connections (every listener, TCP, TLS, HTTP and WebSocket).
     std::unique_ptr<net::connection_gate> gate;
+    std::unique_ptr<retained_quota> retained_quotas;
+    session_owners owners;  ///< persistent sessions per identity
     login_throttle logins;
     router::index_writer index;
     router::retained_store retained;
@@ -187,9 +191,11 @@ public:
     void subscribe(client& c, const std::string& filter, qos q, bool checked);
     void unsubscribe(client& c, const std::string& filter);
 
-    /// Routes a message published on this shard: retained store, local subscribers,
-    /// and one batched hand-off per other shard with matching subscribers.
-    void route(const message_ref& m);
+    /// Routes a message published on this shard by `publisher` (an identity; null: the
+    /// server itself): retained store (within the retained quotas and the disk's free-space
+    /// mark), local subscribers, and one batched hand-off per other shard with matching
+    /// subscribers.
+    void route(const message_ref& m, const std::string* publisher);
     /// Gives one message to one client's session and carries out what it asks.
     void deliver_to(client& c, const message_ref& m, qos q, bool retain);
 
@@ -259,6 +265,9 @@ private:
     void on_remote(remote_batch b);
     void expire_sessions();
     void update_state(const message_ref& m);
+    /// Stores or clears `m` as its topic's retained message, unless a quota or the disk's
+    /// free-space mark refuses it (then it is only delivered live).
+    void retain(const message_ref& m, const std::string* publisher);
     /// Carries out what a session asked outside a packet (persist, send, close).
     void carry_out(client& c, action_list& acts);
     [[nodiscard]] std::shared_ptr<ack_barrier> current_barrier();

@@ -41,6 +41,8 @@ public:
                 return "bad username or password";
             case errc::not_authorized:
                 return "not authorized";
+            case errc::packet_timeout:
+                return "a packet was left unfinished for longer than packet_timeout";
             case errc::server_busy:
                 return "server busy: too many password checks waiting";
             case errc::credentials_revoked:

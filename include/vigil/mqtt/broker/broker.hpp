@@ -50,6 +50,10 @@ struct broker_stats {
     std::uint64_t persistent_sessions = 0;
     std::uint64_t sessions_expired = 0;       ///< persistent sessions discarded by session_expiry
     std::uint64_t retained = 0;               ///< retained messages held
+    std::uint64_t retained_refused = 0;       ///< retained messages not stored (quota, disk low)
+    std::uint64_t subscriptions_refused = 0;  ///< over max_subscriptions
+    std::uint64_t sessions_refused = 0;       ///< persistent sessions over max_sessions_per_identity
+    std::uint64_t packet_timeouts = 0;        ///< connections closed: a packet not completed in packet_timeout
     std::uint64_t last_values = 0;            ///< topics in the last-value cache
     // The store (group commit): writes, batches from shards, failures, commit time.
     std::uint64_t store_commits = 0;

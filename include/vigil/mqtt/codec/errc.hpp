@@ -25,6 +25,7 @@ enum class errc : int {
     store_failure,                  ///< the store could not commit what an ack covers
     credentials_revoked,            ///< a reload removed or changed what the client logged in with
     server_busy,                    ///< CONNACK return code 0x03: too many password checks waiting
+    packet_timeout,                 ///< a packet begun was not finished within packet_timeout
 };
 
 const boost::system::error_category& mqtt_category() noexcept;
