@@ -27,7 +27,7 @@ void bm_match(benchmark::State& state) {
         benchmark::DoNotOptimize(n);
     }
 }
-BENCHMARK(bm_match)->Arg(100)->Arg(10000);
+BENCHMARK(bm_match)->Arg(100)->Arg(10000)->Arg(100000);
 
 void bm_subscribe_unsubscribe(benchmark::State& state) {
     index_writer w;
@@ -40,7 +40,7 @@ void bm_subscribe_unsubscribe(benchmark::State& state) {
         w.remove("devices/new/commands", 1);
     }
 }
-BENCHMARK(bm_subscribe_unsubscribe)->Arg(100)->Arg(10000);
+BENCHMARK(bm_subscribe_unsubscribe)->Arg(100)->Arg(10000)->Arg(100000);
 
 }  // namespace
 

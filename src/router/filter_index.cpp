@@ -33,19 +33,9 @@ node_ptr update(const index_node* n, const std::vector<std::string_view>& levels
             node_ptr& slot = level == "+" ? copy->plus : copy->hash;
             slot = update(slot.get(), levels, i + 1, filter, apply);
         } else {
-            auto& kids = copy->children;
-            auto it = std::lower_bound(kids.begin(), kids.end(), level, [](const auto& kv, std::string_view l) {
-                return kv.first < l;
-            });
-            const bool found = it != kids.end() && it->first == level;
-            node_ptr next = update(found ? it->second.get() : nullptr, levels, i + 1, filter, apply);
-            if (found && next) {
-                it->second = std::move(next);
-            } else if (found) {
-                kids.erase(it);
-            } else if (next) {
-                kids.insert(it, {std::string{level}, std::move(next)});
-            }
+            const node_ptr* found = copy->children.find_ptr(level);
+            node_ptr next = update(found != nullptr ? found->get() : nullptr, levels, i + 1, filter, apply);
+            copy->children = copy->children.with(level, std::move(next));
         }
     }
     if (empty_node(*copy)) {
@@ -55,16 +45,6 @@ node_ptr update(const index_node* n, const std::vector<std::string_view>& levels
 }
 
 }  // namespace
-
-const index_node* index_node::child(std::string_view level) const noexcept {
-    auto it = std::lower_bound(children.begin(), children.end(), level, [](const auto& kv, std::string_view l) {
-        return kv.first < l;
-    });
-    if (it != children.end() && it->first == level) {
-        return it->second.get();
-    }
-    return nullptr;
-}
 
 index_writer::index_writer() : current_(std::make_shared<filter_index>(nullptr)) {}
 

@@ -9,6 +9,8 @@
 /// load when the index is unchanged. The index changes only when a filter gains its first
 /// or loses its last subscriber on a shard; everything else is shard-local.
 
+#include <vigil/router/child_map.hpp>
+
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -25,13 +27,13 @@ constexpr unsigned max_shards = 64;
 
 /// One immutable trie node.
 struct index_node {
-    std::vector<std::pair<std::string, std::shared_ptr<const index_node>>> children;  // sorted
+    child_map children;                      ///< literal levels
     std::shared_ptr<const index_node> plus;  ///< the '+' child
     std::shared_ptr<const index_node> hash;  ///< the '#' child
     std::uint64_t shard_mask = 0;            ///< shards with subscribers of `filter`
     std::string filter;                      ///< the full filter ending here, if any
 
-    [[nodiscard]] const index_node* child(std::string_view level) const noexcept;
+    [[nodiscard]] const index_node* child(std::string_view level) const noexcept { return children.find(level); }
 };
 
 /// One published version of the index.
