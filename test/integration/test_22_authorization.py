@@ -53,6 +53,19 @@ def connected(port, client_id, user, clean=True, will=None):
     return c
 
 
+def leave(c):
+    """DISCONNECT and wait for the close: a persistent session queues from now on."""
+    c.send(raw.DISCONNECT)
+    assert c.closed_by_peer()
+
+
+def resume(port, client_id, user):
+    """Reconnects to a persistent session, which must still be there."""
+    c, code, present = login(port, client_id, user, clean=False)
+    assert (code, present) == (0, 1)
+    return c
+
+
 def suback(c, pid, *filters):
     c.send(raw.subscribe(pid, *filters))
     p = c.recv_packet()
@@ -136,8 +149,7 @@ def test_wills_published_at_recovery_are_checked(start_vigil, tmp_path, vigil_bi
     v = secured(start_vigil, tmp_path, vigil_binary, data_dir=str(data))
     disp = connected(v.port, "dispatcher", "dispatcher", clean=False)
     suback(disp, 1, ("devices/+/status", 1))
-    disp.send(raw.DISCONNECT)
-    assert disp.closed_by_peer()
+    leave(disp)
     cars = [connected(v.port, car, car, clean=False, will=(f"devices/{car}/status", f"lost-{car}", 1, False))
             for car in ("car-1", "car-2")]
     for c, car in zip(cars, ("car-1", "car-2")):
@@ -148,8 +160,7 @@ def test_wills_published_at_recovery_are_checked(start_vigil, tmp_path, vigil_bi
                  acl=ACL.replace("pattern write devices/%u/#", "pattern write devices/car-1/#"))
     assert v2.wait_for_log(r"will of client 'car-2' \(identity 'car-2'\) on 'devices/car-2/status' is not allowed")
     assert v2.wait_for_log(r"1 wills published \(1 not allowed\)")
-    disp, code, present = login(v2.port, "dispatcher", "dispatcher", clean=False)
-    assert code == 0 and present == 1
+    disp = resume(v2.port, "dispatcher", "dispatcher")
     # Queued messages go out as the session attaches, before any answer to a later packet.
     # car-1's will was queued for the dispatcher at recovery; car-2's was never published.
     assert until_pingresp(disp) == ["devices/car-1/status"]
@@ -159,8 +170,7 @@ def test_a_session_belongs_to_its_identity(start_vigil, tmp_path, vigil_binary):
     v = secured(start_vigil, tmp_path, vigil_binary, workers=4)
     car2 = connected(v.port, "car-2", "car-2", clean=False)
     assert suback(car2, 1, ("devices/car-2/commands", 1)) == b"\x01"
-    car2.send(raw.DISCONNECT)
-    assert car2.closed_by_peer()
+    leave(car2)
     disp = connected(v.port, "dispatcher", "dispatcher")
     publish_acked(disp, "devices/car-2/commands", "queued-1", 1)
     # car-1 asks for car-2's persistent session, then tries to wipe it with a clean one.
@@ -240,12 +250,10 @@ def test_deny_rules_reached_through_intersecting_wildcards(start_vigil, tmp_path
     assert suback(fresh, 1, ("devices/+/status", 1)) == b"\x01"
     assert until_pingresp(fresh) == ["devices/car-1/status"]
     # Queued for an offline persistent session: the same rule.
-    disp.send(raw.DISCONNECT)
-    assert disp.closed_by_peer()
+    leave(disp)
     publish_acked(secret, "devices/car-secret/status", "hidden-2", 2)
     publish_acked(car1, "devices/car-1/status", "visible-2", 2)
-    disp, code, present = login(v.port, "dispatcher", "dispatcher", clean=False)
-    assert (code, present) == (0, 1)
+    disp = resume(v.port, "dispatcher", "dispatcher")
     assert received_until(disp, "devices/car-1/status") == ["devices/car-1/status"]
     assert v.wait_for_log(r"denied connects \d+, publishes \d+, deliveries [1-9]")
 

@@ -15,7 +15,8 @@ from test_07_auth import make_users
 from test_09_tls import TlsRaw, tls_client
 from test_18_push import next_op, request
 from test_19_tokens import issue
-from test_22_authorization import ACL, connected, publish_acked, received_until, secured, suback, until_pingresp
+from test_22_authorization import (ACL, connected, leave, publish_acked, received_until, resume, secured, suback,
+                                   until_pingresp)
 
 
 def reload(v):
@@ -41,8 +42,7 @@ def test_an_acl_change_reaches_open_and_persistent_sessions(start_vigil, tmp_pat
     publish_acked(car2, "devices/car-2/status", "before", 1)
     assert received_until(live, "devices/car-2/status") == ["devices/car-2/status"]
     assert received_until(away, "devices/car-2/status") == ["devices/car-2/status"]
-    away.send(raw.DISCONNECT)
-    assert away.closed_by_peer()
+    leave(away)
     # The dispatcher may no longer read car-2.
     (tmp_path / "acl").write_text(ACL + "user dispatcher\ntopic deny devices/car-2/#\n")
     reload(v)
@@ -50,9 +50,7 @@ def test_an_acl_change_reaches_open_and_persistent_sessions(start_vigil, tmp_pat
     publish_acked(car2, "devices/car-2/status", "after", 2)
     publish_acked(car1, "devices/car-1/status", "marker", 1)
     assert received_until(live, "devices/car-1/status") == ["devices/car-1/status"]
-    away = raw.RawClient(v.port)
-    away.send(raw.connect("dispatcher-away", False, username="dispatcher", password="dispatcher-pass"))
-    assert away.recv_packet().body == b"\x01\x00"  # session present, accepted
+    away = resume(v.port, "dispatcher-away", "dispatcher")
     assert until_pingresp(away) == ["devices/car-1/status"]
 
 
@@ -60,8 +58,7 @@ def test_a_queued_message_no_longer_readable_is_dropped_on_reload(start_vigil, t
     v = secured(start_vigil, tmp_path, vigil_binary, workers=2)
     away = connected(v.port, "dispatcher-away", "dispatcher", clean=False)
     assert suback(away, 1, ("devices/+/status", 1)) == b"\x01"
-    away.send(raw.DISCONNECT)
-    assert away.closed_by_peer()
+    leave(away)
     car1 = connected(v.port, "car-1", "car-1")
     car2 = connected(v.port, "car-2", "car-2")
     publish_acked(car2, "devices/car-2/status", "queued before", 1)
@@ -69,9 +66,7 @@ def test_a_queued_message_no_longer_readable_is_dropped_on_reload(start_vigil, t
     (tmp_path / "acl").write_text(ACL + "user dispatcher\ntopic deny devices/car-2/#\n")
     reload(v)
     assert v.wait_for_log(r"client 'dispatcher-away' .* 1 queued messages no longer readable dropped")
-    away = raw.RawClient(v.port)
-    away.send(raw.connect("dispatcher-away", False, username="dispatcher", password="dispatcher-pass"))
-    assert away.recv_packet().body == b"\x01\x00"
+    away = resume(v.port, "dispatcher-away", "dispatcher")
     assert until_pingresp(away) == ["devices/car-1/status"]
 
 
