@@ -135,6 +135,15 @@ def test_passwd_cli(vigil_binary, tmp_path):
     assert r.returncode == 2
 
 
+def test_a_directory_as_password_or_acl_file_is_an_error(vigil_binary, tmp_path):
+    (tmp_path / "dir").mkdir()
+    for key in ("password_file", "acl_file"):
+        cfg = tmp_path / f"{key}.toml"
+        cfg.write_text(f'[[listener]]\nport = 0\n[auth]\n{key} = "{tmp_path / "dir"}"\n')
+        r = run(vigil_binary, "--config", str(cfg))
+        assert r.returncode == 1 and "is a directory" in r.stderr, r.stderr
+
+
 def test_broken_password_file_is_a_clear_startup_error(vigil_binary, tmp_path):
     pw = tmp_path / "p"
     pw.write_text("car1:$7$notahash\n")

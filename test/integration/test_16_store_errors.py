@@ -111,6 +111,21 @@ class Tmpfs:
         os.rmdir(self.path)
 
 
+def test_read_only_store_gets_its_own_advice(start_vigil, vigil_binary, tmp_path):
+    """Not "another vigil process is using this data_dir": the file system is read-only."""
+    fs = Tmpfs(16)
+    try:
+        data = os.path.join(fs.path, "var")
+        fill_store(start_vigil, data, n=10)
+        subprocess.run(["mount", "-o", "remount,ro", fs.path], check=True)
+        r = run([vigil_binary, "--config", write_config(str(tmp_path), data)])
+        assert r.returncode == 1 and data in r.stderr
+        assert "read-only file system" in r.stderr and "another vigil process" not in r.stderr, r.stderr
+        subprocess.run(["mount", "-o", "remount,rw", fs.path], check=True)
+    finally:
+        fs.close()
+
+
 def test_full_disk_at_start(vigil_binary, tmp_path):
     fs = Tmpfs(4)
     try:
