@@ -102,16 +102,21 @@ def test_retained_will(broker):
     w2.stop()
 
 
-def test_no_will_on_takeover(broker):
+def test_will_on_takeover_unless_a_persistent_session_continues(broker):
+    """[MQTT-3.1.2-8]: the old connection ended without DISCONNECT, so its will goes out, as
+    in Mosquitto 2.x - except when both connections use a persistent session."""
     w = watcher(broker.port, "w-take")
-    first = raw.RawClient(broker.port)
-    first.connect("taken", will=("will/taken", b"no", 0, False))
-    second = raw.RawClient(broker.port)
-    second.connect("taken")
-    assert first.closed_by_peer()
     marker = Paho(broker.port, "w-take-marker")
-    marker.publish("will/marker", "m", 1)
-    assert w.get().topic == "will/marker"
+    for n, (old_clean, new_clean, published) in enumerate([(True, True, True), (False, True, True),
+                                                           (True, False, True), (False, False, False)]):
+        first = raw.RawClient(broker.port)
+        first.connect(f"taken-{n}", clean=old_clean, will=(f"will/taken-{n}", b"gone", 1, False))
+        second = raw.RawClient(broker.port)
+        second.connect(f"taken-{n}", clean=new_clean)
+        assert first.closed_by_peer()
+        marker.publish("will/marker", str(n), 1)
+        got = [w.get().topic for _ in range(2 if published else 1)]
+        assert got == ([f"will/taken-{n}", "will/marker"] if published else ["will/marker"]), (n, got)
     assert w.messages.empty()
     w.stop()
     marker.stop()

@@ -168,8 +168,11 @@ void connection::accept(accepted_connect ac) {
         }
     }
     if (existing != nullptr && existing->conn != nullptr) {
-        // Takeover [MQTT-3.1.4-2]: the device is back, so its will is not published.
-        existing->conn->close(make_error_code(errc::session_taken_over), false);
+        // Takeover [MQTT-3.1.4-2]: the old connection ended without DISCONNECT, so its will
+        // goes out [MQTT-3.1.2-8], as in Mosquitto 2.x - unless both connections use a
+        // persistent session, which simply continues.
+        const bool continues = existing->sess.persistent() && !ac.clean_session;
+        existing->conn->close(make_error_code(errc::session_taken_over), !continues);
         existing = shard_.find_client(id);  // a clean session ended with its connection
     }
     bool present = false;

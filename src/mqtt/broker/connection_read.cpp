@@ -61,6 +61,16 @@ void connection::on_readable() {
         if (tec) {
             if (!was_established) {
                 VIGIL_LOG_LIMITED(info, "{}: TLS handshake failed: {}", peer_, tls_->failure_reason());
+            } else if (!plain.empty()) {
+                // What was decrypted before the close_notify (a last PUBLISH, the DISCONNECT)
+                // is handled first: a client that said goodbye cleanly loses nothing and
+                // leaves no will.
+                if (!ws_ || unwrap(plain)) {
+                    if (!ws_) {
+                        append_rx(plain);
+                    }
+                    on_input();
+                }
             }
             close(tec == asio::error::eof ? tec : make_error_code(errc::malformed_packet), true);
             return;
