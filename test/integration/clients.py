@@ -9,7 +9,7 @@ import paho.mqtt.client as paho
 class Paho:
     """A paho-mqtt client whose received messages land in a queue."""
 
-    def __init__(self, port, client_id="", clean_session=True, will=None, keepalive=60):
+    def __init__(self, port, client_id="", clean_session=True, will=None, keepalive=60, protocol=paho.MQTTv311):
         self.messages = queue.Queue()
         self.connected = threading.Event()
         self.disconnected = threading.Event()
@@ -17,7 +17,7 @@ class Paho:
         self.published = queue.Queue()
         self.connack = None
         self.client = paho.Client(client_id=client_id, clean_session=clean_session,
-                                  protocol=paho.MQTTv311)
+                                  protocol=protocol)
         if will:
             topic, payload, qos, retain = will
             self.client.will_set(topic, payload, qos, retain)

@@ -1,4 +1,6 @@
 """CONNECT / CONNACK rules (MQTT 3.1.1 §3.1, §3.2)."""
+import paho.mqtt.client as paho
+
 import mqtt_raw as raw
 from clients import Paho
 
@@ -21,11 +23,37 @@ def test_empty_client_id_without_clean_session_rejected(broker):
 
 
 def test_unsupported_protocol_level_gets_0x01(broker):
+    # [MQTT-3.1.2-2] "MQTT" with 3.1's level 3, and 3.1's name with 3.1.1's level 4, are neither.
+    for name, level in (("MQTT", 3), ("MQIsdp", 4), ("MQTT", 5)):
+        c = raw.RawClient(broker.port)
+        c.send(raw.connect("old", level=level, name=name))
+        p = c.recv_packet()
+        assert (p.type, p.body) == (2, b"\x00\x01"), (name, level)
+        assert c.closed_by_peer()
+
+
+def test_mqtt_3_1_clients_are_accepted(broker):
+    """MQTT 3.1 ("MQIsdp", level 3), which older device firmware speaks, as Mosquitto accepts it:
+    a client id of 1 to 23 characters (else 0x02), and no session-present flag in CONNACK."""
     c = raw.RawClient(broker.port)
-    c.send(raw.connect("old", level=3))
-    p = c.recv_packet()
-    assert p.type == 2 and p.body == b"\x00\x01"  # [MQTT-3.1.2-2]
-    assert c.closed_by_peer()
+    c.send(raw.connect("legacy-31", clean=False, level=3, name="MQIsdp"))
+    assert c.recv_packet().body == b"\x00\x00"
+    c.close()
+    again = raw.RawClient(broker.port)
+    again.send(raw.connect("legacy-31", clean=False, level=3, name="MQIsdp"))
+    assert again.recv_packet().body == b"\x00\x00"  # the session is there, but 3.1 has no flag for it
+    for bad in ("", "x" * 24):
+        r = raw.RawClient(broker.port)
+        r.send(raw.connect(bad, level=3, name="MQIsdp"))
+        assert r.recv_packet().body == b"\x00\x02", bad
+    # A real 3.1 client both ways.
+    sub = Paho(broker.port, "paho-31", protocol=paho.MQTTv31)
+    assert sub.subscribe("legacy/t", 1) == (1,)
+    pub = Paho(broker.port, "paho-31-pub", protocol=paho.MQTTv31)
+    pub.publish("legacy/t", "from 3.1", 1)
+    assert sub.get().payload == b"from 3.1"
+    sub.stop()
+    pub.stop()
 
 
 def test_first_packet_must_be_connect(broker):

@@ -80,6 +80,7 @@ private:
         message_ref will;
         std::string username;  ///< verified, or empty
         bool by_password = false;  ///< verified by its password (else by a certificate, or anonymous)
+        bool mqtt31 = false;       ///< an MQTT 3.1 client
     };
 
     void do_read();

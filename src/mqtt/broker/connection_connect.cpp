@@ -25,6 +25,7 @@ void connection::handle_connect(const connect_packet& c) {
     ac.client_id = c.client_id.empty() ? shard_.assign_client_id() : std::string{c.client_id};
     ac.clean_session = c.clean_session;
     ac.keep_alive = c.keep_alive;
+    ac.mqtt31 = is_mqtt31(c);
     if (c.will) {
         ac.will = message::make(c.will->topic, c.will->payload, c.will->q, c.will->retain);
     }
@@ -201,7 +202,7 @@ void connection::accept(accepted_connect ac) {
     phase_ = phase::active;
     ++shard_.counters().connections_accepted;
     log::debug("{}: client '{}' connected (user '{}', clean={}, keep-alive={}s)", peer_, id, username_, ac.clean_session, ac.keep_alive);
-    send_control(connack_packet{present, connect_code::accepted});
+    send_control(connack_packet{present && !ac.mqtt31, connect_code::accepted});  // 3.1 has no such flag
     timer_.cancel();
     timer_due_.reset();
     if (keep_alive_.count() > 0) {

@@ -7,9 +7,21 @@
 
 namespace vigil::mqtt {
 
+bool is_mqtt31(const connect_packet& c) noexcept { return c.protocol_name == "MQIsdp" && c.protocol_level == 3; }
+
 error_code check_connect(const connect_packet& c) noexcept {
-    if (c.protocol_name != "MQTT" || c.protocol_level != 4) {
+    const bool v31 = is_mqtt31(c);
+    if (!v31 && (c.protocol_name != "MQTT" || c.protocol_level != 4)) {
         return make_error_code(errc::unacceptable_protocol_version);  // [MQTT-3.1.2-2]
+    }
+    if (v31) {
+        // MQTT 3.1 (section 3.1): a client id of 1 to 23 characters, else 0x02.
+        const auto chars = std::count_if(c.client_id.begin(), c.client_id.end(), [](char ch) {
+            return (static_cast<unsigned char>(ch) & 0xC0u) != 0x80u;  // not a UTF-8 continuation byte
+        });
+        if (chars < 1 || chars > 23) {
+            return make_error_code(errc::identifier_rejected);
+        }
     }
     if (c.client_id.empty() && !c.clean_session) {
         return make_error_code(errc::identifier_rejected);  // [MQTT-3.1.3-8]

@@ -25,10 +25,14 @@ struct session_limits {
     std::size_t max_queued_bytes = std::size_t{64} << 20;  ///< their payload bytes
 };
 
-/// Checks a CONNECT against the rules a server applies before accepting it.
+/// Checks a CONNECT against the rules a server applies before accepting it: MQTT 3.1.1
+/// ("MQTT", level 4), or MQTT 3.1 ("MQIsdp", level 3, whose client id has 1 to 23 characters).
 /// Errors: errc::unacceptable_protocol_version (answer CONNACK 0x01),
 /// errc::identifier_rejected (answer CONNACK 0x02). Success: accept.
 [[nodiscard]] error_code check_connect(const connect_packet& c) noexcept;
+
+/// True for an MQTT 3.1 CONNECT ("MQIsdp", level 3). Its CONNACK has no session-present flag.
+[[nodiscard]] bool is_mqtt31(const connect_packet& c) noexcept;
 
 /// Counters a session keeps about messages it could not deliver or was not allowed to send.
 struct session_stats {

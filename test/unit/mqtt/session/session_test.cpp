@@ -39,8 +39,19 @@ TEST_CASE("session: CONNECT checks", "[session][connect]") {
     CHECK(check_connect(c) == errc::unacceptable_protocol_version);
     c.protocol_level = 4;
     c.protocol_name = "MQIsdp";
-    CHECK(check_connect(c) == errc::unacceptable_protocol_version);
+    CHECK(check_connect(c) == errc::unacceptable_protocol_version);  // 3.1's name, 3.1.1's level
+    c.protocol_level = 3;  // MQTT 3.1: accepted, with a client id of 1 to 23 characters
+    CHECK(check_connect(c) == errc::identifier_rejected);
+    c.client_id = "abcdefghijklmnopqrstuvw";
+    CHECK_FALSE(check_connect(c));
+    CHECK(is_mqtt31(c));
+    c.client_id = "\xC3\xA9" "bcdefghijklmnopqrstuvw";  // 23 characters, 24 bytes
+    CHECK_FALSE(check_connect(c));
+    c.client_id = "abcdefghijklmnopqrstuvwx";
+    CHECK(check_connect(c) == errc::identifier_rejected);
+    c.client_id = {};
     c.protocol_name = "MQTT";
+    c.protocol_level = 4;
     c.clean_session = false;
     CHECK(check_connect(c) == errc::identifier_rejected);  // [MQTT-3.1.3-8]
     c.client_id = "dev-1";
