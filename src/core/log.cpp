@@ -26,9 +26,8 @@ constexpr std::string_view level_name(level l) noexcept {
     }
     return "?";
 }
+}  // namespace
 
-/// Appends `text` with control characters escaped (\n, \r, \t, \xNN): client ids, topics
-/// and usernames end up in log lines, and a newline in one must not forge a line.
 void append_escaped(std::string& out, std::string_view text) {
     for (const char ch : text) {
         const auto c = static_cast<unsigned char>(ch);
@@ -45,7 +44,6 @@ void append_escaped(std::string& out, std::string_view text) {
         }
     }
 }
-}  // namespace
 
 void set_level(level l) noexcept { g_level.store(l, std::memory_order_relaxed); }
 

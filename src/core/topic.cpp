@@ -71,6 +71,31 @@ bool valid_utf8(std::string_view s) noexcept {
     return true;
 }
 
+bool has_control_character(std::string_view s) noexcept {
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    const auto* end = p + s.size();
+    while (p < end) {
+        if (end - p >= 8) {
+            std::uint64_t w = 0;
+            std::memcpy(&w, p, sizeof w);
+            // Plain ASCII with no byte below 0x20 and none equal to 0x7F: step over it.
+            const std::uint64_t low = (w - 0x2020202020202020ull) & ~w;
+            const std::uint64_t del = w ^ 0x7F7F7F7F7F7F7F7Full;
+            const std::uint64_t is_del = (del - low_bits) & ~del;
+            if (((w | low | is_del) & high_bits) == 0) {
+                p += 8;
+                continue;
+            }
+        }
+        const unsigned char c = *p;
+        if (c < 0x20 || c == 0x7F || (c == 0xC2 && end - p >= 2 && p[1] >= 0x80 && p[1] <= 0x9F)) {
+            return true;
+        }
+        ++p;
+    }
+    return false;
+}
+
 bool valid_name(std::string_view name) noexcept {
     // One pass; find_first_of("+#") calls memchr once per character.
     return !name.empty() && name.size() <= max_length &&

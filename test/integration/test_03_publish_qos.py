@@ -122,3 +122,34 @@ def test_a_stalled_subscriber_gets_every_byte_in_order(start_vigil, workers):
     assert got == sent
     pub.close()
     sub.close()
+
+
+def test_acknowledgements_must_match_the_flow(start_vigil):
+    """As Mosquitto 2.0.12 and later: a QoS 1 delivery answered with PUBREC or PUBCOMP, or a
+    QoS 2 delivery answered with PUBACK or with PUBCOMP before PUBREC, closes the connection;
+    a PUBREC for nothing in flight is answered with PUBREL."""
+    v = start_vigil(1)
+    pub = raw.RawClient(v.port)
+    assert pub.connect("acks-pub").body[1] == 0
+    for n, (q, wrong) in enumerate([(1, "pubrec"), (1, "pubcomp"), (2, "puback"), (2, "pubcomp")]):
+        sub = raw.RawClient(v.port)
+        assert sub.connect(f"acks-{n}").body[1] == 0
+        sub.send(raw.subscribe(1, (f"acks/{n}", q)))
+        assert sub.recv_packet().type == 9
+        pub.send(raw.publish(f"acks/{n}", "x", qos=q, pid=n + 1))
+        assert pub.recv_packet().type in (4, 5)
+        if q == 2:
+            pub.send(raw.ack("pubrel", n + 1))
+            assert pub.recv_packet().type == 7
+        p = sub.recv_packet()
+        assert (p.type, p.qos) == (3, q)
+        sub.send(raw.ack(wrong, p.pid))
+        assert sub.closed_by_peer(), (q, wrong)
+    c = raw.RawClient(v.port)
+    assert c.connect("acks-unsolicited").body[1] == 0
+    c.send(raw.ack("pubrec", 4321))
+    p = c.recv_packet()
+    assert (p.type, p.pid) == (6, 4321)  # PUBREL
+    c.send(raw.ack("puback", 4321))  # nothing in flight: ignored
+    c.send(raw.PINGREQ)
+    assert c.recv_packet().type == 13

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace vigil::log {
@@ -14,7 +15,11 @@ enum class level : std::uint8_t { debug, info, warn, error };
 
 void set_level(level l) noexcept;
 [[nodiscard]] bool enabled(level l) noexcept;
+/// Writes one line; control characters in `text` are escaped (see append_escaped).
 void write(level l, std::string_view text);
+/// Appends `text` with control characters escaped (\n, \r, \t, \xNN): client ids, topics,
+/// usernames and headers end up in log lines, and a newline in one must not forge a line.
+void append_escaped(std::string& out, std::string_view text);
 
 /// Parses "debug", "info", "warn" or "error".
 [[nodiscard]] bool parse_level(std::string_view name, level& out) noexcept;

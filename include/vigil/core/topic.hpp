@@ -14,6 +14,11 @@ constexpr std::size_t max_length = 65535;
 /// True when `s` is well-formed UTF-8 without U+0000 [MQTT-1.5.3-1, MQTT-1.5.3-2].
 [[nodiscard]] bool valid_utf8(std::string_view s) noexcept;
 
+/// True when `s` (valid UTF-8) holds a control character, U+0001-U+001F or U+007F-U+009F:
+/// the standard lets a server refuse them [MQTT-1.5.3], and Vigil does in topics, filters,
+/// client ids and usernames, which end up in logs and on dashboards.
+[[nodiscard]] bool has_control_character(std::string_view s) noexcept;
+
 /// A topic name for PUBLISH: non-empty, no '+' or '#' [MQTT-4.7.3-1, MQTT-3.3.2-2].
 /// UTF-8 validity is checked separately (the codec does both).
 [[nodiscard]] bool valid_name(std::string_view name) noexcept;

@@ -32,10 +32,10 @@ error_code decode_connect(reader& r, packet& out) {
     if (has_password && !has_username) {
         return make_error_code(errc::malformed_packet);  // [MQTT-3.1.2-22]
     }
-    c.client_id = r.utf8();
+    c.client_id = r.text();
     if (has_will) {
         will_spec w;
-        w.topic = r.utf8();
+        w.topic = r.text();
         w.payload = r.binary();
         w.q = static_cast<qos>(will_qos);
         w.retain = will_retain;
@@ -45,7 +45,7 @@ error_code decode_connect(reader& r, packet& out) {
         c.will = w;
     }
     if (has_username) {
-        c.username = r.utf8();
+        c.username = r.text();
     }
     if (has_password) {
         c.password = r.binary();

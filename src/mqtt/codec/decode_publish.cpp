@@ -14,7 +14,7 @@ error_code decode_publish(std::uint8_t flags, reader& r, packet& out) {
     if (p.q == qos::at_most_once && p.dup) {
         return make_error_code(errc::malformed_packet);  // [MQTT-3.3.1-2]
     }
-    p.topic = r.utf8();
+    p.topic = r.text();
     if (r.failed()) {
         return r.error();
     }

@@ -12,7 +12,7 @@ error_code decode_subscribe(reader& r, packet& out) {
         return make_error_code(errc::protocol_violation);
     }
     while (r.remaining() > 0) {
-        const std::string_view filter = r.utf8();
+        const std::string_view filter = r.text();
         const std::uint8_t options = r.u8();
         if (r.failed()) {
             return r.error();
@@ -62,7 +62,7 @@ error_code decode_unsubscribe(reader& r, packet& out) {
         return make_error_code(errc::protocol_violation);
     }
     while (r.remaining() > 0) {
-        const std::string_view filter = r.utf8();
+        const std::string_view filter = r.text();
         if (r.failed()) {
             return r.error();
         }

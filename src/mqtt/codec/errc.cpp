@@ -41,6 +41,8 @@ public:
                 return "bad username or password";
             case errc::not_authorized:
                 return "not authorized";
+            case errc::control_character:
+                return "a control character in a topic, filter, client id or username";
             case errc::packet_timeout:
                 return "a packet was left unfinished for longer than packet_timeout";
             case errc::server_busy:

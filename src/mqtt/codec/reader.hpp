@@ -63,6 +63,15 @@ public:
         return s;
     }
 
+    /// A UTF-8 string without control characters (a topic, filter, client id or username).
+    std::string_view text() noexcept {
+        const std::string_view s = utf8();
+        if (!failed() && topic::has_control_character(s)) {
+            fail(errc::control_character);
+        }
+        return s;
+    }
+
     std::span<const std::uint8_t> rest() noexcept {
         auto s = body_.subspan(pos_);
         pos_ = body_.size();

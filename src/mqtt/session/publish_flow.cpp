@@ -1,6 +1,8 @@
 // QoS 0/1/2 flows of MQTT 3.1.1 §4.3, both directions.
 #include <vigil/mqtt/session/session.hpp>
 
+#include <algorithm>
+
 namespace vigil::mqtt {
 
 void session::on_publish(const publish_packet& p, action_list& out) {
@@ -38,15 +40,31 @@ void session::on_publish(const publish_packet& p, action_list& out) {
     }
 }
 
+// Acknowledgements must match the flow of the message they answer (Mosquitto 2.0.12 and
+// later close on a mismatch): PUBACK only for QoS 1, PUBREC then PUBCOMP only for QoS 2. An
+// acknowledgement for a packet id with nothing in flight is ignored, except PUBREC, answered with
+// PUBREL (a session resuming after a crash may still hold its half of the QoS 2 flow).
+
+bool session::wrong_flow(std::uint16_t id, action_list& out) {
+    const auto it = std::find_if(inflight_.begin(), inflight_.end(), [id](const inflight_entry& e) { return e.packet_id == id; });
+    if (it == inflight_.end()) {
+        return false;
+    }
+    out.push_back(close_connection{make_error_code(errc::protocol_violation), true});
+    return true;
+}
+
 void session::on_puback(std::uint16_t id, action_list& out) {
     const auto it = find_inflight(id, out_state::awaiting_puback);
-    if (it != inflight_.end()) {
-        if (persistent_) {
-            out.push_back(erase_message{it->seq});
-        }
-        inflight_.erase(it);
-        pump(out);
+    if (it == inflight_.end()) {
+        (void)wrong_flow(id, out);  // a QoS 2 message answered with PUBACK
+        return;
     }
+    if (persistent_) {
+        out.push_back(erase_message{it->seq});
+    }
+    inflight_.erase(it);
+    pump(out);
 }
 
 void session::on_pubrec(std::uint16_t id, action_list& out) {
@@ -55,6 +73,9 @@ void session::on_pubrec(std::uint16_t id, action_list& out) {
         it = find_inflight(id, out_state::awaiting_pubcomp);  // a repeated PUBREC
     }
     if (it == inflight_.end()) {
+        if (!wrong_flow(id, out)) {  // a QoS 1 message answered with PUBREC closes
+            out.push_back(send_packet{pubrel_packet{id}});  // unsolicited: release it
+        }
         return;
     }
     if (it->state != out_state::awaiting_pubcomp && persistent_) {
@@ -67,13 +88,15 @@ void session::on_pubrec(std::uint16_t id, action_list& out) {
 
 void session::on_pubcomp(std::uint16_t id, action_list& out) {
     const auto it = find_inflight(id, out_state::awaiting_pubcomp);
-    if (it != inflight_.end()) {
-        if (persistent_) {
-            out.push_back(erase_message{it->seq});
-        }
-        inflight_.erase(it);
-        pump(out);
+    if (it == inflight_.end()) {
+        (void)wrong_flow(id, out);  // a QoS 1 message, or PUBCOMP before PUBREC
+        return;
     }
+    if (persistent_) {
+        out.push_back(erase_message{it->seq});
+    }
+    inflight_.erase(it);
+    pump(out);
 }
 
 }  // namespace vigil::mqtt

@@ -32,6 +32,20 @@ TEST_CASE("topic: filters allow '+' as a level and '#' only last", "[topic][MQTT
     }
 }
 
+TEST_CASE("topic: control characters are found at every position", "[topic][MQTT-1.5.3]") {
+    const std::string base = "devices/car-0417/location/with/a/long/ascii/tail";
+    CHECK_FALSE(topic::has_control_character(base));
+    CHECK_FALSE(topic::has_control_character("\xC2\xA0 \xE2\x80\xA8 ~ \xF0\x9F\x9A\x93"));  // U+00A0, U+2028, '~', U+1F693
+    for (const std::string& c : {"\x01"s, "\x09"s, "\x0a"s, "\x1f"s, "\x7f"s, "\xC2\x80"s, "\xC2\x9F"s}) {
+        for (std::size_t at = 0; at <= base.size(); ++at) {
+            std::string s = base;
+            s.insert(at, c);
+            INFO("at " << at);
+            CHECK(topic::has_control_character(s));
+        }
+    }
+}
+
 TEST_CASE("topic: matching table", "[topic]") {
     struct row {
         const char* filter;

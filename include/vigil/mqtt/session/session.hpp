@@ -138,6 +138,9 @@ private:
     void on_puback(std::uint16_t id, action_list& out);
     void on_pubrec(std::uint16_t id, action_list& out);
     void on_pubcomp(std::uint16_t id, action_list& out);
+    /// An acknowledgement of the wrong kind for a message in flight with `id`: asks to close
+    /// the connection and returns true; false when nothing with `id` is in flight.
+    bool wrong_flow(std::uint16_t id, action_list& out);
     void send_new(const message_ref& m, qos q, bool retain, std::uint64_t seq, action_list& out);
     void release_inbound(std::uint16_t id, action_list& out);
     void receive_inbound(std::uint16_t id, bool& first, action_list& out);

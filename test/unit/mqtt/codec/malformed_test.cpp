@@ -41,6 +41,21 @@ TEST_CASE("codec: PUBLISH rule violations", "[codec][malformed]") {
     CHECK(fails_with({0x30, 0x03, 0x00, 0x05, 't'}) == errc::malformed_packet);               // topic past end
 }
 
+TEST_CASE("codec: control characters in topics, filters, client ids and usernames are refused", "[codec][malformed][MQTT-1.5.3]") {
+    CHECK(fails_with({0x30, 0x05, 0x00, 0x03, 'a', '\n', 'b'}) == errc::control_character);        // PUBLISH topic, U+000A
+    CHECK(fails_with({0x30, 0x05, 0x00, 0x03, 'a', 0x7f, 'b'}) == errc::control_character);         // U+007F
+    CHECK(fails_with({0x30, 0x06, 0x00, 0x04, 'a', 0xc2, 0x85, 'b'}) == errc::control_character);   // U+0085 (NEL)
+    CHECK(fails_with({0x82, 0x07, 0x00, 0x01, 0x00, 0x02, 'a', 0x01, 0x00}) == errc::control_character);  // SUBSCRIBE filter
+    CHECK(fails_with({0xa2, 0x06, 0x00, 0x01, 0x00, 0x02, 'a', 0x1b}) == errc::control_character);  // UNSUBSCRIBE filter
+    // CONNECT: client id "a\r"; then a username "u\t"
+    CHECK(fails_with({0x10, 0x0e, 0x00, 0x04, 'M', 'Q', 'T', 'T', 0x04, 0x02, 0x00, 0x00, 0x00, 0x02, 'a', '\r'}) == errc::control_character);
+    CHECK(fails_with({0x10, 0x11, 0x00, 0x04, 'M', 'Q', 'T', 'T', 0x04, 0x82, 0x00, 0x00, 0x00, 0x01, 'a', 0x00, 0x02, 'u', '\t'}) == errc::control_character);
+    // Not control characters: U+00A0 and U+2028 pass, as does a long plain ASCII topic.
+    packet p;
+    CHECK(decode(bytes{0x30, 0x06, 0x00, 0x04, 'a', 0xc2, 0xa0, 'b'}, p, {}).status == decode_status::complete);
+    CHECK(decode(bytes{0x30, 0x06, 0x00, 0x04, 0xe2, 0x80, 0xa8, 'b'}, p, {}).status == decode_status::complete);
+}
+
 TEST_CASE("codec: CONNECT flag rules", "[codec][malformed][connect]") {
     const bytes header{0x10, 0x0c, 0x00, 0x04, 'M', 'Q', 'T', 'T', 0x04};
     auto with_flags = [&](std::uint8_t flags) {

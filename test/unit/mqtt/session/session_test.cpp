@@ -125,6 +125,48 @@ TEST_CASE("session: outbound QoS 2 flow PUBLISH, PUBREC, PUBREL, PUBCOMP", "[ses
     CHECK(s.inflight_count() == 0);
 }
 
+TEST_CASE("session: acknowledgements of the wrong kind close; an unsolicited PUBREC gets PUBREL", "[session][publish]") {
+    auto closes = [](action_list& acts) {
+        const auto c = all_of<close_connection>(acts);
+        return c.size() == 1 && c[0].reason == errc::protocol_violation && c[0].publish_will;
+    };
+    auto s = make_session(4, 4);
+    action_list acts;
+    s.attach(acts);
+    s.deliver(msg("t"), qos::at_least_once, false, acts);
+    s.deliver(msg("t", qos::exactly_once), qos::exactly_once, false, acts);
+    const auto sent = all_of<send_publish>(acts);
+    REQUIRE(sent.size() == 2);
+    const std::uint16_t q1 = sent[0].packet_id;
+    const std::uint16_t q2 = sent[1].packet_id;
+    const packet wrong[] = {pubrec_packet{q1}, pubcomp_packet{q1}, puback_packet{q2}, pubcomp_packet{q2}};
+    for (const auto& p : wrong) {  // QoS 1 answered as QoS 2, QoS 2 as QoS 1, PUBCOMP before PUBREC
+        acts.clear();
+        s.on_packet(p, acts);
+        CHECK(closes(acts));
+        CHECK(s.inflight_count() == 2);  // nothing was released by it
+    }
+    // Nothing in flight under that id: a PUBREC is answered with PUBREL, the rest ignored.
+    acts.clear();
+    s.on_packet(pubrec_packet{999}, acts);
+    REQUIRE(all_of<send_packet>(acts).size() == 1);
+    CHECK(std::get<pubrel_packet>(all_of<send_packet>(acts)[0].p).packet_id == 999);
+    CHECK(all_of<close_connection>(acts).empty());
+    acts.clear();
+    s.on_packet(pubcomp_packet{999}, acts);
+    s.on_packet(puback_packet{999}, acts);
+    CHECK(acts.empty());
+    // The right answers still work, and a repeated PUBREC is answered again.
+    acts.clear();
+    s.on_packet(puback_packet{q1}, acts);
+    s.on_packet(pubrec_packet{q2}, acts);
+    s.on_packet(pubrec_packet{q2}, acts);
+    CHECK(all_of<send_packet>(acts).size() == 2);
+    s.on_packet(pubcomp_packet{q2}, acts);
+    CHECK(s.inflight_count() == 0);
+    CHECK(all_of<close_connection>(acts).empty());
+}
+
 TEST_CASE("session: reattach resends in-flight with DUP, then PUBREL, then the queue", "[session][MQTT-4.4.0-1]") {
     session s{"c1", true, session_limits{2, 10}};
     action_list acts;
