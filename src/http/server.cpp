@@ -351,7 +351,12 @@ private:
         } else {
             beast::error_code ignored;
             s.set_option(tcp::no_delay(true), ignored);
-            std::make_shared<session>(stream{std::move(s), tls_}, st_, allow_anonymous_, std::move(ticket))->start();
+            // Whatever fails for this one connection, the listener goes on accepting.
+            try {
+                std::make_shared<session>(stream{std::move(s), tls_}, st_, allow_anonymous_, std::move(ticket))->start();
+            } catch (const std::exception& e) {
+                VIGIL_LOG_LIMITED(error, "http: cannot serve a new connection: {}; the listener goes on", e.what());
+            }
         }
         start();
     }

@@ -89,10 +89,16 @@ private:
         t.ticket = std::move(*ticket);
         error_code opt_ec;
         s.set_option(tcp::no_delay(true), opt_ec);
-        if (tls_) {
-            t.tls = std::make_unique<net::tls_session>(tls_);
+        // Whatever fails for this one connection (a TLS session that cannot be created), the
+        // listener goes on accepting.
+        try {
+            if (tls_) {
+                t.tls = std::make_unique<net::tls_session>(tls_);
+            }
+            std::make_shared<connection>(shard_, std::move(s), allow_anonymous_, std::move(t))->start();
+        } catch (const std::exception& e) {
+            VIGIL_LOG_LIMITED(error, "cannot serve a new connection: {}; the listener goes on", e.what());
         }
-        std::make_shared<connection>(shard_, std::move(s), allow_anonymous_, std::move(t))->start();
         do_accept();
     }
 
