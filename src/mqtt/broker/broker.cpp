@@ -1,5 +1,6 @@
 #include <vigil/mqtt/broker/broker.hpp>
 
+#include "acceptor.hpp"
 #include "connection.hpp"
 #include "recovery.hpp"
 #include "shard.hpp"
@@ -24,99 +25,6 @@
 
 namespace vigil::mqtt {
 namespace {
-
-/// One shard's acceptor for one listener. Thread safety: shard-affine.
-class acceptor : public std::enable_shared_from_this<acceptor> {
-public:
-    /// `rate` is this shard's share of the listener's max_connection_rate (0 = unlimited);
-    /// `tls` is null on a plain listener.
-    acceptor(shard& s, tcp::acceptor a, bool allow_anonymous, double rate, std::shared_ptr<const net::tls_context> tls)
-        : shard_(s),
-          acc_(std::move(a)),
-          retry_(s.context()),
-          allow_anonymous_(allow_anonymous),
-          bucket_(rate, rate),
-          tls_(std::move(tls)) {}
-
-    /// A reloaded certificate applies to connections accepted from now on.
-    void set_tls(std::shared_ptr<const net::tls_context> tls) { tls_ = std::move(tls); }
-    [[nodiscard]] bool is_tls() const noexcept { return tls_ != nullptr; }
-
-    void start() { do_accept(); }
-    [[nodiscard]] asio::io_context& shard_context() noexcept { return shard_.context(); }
-    void stop() {
-        error_code ignored;
-        acc_.close(ignored);
-        retry_.cancel();
-    }
-
-private:
-    void do_accept() {
-        acc_.async_accept(shard_.context(), [self = shared_from_this()](error_code ec, tcp::socket s) {
-            self->on_accept(ec, std::move(s));
-        });
-    }
-
-    void on_accept(error_code ec, tcp::socket s) {
-        if (ec == asio::error::operation_aborted || !acc_.is_open()) {
-            return;
-        }
-        if (ec) {
-            // Typically EMFILE under a connection flood: back off briefly instead of spinning.
-            VIGIL_LOG_LIMITED(warn, "accept failed: {}; retrying in 50 ms", ec.message());
-            retry_.expires_after(std::chrono::milliseconds{50});
-            retry_.async_wait([self = shared_from_this()](error_code tec) {
-                if (!tec) {
-                    self->do_accept();
-                }
-            });
-            return;
-        }
-        // Refused before any handshake or allocation: a storm costs an accept and a close.
-        connection::transfer t;
-        if (!bucket_.try_take(std::chrono::steady_clock::now())) {
-            refuse(s, "over the listener's max_connection_rate");
-            return;
-        }
-        error_code aec;
-        const auto remote = s.remote_endpoint(aec);
-        net::connection_gate::refusal why{};
-        auto ticket = shard_.core().gate->admit(aec ? std::string{} : remote.address().to_string(), why);
-        if (!ticket) {
-            refuse(s, shard_.core().gate->describe(why));
-            return;
-        }
-        t.ticket = std::move(*ticket);
-        error_code opt_ec;
-        s.set_option(tcp::no_delay(true), opt_ec);
-        // Whatever fails for this one connection (a TLS session that cannot be created), the
-        // listener goes on accepting.
-        try {
-            if (tls_) {
-                t.tls = std::make_unique<net::tls_session>(tls_);
-            }
-            std::make_shared<connection>(shard_, std::move(s), allow_anonymous_, std::move(t))->start();
-        } catch (const std::exception& e) {
-            VIGIL_LOG_LIMITED(error, "cannot serve a new connection: {}; the listener goes on", e.what());
-        }
-        do_accept();
-    }
-
-    void refuse(tcp::socket& s, std::string_view why) {
-        ++shard_.counters().rejected_connections;
-        VIGIL_LOG_LIMITED(warn, "refusing new connections: {}", why);
-        error_code ignored;
-        s.close(ignored);
-        do_accept();
-    }
-
-    shard& shard_;
-    tcp::acceptor acc_;
-    asio::steady_timer retry_;
-    bool allow_anonymous_;
-    token_bucket bucket_;
-    std::shared_ptr<const net::tls_context> tls_;
-};
 
 /// The push gateway's way into routing: every call runs on the calling shard.
 class push_hub final : public router::hub {
