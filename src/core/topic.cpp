@@ -14,6 +14,15 @@ constexpr std::uint64_t low_bits = 0x0101010101010101ull;
 constexpr bool ascii_without_nul(std::uint64_t w) noexcept {
     return ((w | ((w - low_bits) & ~w)) & high_bits) == 0;
 }
+
+/// True when all 8 bytes in `w` are printable ASCII: none has its high bit set, none is below
+/// 0x20, none is 0x7F (DEL).
+constexpr bool printable_ascii(std::uint64_t w) noexcept {
+    const std::uint64_t below_space = (w - 0x2020202020202020ull) & ~w;
+    const std::uint64_t del = w ^ 0x7F7F7F7F7F7F7F7Full;
+    const std::uint64_t is_del = (del - low_bits) & ~del;
+    return ((w | below_space | is_del) & high_bits) == 0;
+}
 }  // namespace
 
 bool valid_utf8(std::string_view s) noexcept {
@@ -78,11 +87,7 @@ bool has_control_character(std::string_view s) noexcept {
         if (end - p >= 8) {
             std::uint64_t w = 0;
             std::memcpy(&w, p, sizeof w);
-            // Plain ASCII with no byte below 0x20 and none equal to 0x7F: step over it.
-            const std::uint64_t low = (w - 0x2020202020202020ull) & ~w;
-            const std::uint64_t del = w ^ 0x7F7F7F7F7F7F7F7Full;
-            const std::uint64_t is_del = (del - low_bits) & ~del;
-            if (((w | low | is_del) & high_bits) == 0) {
+            if (printable_ascii(w)) {
                 p += 8;
                 continue;
             }
