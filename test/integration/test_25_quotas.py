@@ -170,6 +170,14 @@ def test_persistent_sessions_per_identity(start_vigil, tmp_path, vigil_binary):
     assert login_code(v.port, "car-1-3", "car-1", clean=False)[1] == 0
 
 
+def test_anonymous_persistent_sessions_are_not_capped_together(start_vigil):
+    """Anonymous clients share no identity: the per-identity cap does not count them as one."""
+    v = start_vigil(1, "[limits]\nmax_sessions_per_identity = 2\n")
+    for i in range(4):
+        c = raw.RawClient(v.port)
+        assert c.connect(f"anon-{i}", clean=False).body[1] == 0
+
+
 def login_code(port, client_id, user, clean):
     c = raw.RawClient(port)
     c.send(raw.connect(client_id, clean, username=user, password=f"{user}-pass"))

@@ -85,6 +85,9 @@ void retained_quota::restore(const message& m) {
 }
 
 bool session_owners::try_add(const std::string& owner, std::size_t max) {
+    if (owner.empty()) {
+        return true;
+    }
     const std::lock_guard lock{mu_};
     auto& n = counts_[owner];
     if (max > 0 && n >= max) {
@@ -98,11 +101,17 @@ bool session_owners::try_add(const std::string& owner, std::size_t max) {
 }
 
 void session_owners::add(const std::string& owner) {
+    if (owner.empty()) {
+        return;
+    }
     const std::lock_guard lock{mu_};
     ++counts_[owner];
 }
 
 void session_owners::remove(const std::string& owner) {
+    if (owner.empty()) {
+        return;
+    }
     const std::lock_guard lock{mu_};
     const auto it = counts_.find(owner);
     if (it != counts_.end() && --it->second == 0) {

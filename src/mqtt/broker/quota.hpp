@@ -54,7 +54,10 @@ private:
     usage total_;                                      // guarded by mu_
 };
 
-/// How many persistent sessions each identity owns. Thread safety: safe.
+/// How many persistent sessions each identity owns. Anonymous clients (identity "") are not
+/// counted: they share no credential a bound could be put on (anonymous access is for loopback
+/// or sites that chose it; max_connections and session_expiry bound them).
+/// Thread safety: safe.
 class session_owners {
 public:
     /// Counts one more session of `owner` unless it has `max` already (0: no bound).
