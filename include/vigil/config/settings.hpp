@@ -95,7 +95,7 @@ struct limits_settings {
     /// After CONNECT, a packet begun must be complete within this (a trickled packet holds
     /// its buffer only so long).
     std::chrono::milliseconds packet_timeout{30000};
-    std::size_t max_subscriptions = 1000;          ///< filters per client
+    std::size_t max_subscriptions = 10000;         ///< filters per client
     std::size_t max_sessions_per_identity = 1000;  ///< persistent sessions one identity may own (0 = unlimited)
     std::size_t max_retained = 1'000'000;          ///< retained messages in all
     std::uint64_t max_retained_bytes = std::uint64_t{1} << 30;  ///< their payload bytes
