@@ -4,7 +4,10 @@
 // takes everything queued since its previous write, applies it as one rocksdb::WriteBatch
 // and one Write (with sync in durable mode), then runs the completions in submission order.
 // Under load the queue fills while a write is in progress, so the next write carries many
-// batches and the cost of one fsync is shared among them.
+// batches and the cost of one fsync is shared among them. Batches linked into a group (a
+// QoS 2 message's deliveries on several shards) are written together: the thread writes the
+// longest queued prefix in which every group is complete, and waits for the missing parts
+// otherwise, so no crash can keep some of a group's writes and not the others.
 #include <vigil/store/store.hpp>
 
 #include "rocks.hpp"
@@ -21,6 +24,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 
 #include <sys/statvfs.h>
 
@@ -129,14 +133,34 @@ private:
         completion done;
     };
 
+    /// How many batches at the head of the queue can be written now: the longest prefix in
+    /// which every group has all its parts.
+    std::size_t closed_prefix() const {
+        std::size_t cut = 0;
+        std::size_t open = 0;
+        std::unordered_map<std::uint64_t, std::uint32_t> seen;
+        for (std::size_t i = 0; i < queue_.size(); ++i) {
+            for (const auto& l : queue_[i].batch.links()) {
+                const std::uint32_t n = ++seen[l.id];
+                open += n == 1 ? 1 : 0;
+                open -= n == l.parts ? 1 : 0;
+            }
+            if (open == 0) {
+                cut = i + 1;
+            }
+        }
+        return cut;
+    }
+
     void run() {
         check_free_space();
         std::vector<pending> work;
+        std::size_t waiting = 0;  // queued batches that could not be written without the rest of a group
         for (;;) {
             {
                 std::unique_lock lock{mu_};
                 // Wakes at least every second to look at the disk's free space.
-                const bool woken = cv_.wait_for(lock, std::chrono::seconds{1}, [this] { return !queue_.empty() || stopping_; });
+                const bool woken = cv_.wait_for(lock, std::chrono::seconds{1}, [&] { return queue_.size() > waiting || stopping_; });
                 if (!woken) {
                     lock.unlock();
                     check_free_space();
@@ -145,7 +169,16 @@ private:
                 if (queue_.empty()) {
                     return;  // stopping, and everything submitted is committed
                 }
-                work.swap(queue_);
+                // Stopping: the shards are gone and no part is still coming; write what there is.
+                const std::size_t cut = stopping_ ? queue_.size() : closed_prefix();
+                if (cut == 0) {
+                    waiting = queue_.size();
+                    continue;
+                }
+                waiting = 0;
+                const auto end = queue_.begin() + static_cast<std::ptrdiff_t>(cut);
+                work.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(end));
+                queue_.erase(queue_.begin(), end);
             }
             commit(work);
             work.clear();

@@ -1,7 +1,8 @@
 #pragma once
 /// The only RocksDB user (DESIGN.md "Durability"): one database under `data_dir`, one column
 /// family per kind of hot state, and a store thread that group-commits every batch queued
-/// since its last write in one RocksDB write (and one fsync in durable mode).
+/// since its last write in one RocksDB write (and one fsync in durable mode); batches linked
+/// into a group (write_batch::link) always share one write.
 
 #include <cstddef>
 #include <cstdint>
@@ -51,13 +52,25 @@ public:
     void set_sync(bool sync) noexcept { sync_ = sync; }
     [[nodiscard]] bool sync() const noexcept { return sync_; }
 
-    [[nodiscard]] bool empty() const noexcept { return ops_.empty(); }
+    /// Makes this batch one of `parts` batches (from different shards) sharing the group
+    /// `id`: the store commits them all in the same write, never some without the others.
+    /// A batch may belong to several groups; the groups of one write close over each other.
+    void link(std::uint64_t id, std::uint32_t parts) { links_.push_back({id, parts}); }
+    struct group_link {
+        std::uint64_t id;
+        std::uint32_t parts;
+    };
+    [[nodiscard]] const std::vector<group_link>& links() const noexcept { return links_; }
+
+    /// No operations and no group links (a linked batch is submitted even when empty).
+    [[nodiscard]] bool empty() const noexcept { return ops_.empty() && links_.empty(); }
     [[nodiscard]] std::size_t size() const noexcept { return ops_.size(); }
     [[nodiscard]] std::size_t bytes() const noexcept { return bytes_; }
     [[nodiscard]] const std::vector<op>& ops() const noexcept { return ops_; }
 
 private:
     std::vector<op> ops_;
+    std::vector<group_link> links_;
     std::size_t bytes_ = 0;
     bool sync_ = true;
 };
@@ -104,7 +117,9 @@ public:
 
     virtual ~store() = default;
 
-    /// Queues `b` for the next group commit; `done` runs once it is on disk (or failed).
+    /// Queues `b` for the next group commit; `done` runs once it is on disk (or failed). A
+    /// linked batch, and every batch queued after it, waits until its group's other parts
+    /// are queued (or the store stops).
     virtual void submit(write_batch b, completion done) = 0;
 
     /// Calls `f(key, value)` for every entry of `f`, in key order.

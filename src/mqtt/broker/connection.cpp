@@ -82,6 +82,7 @@ connection::~connection() {
     shard_.remove_connection(this);
     if (client_ != nullptr && client_->conn == this) {
         client_->conn = nullptr;
+        client_->held.clear();
         client_->sess.detach();
     }
 }
@@ -193,11 +194,13 @@ void connection::execute(action_list& acts) {
 
 void connection::acknowledge(packet p) {
     // Durable mode: what acknowledges a QoS 1/2 PUBLISH (or a persistent session's
-    // SUBSCRIBE/UNSUBSCRIBE) leaves only once its effects are committed.
+    // SUBSCRIBE/UNSUBSCRIBE) leaves only once its effects are committed; so does a persistent
+    // session's PUBREL, which promises never to send that PUBLISH again [MQTT-4.3.3-1].
     const bool pub_ack = std::holds_alternative<puback_packet>(p) || std::holds_alternative<pubrec_packet>(p) ||
                          std::holds_alternative<pubcomp_packet>(p);
-    const bool sub_ack = std::holds_alternative<suback_packet>(p) || std::holds_alternative<unsuback_packet>(p);
-    if (!shard_.core().durable || !(pub_ack || (sub_ack && client_->sess.persistent()))) {
+    const bool session_ack = std::holds_alternative<suback_packet>(p) || std::holds_alternative<unsuback_packet>(p) ||
+                             std::holds_alternative<pubrel_packet>(p);
+    if (!shard_.core().durable || !(pub_ack || (session_ack && client_->sess.persistent()))) {
         send_control(p);
         return;
     }
@@ -345,6 +348,7 @@ void connection::close(error_code reason, bool publish_will) {
     }
     if (client_ != nullptr && client_->conn == this) {
         client_->conn = nullptr;
+        client_->held.clear();  // a persistent session sends its in-flight messages again on reconnect
         client_->detached_at = std::chrono::steady_clock::now();
         client_->sess.detach();
         if (!client_->sess.persistent()) {

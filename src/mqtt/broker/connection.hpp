@@ -45,8 +45,11 @@ public:
 
     void start();
 
-    /// Queues a PUBLISH; QoS 0 is dropped and counted when the outbound queue is full.
+    /// Queues a PUBLISH, unless the shard holds it until a commit (shard::hold); QoS 0 is
+    /// dropped and counted when the outbound queue is full.
     void send(const send_publish& p);
+    /// The same, without asking the shard (it releases what it held).
+    void transmit(const send_publish& p);
     /// Closes now: cancels I/O, detaches the session, publishes the will if asked.
     void close(error_code reason, bool publish_will);
     /// Closes from the next loop pass (used where closing now would re-enter routing).

@@ -26,6 +26,13 @@ constexpr std::size_t copy_below = 2048;           // larger payloads are not co
 }  // namespace
 
 void connection::send(const send_publish& p) {
+    if (phase_ == phase::closed || (client_ != nullptr && shard_.hold(*client_, p))) {
+        return;
+    }
+    transmit(p);
+}
+
+void connection::transmit(const send_publish& p) {
     if (phase_ == phase::closed) {
         return;
     }

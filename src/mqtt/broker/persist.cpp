@@ -10,6 +10,8 @@
 
 #include <boost/asio/post.hpp>
 
+#include <utility>
+
 namespace vigil::mqtt {
 
 using store::family;
@@ -68,19 +70,64 @@ void shard::commit() {
     }
     if (pass_batch_.empty()) {
         held_.clear();  // nothing of this pass to wait for
+        if (!pass_uncommitted_.empty()) {
+            const auto msgs = std::exchange(pass_uncommitted_, {});
+            release_held(msgs);
+        }
         return;
     }
-    pass_batch_.set_sync(!held_.empty());
-    core_.db->submit(std::move(pass_batch_), [held = std::move(held_)](bool ok) mutable {
+    pass_batch_.set_sync(!held_.empty() || !pass_uncommitted_.empty());
+    core_.db->submit(std::move(pass_batch_), [this, held = std::move(held_), msgs = std::exchange(pass_uncommitted_, {})](bool ok) mutable {
         if (!ok) {
             for (auto& b : held) {
                 b->fail();
             }
         }
         held.clear();  // on the store thread: the last holder posts the acks to their shard
+        // After a failed commit too: the publisher is disconnected and sends again, and a
+        // store that failed once keeps nothing more, so no copy is recognised anyway.
+        if (!msgs.empty() && !core_.stopping.load(std::memory_order_acquire)) {
+            asio::post(ioc_, [this, msgs = std::move(msgs)] { release_held(msgs); });
+        }
     });
     pass_batch_ = store::write_batch{};
     held_.clear();
+}
+
+void shard::hold_until_commit(const message_ref& m) {
+    if (uncommitted_.insert(m.get()).second) {
+        pass_uncommitted_.push_back(m);
+        schedule_commit();
+    }
+}
+
+bool shard::hold(client& c, const send_publish& p) {
+    if (c.held.empty() && (uncommitted_.empty() || !uncommitted_.contains(p.msg.get()))) {
+        return false;
+    }
+    if (c.held.empty()) {
+        holding_.push_back(&c);
+    }
+    c.held.push_back(p);
+    return true;
+}
+
+void shard::release_held(const std::vector<message_ref>& committed) {
+    for (const auto& m : committed) {
+        uncommitted_.erase(m.get());
+    }
+    std::erase_if(holding_, [this](client* c) {
+        while (!c->held.empty() && !uncommitted_.contains(c->held.front().msg.get())) {
+            const send_publish p = std::move(c->held.front());
+            c->held.pop_front();
+            if (c->sink != nullptr) {
+                c->sink->deliver(p.msg);
+            } else if (c->conn != nullptr) {
+                c->conn->transmit(p);
+            }
+        }
+        return c->held.empty();
+    });
 }
 
 void shard::defer_ack(connection& c, packet p) {

@@ -66,6 +66,7 @@ void shard::remove_client(client& c) {
             core_.index.remove(f, id_);
         }
     }
+    std::erase(holding_, &c);  // also when its held deliveries were dropped at a disconnect
     clients_.erase(c.sess.client_id());
 }
 
@@ -109,10 +110,25 @@ void shard::route(const message_ref& m, const std::string* publisher) {
     if (remote != 0 && core_.durable && m->published_qos() != qos::at_most_once) {
         barrier = current_barrier();
     }
+    // Durable QoS 2: exactly once across a crash. The publisher's packet id and every
+    // shard's queue entries are committed in one write (a store group), and nothing is sent
+    // to a subscriber before that: after a crash either all of it exists, and the re-sent
+    // PUBLISH is recognised, or none of it does and no subscriber has seen the message.
+    const bool exactly_once = core_.durable && m->published_qos() == qos::exactly_once;
+    std::uint64_t group = 0;
+    std::uint32_t parts = 0;
+    if (exactly_once) {
+        hold_until_commit(m);
+        if (remote != 0) {
+            group = core_.next_group.fetch_add(1, std::memory_order_relaxed) + 1;
+            parts = 1 + static_cast<std::uint32_t>(__builtin_popcountll(remote));
+            batch().link(group, parts);
+        }
+    }
     while (remote != 0) {
         const auto target = static_cast<unsigned>(__builtin_ctzll(remote));
         remote &= remote - 1;
-        outbox_[target].push_back({m, barrier, index, nodes});
+        outbox_[target].push_back({m, barrier, group, parts, index, nodes});
         if (!flush_scheduled_) {
             flush_scheduled_ = true;
             asio::post(ioc_, [this] { flush_outboxes(); });
@@ -205,7 +221,9 @@ void shard::unsubscribe_sink(router::sink& s, std::string_view filter) {
 void shard::deliver_to(client& c, const message_ref& m, qos q, bool retain) {
     if (c.sink != nullptr) {
         ++counters_.deliveries;
-        c.sink->deliver(m);
+        if (!hold(c, send_publish{m, q, 0, false, retain})) {
+            c.sink->deliver(m);
+        }
         return;
     }
     scratch_.clear();
@@ -251,6 +269,10 @@ void shard::flush_outboxes() {
 
 void shard::on_remote(remote_batch b) {
     for (auto& d : b) {
+        if (d.group != 0) {
+            batch().link(d.group, d.parts);
+            hold_until_commit(d.msg);
+        }
         deliver_matched(d.msg, d.nodes.data(), d.nodes.size());
         if (d.barrier) {
             held_.push_back(std::move(d.barrier));

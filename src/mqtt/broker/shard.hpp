@@ -20,6 +20,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -62,6 +63,9 @@ struct client {
     std::shared_ptr<const auth::permissions> perms;
     /// may_read's answers by topic, forgotten when the rights change or it grows large.
     std::unordered_map<std::string, bool, router::string_hash, std::equal_to<>> read_cache;
+    /// Durable mode: deliveries waiting, in order, behind a QoS 2 message whose writes are
+    /// not yet committed (shard::hold); sent by the shard when the commit completes.
+    std::deque<send_publish> held;
 
     /// May a message on `topic` be delivered to this client? One hash lookup once cached.
     [[nodiscard]] bool may_read(std::string_view topic);
@@ -140,6 +144,8 @@ struct broker_core {
     router::index_writer index;
     router::retained_store retained;
     std::vector<std::unique_ptr<shard>> shards;
+    /// Store groups (write_batch::link) of durable QoS 2 messages delivered on several shards.
+    std::atomic<std::uint64_t> next_group{0};
 };
 
 /// How often a shard writes its changed last values to the store.
@@ -198,6 +204,12 @@ public:
     void route(const message_ref& m, const std::string* publisher);
     /// Gives one message to one client's session and carries out what it asks.
     void deliver_to(client& c, const message_ref& m, qos q, bool retain);
+    /// Durable mode: whether `p` must wait before it leaves for `c` because its message is a
+    /// QoS 2 message whose writes (the publisher's packet id, every shard's queue entries) are
+    /// not yet committed, or because an earlier delivery to `c` waits; then `p` is kept in
+    /// `c.held` and sent, in order, once the commit completes. So a QoS 2 message reaches no
+    /// subscriber before the broker can recognise the publisher's re-sent copy after a crash.
+    [[nodiscard]] bool hold(client& c, const send_publish& p);
 
     // --- Persistence (persist.cpp) ---
 
@@ -254,6 +266,8 @@ private:
     struct remote_delivery {
         message_ref msg;
         std::shared_ptr<ack_barrier> barrier;  // durable QoS 1/2: held until this shard commits
+        std::uint64_t group = 0;  // durable QoS 2: the store group of its writes (0: none)
+        std::uint32_t parts = 0;  // shards in that group
         std::shared_ptr<const router::filter_index> index;  // keeps `nodes` alive
         boost::container::small_vector<const router::index_node*, 4> nodes;
     };
@@ -263,6 +277,10 @@ private:
     void flush_outboxes();
     void flush_dirty();
     void on_remote(remote_batch b);
+    /// Durable QoS 2: `m`'s deliveries on this shard are held until this pass's batch commits.
+    void hold_until_commit(const message_ref& m);
+    /// The commit of `committed` completed: sends what waited for them.
+    void release_held(const std::vector<message_ref>& committed);
     void expire_sessions();
     void update_state(const message_ref& m);
     /// Stores or clears `m` as its topic's retained message, unless a quota or the disk's
@@ -307,6 +325,9 @@ private:
     bool closing_ = false;                             // close_all ran: the server is stopping
     std::vector<std::shared_ptr<ack_barrier>> held_;  // released when pass_batch_ commits
     std::shared_ptr<ack_barrier> barrier_;            // this pass's, created on first use
+    std::unordered_set<const message*> uncommitted_;  // durable QoS 2 delivered here, awaiting commit
+    std::vector<message_ref> pass_uncommitted_;       // those delivered in this pass
+    std::vector<client*> holding_;                    // clients with held deliveries
     bool commit_scheduled_ = false;
     std::uint64_t next_barrier_ = 1;
     std::uint64_t next_release_ = 1;

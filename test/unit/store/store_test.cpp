@@ -6,9 +6,11 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <chrono>
 #include <future>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -135,6 +137,61 @@ TEST_CASE("completions run in submission order, and concurrent submits are group
     CHECK(st.ops == threads * per_thread);
     CHECK(st.commits <= st.batches);
     CHECK(dump(*s, family::queue).size() == threads * per_thread);
+}
+
+TEST_CASE("linked batches are written together; batches queued behind an incomplete group wait", "[store]") {
+    temp_dir d;
+    auto s = store::open({d.path, true});
+    const auto commits_before = s->stats().commits;
+    std::mutex mu;
+    std::vector<std::string> done;
+    std::vector<std::future<void>> waits;
+    auto submit = [&](const std::string& name, std::optional<std::uint32_t> parts) {
+        write_batch b;
+        b.put(family::queue, name, "v");
+        if (parts) {
+            b.link(42, *parts);
+        }
+        auto p = std::make_shared<std::promise<void>>();
+        waits.push_back(p->get_future());
+        s->submit(std::move(b), [&, name, p](bool ok) {
+            CHECK(ok);
+            const std::lock_guard lock{mu};
+            done.push_back(name);
+            p->set_value();
+        });
+    };
+    submit("a", 2);        // one part of group 42
+    submit("b", std::nullopt);  // behind it
+    // Neither may be written before the group's other part is queued.
+    CHECK(waits[0].wait_for(std::chrono::milliseconds(200)) == std::future_status::timeout);
+    CHECK(waits[1].wait_for(std::chrono::milliseconds(0)) == std::future_status::timeout);
+    CHECK(dump(*s, family::queue).empty());
+    submit("c", 2);  // the other part
+    for (auto& w : waits) {
+        w.get();
+    }
+    CHECK(done == std::vector<std::string>{"a", "b", "c"});
+    CHECK(s->stats().commits == commits_before + 1);  // one write
+    CHECK(dump(*s, family::queue).size() == 3);
+}
+
+TEST_CASE("a group still missing parts is written when the store stops", "[store]") {
+    temp_dir d;
+    {
+        auto s = store::open({d.path, true});
+        write_batch b;
+        b.put(family::queue, "k", "v");
+        b.link(7, 3);
+        std::promise<bool> p;
+        auto f = p.get_future();
+        s->submit(std::move(b), [&p](bool ok) { p.set_value(ok); });
+        s->stop();
+        REQUIRE(f.wait_for(std::chrono::seconds(0)) == std::future_status::ready);
+        CHECK(f.get());
+    }
+    auto s = store::open({d.path, true});
+    CHECK(dump(*s, family::queue).size() == 1);
 }
 
 TEST_CASE("a data_dir in use by another store is refused with what to do", "[store]") {
