@@ -1,0 +1,387 @@
+// The archive's RocksDB database and its compactor thread.
+//
+// Design note. Shards append records under a short lock and never touch the disk. The
+// compactor wakes every flush_interval (or when 8 MiB are pending, or on flush()), sorts what
+// is pending by partition and key and writes it as one WriteBatch without fsync: what a crash
+// can lose is what was pending, at most one flush_interval. Then it applies retention: days
+// older than `retention`, and the oldest days while the files exceed `max_bytes`, are dropped as
+// whole column families (no per-record deletes, no compaction debt), and the time before which
+// data is gone is recorded so queries can say so.
+#include <vigil/archive/archive.hpp>
+
+#include "layout.hpp"
+#include "query.hpp"
+
+#include <vigil/core/log.hpp>
+
+#include <fmt/format.h>
+#include <rocksdb/convenience.h>
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+
+namespace vigil::archive {
+namespace {
+
+constexpr std::size_t wake_bytes = 8u << 20;
+constexpr std::string_view kept_from_key = "kept_from";
+
+rocksdb::ColumnFamilyOptions partition_options() {
+    rocksdb::ColumnFamilyOptions o;
+    const auto supported = rocksdb::GetSupportedCompressions();
+    const bool zstd = std::find(supported.begin(), supported.end(), rocksdb::kZSTD) != supported.end();
+    o.compression = zstd ? rocksdb::kZSTD : rocksdb::kSnappyCompression;
+    o.bottommost_compression = o.compression;
+    o.write_buffer_size = 32u << 20;
+    rocksdb::BlockBasedTableOptions t;
+    t.block_size = 32 * 1024;  // larger blocks compress JSON positions better; scans are sequential
+    o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
+    return o;
+}
+
+std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+class rocks_archive final : public archive {
+public:
+    explicit rocks_archive(const options& o) : opt_(o) {
+        open_db();
+        thread_ = std::thread([this] { run(); });
+    }
+    ~rocks_archive() override { stop(); }
+    rocks_archive(const rocks_archive&) = delete;
+    rocks_archive& operator=(const rocks_archive&) = delete;
+
+    void append(std::vector<entry> batch) override {
+        std::size_t bytes = 0;
+        for (const auto& e : batch) {
+            bytes += e.msg->topic().size() + e.msg->payload().size() + e.client_id.size() + 64;
+        }
+        bool wake = false;
+        {
+            const std::lock_guard lock{mu_};
+            appended_ += batch.size();
+            if (pending_bytes_ + bytes > opt_.max_pending_bytes) {
+                dropped_ += batch.size();
+                VIGIL_LOG_LIMITED(warn, "archive {}: {} bytes wait for the compactor (max_pending_bytes): {} records dropped", opt_.dir.string(), pending_bytes_, batch.size());
+                return;
+            }
+            pending_bytes_ += bytes;
+            std::move(batch.begin(), batch.end(), std::back_inserter(pending_));
+            wake = pending_bytes_ >= wake_bytes;
+        }
+        if (wake) {
+            cv_.notify_one();
+        }
+    }
+
+    void flush() override {
+        std::unique_lock lock{mu_};
+        const std::uint64_t wanted = ++flush_requested_;
+        cv_.notify_one();
+        done_cv_.wait(lock, [&] { return flush_done_ >= wanted || stopped_; });
+    }
+
+    page read(const query& q, const std::function<bool(std::string_view)>& may_read) const override {
+        std::vector<partition_ref> parts;
+        {
+            const std::lock_guard lock{parts_mu_};
+            for (const auto& [day, h] : partitions_) {
+                parts.push_back({day, h});
+            }
+        }
+        page p = run_query(*db_, parts, q, may_read);
+        p.kept_from_ms = kept_from_.load(std::memory_order_relaxed);
+        return p;
+    }
+
+    archive_stats stats() const override {
+        const std::lock_guard lock{mu_};
+        archive_stats s = stats_;
+        s.appended = appended_;
+        s.dropped += dropped_;
+        s.pending_bytes = pending_bytes_;
+        s.healthy = last_error_.empty();
+        return s;
+    }
+
+    std::string last_error() const override {
+        const std::lock_guard lock{mu_};
+        return last_error_;
+    }
+
+    void stop() override {
+        {
+            const std::lock_guard lock{mu_};
+            if (stopping_) {
+                return;
+            }
+            stopping_ = true;
+        }
+        cv_.notify_one();
+        thread_.join();
+        const std::lock_guard lock{parts_mu_};
+        partitions_.clear();
+        for (auto* h : meta_handles_) {
+            (void)db_->DestroyColumnFamilyHandle(h);
+        }
+        meta_handles_.clear();
+        db_.reset();
+    }
+
+private:
+    [[noreturn]] void fail_open(const rocksdb::Status& st) const {
+        throw archive_error(fmt::format("archive {}: cannot open: {}. What to do: check that the directory is a readable, writable directory on a healthy disk; a damaged archive can be moved aside (its history is lost, live traffic is not affected)", opt_.dir.string(), st.ToString()));
+    }
+
+    void open_db() {
+        std::error_code ec;
+        std::filesystem::create_directories(opt_.dir, ec);
+        rocksdb::DBOptions dbo;
+        dbo.create_if_missing = true;
+        dbo.create_missing_column_families = true;
+        dbo.max_background_jobs = 1;  // the archive stays in the background
+        dbo.keep_log_file_num = 2;
+        std::vector<std::string> names;
+        const rocksdb::Status listed = rocksdb::DB::ListColumnFamilies(dbo, opt_.dir.string(), &names);
+        if (!listed.ok() && std::filesystem::exists(opt_.dir / "CURRENT")) {
+            fail_open(listed);
+        }
+        if (names.empty()) {
+            names.push_back(rocksdb::kDefaultColumnFamilyName);
+        }
+        std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+        for (const auto& n : names) {
+            cfs.emplace_back(n, n == rocksdb::kDefaultColumnFamilyName ? rocksdb::ColumnFamilyOptions{} : partition_options());
+        }
+        std::vector<rocksdb::ColumnFamilyHandle*> handles;
+        rocksdb::DB* raw = nullptr;
+        const rocksdb::Status st = rocksdb::DB::Open(dbo, opt_.dir.string(), cfs, &handles, &raw);
+        if (!st.ok()) {
+            fail_open(st);
+        }
+        db_.reset(raw);
+        for (std::size_t i = 0; i < names.size(); ++i) {
+            if (const auto day = layout::partition_day(names[i])) {
+                partitions_.emplace(*day, adopt(handles[i]));
+            } else {
+                meta_handles_.push_back(handles[i]);
+            }
+        }
+        std::string v;
+        if (db_->Get(rocksdb::ReadOptions{}, kept_from_key, &v).ok() && v.size() == 8) {
+            std::uint64_t t = 0;
+            for (const char c : v) {
+                t = (t << 8) | static_cast<unsigned char>(c);
+            }
+            kept_from_.store(static_cast<std::int64_t>(t), std::memory_order_relaxed);
+        }
+    }
+
+    std::shared_ptr<rocksdb::ColumnFamilyHandle> adopt(rocksdb::ColumnFamilyHandle* h) {
+        rocksdb::DB* db = db_.get();
+        return {h, [db](rocksdb::ColumnFamilyHandle* p) { (void)db->DestroyColumnFamilyHandle(p); }};
+    }
+
+    void run() {
+        std::uint64_t served = 0;
+        for (;;) {
+            std::vector<entry> work;
+            std::uint64_t wanted = 0;
+            bool stopping = false;
+            {
+                std::unique_lock lock{mu_};
+                cv_.wait_for(lock, opt_.flush_interval, [&] { return stopping_ || flush_requested_ > served || pending_bytes_ >= wake_bytes; });
+                work.swap(pending_);
+                pending_bytes_ = 0;
+                wanted = flush_requested_;
+                stopping = stopping_;
+            }
+            if (!work.empty()) {
+                write(work);
+            }
+            apply_retention();
+            {
+                const std::lock_guard lock{mu_};
+                flush_done_ = wanted;
+                served = wanted;
+                if (stopping) {
+                    stopped_ = true;
+                }
+            }
+            done_cv_.notify_all();
+            if (stopping) {
+                return;
+            }
+        }
+    }
+
+    std::shared_ptr<rocksdb::ColumnFamilyHandle> partition(std::int64_t day) {
+        const std::lock_guard lock{parts_mu_};
+        if (auto it = partitions_.find(day); it != partitions_.end()) {
+            return it->second;
+        }
+        rocksdb::ColumnFamilyHandle* h = nullptr;
+        const rocksdb::Status st = db_->CreateColumnFamily(partition_options(), layout::partition_name(day), &h);
+        if (!st.ok()) {
+            note_error(st);
+            return nullptr;
+        }
+        return partitions_.emplace(day, adopt(h)).first->second;
+    }
+
+    void write(std::vector<entry>& work) {
+        const std::int64_t start = now_ms();
+        // Sorted by time, so each day's keys go to the write batch close together.
+        std::sort(work.begin(), work.end(), [](const entry& a, const entry& b) { return a.msg->time_ms() < b.msg->time_ms(); });
+        rocksdb::WriteBatch wb;
+        std::uint64_t skipped = 0;
+        const std::int64_t floor = kept_from_.load(std::memory_order_relaxed);
+        std::int64_t oldest = start;
+        std::int64_t day = 0;
+        std::shared_ptr<rocksdb::ColumnFamilyHandle> h;
+        for (const auto& e : work) {
+            const message& m = *e.msg;
+            if (m.time_ms() < floor) {
+                ++skipped;  // its day was dropped already
+                continue;
+            }
+            if (!h || layout::day_of(m.time_ms()) != day) {
+                day = layout::day_of(m.time_ms());
+                h = partition(day);
+            }
+            if (!h) {
+                ++skipped;
+                continue;
+            }
+            (void)wb.Put(h.get(), layout::key(m.topic(), m.time_ms(), m.origin().seq), layout::value(m, e.client_id));
+            oldest = std::min(oldest, m.time_ms());
+        }
+        rocksdb::WriteOptions wo;
+        wo.sync = false;
+        const rocksdb::Status st = wb.Count() > 0 ? db_->Write(wo, &wb) : rocksdb::Status::OK();
+        const std::lock_guard lock{mu_};
+        ++stats_.flushes;
+        stats_.dropped += skipped;
+        if (st.ok()) {
+            stats_.written += wb.Count();
+            stats_.lag_ms_max = now_ms() - oldest;
+            if (!last_error_.empty()) {
+                log::info("archive {}: writing again", opt_.dir.string());
+                last_error_.clear();
+            }
+        } else {
+            stats_.dropped += wb.Count();
+            if (last_error_.empty()) {
+                last_error_ = st.ToString();
+            }
+            VIGIL_LOG_LIMITED(error, "archive {}: writing {} records failed: {}; they are dropped (live traffic is not affected)", opt_.dir.string(), wb.Count(), st.ToString());
+        }
+    }
+
+    void note_error(const rocksdb::Status& st) {
+        const std::lock_guard lock{mu_};
+        if (last_error_.empty()) {
+            last_error_ = st.ToString();
+        }
+    }
+
+    std::uint64_t partition_bytes(rocksdb::ColumnFamilyHandle* h) const {
+        std::uint64_t sst = 0;
+        std::uint64_t mem = 0;
+        (void)db_->GetIntProperty(h, rocksdb::DB::Properties::kTotalSstFilesSize, &sst);
+        (void)db_->GetIntProperty(h, rocksdb::DB::Properties::kSizeAllMemTables, &mem);
+        return sst + mem;
+    }
+
+    void apply_retention() {
+        const std::int64_t today = layout::day_of(now_ms());
+        std::map<std::int64_t, std::shared_ptr<rocksdb::ColumnFamilyHandle>> parts;
+        {
+            const std::lock_guard lock{parts_mu_};
+            parts = partitions_;
+        }
+        std::uint64_t total = 0;
+        for (const auto& [day, h] : parts) {
+            total += partition_bytes(h.get());
+        }
+        for (const auto& [day, h] : parts) {
+            const bool expired = opt_.retention.count() > 0 && (day + 1) * layout::day_ms <= now_ms() - opt_.retention.count();
+            const bool over = opt_.max_bytes > 0 && total > opt_.max_bytes && day < today;
+            if (!expired && !over) {
+                break;  // days in order: the rest are newer
+            }
+            total -= std::min(total, partition_bytes(h.get()));
+            drop(day, h.get(), expired ? "older than retention" : "the archive exceeds max_bytes");
+        }
+        const std::lock_guard lock{mu_};
+        stats_.bytes_on_disk = total;
+    }
+
+    void drop(std::int64_t day, rocksdb::ColumnFamilyHandle* h, std::string_view why) {
+        const std::int64_t kept_from = (day + 1) * layout::day_ms;
+        std::string v;
+        for (int shift = 56; shift >= 0; shift -= 8) {
+            v.push_back(static_cast<char>((static_cast<std::uint64_t>(kept_from) >> shift) & 0xFF));
+        }
+        rocksdb::WriteOptions wo;
+        wo.sync = true;  // the floor is on disk before the data goes
+        rocksdb::Status st = db_->Put(wo, kept_from_key, v);
+        if (st.ok()) {
+            kept_from_.store(std::max(kept_from_.load(std::memory_order_relaxed), kept_from), std::memory_order_relaxed);
+            st = db_->DropColumnFamily(h);
+        }
+        if (!st.ok()) {
+            note_error(st);
+            VIGIL_LOG_LIMITED(error, "archive {}: dropping day {} failed: {}", opt_.dir.string(), layout::partition_name(day), st.ToString());
+            return;
+        }
+        {
+            const std::lock_guard lock{parts_mu_};
+            partitions_.erase(day);  // the handle goes when the last reader lets it go
+        }
+        {
+            const std::lock_guard lock{mu_};
+            ++stats_.partitions_dropped;
+        }
+        log::info("archive {}: dropped day {} ({})", opt_.dir.string(), layout::partition_name(day).substr(1), why);
+    }
+
+    options opt_;
+    std::unique_ptr<rocksdb::DB> db_;
+    std::vector<rocksdb::ColumnFamilyHandle*> meta_handles_;  // the default family
+
+    mutable std::mutex parts_mu_;
+    std::map<std::int64_t, std::shared_ptr<rocksdb::ColumnFamilyHandle>> partitions_;  // guarded by parts_mu_
+    std::atomic<std::int64_t> kept_from_{0};
+
+    mutable std::mutex mu_;
+    std::condition_variable cv_;
+    std::condition_variable done_cv_;
+    std::vector<entry> pending_;     // guarded by mu_
+    std::size_t pending_bytes_ = 0;  // guarded by mu_
+    std::uint64_t appended_ = 0;     // guarded by mu_
+    std::uint64_t dropped_ = 0;      // guarded by mu_
+    std::uint64_t flush_requested_ = 0;  // guarded by mu_
+    std::uint64_t flush_done_ = 0;   // guarded by mu_
+    bool stopping_ = false;          // guarded by mu_
+    bool stopped_ = false;           // guarded by mu_
+    archive_stats stats_;            // guarded by mu_
+    std::string last_error_;         // guarded by mu_
+    std::thread thread_;  // last: starts after everything it uses
+};
+
+}  // namespace
+
+std::unique_ptr<archive> archive::open(const options& o) { return std::make_unique<rocks_archive>(o); }
+
+}  // namespace vigil::archive
