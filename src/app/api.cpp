@@ -1,8 +1,11 @@
 #include "api.hpp"
 
+#include "history_api.hpp"
+
 #include <vigil/auth/permissions.hpp>
 #include <vigil/http/devices.hpp>
 #include <vigil/http/json.hpp>
+#include <vigil/http/query.hpp>
 
 #include <fmt/format.h>
 
@@ -11,37 +14,6 @@
 
 namespace vigil::app {
 namespace {
-
-/// Percent-decodes one path segment; nullopt on a bad escape.
-std::optional<std::string> decode_segment(std::string_view s) {
-    std::string out;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] != '%') {
-            out.push_back(s[i]);
-            continue;
-        }
-        if (i + 2 >= s.size()) {
-            return std::nullopt;
-        }
-        unsigned v = 0;
-        for (std::size_t k = 1; k <= 2; ++k) {
-            const char c = s[i + k];
-            v <<= 4;
-            if (c >= '0' && c <= '9') {
-                v |= static_cast<unsigned>(c - '0');
-            } else if (c >= 'a' && c <= 'f') {
-                v |= static_cast<unsigned>(c - 'a' + 10);
-            } else if (c >= 'A' && c <= 'F') {
-                v |= static_cast<unsigned>(c - 'A' + 10);
-            } else {
-                return std::nullopt;
-            }
-        }
-        out.push_back(static_cast<char>(v));
-        i += 2;
-    }
-    return out;
-}
 
 http::response error(unsigned status, std::string_view message) { return {status, http::error_json(status, message)}; }
 
@@ -72,8 +44,17 @@ http::handler make_api(const mqtt::broker& b) {
             }
             std::string body = fmt::format("{{\"status\":\"{}\",\"store\":", h.store_ok ? "ok" : "failing");
             http::append_json_string(body, h.store_ok ? std::string{"ok"} : h.store_error);
+            body += ",\"archive\":";
+            using archive_state = mqtt::broker_health::archive_state;
+            http::append_json_string(body, h.archive == archive_state::off ? std::string{"off"} : h.archive == archive_state::ok ? std::string{"ok"} : "degraded: " + h.archive_error);
             body += fmt::format(",\"connections\":{}}}", h.open_connections);
             return {h.store_ok ? 200u : 503u, std::move(body)};
+        }
+        if (path == "/api/v1/history") {
+            if (!get) {
+                return error(405, "use GET");
+            }
+            return history_request(b, target, who);
         }
         if (path == devices || path == std::string{devices} + "/") {
             if (!get) {
@@ -85,8 +66,8 @@ http::handler make_api(const mqtt::broker& b) {
             if (!get) {
                 return error(405, "use GET");
             }
-            const auto id = decode_segment(path.substr(devices.size() + 1));
-            if (!id || id->empty() || id->find_first_of("/+#") != std::string::npos || id->find('\0') != std::string::npos) {
+            const auto id = http::percent_decode(path.substr(devices.size() + 1));
+            if (!id || id->empty() || id->find_first_of("/+#") != std::string::npos) {
                 return error(400, "a device id is one topic level: no '/', '+', '#' or NUL");
             }
             if (auto one = http::device_json(readable(b, fmt::format("devices/{}/+", *id), who), *id)) {

@@ -35,7 +35,7 @@ constexpr std::string_view usage = R"(usage: vigil [--config FILE]
        vigil --version | --help
 
 Runs the Vigil MQTT 3.1.1 broker. With no --config, it uses development defaults:
-one MQTT listener on 127.0.0.1:1883, HTTP on 127.0.0.1:8080 (/healthz, /api/v1/devices),
+one MQTT listener on 127.0.0.1:1883, HTTP on 127.0.0.1:8080 (/healthz, /api/v1/devices, /api/v1/history),
 one shard per core, the store in ./var.
 SIGHUP reloads passwords, ACL and TLS certificates; SIGINT or SIGTERM stops gracefully.
 )";

@@ -19,6 +19,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -74,6 +75,7 @@ struct shared_state {
     token_slot tokens;
     std::shared_ptr<live_connections> live;  // closed by stop()
     net::connection_gate* gate = nullptr;    // null: no connection bounds
+    asio::thread_pool* queries = nullptr;    // runs response::later, one at a time
 };
 
 /// One HTTP connection. Thread safety: shard-affine.
@@ -165,7 +167,18 @@ private:
                                 std::string_view{req.target().data(), req.target().size()}, who);
         // A request without a valid token (/healthz) gets its answer and the connection ends:
         // nobody holds a connection open without one.
-        send(std::move(res), req.keep_alive() && who.authenticated);
+        const bool keep_alive = req.keep_alive() && who.authenticated;
+        if (res.later) {
+            // Off the shard; the answer comes back to this session's shard to be sent.
+            timer_.cancel();
+            asio::post(*st_->queries, [self = shared_from_this(), work = std::move(res.later), keep_alive] {
+                response r;
+                work(r);
+                asio::post(self->stream_.get_executor(), [self, r = std::move(r), keep_alive]() mutable { self->send(std::move(r), keep_alive); });
+            });
+            return;
+        }
+        send(std::move(res), keep_alive);
     }
 
     void upgrade(std::string_view path, std::shared_ptr<const auth::api_token> token) {
@@ -343,6 +356,7 @@ struct server::impl {
     std::vector<asio::io_context*> contexts;  // of each acceptor
     std::vector<std::size_t> listener_of;     // of each acceptor
     std::vector<bound_listener> bound;
+    std::unique_ptr<asio::thread_pool> queries = std::make_unique<asio::thread_pool>(1);
 };
 
 server::server(net::shard_pool& pool, std::vector<config::http_listener_settings> listeners, handler h, upgrades up, access acc)
@@ -353,9 +367,12 @@ server::server(net::shard_pool& pool, std::vector<config::http_listener_settings
     impl_->st->tokens.set(std::move(acc.tokens));
     impl_->st->gate = acc.gate;
     impl_->st->live = std::make_shared<live_connections>(pool.size());
+    impl_->st->queries = impl_->queries.get();
 }
 
-server::~server() = default;
+server::~server() {
+    impl_->queries->join();  // a query still running finishes; its answer is not sent
+}
 
 void server::start() {
     for (std::size_t li = 0; li < impl_->settings.size(); ++li) {
@@ -379,7 +396,7 @@ void server::start() {
             impl_->listener_of.push_back(li);
         }
         impl_->bound.push_back({l.bind, port, tls != nullptr});
-        log::info("listening for HTTP{} on {}:{} (/healthz, /api/v1/devices, /ws, /mqtt)", tls ? "S" : "", l.bind, port);
+        log::info("listening for HTTP{} on {}:{} (/healthz, /api/v1/devices, /api/v1/history, /ws, /mqtt)", tls ? "S" : "", l.bind, port);
     }
     for (std::size_t i = 0; i < impl_->acceptors.size(); ++i) {
         asio::post(*impl_->contexts[i], [a = impl_->acceptors[i]] { a->start(); });
@@ -419,6 +436,7 @@ void server::stop() {
     for (unsigned i = 0; i < impl_->pool.size(); ++i) {
         asio::post(impl_->pool.context(i), [live = impl_->st->live, i] { live->close_all(i); });
     }
+    impl_->queries->stop();  // queries not yet started are dropped with their connections
 }
 
 }  // namespace vigil::http

@@ -118,11 +118,26 @@ struct state_settings {
     std::vector<std::string> topics{"devices/+/location", "devices/+/status"};
 };
 
+/// `[archive]`: history kept on disk under `data_dir/archive`, queried by topic and time.
+struct archive_settings {
+    /// Topic filters whose messages are kept; empty: no archive.
+    std::vector<std::string> topics{"devices/+/location", "devices/+/status", "devices/+/events"};
+    /// Days older than this are dropped whole ("30d"); 0 ("forever"): kept.
+    std::chrono::milliseconds retention{std::chrono::hours{24 * 30}};
+    /// The oldest days are dropped while the archive is larger (0: no cap).
+    std::uint64_t max_bytes = 0;
+    /// How often the compactor writes what the shards handed it.
+    std::chrono::milliseconds flush_interval{1000};
+    /// Records waiting for the compactor, at most (beyond: dropped, counted, logged).
+    std::uint64_t max_pending_bytes = 64u << 20;
+};
+
 struct settings {
     unsigned workers = 0;  ///< 0 = one per core
     std::string data_dir = "./var";  ///< the store (RocksDB)
     durability_mode durability = durability_mode::durable;
     state_settings state;
+    archive_settings archive;
     log::level log_level = log::level::info;
     std::chrono::milliseconds stats_interval{60000};  ///< how often a "stats:" line is logged
     std::vector<listener_settings> listeners;

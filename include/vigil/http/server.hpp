@@ -32,6 +32,9 @@ struct response {
     unsigned status = 200;
     std::string body;
     std::string content_type = "application/json";
+    /// Work that reads the disk (a history query): when set, the server runs it on its query
+    /// thread, off the shards, and sends the response it fills in instead of this one.
+    std::function<void(response&)> later = nullptr;
 };
 
 /// Who asks. With API tokens configured, only `/healthz` is served to a request without a
@@ -42,7 +45,8 @@ struct caller {
     const auth::permissions* reads = nullptr;
 };
 
-/// Answers one request on the shard thread that read it; must not block.
+/// Answers one request on the shard thread that read it; must not block (what would, it
+/// returns as response::later).
 using handler = std::function<response(std::string_view method, std::string_view target, const caller& who)>;
 
 struct bound_listener {

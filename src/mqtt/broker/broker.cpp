@@ -12,10 +12,12 @@
 #include <vigil/net/shard_pool.hpp>
 
 #include <boost/asio/post.hpp>
+#include <fmt/ranges.h>
 #include <boost/asio/socket_base.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <algorithm>
+#include <filesystem>
 #include <future>
 #include <system_error>
 #include <unordered_map>
@@ -56,7 +58,7 @@ public:
     }
 
     void publish(const message_ref& m, const std::string& publisher, std::function<void(bool)> done) override {
-        here().route(m, &publisher);
+        here().route(m, &publisher, publisher);
         here().after_commit(std::move(done));
     }
 
@@ -95,6 +97,7 @@ struct broker::impl {
         }
         core.durable = s.durability == config::durability_mode::durable;
         core.db = store::store::open({s.data_dir, core.durable, s.limits.min_free_disk});
+        open_archive();  // before recovery: the wills it publishes are history too
         const recovery_summary r = recover(core);
         log::info(
             "store {} ({}): recovered in {} ms: {} retained messages, {} last values, {} persistent sessions "
@@ -106,6 +109,9 @@ struct broker::impl {
     ~impl() {
         pool.stop_and_join(std::chrono::milliseconds{0});
         core.authn.reset();  // before the io_contexts it posts to are destroyed
+        if (core.history) {
+            core.history->stop();  // writes what the shards handed over
+        }
         // The store's completions post to the shards: nothing may post once they go.
         core.stopping.store(true, std::memory_order_release);
         if (core.db) {
@@ -114,6 +120,29 @@ struct broker::impl {
     }
     impl(const impl&) = delete;
     impl& operator=(const impl&) = delete;
+
+    /// A damaged or unwritable archive does not stop the broker: live traffic does not
+    /// depend on history. It is logged as an error and /healthz reports it degraded.
+    void open_archive() {
+        const auto& a = core.settings.archive;
+        if (a.topics.empty()) {
+            return;
+        }
+        archive::options o;
+        o.dir = std::filesystem::path{core.settings.data_dir} / "archive";
+        o.flush_interval = a.flush_interval;
+        o.retention = a.retention;
+        o.max_bytes = a.max_bytes;
+        o.max_pending_bytes = static_cast<std::size_t>(a.max_pending_bytes);
+        try {
+            core.history = archive::archive::open(o);
+            log::info("archive {}: keeping {} ({} filters), retention {}, flush every {} ms", o.dir.string(), fmt::join(a.topics, ", "), a.topics.size(),
+                      a.retention.count() == 0 ? std::string{"forever"} : fmt::format("{} h", a.retention.count() / 3'600'000), a.flush_interval.count());
+        } catch (const archive::archive_error& e) {
+            core.history_error = e.what();
+            log::error("{}. vigil runs without history until this is fixed and it restarts", e.what());
+        }
+    }
 
     void bind_all() {
         for (const auto& l : core.settings.listeners) {
@@ -300,6 +329,9 @@ void broker::stop(std::chrono::milliseconds grace) {
     // The authenticator thread posts verdicts to the shards' io_contexts: stop it while they
     // still exist (they are destroyed with the pool).
     impl_->core.authn.reset();
+    if (impl_->core.history) {
+        impl_->core.history->stop();  // writes what the shards handed over
+    }
     // Commit what the shards handed over; nothing is acknowledged any more.
     impl_->core.stopping.store(true, std::memory_order_release);
     impl_->core.db->stop();
@@ -341,7 +373,24 @@ broker_health broker::health() const {
         h.store_error = impl_->core.db->last_error();
     }
     h.open_connections = impl_->core.gate->open();
+    if (const auto& a = impl_->core.history) {
+        const auto st = a->stats();
+        h.archive = st.healthy ? broker_health::archive_state::ok : broker_health::archive_state::degraded;
+        if (!st.healthy) {
+            h.archive_error = a->last_error();
+        }
+    } else if (!impl_->core.history_error.empty()) {
+        h.archive = broker_health::archive_state::degraded;
+        h.archive_error = impl_->core.history_error;
+    }
     return h;
+}
+
+std::optional<archive::page> broker::history(const archive::query& q, const std::function<bool(std::string_view)>& may_read) const {
+    if (!impl_->core.history) {
+        return std::nullopt;
+    }
+    return impl_->core.history->read(q, may_read);
 }
 
 std::vector<message_ref> broker::last_values(std::string_view filter) const {

@@ -164,7 +164,7 @@ void connection::execute(action_list& acts) {
         } else if (auto* pub = std::get_if<send_publish>(&a)) {
             send(*pub);
         } else if (auto* r = std::get_if<route_publish>(&a)) {
-            shard_.route(r->msg, &quota_owner_);
+            shard_.route(r->msg, &quota_owner_, client_->sess.client_id());
         } else if (auto* add = std::get_if<add_subscription>(&a)) {
             shard_.subscribe(*client_, add->filter, add->q, add->checked);
             if (client_->sess.persistent()) {
@@ -362,7 +362,9 @@ void connection::close(error_code reason, bool publish_will) {
     out_bytes_ = 0;
     retained_.clear();
     if (will_allowed) {
-        shard_.route(will_, &quota_owner_);  // [MQTT-3.1.2-8]
+        // [MQTT-3.1.2-8]; stamped now (it was made at CONNECT), so history and the device
+        // views show when the device went away.
+        shard_.route(message::make(will_->topic(), will_->payload(), will_->published_qos(), will_->retain()), &quota_owner_, id);
     }
     will_.reset();  // [MQTT-3.1.2-10]
 }

@@ -138,7 +138,8 @@ recovery_summary recover(broker_core& core) {
             continue;
         }
         const std::string owner = quota_owner(w.c->owner_known ? w.c->owner : std::string{}, w.c->sess.client_id());
-        w.home->route(w.will, &owner);
+        const auto& m = *w.will;  // stamped now: the device is known to be gone from now on
+        w.home->route(message::make(m.topic(), m.payload(), m.published_qos(), m.retain()), &owner, w.c->sess.client_id());
         ++r.wills;
     }
     r.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);

@@ -3,6 +3,7 @@
 #include "connection.hpp"
 
 #include <vigil/core/log.hpp>
+#include <vigil/core/topic.hpp>
 #include <vigil/store/records.hpp>
 
 #include <boost/asio/post.hpp>
@@ -11,6 +12,7 @@
 #include <algorithm>
 #include <chrono>
 #include <functional>
+#include <utility>
 
 namespace vigil::mqtt {
 
@@ -82,8 +84,17 @@ void shard::unsubscribe(client& c, const std::string& filter) {
     }
 }
 
-void shard::route(const message_ref& m, const std::string* publisher) {
+void shard::route(const message_ref& m, const std::string* publisher, std::string_view client_id) {
     ++counters_.publishes_in;
+    if (core_.history) {
+        const auto& filters = core_.settings.archive.topics;
+        if (std::any_of(filters.begin(), filters.end(), [&m](const std::string& f) { return topic::matches(f, m->topic()); })) {
+            if (archive_pass_.empty()) {
+                asio::post(ioc_, [this] { hand_to_archive(); });
+            }
+            archive_pass_.push_back({m, std::string{client_id}});
+        }
+    }
     if (m->retain()) {
         retain(m, publisher);
     }
@@ -281,6 +292,12 @@ void shard::on_remote(remote_batch b) {
     }
 }
 
+void shard::hand_to_archive() {
+    if (!archive_pass_.empty()) {
+        core_.history->append(std::exchange(archive_pass_, {}));
+    }
+}
+
 void shard::mark_dirty(std::shared_ptr<connection> c) {
     if (dirty_.empty()) {
         asio::post(ioc_, [this] { flush_dirty(); });
@@ -340,6 +357,9 @@ void shard::close_all() {
         c->close(make_error_code(errc::server_shutdown), false);
     }
     flush_last_values();
+    if (core_.history) {
+        hand_to_archive();
+    }
 }
 
 }  // namespace vigil::mqtt

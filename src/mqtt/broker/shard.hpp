@@ -144,6 +144,9 @@ struct broker_core {
     router::index_writer index;
     router::retained_store retained;
     std::vector<std::unique_ptr<shard>> shards;
+    /// The history archive; null when off or it could not be opened (`history_error` says why).
+    std::unique_ptr<archive::archive> history;
+    std::string history_error;
     /// Store groups (write_batch::link) of durable QoS 2 messages delivered on several shards.
     std::atomic<std::uint64_t> next_group{0};
 };
@@ -198,10 +201,11 @@ public:
     void unsubscribe(client& c, const std::string& filter);
 
     /// Routes a message published on this shard by `publisher` (an identity; null: the
-    /// server itself): retained store (within the retained quotas and the disk's free-space
+    /// server itself): the archive (when its topic is archived), retained store (within the retained quotas and the disk's free-space
     /// mark), local subscribers, and one batched hand-off per other shard with matching
     /// subscribers.
-    void route(const message_ref& m, const std::string* publisher);
+    /// `client_id`: the publishing client, recorded in the archive ("" for the server).
+    void route(const message_ref& m, const std::string* publisher, std::string_view client_id);
     /// Gives one message to one client's session and carries out what it asks.
     void deliver_to(client& c, const message_ref& m, qos q, bool retain);
     /// Durable mode: whether `p` must wait before it leaves for `c` because its message is a
@@ -277,6 +281,8 @@ private:
     void flush_outboxes();
     void flush_dirty();
     void on_remote(remote_batch b);
+    /// Hands this pass's archive entries to the archive (end of the pass, and at close_all).
+    void hand_to_archive();
     /// Durable QoS 2: `m`'s deliveries on this shard are held until this pass's batch commits.
     void hold_until_commit(const message_ref& m);
     /// The commit of `committed` completed: sends what waited for them.
@@ -328,6 +334,7 @@ private:
     std::unordered_set<const message*> uncommitted_;  // durable QoS 2 delivered here, awaiting commit
     std::vector<message_ref> pass_uncommitted_;       // those delivered in this pass
     std::vector<client*> holding_;                    // clients with held deliveries
+    std::vector<archive::entry> archive_pass_;       // messages of this pass for the archive
     bool commit_scheduled_ = false;
     std::uint64_t next_barrier_ = 1;
     std::uint64_t next_release_ = 1;

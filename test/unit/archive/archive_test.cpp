@@ -1,6 +1,8 @@
 // The archive against a real RocksDB database in a temporary directory.
 #include <vigil/archive/archive.hpp>
 
+#include "support/temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <chrono>
@@ -15,21 +17,10 @@
 
 using namespace vigil::archive;
 using vigil::qos;
-namespace fs = std::filesystem;
+using vigil::test::temp_dir;
 
 namespace {
 
-struct temp_dir {
-    fs::path path;
-    temp_dir() {
-        std::random_device rd;
-        path = fs::temp_directory_path() / ("vigil-archive-test-" + std::to_string(rd()) + std::to_string(rd()));
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-};
 
 constexpr std::int64_t day = 86'400'000;
 
@@ -66,7 +57,7 @@ std::vector<std::int64_t> times(const page& p) {
 }  // namespace
 
 TEST_CASE("archive: a topic's records come back by time range, both ways, with every field", "[archive]") {
-    temp_dir d;
+    temp_dir d{"archive-test"};
     auto a = archive::open({d.path});
     const std::int64_t t0 = now_ms() - 10'000;
     std::vector<entry> batch;
@@ -93,7 +84,7 @@ TEST_CASE("archive: a topic's records come back by time range, both ways, with e
 }
 
 TEST_CASE("archive: a filter merges its topics in time order and leaves out what may not be read", "[archive]") {
-    temp_dir d;
+    temp_dir d{"archive-test"};
     auto a = archive::open({d.path});
     const std::int64_t t0 = now_ms() - 10'000;
     a->append({rec("devices/car-1/events", t0 + 30), rec("devices/car-2/events", t0 + 10), rec("devices/car-3/events", t0 + 20),
@@ -111,7 +102,7 @@ TEST_CASE("archive: pages joined by cursors return every record once, in order",
     const auto seed = std::random_device{}();
     std::printf("archive paging seed %u\n", seed);
     std::mt19937 rng(seed);
-    temp_dir d;
+    temp_dir d{"archive-test"};
     auto a = archive::open({d.path});
     // Two days back, so records fall into three partitions.
     const std::int64_t t0 = (now_ms() / day - 2) * day + day / 2;
@@ -149,7 +140,7 @@ TEST_CASE("archive: pages joined by cursors return every record once, in order",
 }
 
 TEST_CASE("archive: the same message written twice is one record, and records survive a reopen", "[archive]") {
-    temp_dir d;
+    temp_dir d{"archive-test"};
     const std::int64_t t0 = now_ms() - 1000;
     {
         auto a = archive::open({d.path});
@@ -165,7 +156,7 @@ TEST_CASE("archive: the same message written twice is one record, and records su
 }
 
 TEST_CASE("archive: retention drops whole days and queries say where kept history starts", "[archive]") {
-    temp_dir d;
+    temp_dir d{"archive-test"};
     options o{d.path};
     o.retention = std::chrono::hours{24 * 3};
     auto a = archive::open(o);
@@ -185,7 +176,7 @@ TEST_CASE("archive: retention drops whole days and queries say where kept histor
 }
 
 TEST_CASE("archive: beyond max_pending_bytes records are dropped and counted, never queued without bound", "[archive]") {
-    temp_dir d;
+    temp_dir d{"archive-test"};
     options o{d.path};
     o.flush_interval = std::chrono::hours{1};  // nothing is written until flush()
     o.max_pending_bytes = 4096;

@@ -126,6 +126,35 @@ topics = ["fleet/#"]
     CHECK_THROWS_WITH(parse_settings("[state]\ntopic = []\n", "d.toml"), Contains("d.toml:2") && Contains("state.topic"));
 }
 
+TEST_CASE("config: archive keys, with their defaults and bounds", "[config]") {
+    const auto d = default_settings();
+    CHECK(d.archive.topics == std::vector<std::string>{"devices/+/location", "devices/+/status", "devices/+/events"});
+    CHECK(d.archive.retention == std::chrono::hours{24 * 30});
+    CHECK(d.archive.flush_interval == std::chrono::seconds{1});
+    CHECK(d.archive.max_bytes == 0);
+
+    const auto s = parse_settings(R"(
+[archive]
+topics = ["fleet/#"]
+retention = "forever"
+max_bytes = "10GiB"
+flush_interval = "250ms"
+max_pending_bytes = "16MiB"
+)", "s.toml");
+    CHECK(s.archive.topics == std::vector<std::string>{"fleet/#"});
+    CHECK(s.archive.retention.count() == 0);
+    CHECK(s.archive.max_bytes == std::uint64_t{10} << 30);
+    CHECK(s.archive.flush_interval == std::chrono::milliseconds{250});
+    CHECK(s.archive.max_pending_bytes == 16u << 20);
+    CHECK(parse_settings("[archive]\ntopics = []\n", "o.toml").archive.topics.empty());
+
+    CHECK_THROWS_WITH(parse_settings("[archive]\ntopics = [\"$SYS/#\"]\n", "a.toml"), Contains("a.toml:2") && Contains("outside $"));
+    CHECK_THROWS_WITH(parse_settings("[archive]\nretention = \"soon\"\n", "b.toml"), Contains("b.toml:2") && Contains("archive.retention"));
+    CHECK_THROWS_WITH(parse_settings("[archive]\nmax_pending_bytes = 10\n", "c.toml"), Contains("c.toml:2") && Contains("max_pending_bytes"));
+    CHECK_THROWS_WITH(parse_settings("[archive]\nflush = \"1s\"\n", "d.toml"), Contains("d.toml:2") && Contains("archive.flush"));
+    CHECK_THROWS_WITH(parse_settings("archive = 1\n", "e.toml"), Contains("e.toml:1") && Contains("'archive' must be a table"));
+}
+
 TEST_CASE("config: http listeners", "[config]") {
     CHECK(default_settings().http_listeners.size() == 1);
     CHECK(default_settings().http_listeners[0].port == 8080);

@@ -1,6 +1,8 @@
 // The store against a real RocksDB database in a temporary directory.
 #include <vigil/store/store.hpp>
 
+#include "support/temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -17,20 +19,10 @@
 
 using namespace vigil::store;
 namespace fs = std::filesystem;
+using vigil::test::temp_dir;
 
 namespace {
 
-struct temp_dir {
-    fs::path path;
-    temp_dir() {
-        std::random_device rd;
-        path = fs::temp_directory_path() / ("vigil-store-test-" + std::to_string(rd()) + std::to_string(rd()));
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-};
 
 std::map<std::string, std::string> dump(const store& s, family f) {
     std::map<std::string, std::string> out;
@@ -49,7 +41,7 @@ bool commit(store& s, write_batch b) {
 }  // namespace
 
 TEST_CASE("the store keeps what was committed across a reopen", "[store]") {
-    temp_dir d;
+    temp_dir d{"store-test"};
     {
         auto s = store::open({d.path, true});
         write_batch b;
@@ -69,7 +61,7 @@ TEST_CASE("the store keeps what was committed across a reopen", "[store]") {
 }
 
 TEST_CASE("erase_prefix removes one client's range and nothing else", "[store]") {
-    temp_dir d;
+    temp_dir d{"store-test"};
     auto s = store::open({d.path, false});
     write_batch b;
     b.put(family::subscriptions, std::string{"\x00\x03" "abc" "x/1", 8}, "1");
@@ -85,7 +77,7 @@ TEST_CASE("erase_prefix removes one client's range and nothing else", "[store]")
 }
 
 TEST_CASE("completions run in submission order, and concurrent submits are group-committed", "[store]") {
-    temp_dir d;
+    temp_dir d{"store-test"};
     auto s = store::open({d.path, true});
     constexpr int threads = 4;
     constexpr int per_thread = 200;
@@ -140,7 +132,7 @@ TEST_CASE("completions run in submission order, and concurrent submits are group
 }
 
 TEST_CASE("linked batches are written together; batches queued behind an incomplete group wait", "[store]") {
-    temp_dir d;
+    temp_dir d{"store-test"};
     auto s = store::open({d.path, true});
     const auto commits_before = s->stats().commits;
     std::mutex mu;
@@ -177,7 +169,7 @@ TEST_CASE("linked batches are written together; batches queued behind an incompl
 }
 
 TEST_CASE("a group still missing parts is written when the store stops", "[store]") {
-    temp_dir d;
+    temp_dir d{"store-test"};
     {
         auto s = store::open({d.path, true});
         write_batch b;
@@ -195,7 +187,7 @@ TEST_CASE("a group still missing parts is written when the store stops", "[store
 }
 
 TEST_CASE("a data_dir in use by another store is refused with what to do", "[store]") {
-    temp_dir d;
+    temp_dir d{"store-test"};
     auto s = store::open({d.path, true});
     try {
         (void)store::open({d.path, true});
@@ -208,7 +200,7 @@ TEST_CASE("a data_dir in use by another store is refused with what to do", "[sto
 }
 
 TEST_CASE("a data_dir that cannot be created is refused with its path", "[store]") {
-    temp_dir d;
+    temp_dir d{"store-test"};
     fs::create_directories(d.path);
     std::ofstream{d.path / "file"} << "not a directory";
     const fs::path bad = d.path / "file" / "var";
@@ -221,7 +213,7 @@ TEST_CASE("a data_dir that cannot be created is refused with its path", "[store]
 }
 
 TEST_CASE("check reports counts on a healthy store and fails on a damaged one", "[store]") {
-    temp_dir d;
+    temp_dir d{"store-test"};
     {
         auto s = store::open({d.path, true});
         write_batch b;

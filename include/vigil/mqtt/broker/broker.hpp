@@ -1,12 +1,15 @@
 #pragma once
 /// The MQTT 3.1.1 broker: listeners, shards, sessions and routing, wired together.
 
+#include <vigil/archive/archive.hpp>
 #include <vigil/config/settings.hpp>
 #include <vigil/core/message.hpp>
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -71,6 +74,10 @@ struct broker_stats {
 struct broker_health {
     bool store_ok = true;
     std::string store_error;  ///< why the store is failing, if it is
+    /// The history archive: off (no `[archive] topics`), ok, or degraded (with why: it could
+    /// not be opened, or writes fail); live traffic does not depend on it.
+    enum class archive_state : std::uint8_t { off, ok, degraded } archive = archive_state::off;
+    std::string archive_error;
     std::uint64_t open_connections = 0;
 };
 
@@ -116,6 +123,10 @@ public:
 
     /// The last value of every `state.topics` topic matching `filter` (a snapshot).
     [[nodiscard]] std::vector<message_ref> last_values(std::string_view filter) const;
+
+    /// The archived messages matching `q` that `may_read(topic)` allows; nullopt when there is
+    /// no archive (off, or it could not be opened). Reads the disk: call it off the shards.
+    [[nodiscard]] std::optional<archive::page> history(const archive::query& q, const std::function<bool(std::string_view)>& may_read) const;
 
     /// Sums the shards' counters (asks each shard on its own thread and waits).
     [[nodiscard]] broker_stats stats();

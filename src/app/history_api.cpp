@@ -1,0 +1,141 @@
+#include "history_api.hpp"
+
+#include <vigil/auth/permissions.hpp>
+#include <vigil/core/topic.hpp>
+#include <vigil/http/devices.hpp>
+#include <vigil/http/json.hpp>
+#include <vigil/http/query.hpp>
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <chrono>
+#include <span>
+
+namespace vigil::app {
+namespace {
+
+constexpr std::size_t default_limit = 1000;
+constexpr std::size_t max_limit = 10'000;
+constexpr std::int64_t default_span_ms = 3'600'000;
+
+http::response bad(std::string_view why) { return {400, http::error_json(400, why)}; }
+
+std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+void append_record(std::string& out, const archive::record& r) {
+    out += "{\"topic\":";
+    http::append_json_string(out, r.topic);
+    out += fmt::format(",\"time\":{},\"qos\":{},\"retain\":{},\"client\":", r.time_ms, static_cast<unsigned>(r.q), r.retain ? "true" : "false");
+    http::append_json_string(out, r.client_id);
+    out += ",\"payload\":";
+    // A message pads its payload, as the JSON check needs.
+    const std::span<const std::uint8_t> bytes{reinterpret_cast<const std::uint8_t*>(r.payload.data()), r.payload.size()};
+    http::append_payload(out, *message::make(r.topic, bytes, r.q, r.retain, r.time_ms));
+    out += '}';
+}
+
+}  // namespace
+
+http::response history_request(const mqtt::broker& b, std::string_view target, const http::caller& who) {
+    std::string error;
+    const auto params = http::query_params(target, error);
+    if (!params) {
+        return bad(error);
+    }
+    for (const auto& [k, v] : *params) {
+        if (k != "topic" && k != "from" && k != "to" && k != "limit" && k != "order" && k != "cursor") {
+            return bad(fmt::format("unknown parameter '{}': use topic, from, to, limit, order, cursor", k));
+        }
+    }
+    archive::query q;
+    const auto topic = params->find("topic");
+    if (topic == params->end() || !topic::valid_filter(topic->second) || topic->second.starts_with('$')) {
+        return bad("'topic' must be a topic or a topic filter outside $ (wildcards: + as is or %2B, # as %23)");
+    }
+    q.filter = topic->second;
+    q.to_ms = now_ms() + 1;
+    if (const auto it = params->find("to"); it != params->end()) {
+        const auto t = http::parse_time(it->second);
+        if (!t) {
+            return bad("'to' must be a time: milliseconds since 1970 or RFC 3339 (2026-12-03T14:00:00Z)");
+        }
+        q.to_ms = *t;
+    }
+    q.from_ms = q.to_ms - default_span_ms;
+    if (const auto it = params->find("from"); it != params->end()) {
+        const auto t = http::parse_time(it->second);
+        if (!t) {
+            return bad("'from' must be a time: milliseconds since 1970 or RFC 3339 (2026-12-03T14:00:00Z)");
+        }
+        q.from_ms = *t;
+    }
+    if (q.from_ms > q.to_ms) {
+        return bad("'from' is after 'to'");
+    }
+    q.limit = default_limit;
+    if (const auto it = params->find("limit"); it != params->end()) {
+        std::size_t n = 0;
+        const auto& v = it->second;
+        const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+        if (ec != std::errc{} || end != v.data() + v.size() || n == 0 || n > max_limit) {
+            return bad(fmt::format("'limit' must be a number from 1 to {}", max_limit));
+        }
+        q.limit = n;
+    }
+    if (const auto it = params->find("order"); it != params->end()) {
+        if (it->second != "asc" && it->second != "desc") {
+            return bad("'order' must be asc or desc");
+        }
+        q.descending = it->second == "desc";
+    }
+    if (const auto it = params->find("cursor"); it != params->end()) {
+        q.after = archive::decode_cursor(it->second);
+        if (!q.after) {
+            return bad("'cursor' is not one this API gave out");
+        }
+    }
+    if (who.reads != nullptr && who.reads->scope_of(q.filter) == auth::read_scope::none) {
+        return {403, http::error_json(403, fmt::format("this token may not read any topic of '{}'", q.filter))};
+    }
+    http::response res;
+    // The token's rights are copied: the request's caller does not outlive this call.
+    std::shared_ptr<const auth::permissions> reads;
+    if (who.reads != nullptr) {
+        reads = std::make_shared<const auth::permissions>(*who.reads);
+    }
+    res.later = [&b, q = std::move(q), reads](http::response& out) {
+        const auto page = b.history(q, [&reads](std::string_view t) { return reads == nullptr || reads->may_read(t); });
+        if (!page) {
+            out = {503, http::error_json(503, "history is not available: the archive is off ([archive] topics = []) or could not be opened (see /healthz)")};
+            return;
+        }
+        std::string body = "{\"topic\":";
+        http::append_json_string(body, q.filter);
+        const bool complete = page->kept_from_ms <= q.from_ms;
+        body += fmt::format(",\"from\":{},\"to\":{},\"order\":\"{}\",\"complete\":{}", q.from_ms, q.to_ms, q.descending ? "desc" : "asc", complete ? "true" : "false");
+        if (!complete) {
+            body += fmt::format(",\"kept_from\":{}", page->kept_from_ms);
+        }
+        body += ",\"records\":[";
+        for (std::size_t i = 0; i < page->records.size(); ++i) {
+            if (i > 0) {
+                body += ',';
+            }
+            append_record(body, page->records[i]);
+        }
+        body += "],\"next\":";
+        if (page->next) {
+            http::append_json_string(body, archive::encode_cursor(*page->next));
+        } else {
+            body += "null";
+        }
+        body += '}';
+        out = {200, std::move(body)};
+    };
+    return res;
+}
+
+}  // namespace vigil::app
