@@ -5,6 +5,8 @@
 #   e.g. git worktree add /tmp/before <commit> && (cd /tmp/before && cmake --preset release &&
 #        cmake --build --preset release --target vigil)
 #        bash bench/ab.sh seed /tmp/before/build/release/src/vigil build/release/src/vigil
+#   OLD_TOML / NEW_TOML: TOML appended to that side's config, e.g. the same binary with and
+#   without the archive: OLD_TOML=$'[archive]\ntopics = []' bash bench/ab.sh national B B
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bench="${BUILD:-build/release}/bench/vigil-bench"
@@ -19,6 +21,7 @@ for round in 1 2 3; do
     port=$(free_port); http=$(free_port); rm -rf "$work/var"
     printf 'log_level = "warn"\ndata_dir = "%s/var"\n[[listener]]\nbind = "127.0.0.1"\nport = %s\n[[http.listener]]\nbind = "127.0.0.1"\nport = %s\n' \
       "$work" "$port" "$http" > "$work/vigil.toml"
+    if [ "$side" = old ]; then printf '%s\n' "${OLD_TOML:-}" >> "$work/vigil.toml"; else printf '%s\n' "${NEW_TOML:-}" >> "$work/vigil.toml"; fi
     "$bin" --config "$work/vigil.toml" 2> "$work/vigil.log" & pid=$!
     wait_port "$port"
     "$bench" "bench/scenarios/$scenario.toml" --port "$port" --http-port "$http" --server-pid "$pid" \

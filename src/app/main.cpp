@@ -96,6 +96,15 @@ void log_stats(const vigil::mqtt::broker_stats& st) {
         st.store_commit_us_max,
         st.store_backlog_bytes
     );
+    if (st.archive_on) {
+        const auto& a = st.archive;
+        vigil::log::info(
+            "stats: archive {}: records appended {}, written {}, dropped {}; pending {} bytes; flushes {}, lag max {} ms; "
+            "days dropped {}, {} bytes on disk",
+            a.healthy ? "ok" : "FAILING", a.appended, a.written, a.dropped, a.pending_bytes, a.flushes, a.lag_ms_max,
+            a.partitions_dropped, a.bytes_on_disk
+        );
+    }
 }
 
 /// SIGHUP for the HTTP side: API tokens and HTTPS certificates. Whatever fails to load leaves

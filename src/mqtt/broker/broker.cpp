@@ -314,6 +314,10 @@ broker_stats broker::stats() {
     total.store_commit_us_max = st.commit_us_max;
     total.store_backlog_bytes = st.backlog_bytes;
     total.store_healthy = impl_->core.db->healthy();
+    if (impl_->core.history) {
+        total.archive_on = true;
+        total.archive = impl_->core.history->stats();
+    }
     return total;
 }
 

@@ -68,6 +68,9 @@ struct broker_stats {
     std::uint64_t store_commit_us_max = 0;
     std::uint64_t store_backlog_bytes = 0;
     bool store_healthy = true;
+    /// The history archive (all zero when it is off).
+    bool archive_on = false;
+    archive::archive_stats archive;
 };
 
 /// What /healthz reports; cheap and safe from any thread.
