@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds and runs every test: release (with the vigil-bench smoke test), ASan+UBSan, TSan
-# (threaded parts), the codec fuzzer for 60 s and the password/ACL, store-record and WebSocket
-# framing fuzzers for 30 s each. Prints one summary line at the end; exits non-zero if anything failed.
+# (threaded parts), the codec fuzzer for 60 s and the password/ACL, store-record (with the history
+# API's parameters) and WebSocket framing fuzzers for 30 s each. Prints one summary line at the
+# end; exits non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
@@ -41,7 +42,7 @@ step "tsan tests (router, shards, integration, vigil-bench)" ctest --preset tsan
 step "fuzzer build" build fuzz
 step "codec fuzzer (${fuzz_seconds} s)" fuzz codec_fuzz codec "$fuzz_seconds"
 step "password/ACL file fuzzer (30 s)" fuzz auth_files_fuzz auth 30
-step "store record and JSON fuzzer (30 s)" fuzz records_fuzz records 30
+step "store record, JSON and history query fuzzer (30 s)" fuzz records_fuzz records 30
 step "WebSocket framing fuzzer (30 s)" fuzz ws_fuzz ws 30
 
 echo "test-all: ${passed} passed, ${failed} failed"

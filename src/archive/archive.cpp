@@ -129,7 +129,21 @@ public:
         }
         cv_.notify_one();
         thread_.join();
+        {
+            const std::lock_guard lock{mu_};
+            log::info("archive {}: stopped; {} records written this run, {} dropped", opt_.dir.string(), stats_.written, stats_.dropped + dropped_);
+        }
         const std::lock_guard lock{parts_mu_};
+        // Memtables to table files: the next start replays no log.
+        std::vector<rocksdb::ColumnFamilyHandle*> all;
+        for (const auto& [day, h] : partitions_) {
+            all.push_back(h.get());
+        }
+        if (!all.empty()) {
+            if (const rocksdb::Status st = db_->Flush(rocksdb::FlushOptions{}, all); !st.ok()) {
+                log::warn("archive {}: flushing at shutdown failed ({}); the next start replays the log", opt_.dir.string(), st.ToString());
+            }
+        }
         partitions_.clear();
         for (auto* h : meta_handles_) {
             (void)db_->DestroyColumnFamilyHandle(h);

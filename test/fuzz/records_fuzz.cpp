@@ -1,8 +1,11 @@
 // libFuzzer target: the store's record decoders on arbitrary bytes (what a damaged disk could
-// hold) and the JSON payload embedding of the HTTP API. A bad record must decode to "rejected",
-// never crash; a record that decodes must re-encode to the same bytes (in the format written now).
+// hold), the JSON payload embedding of the HTTP API, and the history API's parameters (query
+// strings, times, cursors). A bad record must decode to "rejected", never crash; a record that
+// decodes must re-encode to the same bytes (in the format written now); so must a cursor.
+#include <vigil/archive/archive.hpp>
 #include <vigil/http/devices.hpp>
 #include <vigil/http/json.hpp>
+#include <vigil/http/query.hpp>
 #include <vigil/store/records.hpp>
 
 #include <cstdint>
@@ -38,5 +41,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     std::string s;
     vigil::http::append_json_string(s, v);
+    std::string error;
+    if (const auto params = vigil::http::query_params(v, error)) {
+        for (const auto& [key, value] : *params) {
+            (void)vigil::http::parse_time(value);
+        }
+    }
+    (void)vigil::http::parse_time(v);
+    if (const auto c = vigil::archive::decode_cursor(v)) {
+        if (vigil::archive::encode_cursor(*c) != v) {
+            std::abort();
+        }
+    }
     return 0;
 }
