@@ -28,6 +28,9 @@
 #include <mutex>
 #include <thread>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 namespace vigil::archive {
 namespace {
 
@@ -207,6 +210,8 @@ private:
     }
 
     void run() {
+        // Below the shards: on a busy machine the archive waits, not the live path.
+        (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
         std::uint64_t served = 0;
         for (;;) {
             std::vector<entry> work;
