@@ -2,6 +2,7 @@
 #include "api.hpp"
 #include "passwd.hpp"
 
+#include <vigil/archive/archive.hpp>
 #include <vigil/auth/acl.hpp>
 #include <vigil/auth/password.hpp>
 #include <vigil/auth/tokens.hpp>
@@ -18,6 +19,7 @@
 #include <ctime>
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 #include <string_view>
 #include <vector>
 
@@ -31,6 +33,7 @@ constexpr std::string_view usage = R"(usage: vigil [--config FILE]
        vigil passwd [--stdin] [--iterations N] FILE USER    add or change a user
        vigil passwd -D FILE USER                            delete a user
        vigil db check (--config FILE | DATA_DIR)            verify the store offline
+       vigil archive check (--config FILE | DATA_DIR)       verify the history archive offline
        vigil token FILE NAME [--subscribe F,..] [--publish F,..]  issue an API token
        vigil --version | --help
 
@@ -216,6 +219,20 @@ int main(int argc, char** argv) {
                 return 2;
             }
             const auto report = vigil::store::check(dir);
+            std::fputs(report.text.c_str(), report.ok ? stdout : stderr);
+            return report.ok ? 0 : 1;
+        }
+        if (args.size() >= 2 && args[0] == "archive" && args[1] == "check") {
+            std::filesystem::path dir;
+            if (args.size() == 4 && args[2] == "--config") {
+                dir = vigil::config::load_settings(std::string{args[3]}).data_dir;
+            } else if (args.size() == 3) {
+                dir = std::string{args[2]};
+            } else {
+                std::fputs(usage.data(), stderr);
+                return 2;
+            }
+            const auto report = vigil::archive::check(dir / "archive");
             std::fputs(report.text.c_str(), report.ok ? stdout : stderr);
             return report.ok ? 0 : 1;
         }

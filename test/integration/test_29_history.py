@@ -5,6 +5,7 @@ running and /healthz says why."""
 import http.client
 import json
 import os
+import subprocess
 import time
 import urllib.parse
 
@@ -148,7 +149,7 @@ def test_tokens_see_only_their_topics(start_vigil, vigil_binary, tmp_path):
     car2.stop()
 
 
-def test_a_graceful_stop_loses_nothing_pending(start_vigil, tmp_path):
+def test_a_graceful_stop_loses_nothing_pending(start_vigil, vigil_binary, tmp_path):
     data = str(tmp_path / "var")
     slow = '[archive]\nflush_interval = "1h"\n'  # nothing is written before the stop
     v = start_vigil(2, slow, data_dir=data)
@@ -157,6 +158,8 @@ def test_a_graceful_stop_loses_nothing_pending(start_vigil, tmp_path):
         car.publish("devices/car-5/events", str(i), 1)
     car.stop()
     v.stop()
+    check = subprocess.run([vigil_binary, "archive", "check", data], capture_output=True, text=True, timeout=30)
+    assert check.returncode == 0 and "checksums verified" in check.stdout and " 20 records" in check.stdout, check
     v = start_vigil(2, slow, data_dir=data)
     status, body = history(v.http_port, topic="devices/car-5/events")
     assert status == 200 and [r["payload"] for r in body["records"]] == list(range(20))
@@ -172,7 +175,7 @@ def test_wills_are_history_too(start_vigil):
     assert [(r["payload"], r["retain"], r["client"]) for r in body["records"]] == [("online", True, "car-3"), ("offline", True, "car-3")]
 
 
-def test_archive_off_or_damaged_leaves_live_traffic_running(start_vigil, tmp_path):
+def test_archive_off_or_damaged_leaves_live_traffic_running(start_vigil, vigil_binary, tmp_path):
     v = start_vigil(1, "[archive]\ntopics = []\n")
     assert history(v.http_port, topic="devices/#")[0] == 503
     assert get(v.http_port, "/healthz")[1]["archive"] == "off"
@@ -183,6 +186,8 @@ def test_archive_off_or_damaged_leaves_live_traffic_running(start_vigil, tmp_pat
     v.stop()
     with open(data / "archive" / "CURRENT", "w") as f:
         f.write("MANIFEST-999999\n")  # points at a manifest that does not exist
+    check = subprocess.run([vigil_binary, "archive", "check", str(data)], capture_output=True, text=True, timeout=30)
+    assert check.returncode == 1 and "cannot open the archive" in check.stderr, check
     v = start_vigil(1, FAST, data_dir=str(data))
     assert v.wait_for_log(r"archive .*cannot open.*runs without history")
     status, health = get(v.http_port, "/healthz")

@@ -121,4 +121,12 @@ public:
     virtual void stop() = 0;
 };
 
+/// Opens the archive at `dir` read-only, verifies every block checksum and counts each day's
+/// records (with the first and last time). Returns a human report; `ok` is false on any problem.
+struct check_report {
+    bool ok = false;
+    std::string text;
+};
+[[nodiscard]] check_report check(const std::filesystem::path& dir);
+
 }  // namespace vigil::archive
