@@ -28,8 +28,8 @@ std::vector<message_ref> readable(const mqtt::broker& b, std::string_view filter
 
 }  // namespace
 
-http::handler make_api(const mqtt::broker& b) {
-    return [&b](std::string_view method, std::string_view target, const http::caller& who) -> http::response {
+http::handler make_api(const mqtt::broker& b, const config::archive_settings& archive) {
+    return [&b, fields = track_fields{archive.lat_field, archive.lon_field}](std::string_view method, std::string_view target, const http::caller& who) -> http::response {
         const std::string_view path = target.substr(0, target.find('?'));
         const bool get = method == "GET" || method == "HEAD";
         constexpr std::string_view devices = "/api/v1/devices";
@@ -66,9 +66,17 @@ http::handler make_api(const mqtt::broker& b) {
             if (!get) {
                 return error(405, "use GET");
             }
-            const auto id = http::percent_decode(path.substr(devices.size() + 1));
+            std::string_view rest = path.substr(devices.size() + 1);
+            const bool track = rest.ends_with("/track");
+            if (track) {
+                rest.remove_suffix(6);
+            }
+            const auto id = http::percent_decode(rest);
             if (!id || id->empty() || id->find_first_of("/+#") != std::string::npos) {
                 return error(400, "a device id is one topic level: no '/', '+', '#' or NUL");
+            }
+            if (track) {
+                return track_request(b, *id, target, who, fields);
             }
             if (auto one = http::device_json(readable(b, fmt::format("devices/{}/+", *id), who), *id)) {
                 return {200, std::move(*one)};

@@ -5,9 +5,12 @@
 #include <vigil/http/devices.hpp>
 #include <vigil/http/json.hpp>
 #include <vigil/http/query.hpp>
+#include <vigil/http/track.hpp>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <span>
@@ -18,6 +21,7 @@ namespace {
 constexpr std::size_t default_limit = 1000;
 constexpr std::size_t max_limit = 10'000;
 constexpr std::int64_t default_span_ms = 3'600'000;
+constexpr std::size_t max_track_read = 2'000'000;  // positions read for one track, at most
 
 http::response bad(std::string_view why) { return {400, http::error_json(400, why)}; }
 
@@ -37,27 +41,10 @@ void append_record(std::string& out, const archive::record& r) {
     out += '}';
 }
 
-}  // namespace
-
-http::response history_request(const mqtt::broker& b, std::string_view target, const http::caller& who) {
-    std::string error;
-    const auto params = http::query_params(target, error);
-    if (!params) {
-        return bad(error);
-    }
-    for (const auto& [k, v] : *params) {
-        if (k != "topic" && k != "from" && k != "to" && k != "limit" && k != "order" && k != "cursor") {
-            return bad(fmt::format("unknown parameter '{}': use topic, from, to, limit, order, cursor", k));
-        }
-    }
-    archive::query q;
-    const auto topic = params->find("topic");
-    if (topic == params->end() || !topic::valid_filter(topic->second) || topic->second.starts_with('$')) {
-        return bad("'topic' must be a topic or a topic filter outside $ (wildcards: + as is or %2B, # as %23)");
-    }
-    q.filter = topic->second;
+/// `from` and `to` of `p` into `q` (default: the hour before now); an error response if bad.
+std::optional<http::response> time_range(const http::params& p, archive::query& q) {
     q.to_ms = now_ms() + 1;
-    if (const auto it = params->find("to"); it != params->end()) {
+    if (const auto it = p.find("to"); it != p.end()) {
         const auto t = http::parse_time(it->second);
         if (!t) {
             return bad("'to' must be a time: milliseconds since 1970 or RFC 3339 (2026-12-03T14:00:00Z)");
@@ -65,7 +52,7 @@ http::response history_request(const mqtt::broker& b, std::string_view target, c
         q.to_ms = *t;
     }
     q.from_ms = q.to_ms - default_span_ms;
-    if (const auto it = params->find("from"); it != params->end()) {
+    if (const auto it = p.find("from"); it != p.end()) {
         const auto t = http::parse_time(it->second);
         if (!t) {
             return bad("'from' must be a time: milliseconds since 1970 or RFC 3339 (2026-12-03T14:00:00Z)");
@@ -74,6 +61,43 @@ http::response history_request(const mqtt::broker& b, std::string_view target, c
     }
     if (q.from_ms > q.to_ms) {
         return bad("'from' is after 'to'");
+    }
+    return std::nullopt;
+}
+
+/// Only `allowed` parameters; an error response naming the first other one.
+std::optional<http::response> only(const http::params& p, std::initializer_list<std::string_view> allowed) {
+    for (const auto& [k, v] : p) {
+        if (std::find(allowed.begin(), allowed.end(), k) == allowed.end()) {
+            return bad(fmt::format("unknown parameter '{}': use {}", k, fmt::join(allowed, ", ")));
+        }
+    }
+    return std::nullopt;
+}
+
+http::response unavailable() {
+    return {503, http::error_json(503, "history is not available: the archive is off ([archive] topics = []) or could not be opened (see /healthz)")};
+}
+
+}  // namespace
+
+http::response history_request(const mqtt::broker& b, std::string_view target, const http::caller& who) {
+    std::string error;
+    const auto params = http::query_params(target, error);
+    if (!params) {
+        return bad(error);
+    }
+    if (auto err = only(*params, {"topic", "from", "to", "limit", "order", "cursor"})) {
+        return std::move(*err);
+    }
+    archive::query q;
+    const auto topic = params->find("topic");
+    if (topic == params->end() || !topic::valid_filter(topic->second) || topic->second.starts_with('$')) {
+        return bad("'topic' must be a topic or a topic filter outside $ (wildcards: + as is or %2B, # as %23)");
+    }
+    q.filter = topic->second;
+    if (auto err = time_range(*params, q)) {
+        return std::move(*err);
     }
     q.limit = default_limit;
     if (const auto it = params->find("limit"); it != params->end()) {
@@ -109,7 +133,7 @@ http::response history_request(const mqtt::broker& b, std::string_view target, c
     res.later = [&b, q = std::move(q), reads](http::response& out) {
         const auto page = b.history(q, [&reads](std::string_view t) { return reads == nullptr || reads->may_read(t); });
         if (!page) {
-            out = {503, http::error_json(503, "history is not available: the archive is off ([archive] topics = []) or could not be opened (see /healthz)")};
+            out = unavailable();
             return;
         }
         std::string body = "{\"topic\":";
@@ -134,6 +158,68 @@ http::response history_request(const mqtt::broker& b, std::string_view target, c
         }
         body += '}';
         out = {200, std::move(body)};
+    };
+    return res;
+}
+
+}  // namespace vigil::app
+
+namespace vigil::app {
+
+http::response track_request(const mqtt::broker& b, std::string_view device, std::string_view target, const http::caller& who, const track_fields& fields) {
+    constexpr std::size_t default_points = 1000;
+    constexpr std::size_t max_points_limit = 100'000;
+    std::string error;
+    const auto params = http::query_params(target, error);
+    if (!params) {
+        return bad(error);
+    }
+    if (auto err = only(*params, {"from", "to", "max_points"})) {
+        return std::move(*err);
+    }
+    archive::query q;
+    q.filter = fmt::format("devices/{}/location", device);
+    if (auto err = time_range(*params, q)) {
+        return std::move(*err);
+    }
+    std::size_t max_points = default_points;
+    if (const auto it = params->find("max_points"); it != params->end()) {
+        const auto& v = it->second;
+        const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), max_points);
+        if (ec != std::errc{} || end != v.data() + v.size() || max_points < 2 || max_points > max_points_limit) {
+            return bad(fmt::format("'max_points' must be a number from 2 to {}", max_points_limit));
+        }
+    }
+    if (who.reads != nullptr && !who.reads->may_read(q.filter)) {
+        return {403, http::error_json(403, fmt::format("this token may not read '{}'", q.filter))};
+    }
+    http::response res;
+    res.later = [&b, q = std::move(q), max_points, device = std::string{device}, fields](http::response& out) mutable {
+        std::vector<http::track_point> points;
+        q.limit = max_limit;
+        for (;;) {
+            const auto page = b.history(q, [](std::string_view) { return true; });
+            if (!page) {
+                out = unavailable();
+                return;
+            }
+            for (const auto& r : page->records) {
+                if (auto p = http::position_of(r.payload, fields.lat, fields.lon)) {
+                    p->time_ms = r.time_ms;
+                    points.push_back(*p);
+                }
+            }
+            if (!page->next) {
+                break;
+            }
+            if (points.size() >= max_track_read) {
+                out = bad(fmt::format("more than {} positions in this range: ask for a shorter one", max_track_read));
+                return;
+            }
+            q.after = page->next;
+        }
+        const std::size_t total = points.size();
+        out = {200, http::track_geojson(device, http::simplify(points, max_points), total), "application/geo+json"};
     };
     return res;
 }

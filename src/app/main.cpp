@@ -155,7 +155,7 @@ int run(const vigil::config::settings& s) {
     up.mqtt = [&b](vigil::net::socket_handover h) {
         b.adopt_websocket(std::move(h));
     };
-    vigil::http::server web{b.shards(), s.http_listeners, vigil::app::make_api(b), std::move(up), std::move(access)};
+    vigil::http::server web{b.shards(), s.http_listeners, vigil::app::make_api(b, s.archive), std::move(up), std::move(access)};
     web.start();
     b.start();
     for (const auto& l : s.listeners) {

@@ -6,7 +6,7 @@
 namespace vigil::config {
 
 void parse_archive(const context& cx, const toml::table& t, archive_settings& a) {
-    cx.only(t, {"topics", "retention", "max_bytes", "flush_interval", "max_pending_bytes"}, "archive.");
+    cx.only(t, {"topics", "retention", "max_bytes", "flush_interval", "max_pending_bytes", "lat_field", "lon_field"}, "archive.");
     if (const auto* topics = t.get("topics")) {
         a.topics = cx.strings(*topics, "archive.topics", "topic filters");
         for (std::size_t i = 0; i < a.topics.size(); ++i) {
@@ -24,6 +24,14 @@ void parse_archive(const context& cx, const toml::table& t, archive_settings& a)
     }
     if (const auto* v = t.get("max_bytes")) {
         a.max_bytes = cx.size(*v, "archive.max_bytes", 0, std::uint64_t{1} << 50);
+    }
+    for (auto [key, field] : {std::pair{"lat_field", &a.lat_field}, std::pair{"lon_field", &a.lon_field}}) {
+        if (const auto* v = t.get(key)) {
+            *field = cx.string(*v, fmt::format("archive.{}", key));
+            if (field->empty()) {
+                cx.fail(*v, fmt::format("'archive.{}' must name a JSON field", key));
+            }
+        }
     }
     if (const auto* v = t.get("max_pending_bytes")) {
         a.max_pending_bytes = cx.size(*v, "archive.max_pending_bytes", 1u << 20, std::uint64_t{1} << 36);

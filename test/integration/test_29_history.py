@@ -197,3 +197,34 @@ def test_archive_off_or_damaged_leaves_live_traffic_running(start_vigil, vigil_b
     mosquitto_pub(v.port, "-t", "devices/car-1/events", "-m", "still live", "-q", "1")
     assert sub.messages() == ["devices/car-1/events still live"]
     assert os.path.exists(data / "archive" / "CURRENT")  # left for the operator, not discarded
+
+
+def test_a_devices_track_is_geojson_simplified_to_max_points(start_vigil):
+    v = start_vigil(1, FAST + 'lat_field = "latitude"\nlon_field = "longitude"\n')
+    car = Paho(v.port, "car-7")
+    # East for 31 points, then north for 30: an L whose corner must survive simplification.
+    path = [(59.0, round(18.0 + i * 0.01, 6)) for i in range(31)] + [(round(59.0 + i * 0.01, 6), 18.3) for i in range(1, 31)]
+    for lat, lon in path:
+        car.publish("devices/car-7/location", json.dumps({"latitude": lat, "longitude": lon, "speed": 50}), 1)
+    car.publish("devices/car-7/location", "no fix", 1)  # skipped: not a position
+    until_records(v.http_port, len(path) + 1, topic="devices/car-7/location")
+    c = http.client.HTTPConnection("127.0.0.1", v.http_port, timeout=10)
+    c.request("GET", "/api/v1/devices/car-7/track?max_points=3")
+    r = c.getresponse()
+    assert r.status == 200 and r.getheader("Content-Type") == "application/geo+json"
+    track = json.loads(r.read())
+    c.close()
+    assert track["type"] == "Feature" and track["geometry"]["type"] == "LineString"
+    coords = track["geometry"]["coordinates"]
+    assert coords == [[18.0, 59.0], [18.3, 59.0], [18.3, 59.3]]  # lon, lat: start, corner, end
+    props = track["properties"]
+    assert props["device"] == "car-7" and props["points"] == 3 and props["total_points"] == len(path)
+    assert props["times"] == sorted(props["times"]) and len(props["times"]) == 3
+    _, full = get(v.http_port, "/api/v1/devices/car-7/track")
+    assert len(full["geometry"]["coordinates"]) == len(path)
+    assert get(v.http_port, "/api/v1/devices/car-7/track?max_points=1")[0] == 400
+    assert get(v.http_port, "/api/v1/devices/car-7/track?limit=5")[0] == 400
+    assert get(v.http_port, "/api/v1/devices/a%2Fb/track")[0] == 400
+    _, empty = get(v.http_port, "/api/v1/devices/nobody/track")
+    assert empty["geometry"]["coordinates"] == [] and empty["properties"]["total_points"] == 0
+    car.stop()

@@ -140,8 +140,13 @@ retention = "forever"
 max_bytes = "10GiB"
 flush_interval = "250ms"
 max_pending_bytes = "16MiB"
+lat_field = "latitude"
+lon_field = "longitude"
 )", "s.toml");
     CHECK(s.archive.topics == std::vector<std::string>{"fleet/#"});
+    CHECK(s.archive.lat_field == "latitude");
+    CHECK(s.archive.lon_field == "longitude");
+    CHECK(d.archive.lat_field == "lat");
     CHECK(s.archive.retention.count() == 0);
     CHECK(s.archive.max_bytes == std::uint64_t{10} << 30);
     CHECK(s.archive.flush_interval == std::chrono::milliseconds{250});
@@ -153,6 +158,7 @@ max_pending_bytes = "16MiB"
     CHECK_THROWS_WITH(parse_settings("[archive]\nmax_pending_bytes = 10\n", "c.toml"), Contains("c.toml:2") && Contains("max_pending_bytes"));
     CHECK_THROWS_WITH(parse_settings("[archive]\nflush = \"1s\"\n", "d.toml"), Contains("d.toml:2") && Contains("archive.flush"));
     CHECK_THROWS_WITH(parse_settings("archive = 1\n", "e.toml"), Contains("e.toml:1") && Contains("'archive' must be a table"));
+    CHECK_THROWS_WITH(parse_settings("[archive]\nlat_field = \"\"\n", "f.toml"), Contains("f.toml:2") && Contains("archive.lat_field"));
 }
 
 TEST_CASE("config: http listeners", "[config]") {
