@@ -208,21 +208,8 @@ int main(int argc, char** argv) {
         if (!args.empty() && args[0] == "token") {
             return vigil::app::token_main({args.begin() + 1, args.end()});
         }
-        if (args.size() >= 2 && args[0] == "db" && args[1] == "check") {
-            std::string dir;
-            if (args.size() == 4 && args[2] == "--config") {
-                dir = vigil::config::load_settings(std::string{args[3]}).data_dir;
-            } else if (args.size() == 3) {
-                dir = std::string{args[2]};
-            } else {
-                std::fputs(usage.data(), stderr);
-                return 2;
-            }
-            const auto report = vigil::store::check(dir);
-            std::fputs(report.text.c_str(), report.ok ? stdout : stderr);
-            return report.ok ? 0 : 1;
-        }
-        if (args.size() >= 2 && args[0] == "archive" && args[1] == "check") {
+        if (args.size() >= 2 && (args[0] == "db" || args[0] == "archive") && args[1] == "check") {
+            // DATA_DIR, or the data_dir of --config FILE.
             std::filesystem::path dir;
             if (args.size() == 4 && args[2] == "--config") {
                 dir = vigil::config::load_settings(std::string{args[3]}).data_dir;
@@ -232,7 +219,7 @@ int main(int argc, char** argv) {
                 std::fputs(usage.data(), stderr);
                 return 2;
             }
-            const auto report = vigil::archive::check(dir / "archive");
+            const auto report = args[0] == "db" ? vigil::store::check(dir) : vigil::archive::check(dir / "archive");
             std::fputs(report.text.c_str(), report.ok ? stdout : stderr);
             return report.ok ? 0 : 1;
         }

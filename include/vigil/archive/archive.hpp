@@ -4,6 +4,7 @@
 /// writes them in large sorted batches into a RocksDB database of its own (zstd, one column
 /// family per UTC day, so retention drops whole days).
 
+#include <vigil/core/check_report.hpp>
 #include <vigil/core/message.hpp>
 
 #include <chrono>
@@ -122,11 +123,7 @@ public:
 };
 
 /// Opens the archive at `dir` read-only, verifies every block checksum and counts each day's
-/// records (with the first and last time). Returns a human report; `ok` is false on any problem.
-struct check_report {
-    bool ok = false;
-    std::string text;
-};
+/// records (with the first and last time).
 [[nodiscard]] check_report check(const std::filesystem::path& dir);
 
 }  // namespace vigil::archive

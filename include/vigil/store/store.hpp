@@ -4,6 +4,8 @@
 /// since its last write in one RocksDB write (and one fsync in durable mode); batches linked
 /// into a group (write_batch::link) always share one write.
 
+#include <vigil/core/check_report.hpp>
+
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -139,11 +141,7 @@ public:
 };
 
 /// Opens the database at `dir` read-only, verifies every block checksum and counts the
-/// entries of every column family. Returns a human report; `ok` is false on any problem.
-struct check_report {
-    bool ok = false;
-    std::string text;
-};
+/// entries of every column family.
 [[nodiscard]] check_report check(const std::filesystem::path& dir);
 
 }  // namespace vigil::store
