@@ -171,10 +171,10 @@ private:
         if (res.later) {
             // Off the shard; the answer comes back to this session's shard to be sent.
             timer_.cancel();
-            asio::post(*st_->queries, [self = shared_from_this(), work = std::move(res.later), keep_alive] {
+            asio::post(*st_->queries, [self = shared_from_this(), ex = stream_.get_executor(), work = std::move(res.later), keep_alive] {
                 response r;
                 work(r);
-                asio::post(self->stream_.get_executor(), [self, r = std::move(r), keep_alive]() mutable { self->send(std::move(r), keep_alive); });
+                asio::post(ex, [self, r = std::move(r), keep_alive]() mutable { self->send(std::move(r), keep_alive); });
             });
             return;
         }
