@@ -2,8 +2,12 @@
 //
 // Design note. Shards append records under a short lock and never touch the disk. The
 // compactor wakes every flush_interval (or when 8 MiB are pending, or on flush()), sorts what
-// is pending by partition and key and writes it as one WriteBatch without fsync: what a crash
-// can lose is what was pending, at most one flush_interval. Then it applies retention: days
+// is pending by partition and key and writes it as one WriteBatch, without fsync unless it holds
+// acknowledged QoS 1/2 messages (durable mode): the store staged those in the group commit that
+// acknowledged them and drops its copies once they are written here, so a crash loses none of
+// them; of the rest it can lose what was pending, at most one flush_interval. After a failed
+// write the staged records are kept and tried again (RocksDB is asked to resume first), the
+// others are dropped and counted. Then the compactor applies retention: days
 // older than `retention`, and the oldest days while the files exceed `max_bytes`, are dropped as
 // whole column families (no per-record deletes, no compaction debt), and the time before which
 // data is gone is recorded so queries can say so.
@@ -50,6 +54,10 @@ rocksdb::ColumnFamilyOptions partition_options() {
     return o;
 }
 
+std::size_t entry_bytes(const entry& e) {
+    return e.msg->topic().size() + e.msg->payload().size() + e.client_id.size() + 64;
+}
+
 std::int64_t now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -67,7 +75,7 @@ public:
     void append(std::vector<entry> batch) override {
         std::size_t bytes = 0;
         for (const auto& e : batch) {
-            bytes += e.msg->topic().size() + e.msg->payload().size() + e.client_id.size() + 64;
+            bytes += entry_bytes(e);
         }
         bool wake = false;
         {
@@ -92,6 +100,34 @@ public:
         const std::uint64_t wanted = ++flush_requested_;
         cv_.notify_one();
         done_cv_.wait(lock, [&] { return flush_done_ >= wanted || stopped_; });
+    }
+
+    bool restore(const std::vector<encoded>& records) override {
+        rocksdb::WriteBatch wb;
+        const std::int64_t floor = kept_from_.load(std::memory_order_relaxed);
+        for (const auto& r : records) {
+            const auto k = layout::parse_key(r.key);
+            if (!k || k->time_ms < floor) {
+                continue;  // damaged, or its day was dropped already
+            }
+            const auto h = partition(layout::day_of(k->time_ms));
+            if (!h) {
+                return false;
+            }
+            (void)wb.Put(h.get(), r.key, r.value);
+        }
+        rocksdb::WriteOptions wo;
+        wo.sync = true;
+        const rocksdb::Status st = wb.Count() > 0 ? db_->Write(wo, &wb) : rocksdb::Status::OK();
+        if (!st.ok()) {
+            note_error(st);
+            log::error("archive {}: writing {} records staged before a crash failed: {}; the store keeps them for the next start", opt_.dir.string(), records.size(), st.ToString());
+            broken_.store(true, std::memory_order_relaxed);
+            return false;
+        }
+        const std::lock_guard lock{mu_};
+        stats_.written += wb.Count();
+        return true;
     }
 
     page read(const query& q, const std::function<bool(std::string_view)>& may_read) const override {
@@ -219,7 +255,9 @@ private:
             bool stopping = false;
             {
                 std::unique_lock lock{mu_};
-                cv_.wait_for(lock, opt_.flush_interval, [&] { return stopping_ || flush_requested_ > served || pending_bytes_ >= wake_bytes; });
+                // After a failed write, retries wait for the interval, whatever is pending.
+                const bool eager = !broken_.load(std::memory_order_relaxed);
+                cv_.wait_for(lock, opt_.flush_interval, [&] { return stopping_ || flush_requested_ > served || (eager && pending_bytes_ >= wake_bytes); });
                 work.swap(pending_);
                 pending_bytes_ = 0;
                 wanted = flush_requested_;
@@ -263,48 +301,86 @@ private:
         // Sorted by time, so each day's keys go to the write batch close together.
         std::sort(work.begin(), work.end(), [](const entry& a, const entry& b) { return a.msg->time_ms() < b.msg->time_ms(); });
         rocksdb::WriteBatch wb;
+        std::vector<std::string> staged;
         std::uint64_t skipped = 0;
+        std::uint64_t unstaged = 0;  // records put in `wb` that the store does not keep
         const std::int64_t floor = kept_from_.load(std::memory_order_relaxed);
         std::int64_t oldest = start;
         std::int64_t day = 0;
         std::shared_ptr<rocksdb::ColumnFamilyHandle> h;
         for (const auto& e : work) {
             const message& m = *e.msg;
+            std::string k = layout::key(m.topic(), m.time_ms(), m.origin().seq);
             if (m.time_ms() < floor) {
                 ++skipped;  // its day was dropped already
-                continue;
+            } else {
+                if (!h || layout::day_of(m.time_ms()) != day) {
+                    day = layout::day_of(m.time_ms());
+                    h = partition(day);
+                }
+                if (!h) {
+                    ++skipped;
+                    continue;  // a staged copy stays in the store for the next start
+                }
+                (void)wb.Put(h.get(), k, layout::value(m, e.client_id));
+                unstaged += e.staged ? 0 : 1;
+                oldest = std::min(oldest, m.time_ms());
             }
-            if (!h || layout::day_of(m.time_ms()) != day) {
-                day = layout::day_of(m.time_ms());
-                h = partition(day);
+            if (e.staged) {
+                staged.push_back(std::move(k));
             }
-            if (!h) {
-                ++skipped;
-                continue;
+        }
+        const rocksdb::Status st = commit(wb, !staged.empty());
+        {
+            const std::lock_guard lock{mu_};
+            ++stats_.flushes;
+            stats_.dropped += skipped;
+            if (st.ok()) {
+                stats_.written += wb.Count();
+                stats_.lag_ms_max = now_ms() - oldest;
+                if (!last_error_.empty()) {
+                    log::info("archive {}: writing again", opt_.dir.string());
+                    last_error_.clear();
+                }
+            } else {
+                // Acknowledged messages are tried again (the store keeps them meanwhile); others are dropped.
+                const auto retry = std::stable_partition(work.begin(), work.end(), [](const entry& e) { return e.staged; });
+                const auto kept = static_cast<std::size_t>(retry - work.begin());
+                stats_.dropped += unstaged;
+                for (auto it = work.begin(); it != retry; ++it) {
+                    pending_bytes_ += entry_bytes(*it);
+                }
+                pending_.insert(pending_.begin(), std::make_move_iterator(work.begin()), std::make_move_iterator(retry));
+                if (last_error_.empty()) {
+                    last_error_ = st.ToString();
+                }
+                VIGIL_LOG_LIMITED(error, "archive {}: writing {} records failed: {}; {} acknowledged ones are kept to try again, the others dropped (live traffic is not affected)",
+                                  opt_.dir.string(), work.size(), st.ToString(), kept);
+                return;
             }
-            (void)wb.Put(h.get(), layout::key(m.topic(), m.time_ms(), m.origin().seq), layout::value(m, e.client_id));
-            oldest = std::min(oldest, m.time_ms());
+        }
+        if (!staged.empty() && opt_.on_staged_written) {
+            opt_.on_staged_written(std::move(staged));
+        }
+    }
+
+    /// Writes `wb` (synced when it holds acknowledged messages). After a failed write RocksDB
+    /// refuses writes until it recovers: Resume() is asked first, every time, until it does.
+    rocksdb::Status commit(rocksdb::WriteBatch& wb, bool sync) {
+        if (broken_.load(std::memory_order_relaxed)) {
+            if (const rocksdb::Status r = db_->Resume(); !r.ok()) {
+                return r;
+            }
+            broken_.store(false, std::memory_order_relaxed);
+        }
+        if (wb.Count() == 0) {
+            return rocksdb::Status::OK();
         }
         rocksdb::WriteOptions wo;
-        wo.sync = false;
-        const rocksdb::Status st = wb.Count() > 0 ? db_->Write(wo, &wb) : rocksdb::Status::OK();
-        const std::lock_guard lock{mu_};
-        ++stats_.flushes;
-        stats_.dropped += skipped;
-        if (st.ok()) {
-            stats_.written += wb.Count();
-            stats_.lag_ms_max = now_ms() - oldest;
-            if (!last_error_.empty()) {
-                log::info("archive {}: writing again", opt_.dir.string());
-                last_error_.clear();
-            }
-        } else {
-            stats_.dropped += wb.Count();
-            if (last_error_.empty()) {
-                last_error_ = st.ToString();
-            }
-            VIGIL_LOG_LIMITED(error, "archive {}: writing {} records failed: {}; they are dropped (live traffic is not affected)", opt_.dir.string(), wb.Count(), st.ToString());
-        }
+        wo.sync = sync;
+        const rocksdb::Status st = db_->Write(wo, &wb);
+        broken_.store(!st.ok(), std::memory_order_relaxed);
+        return st;
     }
 
     void note_error(const rocksdb::Status& st) {
@@ -396,6 +472,7 @@ private:
     bool stopped_ = false;           // guarded by mu_
     archive_stats stats_;            // guarded by mu_
     std::string last_error_;         // guarded by mu_
+    std::atomic<bool> broken_{false};  // a write failed and RocksDB has not resumed since
     std::thread thread_;  // last: starts after everything it uses
 };
 

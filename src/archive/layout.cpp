@@ -162,3 +162,11 @@ std::optional<position> decode_cursor(std::string_view text) {
 }
 
 }  // namespace vigil::archive
+
+namespace vigil::archive {
+
+encoded encode(const message& m, std::string_view client_id) {
+    return {layout::key(m.topic(), m.time_ms(), m.origin().seq), layout::value(m, client_id)};
+}
+
+}  // namespace vigil::archive

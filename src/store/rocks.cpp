@@ -6,6 +6,7 @@
 #include <rocksdb/env.h>
 #include <rocksdb/options.h>
 
+#include <algorithm>
 #include <cstdarg>
 #include <cstdio>
 #include <system_error>
@@ -68,7 +69,9 @@ public:
 rocks_db::~rocks_db() {
     if (db) {
         for (auto* h : handles) {
-            db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+            if (h != nullptr) {
+                db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+            }
         }
         handles.clear();
         db->Close().PermitUncheckedError();
@@ -101,10 +104,20 @@ rocks_db open_rocks(const std::filesystem::path& dir, bool read_only) {
     opt.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
     rocksdb::ColumnFamilyOptions cf_opt;
     cf_opt.write_buffer_size = 32u << 20;
+    // Read-only, only the families that exist: an older vigil's database lacks the newer ones.
+    std::vector<std::string> existing;
+    if (read_only) {
+        const rocksdb::Status ls = rocksdb::DB::ListColumnFamilies(opt, r.path, &existing);
+        if (!ls.ok()) {
+            fail_open(r.path, ls);
+        }
+    }
     std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
     cfs.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_opt);
     for (const auto name : family_names) {
-        cfs.emplace_back(std::string{name}, cf_opt);
+        if (!read_only || std::find(existing.begin(), existing.end(), name) != existing.end()) {
+            cfs.emplace_back(std::string{name}, cf_opt);
+        }
     }
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* raw = nullptr;
@@ -116,7 +129,11 @@ rocks_db open_rocks(const std::filesystem::path& dir, bool read_only) {
     r.db.reset(raw);
     // handles[0] is the default family, unused: keep only ours, in `family` order.
     r.db->DestroyColumnFamilyHandle(handles[0]).PermitUncheckedError();
-    r.handles.assign(handles.begin() + 1, handles.end());
+    r.handles.assign(family_count, nullptr);
+    for (std::size_t i = 1; i < handles.size(); ++i) {
+        const auto at = std::find(family_names.begin(), family_names.end(), cfs[i].name);
+        r.handles[static_cast<std::size_t>(at - family_names.begin())] = handles[i];
+    }
 
     auto* meta = r.handle(family::meta);
     std::string version;

@@ -14,13 +14,15 @@
 namespace vigil::store {
 
 inline constexpr std::array<std::string_view, family_count> family_names{
-    "sessions", "subscriptions", "queue", "inbound", "retained", "last_value", "meta"};
+    "sessions", "subscriptions", "queue", "inbound", "retained", "last_value", "meta", "history"};
 
 /// An open database and its column family handles (indexed by `family`).
 struct rocks_db {
     std::string path;
     std::unique_ptr<rocksdb::DB> db;
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;  // owned; destroyed before db
+    /// Owned; destroyed before db. Null for a family a read-only database does not have yet
+    /// (written by an older vigil).
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
 
     rocks_db() = default;
     rocks_db(rocks_db&&) noexcept = default;

@@ -309,6 +309,10 @@ check_report check(const std::filesystem::path& dir) {
         }
         text += "checksums verified\n";
         for (std::size_t i = 0; i < family_count; ++i) {
+            if (db.handles[i] == nullptr) {
+                text += fmt::format("  {:<14} absent (a store written by an older vigil)\n", family_names[i]);
+                continue;
+            }
             std::uint64_t n = 0;
             std::unique_ptr<rocksdb::Iterator> it{db.db->NewIterator(rocksdb::ReadOptions{}, db.handles[i])};
             for (it->SeekToFirst(); it->Valid(); it->Next()) {

@@ -42,13 +42,27 @@ struct options {
     /// Records waiting for the compactor, at most; beyond it new records are dropped, counted
     /// and logged (the live path never waits for the archive).
     std::size_t max_pending_bytes = 64u << 20;
+    /// Called on the compactor thread with the keys of `staged` entries once they are written
+    /// and synced: the hot store may let its copies go.
+    std::function<void(std::vector<std::string> keys)> on_staged_written;
 };
 
 /// What a shard hands over: the message (shared, not copied) and who published it.
 struct entry {
     message_ref msg;
     std::string client_id;
+    /// The hot store holds a copy (an acknowledged QoS 1/2 message in durable mode): it is
+    /// written with fsync and reported to options::on_staged_written; a failed write is tried
+    /// again, and one that never happens is written from the store's copy at the next start.
+    bool staged = false;
 };
+
+/// A record in the archive's own encoding: the hot store stages it so, and gives it back.
+struct encoded {
+    std::string key;
+    std::string value;
+};
+[[nodiscard]] encoded encode(const message& m, std::string_view client_id);
 
 /// Opening the archive failed; the message names the path and what to do.
 class archive_error : public std::runtime_error {
@@ -111,6 +125,9 @@ public:
     /// Hands messages to the compactor; never waits for the disk. A message's key is its
     /// topic, receive time and origin sequence: appending it twice keeps one record.
     virtual void append(std::vector<entry> batch) = 0;
+    /// Writes records the hot store staged before a crash (at start, before any append),
+    /// synced; false (logged) when that failed and the store must keep them.
+    [[nodiscard]] virtual bool restore(const std::vector<encoded>& records) = 0;
     /// Writes everything appended so far; returns once it is written (or failed).
     virtual void flush() = 0;
     /// The records matching `q` that `may_read(topic)` allows, at most `q.limit`.

@@ -27,8 +27,11 @@ enum class family : std::uint8_t {
     retained,       ///< topic -> retained message
     last_value,     ///< topic -> newest message on a `state.topics` topic
     meta,           ///< format version and other facts about the database
+    /// An acknowledged QoS 1/2 message on an archived topic, until the archive has it
+    /// (durable mode): the archive's own key and value (archive::encode).
+    history,
 };
-constexpr std::size_t family_count = 7;
+constexpr std::size_t family_count = 8;
 
 /// Writes made on one shard during one loop pass; committed atomically, in order.
 /// Thread safety: distinct objects safe, shared objects unsafe.

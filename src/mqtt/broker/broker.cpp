@@ -101,9 +101,10 @@ struct broker::impl {
         const recovery_summary r = recover(core);
         log::info(
             "store {} ({}): recovered in {} ms: {} retained messages, {} last values, {} persistent sessions "
-            "with {} subscriptions and {} queued or in-flight messages; {} wills published ({} not allowed)",
+            "with {} subscriptions and {} queued or in-flight messages; {} wills published ({} not allowed); "
+            "{} staged messages written to the history",
             s.data_dir, core.durable ? "durable" : "fast", r.elapsed.count(), r.retained, r.last_values, r.sessions,
-            r.subscriptions, r.messages, r.wills, r.wills_denied);
+            r.subscriptions, r.messages, r.wills, r.wills_denied, r.history);
     }
 
     ~impl() {
@@ -134,6 +135,14 @@ struct broker::impl {
         o.retention = a.retention;
         o.max_bytes = a.max_bytes;
         o.max_pending_bytes = static_cast<std::size_t>(a.max_pending_bytes);
+        o.on_staged_written = [db = core.db.get()](std::vector<std::string> keys) {
+            store::write_batch b;
+            for (auto& k : keys) {
+                b.erase(store::family::history, std::move(k));
+            }
+            b.set_sync(false);  // a copy that survives a crash is written again under the same key
+            db->submit(std::move(b), [](bool) {});
+        };
         try {
             core.history = archive::archive::open(o);
             log::info("archive {}: keeping {} ({} filters), retention {}, flush every {} ms", o.dir.string(), fmt::join(a.topics, ", "), a.topics.size(),

@@ -92,6 +92,10 @@ void shard::commit() {
     });
     pass_batch_ = store::write_batch{};
     held_.clear();
+    if (!archive_staged_.empty()) {
+        // After the submit: the archive's erase of a staged copy is queued behind its put.
+        core_.history->append(std::exchange(archive_staged_, {}));
+    }
 }
 
 void shard::hold_until_commit(const message_ref& m) {

@@ -35,6 +35,50 @@ std::string printable(std::string_view key) {
     return out;
 }
 
+/// Writes to the archive the acknowledged messages the store staged for it when the broker
+/// stopped (a crash), a chunk at a time, and lets the store's copies go; keeps them while there
+/// is no archive to take them. Returns how many were written.
+std::size_t restore_history(broker_core& core) {
+    constexpr std::size_t chunk = 10'000;
+    std::vector<archive::encoded> staged;
+    std::size_t restored = 0;
+    std::size_t waiting = 0;
+    bool failed = false;
+    auto write = [&] {
+        if (failed || !core.history->restore(staged)) {
+            failed = true;
+            waiting += staged.size();
+        } else {
+            store::write_batch b;
+            for (auto& e : staged) {
+                b.erase(store::family::history, std::move(e.key));
+            }
+            b.set_sync(false);  // a copy that survives a crash is written again under the same key
+            core.db->submit(std::move(b), [](bool) {});
+            restored += staged.size();
+        }
+        staged.clear();
+    };
+    core.db->for_each(store::family::history, [&](std::string_view k, std::string_view v) {
+        if (!core.history) {
+            ++waiting;
+            return;
+        }
+        staged.push_back({std::string{k}, std::string{v}});
+        if (staged.size() == chunk) {
+            write();
+        }
+    });
+    if (!staged.empty()) {
+        write();
+    }
+    if (waiting > 0) {
+        log::warn("recovery: {} acknowledged messages staged for the history stay in the store until the archive can take them ({})", waiting,
+                  core.history ? "writing them failed" : "the archive is off or could not be opened");
+    }
+    return restored;
+}
+
 }  // namespace
 
 recovery_summary recover(broker_core& core) {
@@ -42,6 +86,8 @@ recovery_summary recover(broker_core& core) {
     const auto t0 = std::chrono::steady_clock::now();
     recovery_summary r;
     store::store& db = *core.db;
+
+    r.history = restore_history(core);
 
     db.for_each(family::retained, [&](std::string_view k, std::string_view v) {
         auto m = store::decode_message(v);

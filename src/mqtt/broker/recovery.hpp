@@ -1,6 +1,7 @@
 #pragma once
 // Startup recovery: retained messages, last values, persistent sessions (subscriptions,
-// queued and in-flight messages, QoS 2 receive state) and wills, from the store.
+// queued and in-flight messages, QoS 2 receive state) and wills, from the store; and the
+// archive's staged records.
 
 #include "shard.hpp"
 
@@ -17,6 +18,7 @@ struct recovery_summary {
     std::size_t messages = 0;  ///< queued and in-flight QoS 1/2 messages
     std::size_t wills = 0;     ///< published because their devices were connected at the crash
     std::size_t wills_denied = 0;  ///< not published: the rules in force do not allow them
+    std::size_t history = 0;  ///< acknowledged messages staged for the archive at a crash, written to it now
     std::chrono::milliseconds elapsed{0};
 };
 

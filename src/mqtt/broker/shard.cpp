@@ -89,10 +89,17 @@ void shard::route(const message_ref& m, const std::string* publisher, std::strin
     if (core_.history) {
         const auto& filters = core_.settings.archive.topics;
         if (std::any_of(filters.begin(), filters.end(), [&m](const std::string& f) { return topic::matches(f, m->topic()); })) {
-            if (archive_pass_.empty()) {
-                asio::post(ioc_, [this] { hand_to_archive(); });
+            if (core_.durable && m->published_qos() != qos::at_most_once) {
+                // Staged in the commit its acknowledgement waits for: no crash loses it from the history.
+                auto staged = archive::encode(*m, client_id);
+                batch().put(store::family::history, std::move(staged.key), std::move(staged.value));
+                archive_staged_.push_back({m, std::string{client_id}, true});
+            } else {
+                if (archive_pass_.empty()) {
+                    asio::post(ioc_, [this] { hand_to_archive(); });
+                }
+                archive_pass_.push_back({m, std::string{client_id}});
             }
-            archive_pass_.push_back({m, std::string{client_id}});
         }
     }
     if (m->retain()) {
@@ -359,6 +366,9 @@ void shard::close_all() {
     flush_last_values();
     if (core_.history) {
         hand_to_archive();
+        if (!archive_staged_.empty()) {
+            core_.history->append(std::exchange(archive_staged_, {}));
+        }
     }
 }
 

@@ -335,6 +335,7 @@ private:
     std::vector<message_ref> pass_uncommitted_;       // those delivered in this pass
     std::vector<client*> holding_;                    // clients with held deliveries
     std::vector<archive::entry> archive_pass_;       // messages of this pass for the archive
+    std::vector<archive::entry> archive_staged_;     // those staged in pass_batch_: handed over once it is submitted
     bool commit_scheduled_ = false;
     std::uint64_t next_barrier_ = 1;
     std::uint64_t next_release_ = 1;

@@ -21,6 +21,11 @@ using vigil::test::temp_dir;
 
 namespace {
 
+options at(const std::filesystem::path& dir) {
+    options o;
+    o.dir = dir;
+    return o;
+}
 
 constexpr std::int64_t day = 86'400'000;
 
@@ -58,7 +63,7 @@ std::vector<std::int64_t> times(const page& p) {
 
 TEST_CASE("archive: a topic's records come back by time range, both ways, with every field", "[archive]") {
     temp_dir d{"archive-test"};
-    auto a = archive::open({d.path});
+    auto a = archive::open(at(d.path));
     const std::int64_t t0 = now_ms() - 10'000;
     std::vector<entry> batch;
     for (int i = 0; i < 10; ++i) {
@@ -85,7 +90,7 @@ TEST_CASE("archive: a topic's records come back by time range, both ways, with e
 
 TEST_CASE("archive: a filter merges its topics in time order and leaves out what may not be read", "[archive]") {
     temp_dir d{"archive-test"};
-    auto a = archive::open({d.path});
+    auto a = archive::open(at(d.path));
     const std::int64_t t0 = now_ms() - 10'000;
     a->append({rec("devices/car-1/events", t0 + 30), rec("devices/car-2/events", t0 + 10), rec("devices/car-3/events", t0 + 20),
                rec("devices/car-1/location", t0 + 15), rec("devices/car-10/events", t0 + 40), rec("devices/car-1", t0 + 5)});
@@ -103,7 +108,7 @@ TEST_CASE("archive: pages joined by cursors return every record once, in order",
     std::printf("archive paging seed %u\n", seed);
     std::mt19937 rng(seed);
     temp_dir d{"archive-test"};
-    auto a = archive::open({d.path});
+    auto a = archive::open(at(d.path));
     // Two days back, so records fall into three partitions.
     const std::int64_t t0 = (now_ms() / day - 2) * day + day / 2;
     std::vector<entry> batch;
@@ -143,21 +148,52 @@ TEST_CASE("archive: the same message written twice is one record, and records su
     temp_dir d{"archive-test"};
     const std::int64_t t0 = now_ms() - 1000;
     {
-        auto a = archive::open({d.path});
+        auto a = archive::open(at(d.path));
         const entry once = rec("devices/car-1/status", t0, "online");
         a->append({once});
         a->append({once});
         a->stop();  // writes what is pending
     }
-    auto a = archive::open({d.path});
+    auto a = archive::open(at(d.path));
     const auto p = a->read(q("devices/car-1/status", t0 - 1, t0 + 1), all);
     REQUIRE(p.records.size() == 1);
     CHECK(p.records[0].payload == "online");
 }
 
+TEST_CASE("archive: staged records are reported once written, and a restore writes them under their own keys", "[archive]") {
+    temp_dir d{"archive-test"};
+    const std::int64_t t0 = now_ms() - 1000;
+    std::vector<std::string> reported;
+    entry staged = rec("devices/car-1/events", t0, "{\"n\":1}");
+    staged.staged = true;
+    const entry plain = rec("devices/car-1/events", t0 + 1, "{\"n\":2}");
+    const encoded copy = encode(*staged.msg, staged.client_id);  // what the hot store keeps
+    {
+        options o = at(d.path);
+        o.on_staged_written = [&](std::vector<std::string> keys) { reported.insert(reported.end(), keys.begin(), keys.end()); };
+        auto a = archive::open(o);
+        a->append({staged, plain});
+        a->flush();
+        CHECK(reported == std::vector<std::string>{copy.key});  // only the staged one
+        a->stop();
+    }
+    // After a crash the store gives its copy back: written again, it is still one record.
+    auto a = archive::open(at(d.path));
+    CHECK(a->restore({copy}));
+    const auto p = a->read(q("devices/car-1/events", t0 - 1, t0 + 10), all);
+    REQUIRE(p.records.size() == 2);
+    CHECK(p.records[0].payload == "{\"n\":1}");
+    CHECK(p.records[0].client_id == "car-client");
+    CHECK(p.records[0].seq == staged.msg->origin().seq);
+    // A record the store staged but the archive never saw is written by the restore.
+    const entry lost = rec("devices/car-2/events", t0 + 2, "{\"n\":3}");
+    CHECK(a->restore({encode(*lost.msg, lost.client_id)}));
+    CHECK(a->read(q("devices/car-2/events", t0 - 1, t0 + 10), all).records.size() == 1);
+}
+
 TEST_CASE("archive: retention drops whole days and queries say where kept history starts", "[archive]") {
     temp_dir d{"archive-test"};
-    options o{d.path};
+    options o = at(d.path);
     o.retention = std::chrono::hours{24 * 3};
     auto a = archive::open(o);
     const std::int64_t now = now_ms();
@@ -177,7 +213,7 @@ TEST_CASE("archive: retention drops whole days and queries say where kept histor
 
 TEST_CASE("archive: beyond max_pending_bytes records are dropped and counted, never queued without bound", "[archive]") {
     temp_dir d{"archive-test"};
-    options o{d.path};
+    options o = at(d.path);
     o.flush_interval = std::chrono::hours{1};  // nothing is written until flush()
     o.max_pending_bytes = 4096;
     auto a = archive::open(o);
