@@ -35,6 +35,12 @@ struct response {
     /// Work that reads the disk (a history query): when set, the server runs it on its query
     /// thread, off the shards, and sends the response it fills in instead of this one.
     std::function<void(response&)> later = nullptr;
+    /// A body of any size, sent chunked (set by `later`, instead of `body`): called on the
+    /// query thread for the next piece, which it appends to its argument, once the previous
+    /// piece is written; returns false with the last one. A piece at a time, so memory stays
+    /// constant; a slow reader slows the producer. One that throws ends the body unfinished
+    /// (the connection closes without the last chunk, so the client knows).
+    std::function<bool(std::string&)> next_chunk = nullptr;
 };
 
 /// Who asks. With API tokens configured, only `/healthz` is served to a request without a

@@ -1,0 +1,54 @@
+#pragma once
+// One HTTP/1.1 connection on a shard, and what every connection of a server shares.
+
+#include <vigil/auth/tokens.hpp>
+#include <vigil/http/server.hpp>
+#include <vigil/net/gate.hpp>
+
+#include "live.hpp"
+#include "stream.hpp"
+
+#include <boost/asio/thread_pool.hpp>
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace vigil::http {
+
+/// The API tokens in force, replaced on SIGHUP. Thread safety: safe. (A mutex, not
+/// std::atomic<std::shared_ptr>: libstdc++ 12's lock bit is invisible to ThreadSanitizer.)
+class token_slot {
+public:
+    [[nodiscard]] std::shared_ptr<const auth::token_file> get() const {
+        const std::lock_guard lock{mu_};
+        return tokens_;
+    }
+    void set(std::shared_ptr<const auth::token_file> t) {
+        const std::lock_guard lock{mu_};
+        tokens_ = std::move(t);
+    }
+
+private:
+    mutable std::mutex mu_;
+    std::shared_ptr<const auth::token_file> tokens_;
+};
+
+/// What every session of a server shares.
+struct shared_state {
+    handler h;
+    upgrades up;
+    std::vector<std::string> allowed_origins;
+    token_slot tokens;
+    std::shared_ptr<live_connections> live;  // closed by stop()
+    net::connection_gate* gate = nullptr;    // null: no connection bounds
+    asio::thread_pool* queries = nullptr;    // runs response::later, one at a time
+};
+
+
+/// Serves HTTP/1.1 on `s` (keep-alive, bounded header and body sizes, idle timeout) until the
+/// peer goes, an upgrade takes the stream, or the server stops. Call on the stream's shard.
+void start_session(stream s, std::shared_ptr<const shared_state> st, bool allow_anonymous, net::connection_gate::ticket ticket);
+
+}  // namespace vigil::http
