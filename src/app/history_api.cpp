@@ -1,4 +1,5 @@
 #include "history_api.hpp"
+#include "history_format.hpp"
 
 #include <vigil/auth/permissions.hpp>
 #include <vigil/core/topic.hpp>
@@ -12,6 +13,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <limits>
+#include <memory>
+#include <stdexcept>
 #include <chrono>
 #include <span>
 
@@ -21,24 +25,13 @@ namespace {
 constexpr std::size_t default_limit = 1000;
 constexpr std::size_t max_limit = 10'000;
 constexpr std::int64_t default_span_ms = 3'600'000;
+constexpr std::size_t stream_page = 2000;  // records read per chunk of a streamed answer
 constexpr std::size_t max_track_read = 2'000'000;  // positions read for one track, at most
 
 http::response bad(std::string_view why) { return {400, http::error_json(400, why)}; }
 
 std::int64_t now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-void append_record(std::string& out, const archive::record& r) {
-    out += "{\"topic\":";
-    http::append_json_string(out, r.topic);
-    out += fmt::format(",\"time\":{},\"qos\":{},\"retain\":{},\"client\":", r.time_ms, static_cast<unsigned>(r.q), r.retain ? "true" : "false");
-    http::append_json_string(out, r.client_id);
-    out += ",\"payload\":";
-    // A message pads its payload, as the JSON check needs.
-    const std::span<const std::uint8_t> bytes{reinterpret_cast<const std::uint8_t*>(r.payload.data()), r.payload.size()};
-    http::append_payload(out, *message::make(r.topic, bytes, r.q, r.retain, r.time_ms));
-    out += '}';
 }
 
 /// `from` and `to` of `p` into `q` (default: the hour before now); an error response if bad.
@@ -79,6 +72,50 @@ http::response unavailable() {
     return {503, http::error_json(503, "history is not available: the archive is off ([archive] topics = []) or could not be opened (see /healthz)")};
 }
 
+/// A history query answered as NDJSON or CSV, streamed: a page of records per chunk, read
+/// when the previous chunk is sent, until the range (or `q.limit` records) is done.
+http::response stream_history(const mqtt::broker& b, archive::query q, std::shared_ptr<const auth::permissions> reads, record_format format) {
+    struct state {
+        archive::query q;
+        std::size_t left;  // records still wanted
+        bool header;
+        archive::page page;  // read, not yet sent
+    };
+    auto st = std::make_shared<state>(state{std::move(q), 0, format == record_format::csv, {}});
+    st->left = st->q.limit;
+    auto may_read = [reads = std::move(reads)](std::string_view t) { return reads == nullptr || reads->may_read(t); };
+    st->q.limit = std::min(stream_page, st->left);
+    auto first = b.history(st->q, may_read);
+    if (!first) {
+        return unavailable();
+    }
+    st->page = std::move(*first);
+    http::response out;
+    out.content_type = format == record_format::csv ? "text/csv; charset=utf-8" : "application/x-ndjson";
+    out.next_chunk = [&b, st, may_read = std::move(may_read), format](std::string& piece) {
+        if (st->header) {
+            append_csv_header(piece);
+            st->header = false;
+        }
+        for (const auto& r : st->page.records) {
+            append_record(piece, r, format);
+        }
+        st->left -= st->page.records.size();
+        if (!st->page.next || st->left == 0) {
+            return false;
+        }
+        st->q.after = st->page.next;
+        st->q.limit = std::min(stream_page, st->left);
+        auto next = b.history(st->q, may_read);
+        if (!next) {
+            throw std::runtime_error("the archive went away");
+        }
+        st->page = std::move(*next);
+        return true;
+    };
+    return out;
+}
+
 }  // namespace
 
 http::response history_request(const mqtt::broker& b, std::string_view target, const http::caller& who) {
@@ -87,9 +124,18 @@ http::response history_request(const mqtt::broker& b, std::string_view target, c
     if (!params) {
         return bad(error);
     }
-    if (auto err = only(*params, {"topic", "from", "to", "limit", "order", "cursor"})) {
+    if (auto err = only(*params, {"topic", "from", "to", "limit", "order", "cursor", "format"})) {
         return std::move(*err);
     }
+    record_format format = record_format::json;
+    if (const auto it = params->find("format"); it != params->end()) {
+        const auto f = parse_format(it->second);
+        if (!f) {
+            return bad("'format' must be json, ndjson or csv");
+        }
+        format = *f;
+    }
+    const bool streamed = format != record_format::json;
     archive::query q;
     const auto topic = params->find("topic");
     if (topic == params->end() || !topic::valid_filter(topic->second) || topic->second.starts_with('$')) {
@@ -104,10 +150,12 @@ http::response history_request(const mqtt::broker& b, std::string_view target, c
         std::size_t n = 0;
         const auto& v = it->second;
         const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-        if (ec != std::errc{} || end != v.data() + v.size() || n == 0 || n > max_limit) {
-            return bad(fmt::format("'limit' must be a number from 1 to {}", max_limit));
+        if (ec != std::errc{} || end != v.data() + v.size() || n == 0 || (n > max_limit && !streamed)) {
+            return bad(streamed ? std::string{"'limit' must be a number from 1"} : fmt::format("'limit' must be a number from 1 to {} (format=ndjson or csv: any)", max_limit));
         }
         q.limit = n;
+    } else if (streamed) {
+        q.limit = std::numeric_limits<std::size_t>::max();  // the whole range
     }
     if (const auto it = params->find("order"); it != params->end()) {
         if (it->second != "asc" && it->second != "desc") {
@@ -130,6 +178,10 @@ http::response history_request(const mqtt::broker& b, std::string_view target, c
     if (who.reads != nullptr) {
         reads = std::make_shared<const auth::permissions>(*who.reads);
     }
+    if (streamed) {
+        res.later = [&b, q = std::move(q), reads, format](http::response& out) { out = stream_history(b, q, reads, format); };
+        return res;
+    }
     res.later = [&b, q = std::move(q), reads](http::response& out) {
         const auto page = b.history(q, [&reads](std::string_view t) { return reads == nullptr || reads->may_read(t); });
         if (!page) {
@@ -148,7 +200,7 @@ http::response history_request(const mqtt::broker& b, std::string_view target, c
             if (i > 0) {
                 body += ',';
             }
-            append_record(body, page->records[i]);
+            append_json_record(body, page->records[i]);
         }
         body += "],\"next\":";
         if (page->next) {

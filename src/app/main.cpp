@@ -1,5 +1,6 @@
 // vigil: the executable. CLI, wiring, signals, ordered shutdown.
 #include "api.hpp"
+#include "archive_cli.hpp"
 #include "passwd.hpp"
 
 #include <vigil/archive/archive.hpp>
@@ -34,6 +35,8 @@ constexpr std::string_view usage = R"(usage: vigil [--config FILE]
        vigil passwd -D FILE USER                            delete a user
        vigil db check (--config FILE | DATA_DIR)            verify the store offline
        vigil archive check (--config FILE | DATA_DIR)       verify the history archive offline
+       vigil archive export (--config FILE | --data-dir DIR) --topic F [--from T] [--to T] [--format ndjson|csv]
+                                                            archived records to standard output
        vigil token FILE NAME [--subscribe F,..] [--publish F,..]  issue an API token
        vigil --version | --help
 
@@ -208,6 +211,9 @@ int main(int argc, char** argv) {
         if (!args.empty() && args[0] == "token") {
             return vigil::app::token_main({args.begin() + 1, args.end()});
         }
+        if (args.size() >= 2 && args[0] == "archive" && args[1] == "export") {
+            return vigil::app::archive_export_main({args.begin() + 2, args.end()});
+        }
         if (args.size() >= 2 && (args[0] == "db" || args[0] == "archive") && args[1] == "check") {
             // DATA_DIR, or the data_dir of --config FILE.
             std::filesystem::path dir;
@@ -255,6 +261,9 @@ int main(int argc, char** argv) {
         }
         std::fputs(usage.data(), stderr);
         return 2;
+    } catch (const vigil::archive::archive_error& e) {
+        vigil::log::error("{}", e.what());
+        return 1;
     } catch (const vigil::store::store_error& e) {
         vigil::log::error("store error: {}", e.what());
         return 1;

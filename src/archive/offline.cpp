@@ -1,12 +1,15 @@
-// `vigil archive check`: the archive verified offline, day by day.
+// The archive read offline: `vigil archive check` verifies it day by day, `vigil archive export`
+// scans it.
 #include <vigil/archive/archive.hpp>
 
 #include "layout.hpp"
+#include "query.hpp"
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <rocksdb/db.h>
 
+#include <algorithm>
 #include <memory>
 
 namespace vigil::archive {
@@ -18,27 +21,73 @@ std::string utc(std::int64_t ms) {
 
 }  // namespace
 
+/// The archive at `dir` opened read-only (RocksDB takes no lock for that, so it works while
+/// vigil runs): the database and a handle per column family, in `names` order.
+struct read_only {
+    std::vector<std::string> names;
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    std::unique_ptr<rocksdb::DB> db;
+
+    read_only() = default;
+    read_only(const read_only&) = delete;
+    read_only& operator=(const read_only&) = delete;
+    ~read_only() {
+        for (auto* h : handles) {  // only an open database has handles
+            (void)db->DestroyColumnFamilyHandle(h);
+        }
+    }
+
+    /// "" when open, else why not.
+    std::string open(const std::string& path) {
+        rocksdb::Status st = rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions{}, path, &names);
+        if (!st.ok()) {
+            return st.ToString();
+        }
+        std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+        for (const auto& n : names) {
+            cfs.emplace_back(n, rocksdb::ColumnFamilyOptions{});
+        }
+        rocksdb::DB* raw = nullptr;
+        st = rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions{}, path, cfs, &handles, &raw);
+        db.reset(raw);
+        return st.ok() ? std::string{} : st.ToString();
+    }
+};
+
+void scan(const std::filesystem::path& dir, query q, const std::function<void(const page&)>& each) {
+    read_only a;
+    if (const std::string why = a.open(dir.string()); !why.empty()) {
+        throw archive_error(fmt::format("archive {}: cannot open it: {}. What to do: point at the data_dir of your configuration (the archive is its archive/ directory)", dir.string(), why));
+    }
+    std::vector<partition_ref> parts;
+    for (std::size_t i = 0; i < a.names.size(); ++i) {
+        if (const auto day = layout::partition_day(a.names[i])) {
+            parts.push_back({*day, std::shared_ptr<rocksdb::ColumnFamilyHandle>{a.handles[i], [](rocksdb::ColumnFamilyHandle*) {}}});
+        }
+    }
+    std::sort(parts.begin(), parts.end(), [](const partition_ref& x, const partition_ref& y) { return x.day < y.day; });
+    for (;;) {
+        const page p = run_query(*a.db, parts, q, [](std::string_view) { return true; });
+        each(p);
+        if (!p.next) {
+            return;
+        }
+        q.after = p.next;
+    }
+}
+
 check_report check(const std::filesystem::path& dir) {
     check_report r;
     const std::string path = dir.string();
-    std::vector<std::string> names;
-    rocksdb::Status st = rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions{}, path, &names);
-    if (!st.ok()) {
-        r.text = fmt::format("{}: cannot open the archive: {}\n", path, st.ToString());
+    read_only a;
+    if (const std::string why = a.open(path); !why.empty()) {
+        r.text = fmt::format("{}: cannot open the archive: {}\n", path, why);
         return r;
     }
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-    for (const auto& n : names) {
-        cfs.emplace_back(n, rocksdb::ColumnFamilyOptions{});
-    }
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* raw = nullptr;
-    st = rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions{}, path, cfs, &handles, &raw);
-    if (!st.ok()) {
-        r.text = fmt::format("{}: cannot open the archive: {}\n", path, st.ToString());
-        return r;
-    }
-    std::unique_ptr<rocksdb::DB> db{raw};
+    const auto& names = a.names;
+    const auto& handles = a.handles;
+    rocksdb::DB* db = a.db.get();
+    rocksdb::Status st;
     std::string text = fmt::format("{}: ", path);
     bool ok = true;
     if (st = db->VerifyChecksum(); !st.ok()) {
@@ -89,9 +138,6 @@ check_report check(const std::filesystem::path& dir) {
             ok = false;
         }
         text += '\n';
-    }
-    for (auto* h : handles) {
-        (void)db->DestroyColumnFamilyHandle(h);
     }
     r.ok = ok;
     r.text = std::move(text);

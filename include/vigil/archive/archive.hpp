@@ -139,6 +139,11 @@ public:
     virtual void stop() = 0;
 };
 
+/// Reads the archive at `dir` read-only (also while vigil runs: it sees what is written) and
+/// passes the records of `q`, a page of at most `q.limit` at a time, to `each`.
+/// Errors: throws archive_error when it cannot be opened.
+void scan(const std::filesystem::path& dir, query q, const std::function<void(const page&)>& each);
+
 /// Opens the archive at `dir` read-only, verifies every block checksum and counts each day's
 /// records (with the first and last time).
 [[nodiscard]] check_report check(const std::filesystem::path& dir);

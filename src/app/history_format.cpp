@@ -1,0 +1,93 @@
+#include "history_format.hpp"
+
+#include <vigil/core/topic.hpp>
+#include <vigil/http/json.hpp>
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include <chrono>
+#include <span>
+
+namespace vigil::app {
+namespace {
+
+/// A CSV field, quoted when it holds a comma, a quote or a line break (quotes doubled).
+void append_csv_field(std::string& out, std::string_view v) {
+    if (v.find_first_of(",\"\r\n") == std::string_view::npos) {
+        out += v;
+        return;
+    }
+    out += '"';
+    for (const char c : v) {
+        out += c;
+        if (c == '"') {
+            out += '"';
+        }
+    }
+    out += '"';
+}
+
+}  // namespace
+
+std::optional<record_format> parse_format(std::string_view name) {
+    if (name == "json") {
+        return record_format::json;
+    }
+    if (name == "ndjson") {
+        return record_format::ndjson;
+    }
+    if (name == "csv") {
+        return record_format::csv;
+    }
+    return std::nullopt;
+}
+
+void append_json_record(std::string& out, const archive::record& r) {
+    out += "{\"topic\":";
+    http::append_json_string(out, r.topic);
+    out += fmt::format(",\"time\":{},\"qos\":{},\"retain\":{},\"client\":", r.time_ms, static_cast<unsigned>(r.q), r.retain ? "true" : "false");
+    http::append_json_string(out, r.client_id);
+    out += ",\"payload\":";
+    // A message pads its payload, as the JSON check needs.
+    const std::span<const std::uint8_t> bytes{reinterpret_cast<const std::uint8_t*>(r.payload.data()), r.payload.size()};
+    http::append_payload(out, *message::make(r.topic, bytes, r.q, r.retain, r.time_ms));
+    out += '}';
+}
+
+void append_csv_header(std::string& out) { out += "time,time_ms,topic,qos,retain,client,payload\r\n"; }
+
+void append_csv_record(std::string& out, const archive::record& r) {
+    const std::chrono::sys_time<std::chrono::milliseconds> t{std::chrono::milliseconds{r.time_ms}};
+    out += fmt::format("{:%Y-%m-%dT%H:%M:%S}Z,{},", t, r.time_ms);
+    append_csv_field(out, r.topic);
+    out += fmt::format(",{},{},", static_cast<unsigned>(r.q), r.retain ? "true" : "false");
+    append_csv_field(out, r.client_id);
+    out += ',';
+    if (topic::valid_utf8(r.payload)) {
+        append_csv_field(out, r.payload);
+    } else {
+        out += "\\x";
+        for (const char c : r.payload) {
+            out += fmt::format("{:02x}", static_cast<unsigned char>(c));
+        }
+    }
+    out += "\r\n";
+}
+
+void append_record(std::string& out, const archive::record& r, record_format f) {
+    switch (f) {
+        case record_format::json:
+            append_json_record(out, r);
+            break;
+        case record_format::ndjson:
+            append_json_record(out, r);
+            out += '\n';
+            break;
+        case record_format::csv:
+            append_csv_record(out, r);
+            break;
+    }
+}
+
+}  // namespace vigil::app
