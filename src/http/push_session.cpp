@@ -13,8 +13,11 @@
 #include <vigil/core/log.hpp>
 #include <vigil/core/topic.hpp>
 #include <vigil/http/json.hpp>
+#include <vigil/http/query.hpp>
 #include <vigil/net/shard_pool.hpp>
 
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket/stream.hpp>
@@ -23,6 +26,7 @@
 
 #include <deque>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -43,6 +47,7 @@ constexpr unsigned max_bad_requests = 100;
 constexpr std::size_t max_batch_frames = 256;         // JSON objects per WebSocket frame
 constexpr std::size_t max_batch_bytes = 64 * 1024;
 constexpr std::size_t idle_buffer = 16 * 1024;         // write buffer kept once the queue empties
+constexpr std::size_t max_replay = 10'000;             // messages a `since` subscribe replays, at most
 
 /// The shared part of a message's frame, built once per shard for consecutive recipients.
 std::shared_ptr<const std::string> frame_body(const message_ref& m) {
@@ -62,8 +67,8 @@ std::shared_ptr<const std::string> frame_body(const message_ref& m) {
 
 class push_session final : public std::enable_shared_from_this<push_session>, public router::sink, private closable {
 public:
-    push_session(stream s, router::hub& hub, std::shared_ptr<const auth::api_token> token, std::shared_ptr<live_connections> live, net::connection_gate::ticket ticket)
-        : ws_(std::move(s)), hub_(hub), token_(std::move(token)), live_(std::move(live)), ticket_(std::move(ticket)) {
+    push_session(stream s, router::hub& hub, asio::thread_pool& queries, std::shared_ptr<const auth::api_token> token, std::shared_ptr<live_connections> live, net::connection_gate::ticket ticket)
+        : ws_(std::move(s)), hub_(hub), queries_(queries), token_(std::move(token)), live_(std::move(live)), ticket_(std::move(ticket)) {
         live_->add(shard_, this);
     }
 
@@ -100,6 +105,16 @@ public:
         }
         if (checked_filters_ > 0 && !token_->rights.may_read(m->topic())) {
             return;  // a limited subscription: authorization where data leaves
+        }
+        if (replaying_) {
+            // Live messages wait behind the replay, so they follow it in order.
+            held_bytes_ += m->payload().size() + m->topic().size() + frame::head_bytes;
+            held_.push_back(m);
+            if (held_bytes_ > hard_bound) {
+                VIGIL_LOG_LIMITED(warn, "push: a WebSocket client is {} bytes behind during a replay: closing it (1013)", held_bytes_);
+                close(websocket::close_reason(websocket::close_code::try_again_later, "too far behind"));
+            }
+            return;
         }
         for (auto& s : snapshots_) {
             s.pending.erase(m->topic());  // newer than what a snapshot still to be sent holds
@@ -307,6 +322,18 @@ private:
             error(id, fmt::format("at most {} filters per connection", max_filters));
             return;
         }
+        std::optional<std::int64_t> since;
+        if (auto v = req["since"]; add && v.error() == simdjson::SUCCESS) {
+            since = time_of(v.value_unsafe());
+            if (!since) {
+                error(id, "\"since\" must be a time: milliseconds since 1970 or RFC 3339 (2026-12-03T14:00:00Z)");
+                return;
+            }
+            if (replaying_) {
+                error(id, "a replay is already running on this connection: subscribe with \"since\" once it has ended");
+                return;
+            }
+        }
         std::string r = fmt::format("{{\"op\":\"{}\",\"id\":", add ? "subscribed" : "unsubscribed");
         append_json_string(r, id);
         r += ",\"filters\":[";
@@ -328,9 +355,78 @@ private:
             }
         }
         reply(r + "]}");
-        if (add) {
+        if (since) {
+            start_replay(id, std::move(fs), *since);
+        } else if (add) {
             send_snapshot(id, fs);
         }
+    }
+
+    /// `since` as a number of milliseconds or an RFC 3339 string.
+    static std::optional<std::int64_t> time_of(simdjson::dom::element v) {
+        std::int64_t ms = 0;
+        if (v.get(ms) == simdjson::SUCCESS) {
+            return ms;
+        }
+        std::string_view text;
+        if (v.get(text) == simdjson::SUCCESS) {
+            return parse_time(text);
+        }
+        return std::nullopt;
+    }
+
+    /// What `fs` missed since `since`, from the history, then live with no gap and no
+    /// duplicate: the subscription is already live, its messages are held meanwhile; once
+    /// every shard has handed the history what it routed before now, the history is read off
+    /// the shard; the held messages it already holds are dropped at the seam.
+    void start_replay(std::string_view id, std::vector<std::string> fs, std::int64_t since) {
+        replaying_ = true;
+        hub_.after_all_shards([self = shared_from_this(), id = std::string{id}, fs = std::move(fs), since]() mutable {
+            if (self->closed_) {
+                return;
+            }
+            asio::post(self->queries_, [self, id = std::move(id), fs = std::move(fs), since]() mutable {
+                auto token = self->token_;
+                router::replay r = self->hub_.history_since(fs, since, max_replay, [&token](std::string_view t) { return !token || token->rights.may_read(t); });
+                asio::post(self->ws_.get_executor(), [self, id = std::move(id), fs = std::move(fs), r = std::move(r)]() mutable {
+                    self->queue_replay(id, fs, std::move(r));
+                });
+            });
+        });
+    }
+
+    void queue_replay(const std::string& id, const std::vector<std::string>& fs, router::replay r) {
+        if (closed_) {
+            return;
+        }
+        snapshot s;
+        s.id = id;
+        s.op = "replay";
+        s.last_extra = fmt::format(",\"recovered\":{}", r.complete ? "true" : "false");
+        for (auto& a : r.messages) {
+            replayed_.emplace(a.msg->time_ms(), a.seq);
+            s.replayed.push_back(std::move(a.msg));
+        }
+        snapshots_.push_back(std::move(s));
+        if (!r.complete) {
+            send_snapshot(id, fs);  // the current values, at least
+        } else {
+            pump_snapshots();
+        }
+    }
+
+    /// The replay is queued in full: the live messages held meanwhile follow it, but for
+    /// those it already carried.
+    void end_replay() {
+        replaying_ = false;
+        auto held = std::exchange(held_, {});
+        held_bytes_ = 0;
+        for (const auto& m : held) {
+            if (!replayed_.contains({m->time_ms(), m->origin().seq})) {
+                deliver(m);
+            }
+        }
+        replayed_.clear();
     }
 
     void send_snapshot(std::string_view id, const std::vector<std::string>& fs) {
@@ -354,7 +450,7 @@ private:
     void pump_snapshots() {
         while (!snapshots_.empty() && !closed_ && queued_ < snapshot_low_water) {
             auto& s = snapshots_.front();
-            std::string r = "{\"op\":\"snapshot\",\"id\":";
+            std::string r = fmt::format("{{\"op\":\"{}\",\"id\":", s.op);
             append_json_string(r, s.id);
             r += ",\"messages\":[";
             std::size_t n = 0;
@@ -362,12 +458,20 @@ private:
                 r += n == 0 ? "{" : ",{";
                 r += *frame_body(it->second);
             }
-            const bool last = s.pending.empty();
-            r += fmt::format("],\"last\":{}}}", last ? "true" : "false");
+            for (; !s.replayed.empty() && n < snapshot_chunk; s.replayed.pop_front(), ++n) {
+                r += n == 0 ? "{" : ",{";
+                r += *frame_body(s.replayed.front());
+            }
+            const bool last = s.pending.empty() && s.replayed.empty();
+            r += fmt::format("],\"last\":{}{}}}", last ? "true" : "false", last ? s.last_extra : std::string{});
+            const bool replay_done = last && s.op == "replay";
             if (last) {
                 snapshots_.pop_front();
             }
             reply(std::move(r));
+            if (replay_done) {
+                end_replay();
+            }
         }
     }
 
@@ -464,10 +568,13 @@ private:
         queued_ = 0;
         conflated_.clear();
         snapshots_.clear();
+        held_.clear();
+        held_bytes_ = 0;
     }
 
     websocket::stream<stream> ws_;
     router::hub& hub_;
+    asio::thread_pool& queries_;  // reads the history for a replay, off the shard
     std::shared_ptr<const auth::api_token> token_;
     std::shared_ptr<live_connections> live_;
     net::connection_gate::ticket ticket_;  // its place in the connection bounds
@@ -482,23 +589,31 @@ private:
     bool attached_ = false;
     bool conflating_ = false;
     std::map<std::string, pending> conflated_;
-    /// A snapshot not yet sent in full: its request id and the newest message per topic still
-    /// to send (keys view into the messages).
+    /// A snapshot or replay not yet sent in full: its request id, and the newest message per
+    /// topic still to send (a snapshot; keys view into the messages) or the messages in time
+    /// order (a replay).
     struct snapshot {
         std::string id;
+        std::string op = "snapshot";
         std::map<std::string_view, message_ref> pending;
+        std::deque<message_ref> replayed;
+        std::string last_extra;  // added to the last frame
     };
     std::deque<snapshot> snapshots_;
     std::set<std::string> filters_;
     std::size_t checked_filters_ = 0;  // filters of which the token may read only some topics
     std::uint64_t seq_ = 0;
     unsigned bad_requests_ = 0;
+    bool replaying_ = false;                   // a `since` subscribe is being answered
+    std::vector<message_ref> held_;            // live messages that follow the replay
+    std::size_t held_bytes_ = 0;
+    std::set<std::pair<std::int64_t, std::uint64_t>> replayed_;  // time and origin sequence of what it replays
 };
 
 }  // namespace
 
-void start_push_session(stream s, beast::http::request<beast::http::string_body> req, router::hub& hub, std::shared_ptr<const auth::api_token> token, std::shared_ptr<live_connections> live, net::connection_gate::ticket ticket) {
-    std::make_shared<push_session>(std::move(s), hub, std::move(token), std::move(live), std::move(ticket))->start(std::move(req));
+void start_push_session(stream s, beast::http::request<beast::http::string_body> req, router::hub& hub, asio::thread_pool& queries, std::shared_ptr<const auth::api_token> token, std::shared_ptr<live_connections> live, net::connection_gate::ticket ticket) {
+    std::make_shared<push_session>(std::move(s), hub, queries, std::move(token), std::move(live), std::move(ticket))->start(std::move(req));
 }
 
 }  // namespace vigil::http

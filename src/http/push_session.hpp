@@ -8,6 +8,7 @@
 #include "live.hpp"
 #include "stream.hpp"
 
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
@@ -18,6 +19,7 @@ namespace vigil::http {
 /// Takes over `s` whose HTTP request `req` asked for a WebSocket on /ws, and serves it on the
 /// current shard until it closes. `token` (null: no tokens configured) limits what it may
 /// subscribe to and publish. It is registered in `live` while open.
-void start_push_session(stream s, boost::beast::http::request<boost::beast::http::string_body> req, router::hub& hub, std::shared_ptr<const auth::api_token> token, std::shared_ptr<live_connections> live, net::connection_gate::ticket ticket);
+/// A `since` subscribe reads the history on `queries`.
+void start_push_session(stream s, boost::beast::http::request<boost::beast::http::string_body> req, router::hub& hub, boost::asio::thread_pool& queries, std::shared_ptr<const auth::api_token> token, std::shared_ptr<live_connections> live, net::connection_gate::ticket ticket);
 
 }  // namespace vigil::http

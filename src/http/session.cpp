@@ -166,7 +166,7 @@ private:
                 return;
             }
             timer_.cancel();
-            start_push_session(std::move(stream_), parser_->release(), *st_->up.push, std::move(token), st_->live, std::move(ticket_));
+            start_push_session(std::move(stream_), parser_->release(), *st_->up.push, *st_->queries, std::move(token), st_->live, std::move(ticket_));
             return;
         }
         if (!st_->up.mqtt || !ws) {

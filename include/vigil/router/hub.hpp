@@ -5,6 +5,7 @@
 
 #include <vigil/core/message.hpp>
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -22,7 +23,25 @@ protected:
     ~sink() = default;
 };
 
-/// The broker's side. Every call must be made on a shard thread, for a sink living there.
+/// A message from the history, with its origin sequence (message_origin::seq) when it was
+/// received: with its topic and time, what tells it apart from a live copy.
+struct archived_message {
+    message_ref msg;
+    std::uint64_t seq = 0;
+};
+
+/// What the history holds since a time, for a subscription's filters.
+struct replay {
+    /// In the order received (time, then origin sequence), each once, at most the `max` asked for.
+    std::vector<archived_message> messages;
+    /// False when the history cannot say everything since that time: the archive is off,
+    /// retention dropped part of the range, a filter matches topics it does not keep, or
+    /// there was more than `max`.
+    bool complete = false;
+};
+
+/// The broker's side. Every call must be made on a shard thread, for a sink living there
+/// (history_since excepted).
 class hub {
 public:
     virtual void attach(sink& s) = 0;
@@ -38,6 +57,14 @@ public:
     virtual void publish(const message_ref& m, const std::string& publisher, std::function<void(bool)> done) = 0;
     /// True for topics of `state.topics` (telemetry that may be conflated for slow clients).
     [[nodiscard]] virtual bool is_state_topic(std::string_view topic) const = 0;
+    /// Runs `done` on the calling shard once every shard has done what was queued on it
+    /// before this call: a message routed before it is in the history's hands by then.
+    virtual void after_all_shards(std::function<void()> done) = 0;
+    /// The messages on `filters` received since `since_ms` (inclusive) that `may_read`
+    /// allows, everything handed to the history so far included. Reads the disk: call it
+    /// off the shards.
+    [[nodiscard]] virtual replay history_since(const std::vector<std::string>& filters, std::int64_t since_ms, std::size_t max,
+                                               const std::function<bool(std::string_view)>& may_read) const = 0;
 
 protected:
     ~hub() = default;

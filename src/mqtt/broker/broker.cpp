@@ -17,7 +17,11 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <filesystem>
+#include <span>
+#include <tuple>
 #include <future>
 #include <system_error>
 #include <unordered_map>
@@ -65,6 +69,57 @@ public:
     bool is_state_topic(std::string_view topic) const override {
         return std::any_of(core_.settings.state.topics.begin(), core_.settings.state.topics.end(),
                            [topic](const std::string& f) { return topic::matches(f, topic); });
+    }
+
+    void after_all_shards(std::function<void()> done) override {
+        asio::io_context* origin = &here().context();
+        auto left = std::make_shared<std::atomic<std::size_t>>(core_.shards.size());
+        auto shared = std::make_shared<std::function<void()>>(std::move(done));
+        for (auto& sh : core_.shards) {
+            asio::post(sh->context(), [s = sh.get(), left, shared, origin] {
+                s->hand_over_history();  // a message routed concurrently with the caller's subscribe
+                if (left->fetch_sub(1, std::memory_order_acq_rel) == 1) {
+                    asio::post(*origin, [shared] { (*shared)(); });
+                }
+            });
+        }
+    }
+
+    router::replay history_since(const std::vector<std::string>& filters, std::int64_t since_ms, std::size_t max,
+                                 const std::function<bool(std::string_view)>& may_read) const override {
+        router::replay r;
+        if (!core_.history) {
+            return r;
+        }
+        core_.history->flush();  // what the shards handed over is readable
+        const std::int64_t until = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count() + 60'000;
+        const auto& kept = core_.settings.archive.topics;
+        r.complete = true;
+        std::vector<archive::record> found;
+        for (const auto& f : filters) {
+            if (std::none_of(kept.begin(), kept.end(), [&f](const std::string& k) { return topic::covers(k, f); })) {
+                r.complete = false;  // some of its topics are not kept
+            }
+            archive::query q{f, since_ms, until, max + 1, false, std::nullopt};
+            const auto page = core_.history->read(q, may_read);
+            r.complete = r.complete && page.kept_from_ms <= since_ms && !page.next;
+            found.insert(found.end(), std::make_move_iterator(page.records.begin()), std::make_move_iterator(page.records.end()));
+        }
+        std::sort(found.begin(), found.end(), [](const archive::record& a, const archive::record& b) {
+            return std::tie(a.time_ms, a.seq, a.topic) < std::tie(b.time_ms, b.seq, b.topic);  // as received
+        });
+        found.erase(std::unique(found.begin(), found.end(), [](const archive::record& a, const archive::record& b) {
+                        return a.time_ms == b.time_ms && a.seq == b.seq && a.topic == b.topic;
+                    }), found.end());  // overlapping filters
+        if (found.size() > max) {
+            found.resize(max);
+            r.complete = false;
+        }
+        for (const auto& rec : found) {
+            const std::span<const std::uint8_t> bytes{reinterpret_cast<const std::uint8_t*>(rec.payload.data()), rec.payload.size()};
+            r.messages.push_back({message::make(rec.topic, bytes, rec.q, rec.retain, rec.time_ms), rec.seq});
+        }
+        return r;
     }
 
 private:

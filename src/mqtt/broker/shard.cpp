@@ -299,6 +299,15 @@ void shard::on_remote(remote_batch b) {
     }
 }
 
+void shard::hand_over_history() {
+    if (core_.history) {
+        hand_to_archive();
+        if (!archive_staged_.empty()) {
+            commit();
+        }
+    }
+}
+
 void shard::hand_to_archive() {
     if (!archive_pass_.empty()) {
         core_.history->append(std::exchange(archive_pass_, {}));

@@ -206,6 +206,9 @@ public:
     /// subscribers.
     /// `client_id`: the publishing client, recorded in the archive ("" for the server).
     void route(const message_ref& m, const std::string* publisher, std::string_view client_id);
+    /// Hands what this pass routed to the history now, not at the end of the pass (a replay
+    /// is about to read it); staged entries go with an early commit of this pass's batch.
+    void hand_over_history();
     /// Gives one message to one client's session and carries out what it asks.
     void deliver_to(client& c, const message_ref& m, qos q, bool retain);
     /// Durable mode: whether `p` must wait before it leaves for `c` because its message is a
