@@ -5,9 +5,11 @@
 // is pending by partition and key and writes it as one WriteBatch, without fsync unless it holds
 // acknowledged QoS 1/2 messages (durable mode): the store staged those in the group commit that
 // acknowledged them and drops its copies once they are written here, so a crash loses none of
-// them; of the rest it can lose what was pending, at most one flush_interval. After a failed
-// write the staged records are kept and tried again (RocksDB is asked to resume first), the
-// others are dropped and counted. Then the compactor applies retention: days
+// them; of the rest it can lose what was pending, at most one flush_interval. It writes only
+// while the disk has min_free_bytes free: below that, staged records are kept and tried again
+// every interval, the others are dropped and counted, and writing resumes by itself when there
+// is room. A write RocksDB itself fails (an I/O error) stops the writing until restart, as
+// RocksDB cannot go on after it. Then the compactor applies retention: days
 // older than `retention`, and the oldest days while the files exceed `max_bytes`, are dropped as
 // whole column families (no per-record deletes, no compaction debt), and the time before which
 // data is gone is recorded so queries can say so.
@@ -17,6 +19,7 @@
 #include "query.hpp"
 
 #include <vigil/core/log.hpp>
+#include <vigil/rocks/logger.hpp>
 
 #include <fmt/format.h>
 #include <rocksdb/convenience.h>
@@ -28,11 +31,13 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <thread>
 
 #include <sys/resource.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 namespace vigil::archive {
@@ -116,13 +121,10 @@ public:
             }
             (void)wb.Put(h.get(), r.key, r.value);
         }
-        rocksdb::WriteOptions wo;
-        wo.sync = true;
-        const rocksdb::Status st = wb.Count() > 0 ? db_->Write(wo, &wb) : rocksdb::Status::OK();
+        const rocksdb::Status st = commit(wb, true);
         if (!st.ok()) {
             note_error(st);
             log::error("archive {}: writing {} records staged before a crash failed: {}; the store keeps them for the next start", opt_.dir.string(), records.size(), st.ToString());
-            broken_.store(true, std::memory_order_relaxed);
             return false;
         }
         const std::lock_guard lock{mu_};
@@ -178,7 +180,7 @@ public:
         for (const auto& [day, h] : partitions_) {
             all.push_back(h.get());
         }
-        if (!all.empty()) {
+        if (!all.empty() && !failed_.load(std::memory_order_relaxed) && free_bytes() >= opt_.min_free_bytes) {
             if (const rocksdb::Status st = db_->Flush(rocksdb::FlushOptions{}, all); !st.ok()) {
                 log::warn("archive {}: flushing at shutdown failed ({}); the next start replays the log", opt_.dir.string(), st.ToString());
             }
@@ -203,7 +205,7 @@ private:
         dbo.create_if_missing = true;
         dbo.create_missing_column_families = true;
         dbo.max_background_jobs = 1;  // the archive stays in the background
-        dbo.keep_log_file_num = 2;
+        dbo.info_log = rocks::make_logger();  // no LOG file on the archive's disk
         std::vector<std::string> names;
         const rocksdb::Status listed = rocksdb::DB::ListColumnFamilies(dbo, opt_.dir.string(), &names);
         if (!listed.ok() && std::filesystem::exists(opt_.dir / "CURRENT")) {
@@ -255,8 +257,8 @@ private:
             bool stopping = false;
             {
                 std::unique_lock lock{mu_};
-                // After a failed write, retries wait for the interval, whatever is pending.
-                const bool eager = !broken_.load(std::memory_order_relaxed);
+                // After a refused write, retries wait for the interval, whatever is pending.
+                const bool eager = !retrying_;
                 cv_.wait_for(lock, opt_.flush_interval, [&] { return stopping_ || flush_requested_ > served || (eager && pending_bytes_ >= wake_bytes); });
                 work.swap(pending_);
                 pending_bytes_ = 0;
@@ -336,6 +338,7 @@ private:
             ++stats_.flushes;
             stats_.dropped += skipped;
             if (st.ok()) {
+                retrying_ = false;
                 stats_.written += wb.Count();
                 stats_.lag_ms_max = now_ms() - oldest;
                 if (!last_error_.empty()) {
@@ -343,18 +346,21 @@ private:
                     last_error_.clear();
                 }
             } else {
-                // Acknowledged messages are tried again (the store keeps them meanwhile); others are dropped.
-                const auto retry = std::stable_partition(work.begin(), work.end(), [](const entry& e) { return e.staged; });
-                const auto kept = static_cast<std::size_t>(retry - work.begin());
+                // Acknowledged messages are tried again (the store keeps them meanwhile, and the
+                // next start writes them if this one cannot); others are dropped.
                 stats_.dropped += unstaged;
-                for (auto it = work.begin(); it != retry; ++it) {
-                    pending_bytes_ += entry_bytes(*it);
+                std::size_t kept = 0;
+                if (!failed_.load(std::memory_order_relaxed)) {
+                    const auto retry = std::stable_partition(work.begin(), work.end(), [](const entry& e) { return e.staged; });
+                    kept = static_cast<std::size_t>(retry - work.begin());
+                    for (auto it = work.begin(); it != retry; ++it) {
+                        pending_bytes_ += entry_bytes(*it);
+                    }
+                    pending_.insert(pending_.begin(), std::make_move_iterator(work.begin()), std::make_move_iterator(retry));
                 }
-                pending_.insert(pending_.begin(), std::make_move_iterator(work.begin()), std::make_move_iterator(retry));
-                if (last_error_.empty()) {
-                    last_error_ = st.ToString();
-                }
-                VIGIL_LOG_LIMITED(error, "archive {}: writing {} records failed: {}; {} acknowledged ones are kept to try again, the others dropped (live traffic is not affected)",
+                retrying_ = true;
+                last_error_ = st.ToString();
+                VIGIL_LOG_LIMITED(error, "archive {}: {} records not written: {}; {} acknowledged ones wait to be written, the others are dropped (live traffic is not affected)",
                                   opt_.dir.string(), work.size(), st.ToString(), kept);
                 return;
             }
@@ -364,23 +370,41 @@ private:
         }
     }
 
-    /// Writes `wb` (synced when it holds acknowledged messages). After a failed write RocksDB
-    /// refuses writes until it recovers: Resume() is asked first, every time, until it does.
+    /// Writes `wb` (synced when it holds acknowledged messages), if the disk has room. RocksDB
+    /// does not recover from a failed write while it runs (Resume() stays busy: tried with a
+    /// full disk that got room again): after one, nothing more is written until vigil
+    /// restarts, and the free-space reserve is what keeps that from happening.
     rocksdb::Status commit(rocksdb::WriteBatch& wb, bool sync) {
-        if (broken_.load(std::memory_order_relaxed)) {
-            if (const rocksdb::Status r = db_->Resume(); !r.ok()) {
-                return r;
-            }
-            broken_.store(false, std::memory_order_relaxed);
+        if (failed_.load(std::memory_order_acquire)) {
+            return rocksdb::Status::IOError("a write failed earlier; the archive takes no more until vigil restarts", failure_);
+        }
+        if (const std::uint64_t free = free_bytes(); free < opt_.min_free_bytes) {
+            return rocksdb::Status::NoSpace(fmt::format("{} MiB free on the archive's disk, below [archive] min_free_disk ({} MiB); writing resumes when there is room",
+                                                        free >> 20, opt_.min_free_bytes >> 20));
         }
         if (wb.Count() == 0) {
             return rocksdb::Status::OK();
         }
         rocksdb::WriteOptions wo;
         wo.sync = sync;
-        const rocksdb::Status st = db_->Write(wo, &wb);
-        broken_.store(!st.ok(), std::memory_order_relaxed);
+        rocksdb::Status st = db_->Write(wo, &wb);
+        if (!st.ok()) {
+            failure_ = st.ToString();
+            st = rocksdb::Status::IOError(failure_, "the archive takes no more writes until vigil restarts");
+            failed_.store(true, std::memory_order_release);
+            log::error("archive {}: a write failed: {}. The archive takes no more writes until vigil restarts (acknowledged messages wait in the store and are written then); live traffic is not affected. What to do: fix the disk, then restart vigil",
+                       opt_.dir.string(), st.ToString());
+        }
         return st;
+    }
+
+    /// Free bytes on the archive's disk (the most there can be when it cannot be told).
+    std::uint64_t free_bytes() const {
+        struct statvfs v {};
+        if (opt_.min_free_bytes == 0 || ::statvfs(opt_.dir.c_str(), &v) != 0) {
+            return std::numeric_limits<std::uint64_t>::max();
+        }
+        return static_cast<std::uint64_t>(v.f_bavail) * v.f_frsize;
     }
 
     void note_error(const rocksdb::Status& st) {
@@ -428,6 +452,9 @@ private:
         for (int shift = 56; shift >= 0; shift -= 8) {
             v.push_back(static_cast<char>((static_cast<std::uint64_t>(kept_from) >> shift) & 0xFF));
         }
+        if (failed_.load(std::memory_order_relaxed)) {
+            return;  // nothing more is written
+        }
         rocksdb::WriteOptions wo;
         wo.sync = true;  // the floor is on disk before the data goes
         rocksdb::Status st = db_->Put(wo, kept_from_key, v);
@@ -472,7 +499,9 @@ private:
     bool stopped_ = false;           // guarded by mu_
     archive_stats stats_;            // guarded by mu_
     std::string last_error_;         // guarded by mu_
-    std::atomic<bool> broken_{false};  // a write failed and RocksDB has not resumed since
+    std::atomic<bool> failed_{false};  // a RocksDB write failed: no more until restart
+    std::string failure_;              // why (written once, before failed_ is set, by the writer)
+    bool retrying_ = false;            // the last write was refused (compactor thread)
     std::thread thread_;  // last: starts after everything it uses
 };
 

@@ -5,6 +5,8 @@
 #include "layout.hpp"
 #include "query.hpp"
 
+#include <vigil/rocks/logger.hpp>
+
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <rocksdb/db.h>
@@ -39,7 +41,9 @@ struct read_only {
 
     /// "" when open, else why not.
     std::string open(const std::string& path) {
-        rocksdb::Status st = rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions{}, path, &names);
+        rocksdb::DBOptions o;
+        o.info_log = rocks::make_logger();  // no LOG file written beside vigil's
+        rocksdb::Status st = rocksdb::DB::ListColumnFamilies(o, path, &names);
         if (!st.ok()) {
             return st.ToString();
         }
@@ -48,7 +52,7 @@ struct read_only {
             cfs.emplace_back(n, rocksdb::ColumnFamilyOptions{});
         }
         rocksdb::DB* raw = nullptr;
-        st = rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions{}, path, cfs, &handles, &raw);
+        st = rocksdb::DB::OpenForReadOnly(o, path, cfs, &handles, &raw);
         db.reset(raw);
         return st.ok() ? std::string{} : st.ToString();
     }

@@ -6,7 +6,7 @@
 namespace vigil::config {
 
 void parse_archive(const context& cx, const toml::table& t, archive_settings& a) {
-    cx.only(t, {"topics", "retention", "max_bytes", "flush_interval", "max_pending_bytes", "lat_field", "lon_field"}, "archive.");
+    cx.only(t, {"topics", "retention", "max_bytes", "flush_interval", "max_pending_bytes", "min_free_disk", "lat_field", "lon_field"}, "archive.");
     if (const auto* topics = t.get("topics")) {
         a.topics = cx.strings(*topics, "archive.topics", "topic filters");
         for (std::size_t i = 0; i < a.topics.size(); ++i) {
@@ -35,6 +35,9 @@ void parse_archive(const context& cx, const toml::table& t, archive_settings& a)
     }
     if (const auto* v = t.get("max_pending_bytes")) {
         a.max_pending_bytes = cx.size(*v, "archive.max_pending_bytes", 1u << 20, std::uint64_t{1} << 36);
+    }
+    if (const auto* v = t.get("min_free_disk")) {
+        a.min_free_disk = cx.size(*v, "archive.min_free_disk", 0, std::uint64_t{1} << 50);
     }
 }
 

@@ -1,14 +1,11 @@
 #include "rocks.hpp"
 
-#include <vigil/core/log.hpp>
+#include <vigil/rocks/logger.hpp>
 
 #include <fmt/format.h>
-#include <rocksdb/env.h>
 #include <rocksdb/options.h>
 
 #include <algorithm>
-#include <cstdarg>
-#include <cstdio>
 #include <system_error>
 
 namespace vigil::store {
@@ -37,32 +34,6 @@ constexpr std::string_view format_version = "1";
     }
     throw store_error(fmt::format("data_dir {}: cannot open the store: {}. What to do: {}", path, why, advice));
 }
-
-/// RocksDB's own messages (warnings and worse) go to vigil's log, not to a LOG file in
-/// data_dir: that file sits on the same disk, and when the disk is full RocksDB's failure to
-/// append to it ends in an assertion in Debian's build.
-class log_forwarder final : public rocksdb::Logger {
-public:
-    log_forwarder() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
-    using rocksdb::Logger::Logv;
-    void Logv(const char* format, va_list ap) override { Logv(rocksdb::InfoLogLevel::WARN_LEVEL, format, ap); }
-    void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
-        if (level < GetInfoLogLevel()) {
-            return;
-        }
-        char buf[1024];
-        // RocksDB hands over its own printf-style formats.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
-        std::vsnprintf(buf, sizeof buf, format, ap);
-#pragma GCC diagnostic pop
-        if (level >= rocksdb::InfoLogLevel::ERROR_LEVEL) {
-            log::error("rocksdb: {}", buf);
-        } else {
-            log::warn("rocksdb: {}", buf);
-        }
-    }
-};
 
 }  // namespace
 
@@ -100,7 +71,7 @@ rocks_db open_rocks(const std::filesystem::path& dir, bool read_only) {
     // damage anywhere else is an error, never a silent truncation.
     opt.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
     opt.max_background_jobs = 2;
-    opt.info_log = std::make_shared<log_forwarder>();
+    opt.info_log = rocks::make_logger();
     opt.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
     rocksdb::ColumnFamilyOptions cf_opt;
     cf_opt.write_buffer_size = 32u << 20;

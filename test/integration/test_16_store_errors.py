@@ -93,8 +93,10 @@ def test_data_dir_without_permission(vigil_binary, tmp_path):
 class Tmpfs:
     """A small tmpfs (the tests run as root, as CI does), filled up to `free` bytes."""
 
-    def __init__(self, size_mb):
-        self.path = tempfile.mkdtemp()
+    def __init__(self, size_mb, path=None):
+        """At `path` (created), or in a new temporary directory."""
+        self.path = path or tempfile.mkdtemp()
+        os.makedirs(self.path, exist_ok=True)
         subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mb}m", "tmpfs", self.path], check=True)
 
     def fill(self, leave_bytes):

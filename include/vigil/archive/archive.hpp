@@ -42,6 +42,9 @@ struct options {
     /// Records waiting for the compactor, at most; beyond it new records are dropped, counted
     /// and logged (the live path never waits for the archive).
     std::size_t max_pending_bytes = 64u << 20;
+    /// Writes wait while the disk of `dir` has less than this free (0: never): RocksDB is
+    /// never let to run out of space, which it does not recover from while running.
+    std::uint64_t min_free_bytes = 256u << 20;
     /// Called on the compactor thread with the keys of `staged` entries once they are written
     /// and synced: the hot store may let its copies go.
     std::function<void(std::vector<std::string> keys)> on_staged_written;

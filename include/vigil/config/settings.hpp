@@ -130,6 +130,8 @@ struct archive_settings {
     std::chrono::milliseconds flush_interval{1000};
     /// Records waiting for the compactor, at most (beyond: dropped, counted, logged).
     std::uint64_t max_pending_bytes = 64u << 20;
+    /// The compactor writes only while the archive's disk has this much free (0: always).
+    std::uint64_t min_free_disk = 256u << 20;
     /// The numeric fields of a location payload, for /api/v1/devices/{id}/track.
     std::string lat_field = "lat";
     std::string lon_field = "lon";

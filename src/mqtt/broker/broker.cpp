@@ -190,6 +190,7 @@ struct broker::impl {
         o.retention = a.retention;
         o.max_bytes = a.max_bytes;
         o.max_pending_bytes = static_cast<std::size_t>(a.max_pending_bytes);
+        o.min_free_bytes = a.min_free_disk;
         o.on_staged_written = [db = core.db.get()](std::vector<std::string> keys) {
             store::write_batch b;
             for (auto& k : keys) {

@@ -140,6 +140,7 @@ retention = "forever"
 max_bytes = "10GiB"
 flush_interval = "250ms"
 max_pending_bytes = "16MiB"
+min_free_disk = "1GiB"
 lat_field = "latitude"
 lon_field = "longitude"
 )", "s.toml");
@@ -151,6 +152,8 @@ lon_field = "longitude"
     CHECK(s.archive.max_bytes == std::uint64_t{10} << 30);
     CHECK(s.archive.flush_interval == std::chrono::milliseconds{250});
     CHECK(s.archive.max_pending_bytes == 16u << 20);
+    CHECK(s.archive.min_free_disk == std::uint64_t{1} << 30);
+    CHECK(d.archive.min_free_disk == 256u << 20);
     CHECK(parse_settings("[archive]\ntopics = []\n", "o.toml").archive.topics.empty());
 
     CHECK_THROWS_WITH(parse_settings("[archive]\ntopics = [\"$SYS/#\"]\n", "a.toml"), Contains("a.toml:2") && Contains("outside $"));

@@ -1,0 +1,38 @@
+#include <vigil/rocks/logger.hpp>
+
+#include <vigil/core/log.hpp>
+
+#include <cstdarg>
+#include <cstdio>
+
+namespace vigil::rocks {
+namespace {
+
+class log_forwarder final : public rocksdb::Logger {
+public:
+    log_forwarder() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
+    using rocksdb::Logger::Logv;
+    void Logv(const char* format, va_list ap) override { Logv(rocksdb::InfoLogLevel::WARN_LEVEL, format, ap); }
+    void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+        if (level < GetInfoLogLevel()) {
+            return;
+        }
+        char buf[1024];
+        // RocksDB hands over its own printf-style formats.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+        std::vsnprintf(buf, sizeof buf, format, ap);
+#pragma GCC diagnostic pop
+        if (level >= rocksdb::InfoLogLevel::ERROR_LEVEL) {
+            log::error("rocksdb: {}", buf);
+        } else {
+            log::warn("rocksdb: {}", buf);
+        }
+    }
+};
+
+}  // namespace
+
+std::shared_ptr<rocksdb::Logger> make_logger() { return std::make_shared<log_forwarder>(); }
+
+}  // namespace vigil::rocks
