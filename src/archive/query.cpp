@@ -5,6 +5,8 @@
 #include <vigil/core/topic.hpp>
 
 #include <algorithm>
+#include <memory>
+#include <string>
 #include <tuple>
 
 namespace vigil::archive {
@@ -23,37 +25,75 @@ bool after(const record& a, const position& b) {
     return std::tie(b.time_ms, b.topic, b.seq) < std::tie(a.time_ms, a.topic, a.seq);
 }
 
-/// Reads one topic's records in [lo, hi) of one partition, in the query's direction, skipping
-/// those not past the cursor, until `need` are found.
-void scan_topic(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf, std::string_view topic, std::int64_t lo, std::int64_t hi, const query& q, std::size_t need, std::vector<record>& out) {
-    const std::string lower = layout::key_at(topic, lo);
-    const std::string upper = layout::key_at(topic, hi);
-    const rocksdb::Slice lower_s{lower};
-    const rocksdb::Slice upper_s{upper};
-    rocksdb::ReadOptions ro;
-    ro.iterate_lower_bound = &lower_s;
-    ro.iterate_upper_bound = &upper_s;
-    std::unique_ptr<rocksdb::Iterator> it{db.NewIterator(ro, cf)};
-    std::size_t found = 0;
-    for (q.descending ? it->SeekToLast() : it->SeekToFirst(); it->Valid() && found < need; q.descending ? it->Prev() : it->Next()) {
-        const auto k = layout::parse_key({it->key().data(), it->key().size()});
-        if (!k) {
-            continue;
+/// One topic's records in [lo, hi) of one partition, read in the query's direction: the
+/// head is the next record not past the cursor. Its key is parsed; its value only when taken.
+class topic_reader {
+public:
+    topic_reader(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf, std::string topic, std::int64_t lo, std::int64_t hi, const query& q)
+        : topic_(std::move(topic)), lower_(layout::key_at(topic_, lo)), upper_(layout::key_at(topic_, hi)), lower_s_(lower_), upper_s_(upper_), q_(q) {
+        rocksdb::ReadOptions ro;
+        ro.iterate_lower_bound = &lower_s_;
+        ro.iterate_upper_bound = &upper_s_;
+        it_.reset(db.NewIterator(ro, cf));
+        if (q.after) {
+            // Straight to the cursor's time: only records of that very millisecond are skipped one by one.
+            const std::string at = layout::key_at(topic_, q.after->time_ms + (q.descending ? 1 : 0));
+            if (q.descending) {
+                it_->SeekForPrev(at);
+            } else {
+                it_->Seek(at);
+            }
+        } else if (q.descending) {
+            it_->SeekToLast();
+        } else {
+            it_->SeekToFirst();
         }
-        record r;
-        r.topic.assign(k->topic);
-        r.time_ms = k->time_ms;
-        r.seq = k->seq;
-        if (q.after && (q.descending ? !before(r, *q.after) : !after(r, *q.after))) {
-            continue;
-        }
-        if (!layout::parse_value({it->value().data(), it->value().size()}, r)) {
-            continue;
-        }
-        out.push_back(std::move(r));
-        ++found;
+        settle();
     }
-}
+
+    [[nodiscard]] bool valid() const noexcept { return valid_; }
+    [[nodiscard]] const record& head() const noexcept { return head_; }
+
+    /// The head, whole (its value parsed); then moves on. False for a damaged value (skipped).
+    bool take(record& out) {
+        out = head_;
+        const bool ok = layout::parse_value({it_->value().data(), it_->value().size()}, out);
+        step();
+        settle();
+        return ok;
+    }
+
+private:
+    void step() { q_.descending ? it_->Prev() : it_->Next(); }
+
+    /// Onto the next record past the cursor (or none).
+    void settle() {
+        for (valid_ = false; it_->Valid(); step()) {
+            const auto k = layout::parse_key({it_->key().data(), it_->key().size()});
+            if (!k) {
+                continue;
+            }
+            head_.topic = topic_;
+            head_.time_ms = k->time_ms;
+            head_.seq = k->seq;
+            if (q_.after && (q_.descending ? !before(head_, *q_.after) : !after(head_, *q_.after))) {
+                continue;
+            }
+            valid_ = true;
+            return;
+        }
+    }
+
+    std::string topic_;
+    std::string lower_;
+    std::string upper_;
+    rocksdb::Slice lower_s_;
+    rocksdb::Slice upper_s_;
+    const query& q_;
+    std::unique_ptr<rocksdb::Iterator> it_;
+    record head_;
+    bool valid_ = false;
+};
 
 /// Calls `f(topic)` for every topic in the partition that matches `filter`, once each.
 template <class F>
@@ -104,21 +144,35 @@ page run_query(rocksdb::DB& db, const std::vector<partition_ref>& parts, const q
     for (const partition_ref* part : order) {
         const std::int64_t lo = std::max(q.from_ms, part->day * layout::day_ms);
         const std::int64_t hi = std::min(q.to_ms, (part->day + 1) * layout::day_ms);
-        std::vector<record> found;
-        const std::size_t need = want - p.records.size();
+        // One reader per topic, merged by a heap: a page reads what it returns, plus one
+        // record per topic, however many topics the filter matches.
+        std::vector<std::unique_ptr<topic_reader>> readers;
         for_each_topic(db, part->handle.get(), q.filter, [&](std::string_view topic) {
             if (may_read(topic)) {
-                scan_topic(db, part->handle.get(), topic, lo, hi, q, need, found);
+                auto r = std::make_unique<topic_reader>(db, part->handle.get(), std::string{topic}, lo, hi, q);
+                if (r->valid()) {
+                    readers.push_back(std::move(r));
+                }
             }
         });
-        // Partitions are disjoint in time, so this one's records follow the previous ones'.
-        if (q.descending) {
-            std::sort(found.begin(), found.end(), [](const record& a, const record& b) { return before(b, a); });
-        } else {
-            std::sort(found.begin(), found.end(), [](const record& a, const record& b) { return before(a, b); });
+        // The heap's top is the reader whose head comes first in the query's order.
+        const auto later = [&q](const std::unique_ptr<topic_reader>& a, const std::unique_ptr<topic_reader>& b) {
+            return q.descending ? before(a->head(), b->head()) : before(b->head(), a->head());
+        };
+        std::make_heap(readers.begin(), readers.end(), later);
+        while (!readers.empty() && p.records.size() < want) {
+            std::pop_heap(readers.begin(), readers.end(), later);
+            record r;
+            if (readers.back()->take(r)) {
+                p.records.push_back(std::move(r));
+            }
+            if (readers.back()->valid()) {
+                std::push_heap(readers.begin(), readers.end(), later);
+            } else {
+                readers.pop_back();
+            }
         }
-        found.resize(std::min(found.size(), need));
-        std::move(found.begin(), found.end(), std::back_inserter(p.records));
+        // Partitions are disjoint in time, so the next one's records follow this one's.
         if (p.records.size() >= want) {
             break;
         }
