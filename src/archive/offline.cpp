@@ -70,14 +70,10 @@ void scan(const std::filesystem::path& dir, query q, const std::function<void(co
         }
     }
     std::sort(parts.begin(), parts.end(), [](const partition_ref& x, const partition_ref& y) { return x.day < y.day; });
-    for (;;) {
-        const page p = run_query(*a.db, parts, q, [](std::string_view) { return true; });
-        each(p);
-        if (!p.next) {
-            return;
-        }
-        q.after = p.next;
+    if (q.limit == 0) {
+        return;
     }
+    run_scan(*a.db, parts, q, each);
 }
 
 check_report check(const std::filesystem::path& dir) {

@@ -122,16 +122,62 @@ void for_each_topic(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf, std::strin
     }
 }
 
-}  // namespace
+/// One partition's records of a query, in the query's order: one reader per topic, merged by
+/// a heap, so it reads what it returns plus one record per topic, however many topics match.
+class merger {
+public:
+    merger(rocksdb::DB& db, const partition_ref& part, const query& q, const std::function<bool(std::string_view)>& may_read) : q_(q) {
+        const std::int64_t lo = std::max(q.from_ms, part.day * layout::day_ms);
+        const std::int64_t hi = std::min(q.to_ms, (part.day + 1) * layout::day_ms);
+        for_each_topic(db, part.handle.get(), q.filter, [&](std::string_view topic) {
+            if (may_read(topic)) {
+                auto r = std::make_unique<topic_reader>(db, part.handle.get(), std::string{topic}, lo, hi, q);
+                if (r->valid()) {
+                    readers_.push_back(std::move(r));
+                }
+            }
+        });
+        std::make_heap(readers_.begin(), readers_.end(), later{q_});
+    }
 
-page run_query(rocksdb::DB& db, const std::vector<partition_ref>& parts, const query& q, const std::function<bool(std::string_view)>& may_read) {
-    page p;
-    if (q.limit == 0 || q.from_ms >= q.to_ms) {
-        return p;
+    /// The next record; false when the partition has no more.
+    bool next(record& out) {
+        while (!readers_.empty()) {
+            std::pop_heap(readers_.begin(), readers_.end(), later{q_});
+            const bool ok = readers_.back()->take(out);
+            if (readers_.back()->valid()) {
+                std::push_heap(readers_.begin(), readers_.end(), later{q_});
+            } else {
+                readers_.pop_back();
+            }
+            if (ok) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+private:
+    /// The heap's top is the reader whose head comes first in the query's order.
+    struct later {
+        const query& q;
+        bool operator()(const std::unique_ptr<topic_reader>& a, const std::unique_ptr<topic_reader>& b) const {
+            return q.descending ? before(a->head(), b->head()) : before(b->head(), a->head());
+        }
+    };
+
+    const query& q_;
+    std::vector<std::unique_ptr<topic_reader>> readers_;
+};
+
+/// The partitions a query covers, in its order.
+std::vector<const partition_ref*> covered(const std::vector<partition_ref>& parts, const query& q) {
+    std::vector<const partition_ref*> order;
+    if (q.from_ms >= q.to_ms) {
+        return order;
     }
     const std::int64_t first_day = layout::day_of(q.from_ms);
     const std::int64_t last_day = layout::day_of(q.to_ms - 1);
-    std::vector<const partition_ref*> order;
     for (const auto& part : parts) {
         if (part.day >= first_day && part.day <= last_day) {
             order.push_back(&part);
@@ -140,39 +186,23 @@ page run_query(rocksdb::DB& db, const std::vector<partition_ref>& parts, const q
     if (q.descending) {
         std::reverse(order.begin(), order.end());
     }
+    return order;
+}
+
+}  // namespace
+
+page run_query(rocksdb::DB& db, const std::vector<partition_ref>& parts, const query& q, const std::function<bool(std::string_view)>& may_read) {
+    page p;
+    if (q.limit == 0) {
+        return p;
+    }
     const std::size_t want = q.limit + 1;  // one more: is there a next page?
-    for (const partition_ref* part : order) {
-        const std::int64_t lo = std::max(q.from_ms, part->day * layout::day_ms);
-        const std::int64_t hi = std::min(q.to_ms, (part->day + 1) * layout::day_ms);
-        // One reader per topic, merged by a heap: a page reads what it returns, plus one
-        // record per topic, however many topics the filter matches.
-        std::vector<std::unique_ptr<topic_reader>> readers;
-        for_each_topic(db, part->handle.get(), q.filter, [&](std::string_view topic) {
-            if (may_read(topic)) {
-                auto r = std::make_unique<topic_reader>(db, part->handle.get(), std::string{topic}, lo, hi, q);
-                if (r->valid()) {
-                    readers.push_back(std::move(r));
-                }
-            }
-        });
-        // The heap's top is the reader whose head comes first in the query's order.
-        const auto later = [&q](const std::unique_ptr<topic_reader>& a, const std::unique_ptr<topic_reader>& b) {
-            return q.descending ? before(a->head(), b->head()) : before(b->head(), a->head());
-        };
-        std::make_heap(readers.begin(), readers.end(), later);
-        while (!readers.empty() && p.records.size() < want) {
-            std::pop_heap(readers.begin(), readers.end(), later);
-            record r;
-            if (readers.back()->take(r)) {
-                p.records.push_back(std::move(r));
-            }
-            if (readers.back()->valid()) {
-                std::push_heap(readers.begin(), readers.end(), later);
-            } else {
-                readers.pop_back();
-            }
+    // Partitions are disjoint in time, so the next one's records follow this one's.
+    for (const partition_ref* part : covered(parts, q)) {
+        merger m{db, *part, q, may_read};
+        for (record r; p.records.size() < want && m.next(r);) {
+            p.records.push_back(std::move(r));
         }
-        // Partitions are disjoint in time, so the next one's records follow this one's.
         if (p.records.size() >= want) {
             break;
         }
@@ -183,6 +213,23 @@ page run_query(rocksdb::DB& db, const std::vector<partition_ref>& parts, const q
         p.next = position{last.time_ms, last.topic, last.seq};
     }
     return p;
+}
+
+void run_scan(rocksdb::DB& db, const std::vector<partition_ref>& parts, const query& q, const std::function<void(const page&)>& each) {
+    page p;
+    for (const partition_ref* part : covered(parts, q)) {
+        merger m{db, *part, q, [](std::string_view) { return true; }};
+        for (record r; m.next(r);) {
+            p.records.push_back(std::move(r));
+            if (p.records.size() == q.limit) {
+                each(p);
+                p.records.clear();
+            }
+        }
+    }
+    if (!p.records.empty()) {
+        each(p);
+    }
 }
 
 }  // namespace vigil::archive

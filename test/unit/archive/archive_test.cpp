@@ -211,6 +211,22 @@ TEST_CASE("archive: retention drops whole days and queries say where kept histor
     CHECK(a->read(q("devices/car-1/location", now - 20 * day, now), all).records.size() == 1);
 }
 
+TEST_CASE("archive: over max_bytes the oldest days are dropped whole, never today, and queries say so", "[archive]") {
+    temp_dir d{"archive-test"};
+    options o = at(d.path);
+    o.retention = std::chrono::milliseconds{0};  // kept forever: only the size cap drops
+    o.max_bytes = 1;                             // every day but today is over it
+    auto a = archive::open(o);
+    const std::int64_t now = now_ms();
+    a->append({rec("devices/car-1/location", now - 3 * day), rec("devices/car-1/location", now - 2 * day), rec("devices/car-1/location", now - 1000)});
+    a->flush();
+    const auto p = a->read(q("devices/car-1/location", now - 5 * day, now), all);
+    CHECK(times(p) == std::vector<std::int64_t>{now - 1000});  // today stays, however large
+    CHECK(p.kept_from_ms > now - 2 * day);  // the caller learns that older data is gone
+    CHECK(p.kept_from_ms <= now);
+    CHECK(a->stats().partitions_dropped == 2);
+}
+
 TEST_CASE("archive: beyond max_pending_bytes records are dropped and counted, never queued without bound", "[archive]") {
     temp_dir d{"archive-test"};
     options o = at(d.path);
