@@ -25,6 +25,8 @@
 #include <utility>
 #include <vector>
 
+#include <sys/resource.h>
+
 namespace {
 
 using clock_type = std::chrono::steady_clock;
@@ -43,6 +45,13 @@ std::int64_t now_ms() {
 }
 
 double seconds_since(clock_type::time_point t0) { return std::chrono::duration<double>(clock_type::now() - t0).count(); }
+
+/// CPU seconds (user and system) this process has used.
+double cpu_seconds() {
+    rusage u{};
+    ::getrusage(RUSAGE_SELF, &u);
+    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
 
 vigil::message_ref make(const std::string& topic, const std::string& payload, std::int64_t t) {
     const std::span<const std::uint8_t> bytes{reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size()};
@@ -78,6 +87,7 @@ void fill(archive& a, const options& o, std::int64_t start, std::mt19937& rng, s
     std::vector<vigil::archive::entry> pending;
     double busy = 0;  // seconds spent handing batches over and waiting for the writer
     const auto t0 = clock_type::now();
+    const double cpu0 = cpu_seconds();
     for (std::int64_t s = 0; s < seconds; ++s) {
         const std::int64_t t = start + s * 1000;
         for (int d = 0; d < o.devices; ++d) {
@@ -112,10 +122,12 @@ void fill(archive& a, const options& o, std::int64_t start, std::mt19937& rng, s
     a.flush();
     busy += seconds_since(b0);
     const double total = seconds_since(t0);
+    const double cpu = cpu_seconds() - cpu0;
     const auto st = a.stats();
     std::fprintf(stderr, "\r");
-    fmt::print("write: {} records in {:.1f} s of writer time ({:.1f} s with generating them): {:.0f} records/s; written {}, dropped {}\n", records, busy, total,
-               static_cast<double>(records) / busy, st.written, st.dropped);
+    fmt::print("write: {} records in {:.1f} s of writer time ({:.1f} s with generating them): {:.0f} records/s; written {}, dropped {}; "
+               "cpu {:.1f} s ({:.0f} records per CPU second, generating them included)\n",
+               records, busy, total, static_cast<double>(records) / busy, st.written, st.dropped, cpu, static_cast<double>(records) / cpu);
 }
 
 void query_bench(const archive& a, const options& o, std::int64_t start, std::mt19937& rng) {
