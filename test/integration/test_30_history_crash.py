@@ -80,7 +80,11 @@ def test_sigkill_during_compaction_loses_no_acknowledged_event_and_duplicates_no
             t.join(10)
             assert not t.is_alive(), f"cycle {cycle}: the device did not notice the crash"
             v = Vigil(vigil_binary, cfg, tmp)
-        found = archived_numbers(v.http_port)
+        try:
+            found = archived_numbers(v.http_port)
+        except OSError:
+            print("\n".join(v.lines[-200:]))  # why the last vigil did not answer
+            raise
         v.stop()
     duplicated = sorted(n for n, k in found.items() if k > 1)
     lost = sorted(device.acked - set(found))
