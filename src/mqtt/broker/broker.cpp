@@ -191,14 +191,7 @@ struct broker::impl {
         o.max_bytes = a.max_bytes;
         o.max_pending_bytes = static_cast<std::size_t>(a.max_pending_bytes);
         o.min_free_bytes = a.min_free_disk;
-        o.on_staged_written = [db = core.db.get()](std::vector<std::string> keys) {
-            store::write_batch b;
-            for (auto& k : keys) {
-                b.erase(store::family::history, std::move(k));
-            }
-            b.set_sync(false);  // a copy that survives a crash is written again under the same key
-            db->submit(std::move(b), [](bool) {});
-        };
+        o.on_staged_written = [db = core.db.get()](std::vector<std::string> keys) { release_staged(*db, std::move(keys)); };
         try {
             core.history = archive::archive::open(o);
             log::info("archive {}: keeping {} ({} filters), retention {}, flush every {} ms", o.dir.string(), fmt::join(a.topics, ", "), a.topics.size(),

@@ -49,12 +49,11 @@ std::size_t restore_history(broker_core& core) {
             failed = true;
             waiting += staged.size();
         } else {
-            store::write_batch b;
+            std::vector<std::string> keys;
             for (auto& e : staged) {
-                b.erase(store::family::history, std::move(e.key));
+                keys.push_back(std::move(e.key));
             }
-            b.set_sync(false);  // a copy that survives a crash is written again under the same key
-            core.db->submit(std::move(b), [](bool) {});
+            release_staged(*core.db, std::move(keys));
             restored += staged.size();
         }
         staged.clear();
@@ -80,6 +79,15 @@ std::size_t restore_history(broker_core& core) {
 }
 
 }  // namespace
+
+void release_staged(store::store& db, std::vector<std::string> keys) {
+    store::write_batch b;
+    for (auto& k : keys) {
+        b.erase(store::family::history, std::move(k));
+    }
+    b.set_sync(false);
+    db.submit(std::move(b), [](bool) {});
+}
 
 recovery_summary recover(broker_core& core) {
     using store::family;

@@ -7,6 +7,8 @@
 
 #include <chrono>
 #include <cstddef>
+#include <string>
+#include <vector>
 
 namespace vigil::mqtt {
 
@@ -21,6 +23,10 @@ struct recovery_summary {
     std::size_t history = 0;  ///< acknowledged messages staged for the archive at a crash, written to it now
     std::chrono::milliseconds elapsed{0};
 };
+
+/// Lets the store's staged copies of these archive records go, now the archive has them
+/// (without fsync: a copy that survives a crash is written again under the same key).
+void release_staged(store::store& db, std::vector<std::string> keys);
 
 /// Loads everything into `core` and its shards. Call before the shard threads start.
 /// Errors: throws store::store_error on a damaged record (nothing is discarded).
