@@ -124,10 +124,12 @@ void push_session::start_replay(std::string_view id, std::vector<std::string> fs
         if (self->closed_) {
             return;
         }
-        asio::post(self->queries_, [self, id = std::move(id), fs = std::move(fs), since]() mutable {
+        auto& queries = self->queries_;  // `self` moves along, and back: the session ends on its shard
+        asio::post(queries, [self = std::move(self), id = std::move(id), fs = std::move(fs), since]() mutable {
             auto token = self->token_;
             router::replay r = self->hub_.history_since(fs, since, max_replay, [&token](std::string_view t) { return !token || token->rights.may_read(t); });
-            asio::post(self->ws_.get_executor(), [self, id = std::move(id), fs = std::move(fs), r = std::move(r)]() mutable {
+            auto ex = self->ws_.get_executor();
+            asio::post(ex, [self = std::move(self), id = std::move(id), fs = std::move(fs), r = std::move(r)]() mutable {
                 self->queue_replay(id, fs, std::move(r));
             });
         });

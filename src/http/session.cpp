@@ -132,17 +132,19 @@ private:
         if (res.later) {
             // Off the shard; the answer comes back to this session's shard to be sent.
             timer_.cancel();
-            asio::post(*st_->queries, [self = shared_from_this(), ex = stream_.get_executor(), work = std::move(res.later), keep_alive] {
+            asio::post(*st_->queries, [self = shared_from_this(), ex = stream_.get_executor(), work = std::move(res.later), keep_alive]() mutable {
+                // `self` moves back to the shard: the session must end (and leave the shard's
+                // live set) on its own shard, never on a query thread.
                 response r;
                 work(r);
                 if (r.next_chunk) {
                     auto first = std::make_shared<chunk>();
                     first->head = head_of(r, keep_alive);
                     self->make_chunk(r.next_chunk, *first);
-                    asio::post(ex, [self, next = std::move(r.next_chunk), first, keep_alive]() mutable { self->write_chunk(std::move(next), first, keep_alive); });
+                    asio::post(ex, [self = std::move(self), next = std::move(r.next_chunk), first, keep_alive]() mutable { self->write_chunk(std::move(next), first, keep_alive); });
                     return;
                 }
-                asio::post(ex, [self, r = std::move(r), keep_alive]() mutable { self->send(std::move(r), keep_alive); });
+                asio::post(ex, [self = std::move(self), r = std::move(r), keep_alive]() mutable { self->send(std::move(r), keep_alive); });
             });
             return;
         }
@@ -257,10 +259,12 @@ private:
                 return;
             }
             self->timer_.cancel();
-            asio::post(*self->st_->queries, [self, ex = self->stream_.get_executor(), next = std::move(next), keep_alive]() mutable {
+            auto ex = self->stream_.get_executor();
+            auto& queries = *self->st_->queries;
+            asio::post(queries, [self = std::move(self), ex, next = std::move(next), keep_alive]() mutable {
                 auto piece = std::make_shared<chunk>();
                 self->make_chunk(next, *piece);
-                asio::post(ex, [self, next = std::move(next), piece, keep_alive]() mutable { self->write_chunk(std::move(next), piece, keep_alive); });
+                asio::post(ex, [self = std::move(self), next = std::move(next), piece, keep_alive]() mutable { self->write_chunk(std::move(next), piece, keep_alive); });
             });
         });
     }

@@ -79,7 +79,9 @@ public:
             asio::post(sh->context(), [s = sh.get(), left, shared, origin] {
                 s->hand_over_history();  // a message routed concurrently with the caller's subscribe
                 if (left->fetch_sub(1, std::memory_order_acq_rel) == 1) {
-                    asio::post(*origin, [shared] { (*shared)(); });
+                    // The callback (and what it holds) ends on the calling shard, not on
+                    // whichever shard drops the last reference.
+                    asio::post(*origin, [shared] { std::exchange(*shared, nullptr)(); });
                 }
             });
         }
