@@ -6,9 +6,11 @@
 #include <vigil/http/devices.hpp>
 #include <vigil/http/json.hpp>
 #include <vigil/http/query.hpp>
+#include <vigil/metrics/exposition.hpp>
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <optional>
 #include <string>
 
@@ -28,8 +30,9 @@ std::vector<message_ref> readable(const mqtt::broker& b, std::string_view filter
 
 }  // namespace
 
-http::handler make_api(const mqtt::broker& b, const config::archive_settings& archive) {
-    return [&b, fields = track_fields{archive.lat_field, archive.lon_field}](std::string_view method, std::string_view target, const http::caller& who) -> http::response {
+http::handler make_api(const mqtt::broker& b, const config::settings& s) {
+    const auto started = std::chrono::steady_clock::now();
+    return [&b, &s, started, fields = track_fields{s.archive.lat_field, s.archive.lon_field}](std::string_view method, std::string_view target, const http::caller& who) -> http::response {
         const std::string_view path = target.substr(0, target.find('?'));
         const bool get = method == "GET" || method == "HEAD";
         constexpr std::string_view devices = "/api/v1/devices";
@@ -49,6 +52,24 @@ http::handler make_api(const mqtt::broker& b, const config::archive_settings& ar
             http::append_json_string(body, h.archive == archive_state::off ? std::string{"off"} : h.archive == archive_state::ok ? std::string{"ok"} : "degraded: " + h.archive_error);
             body += fmt::format(",\"connections\":{}}}", h.open_connections);
             return {h.store_ok ? 200u : 503u, std::move(body)};
+        }
+        if (path == "/metrics") {
+            if (!get) {
+                return error(405, "use GET");
+            }
+            // Any valid token may scrape (counts, no data); the shards are asked off the shard.
+            http::response r;
+            r.later = [&b, &s, started](http::response& out) {
+                metrics::snapshot snap;
+                snap.broker = b.stats();
+                snap.process = metrics::sample_process();
+                snap.tls = metrics::read_tls_expiry(s);
+                snap.version = VIGIL_VERSION;
+                snap.uptime_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+                out.body = metrics::render(snap);
+                out.content_type = std::string{metrics::content_type};
+            };
+            return r;
         }
         if (path == "/api/v1/history") {
             if (!get) {

@@ -93,14 +93,14 @@ void log_stats(const vigil::mqtt::broker_stats& st) {
         st.retained,
         st.last_values,
         st.store_healthy ? "ok" : "FAILING",
-        st.store_commits,
-        st.store_syncs,
-        st.store_batches,
-        st.store_ops,
-        st.store_failures,
-        st.store_commits == 0 ? 0 : st.store_commit_us_total / st.store_commits,
-        st.store_commit_us_max,
-        st.store_backlog_bytes
+        st.store.commits,
+        st.store.syncs,
+        st.store.batches,
+        st.store.ops,
+        st.store.failures,
+        st.store.commits == 0 ? 0 : st.store.commit_us_total / st.store.commits,
+        st.store.commit_us_max,
+        st.store.backlog_bytes
     );
     if (st.archive_on) {
         const auto& a = st.archive;
@@ -158,7 +158,7 @@ int run(const vigil::config::settings& s) {
     up.mqtt = [&b](vigil::net::socket_handover h) {
         b.adopt_websocket(std::move(h));
     };
-    vigil::http::server web{b.shards(), s.http_listeners, vigil::app::make_api(b, s.archive), std::move(up), std::move(access)};
+    vigil::http::server web{b.shards(), s.http_listeners, vigil::app::make_api(b, s), std::move(up), std::move(access)};
     web.start();
     b.start();
     for (const auto& l : s.listeners) {

@@ -19,6 +19,7 @@
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -257,6 +258,8 @@ private:
             stats_.ops += ops;
             stats_.commit_us_total += us;
             stats_.commit_us_max = std::max(stats_.commit_us_max, us);
+            const auto& bounds = store_stats::commit_bucket_us;
+            ++stats_.commit_buckets[static_cast<std::size_t>(std::lower_bound(bounds.begin(), bounds.end(), us) - bounds.begin())];
             if (!ok) {
                 ++stats_.failures;
                 if (last_error_.empty()) {

@@ -6,6 +6,7 @@
 
 #include <vigil/core/check_report.hpp>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -105,6 +106,10 @@ struct store_stats {
     std::uint64_t commit_us_total = 0;
     std::uint64_t commit_us_max = 0;
     std::size_t backlog_bytes = 0;    ///< submitted, not yet committed
+    /// Commits by duration: commit_buckets[i] counts those of at most commit_bucket_us[i]
+    /// microseconds and more than the bound before; the last counts the rest.
+    static constexpr std::array<std::uint64_t, 11> commit_bucket_us{250, 500, 1000, 2500, 5000, 10'000, 25'000, 50'000, 100'000, 250'000, 1'000'000};
+    std::array<std::uint64_t, commit_bucket_us.size() + 1> commit_buckets{};
 };
 
 /// Completion of a submitted batch; runs on the store thread. `ok` is false when the

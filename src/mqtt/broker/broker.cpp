@@ -246,7 +246,10 @@ void broker::start() {
         asio::post(a->shard_context(), [a] { a->start(); });
     }
     for (auto& sh : impl_->core.shards) {
-        asio::post(sh->context(), [s = sh.get()] { s->start_expiry(); });
+        asio::post(sh->context(), [s = sh.get()] {
+            s->start_expiry();
+            s->start_heartbeat();
+        });
     }
     impl_->pool.start();
     for (const auto& b : impl_->bound) {
@@ -325,17 +328,30 @@ void broker::reload() {
     log::info("reload done{}", failures == 0 ? std::string{} : fmt::format(" with {} error(s)", failures));
 }
 
-broker_stats broker::stats() {
+broker_stats broker::stats() const {
     broker_stats total;
-    for (auto& sh : impl_->core.shards) {
-        std::promise<broker_stats> p;
-        auto f = p.get_future();
-        asio::post(sh->context(), [s = sh.get(), &p] {
+    // Every shard is asked at once; one that does not answer in time is counted, not waited
+    // for (a wedged shard must not stop the stats line, a scrape or the signal handling).
+    std::vector<std::future<broker_stats>> answers;
+    for (const auto& sh : impl_->core.shards) {
+        auto p = std::make_shared<std::promise<broker_stats>>();
+        answers.push_back(p->get_future());
+        asio::post(sh->context(), [s = sh.get(), p] {
             broker_stats c = s->counters();
             c.persistent_sessions = s->persistent_sessions();
-            p.set_value(c);
+            c.loops = {s->loop_stats()};
+            p->set_value(c);
         });
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{2};
+    for (auto& f : answers) {
+        if (f.wait_until(deadline) != std::future_status::ready) {
+            ++total.shards_unresponsive;
+            total.loops.emplace_back();
+            continue;
+        }
         const broker_stats c = f.get();
+        total.loops.push_back(c.loops.front());
         total.connections_accepted += c.connections_accepted;
         total.publishes_in += c.publishes_in;
         total.deliveries += c.deliveries;
@@ -364,15 +380,7 @@ broker_stats broker::stats() {
     }
     total.retained = impl_->core.retained.size();
     total.last_values = impl_->core.last_values.size();
-    const store::store_stats st = impl_->core.db->stats();
-    total.store_commits = st.commits;
-    total.store_syncs = st.syncs;
-    total.store_batches = st.batches;
-    total.store_ops = st.ops;
-    total.store_failures = st.failures;
-    total.store_commit_us_total = st.commit_us_total;
-    total.store_commit_us_max = st.commit_us_max;
-    total.store_backlog_bytes = st.backlog_bytes;
+    total.store = impl_->core.db->stats();
     total.store_healthy = impl_->core.db->healthy();
     if (impl_->core.history) {
         total.archive_on = true;

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <ctime>
 #include <chrono>
 #include <functional>
 #include <utility>
@@ -346,6 +347,34 @@ void shard::start_expiry() {
     });
 }
 
+void shard::start_heartbeat() {
+    if (closing_) {
+        return;
+    }
+    auto t = std::make_shared<asio::steady_timer>(ioc_, std::chrono::milliseconds{250});
+    heartbeat_ = t;
+    t->async_wait([this, t](error_code ec) {
+        if (ec) {
+            return;
+        }
+        const auto late = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t->expiry()).count();
+        const auto us = static_cast<std::uint64_t>(std::max<std::int64_t>(late, 0));
+        const auto& bounds = shard_loop_stats::lag_bucket_us;
+        ++loop_.lag_buckets[static_cast<std::size_t>(std::lower_bound(bounds.begin(), bounds.end(), us) - bounds.begin())];
+        loop_.lag_us_total += us;
+        start_heartbeat();
+    });
+}
+
+shard_loop_stats shard::loop_stats() const {
+    shard_loop_stats s = loop_;
+    timespec cpu{};
+    if (::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu) == 0) {
+        s.cpu_seconds = static_cast<double>(cpu.tv_sec) + static_cast<double>(cpu.tv_nsec) / 1e9;
+    }
+    return s;
+}
+
 void shard::expire_sessions() {
     const auto deadline = std::chrono::steady_clock::now() - core_.settings.limits.session_expiry;
     std::vector<client*> expired;
@@ -365,8 +394,10 @@ void shard::expire_sessions() {
 
 void shard::close_all() {
     closing_ = true;  // no more expiry sweeps: the loop may end, sessions stay as they are
-    if (auto t = expiry_timer_.lock()) {
-        t->cancel();
+    for (const auto& w : {expiry_timer_, heartbeat_}) {
+        if (auto t = w.lock()) {
+            t->cancel();
+        }
     }
     const std::vector<connection*> all(live_.begin(), live_.end());
     for (connection* c : all) {

@@ -254,6 +254,10 @@ public:
     /// Discards persistent sessions away longer than limits.session_expiry, then again every
     /// tenth of it (at most every minute).
     void start_expiry();
+    /// Measures the loop's lag every 250 ms until close_all.
+    void start_heartbeat();
+    /// The loop's lag so far and the thread's CPU time; on the shard.
+    [[nodiscard]] shard_loop_stats loop_stats() const;
     // --- Push sinks (WebSocket dashboards), shard-affine ---
     void attach_sink(router::sink& s);
     void detach_sink(router::sink& s);
@@ -331,6 +335,8 @@ private:
     bool last_values_timer_armed_ = false;
     std::unordered_map<router::sink*, client*> sinks_;
     std::weak_ptr<asio::steady_timer> expiry_timer_;  // owned by its pending handler
+    std::weak_ptr<asio::steady_timer> heartbeat_;     // owned by its pending handler
+    shard_loop_stats loop_;
     bool closing_ = false;                             // close_all ran: the server is stopping
     std::vector<std::shared_ptr<ack_barrier>> held_;  // released when pass_batch_ commits
     std::shared_ptr<ack_barrier> barrier_;            // this pass's, created on first use

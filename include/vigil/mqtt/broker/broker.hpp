@@ -4,7 +4,9 @@
 #include <vigil/archive/archive.hpp>
 #include <vigil/config/settings.hpp>
 #include <vigil/core/message.hpp>
+#include <vigil/store/store.hpp>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -30,6 +32,17 @@ struct bound_listener {
     std::string address;
     std::uint16_t port = 0;
     bool tls = false;
+};
+
+/// One shard's event loop: how late a timer due every 250 ms ran (the time a message waits
+/// behind whatever the shard is doing), and the shard thread's CPU time (its busy share).
+struct shard_loop_stats {
+    static constexpr std::array<std::uint64_t, 9> lag_bucket_us{500, 1000, 5000, 10'000, 25'000, 50'000, 100'000, 250'000, 1'000'000};
+    /// lag_buckets[i] counts lags of at most lag_bucket_us[i] (and more than the bound
+    /// before); the last counts the rest.
+    std::array<std::uint64_t, lag_bucket_us.size() + 1> lag_buckets{};
+    std::uint64_t lag_us_total = 0;
+    double cpu_seconds = 0;
 };
 
 /// Counters of the whole broker (sums over the shards): what every limit and failure did.
@@ -58,16 +71,13 @@ struct broker_stats {
     std::uint64_t sessions_refused = 0;       ///< persistent sessions over max_sessions_per_identity
     std::uint64_t packet_timeouts = 0;        ///< connections closed: a packet not completed in packet_timeout
     std::uint64_t last_values = 0;            ///< topics in the last-value cache
-    // The store (group commit): writes, batches from shards, failures, commit time.
-    std::uint64_t store_commits = 0;
-    std::uint64_t store_syncs = 0;
-    std::uint64_t store_batches = 0;
-    std::uint64_t store_ops = 0;
-    std::uint64_t store_failures = 0;
-    std::uint64_t store_commit_us_total = 0;
-    std::uint64_t store_commit_us_max = 0;
-    std::uint64_t store_backlog_bytes = 0;
+    /// The store (group commit): writes, batches from shards, failures, commit time.
+    store::store_stats store;
     bool store_healthy = true;
+    /// Shards that did not answer within the time stats() waits (their counters are missing).
+    std::uint64_t shards_unresponsive = 0;
+    /// Each shard's loop, by shard number (empty for a shard that did not answer).
+    std::vector<shard_loop_stats> loops;
     /// The history archive (all zero when it is off).
     bool archive_on = false;
     archive::archive_stats archive;
@@ -84,8 +94,8 @@ struct broker_health {
     std::uint64_t open_connections = 0;
 };
 
-/// Thread safety: construct, start and stop from one thread (main); health and
-/// last_values from any thread.
+/// Thread safety: construct, start and stop from one thread (main); health, last_values,
+/// history and stats from any thread (stats not from a shard's).
 class broker {
 public:
     /// Opens the store under settings.data_dir and restores retained messages, last values
@@ -131,8 +141,10 @@ public:
     /// no archive (off, or it could not be opened). Reads the disk: call it off the shards.
     [[nodiscard]] std::optional<archive::page> history(const archive::query& q, const std::function<bool(std::string_view)>& may_read) const;
 
-    /// Sums the shards' counters (asks each shard on its own thread and waits).
-    [[nodiscard]] broker_stats stats();
+    /// Sums the shards' counters (asks each shard on its own thread and waits, at most 2 s:
+    /// shards that did not answer are counted in shards_unresponsive). From any thread but a
+    /// shard's.
+    [[nodiscard]] broker_stats stats() const;
 
     /// Closes listeners and connections, then stops the shards within `grace`.
     void stop(std::chrono::milliseconds grace);

@@ -1,0 +1,194 @@
+// The metric families of a scrape, serialized by prometheus-cpp's text serializer.
+
+#include <vigil/metrics/exposition.hpp>
+
+#include <prometheus/client_metric.h>
+#include <prometheus/metric_family.h>
+#include <prometheus/text_serializer.h>
+
+#include <array>
+#include <cstddef>
+#include <limits>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace vigil::metrics {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+using labels = std::vector<ClientMetric::Label>;
+
+class families {
+public:
+    void counter(std::string name, std::string help, double value, labels l = {}) {
+        ClientMetric m;
+        m.label = std::move(l);
+        m.counter.value = value;
+        add(std::move(name), std::move(help), MetricType::Counter, std::move(m));
+    }
+    void gauge(std::string name, std::string help, double value, labels l = {}) {
+        ClientMetric m;
+        m.label = std::move(l);
+        m.gauge.value = value;
+        add(std::move(name), std::move(help), MetricType::Gauge, std::move(m));
+    }
+    /// `counts[i]` counts the samples in (bounds[i-1], bounds[i]]; the one past the bounds the rest.
+    template <std::size_t N>
+    void histogram(std::string name, std::string help, const std::array<double, N>& bounds, const std::array<std::uint64_t, N + 1>& counts, double sum, labels l = {}) {
+        ClientMetric m;
+        m.label = std::move(l);
+        std::uint64_t cumulative = 0;
+        for (std::size_t i = 0; i < N; ++i) {
+            cumulative += counts[i];
+            m.histogram.bucket.push_back({cumulative, bounds[i]});
+        }
+        cumulative += counts[N];
+        m.histogram.bucket.push_back({cumulative, std::numeric_limits<double>::infinity()});
+        m.histogram.sample_count = cumulative;
+        m.histogram.sample_sum = sum;
+        add(std::move(name), std::move(help), MetricType::Histogram, std::move(m));
+    }
+
+    [[nodiscard]] std::string text() const {
+        std::ostringstream out;
+        prometheus::TextSerializer{}.Serialize(out, all_);
+        return std::move(out).str();
+    }
+
+private:
+    /// Metrics of one name (differing in labels) are added one after another into one family.
+    void add(std::string name, std::string help, MetricType type, ClientMetric m) {
+        if (all_.empty() || all_.back().name != name) {
+            all_.push_back(MetricFamily{std::move(name), std::move(help), type, {}});
+        }
+        all_.back().metric.push_back(std::move(m));
+    }
+
+    std::vector<MetricFamily> all_;
+};
+
+auto num(std::uint64_t v) { return static_cast<double>(v); }
+
+void broker_families(families& f, const mqtt::broker_stats& b) {
+    f.gauge("vigil_connections", "Open connections (MQTT, MQTT over WebSocket, HTTP and /ws).", num(b.open_connections));
+    f.counter("vigil_connects_total", "MQTT CONNECTs accepted.", num(b.connections_accepted));
+    const char* refused = "Connections refused, by reason: over max_connections or a connection rate (limit), the ACL or session ownership (denied), a bad username or password (auth_failure), the password-check queue full (auth_busy).";
+    f.counter("vigil_connects_refused_total", refused, num(b.rejected_connections), {{"reason", "limit"}});
+    f.counter("vigil_connects_refused_total", refused, num(b.denied_connects), {{"reason", "denied"}});
+    f.counter("vigil_connects_refused_total", refused, num(b.auth_failures), {{"reason", "auth_failure"}});
+    f.counter("vigil_connects_refused_total", refused, num(b.auth_busy), {{"reason", "auth_busy"}});
+    f.counter("vigil_protocol_errors_total", "Connections closed for breaking the MQTT protocol.", num(b.protocol_errors));
+    f.counter("vigil_packet_timeouts_total", "Connections closed because a packet was not completed within packet_timeout.", num(b.packet_timeouts));
+    f.counter("vigil_messages_received_total", "Messages routed: client PUBLISHes (MQTT, /mqtt, /ws) and wills.", num(b.publishes_in));
+    f.counter("vigil_messages_delivered_total", "Messages handed to subscribers' sessions.", num(b.deliveries));
+    const char* dropped = "Messages not delivered, by reason: a QoS 0 message to a client too slow to take it (slow_client), a PUBLISH the ACL refused (denied_publish), a message the subscriber may not read (denied_delivery).";
+    f.counter("vigil_messages_dropped_total", dropped, num(b.dropped_qos0_backpressure), {{"reason", "slow_client"}});
+    f.counter("vigil_messages_dropped_total", dropped, num(b.denied_publishes), {{"reason", "denied_publish"}});
+    f.counter("vigil_messages_dropped_total", dropped, num(b.denied_deliveries), {{"reason", "denied_delivery"}});
+    f.counter("vigil_publish_throttled_total", "Times a client's reads were paused by max_publish_rate.", num(b.publish_throttled));
+    const char* limits = "Requests refused by a limit: a subscription over max_subscriptions, a persistent session over max_sessions_per_identity, a retained message over its quota or with the disk low.";
+    f.counter("vigil_limit_refusals_total", limits, num(b.subscriptions_refused), {{"limit", "max_subscriptions"}});
+    f.counter("vigil_limit_refusals_total", limits, num(b.sessions_refused), {{"limit", "max_sessions_per_identity"}});
+    f.counter("vigil_limit_refusals_total", limits, num(b.retained_refused), {{"limit", "retained"}});
+    f.gauge("vigil_sessions_persistent", "Persistent sessions held (online and offline).", num(b.persistent_sessions));
+    f.counter("vigil_sessions_expired_total", "Persistent sessions discarded by session_expiry.", num(b.sessions_expired));
+    f.gauge("vigil_retained_messages", "Retained messages held.", num(b.retained));
+    f.gauge("vigil_last_values", "Topics in the last-value cache.", num(b.last_values));
+    const char* checks = "Password checks: hashed, or dropped because the client had gone.";
+    f.counter("vigil_password_checks_total", checks, num(b.auth_hashed), {{"result", "hashed"}});
+    f.counter("vigil_password_checks_total", checks, num(b.auth_dropped), {{"result", "dropped"}});
+    f.gauge("vigil_password_checks_queued", "Password checks waiting for the hashing thread.", num(b.auth_queued));
+    f.gauge("vigil_shards_unresponsive", "Shards that did not answer this scrape within 2 s (their counters are missing from it).", num(b.shards_unresponsive));
+}
+
+template <std::size_t N>
+std::array<double, N> seconds(const std::array<std::uint64_t, N>& us) {
+    std::array<double, N> out{};
+    for (std::size_t i = 0; i < N; ++i) {
+        out[i] = num(us[i]) / 1e6;
+    }
+    return out;
+}
+
+void shard_families(families& f, const mqtt::broker_stats& b) {
+    for (std::size_t i = 0; i < b.loops.size(); ++i) {
+        const auto& l = b.loops[i];
+        f.histogram("vigil_shard_loop_lag_seconds", "How late a shard's 250 ms timer ran: what a message waits behind the shard's other work.",
+                    seconds(mqtt::shard_loop_stats::lag_bucket_us), l.lag_buckets, num(l.lag_us_total) / 1e6, {{"shard", std::to_string(i)}});
+    }
+    for (std::size_t i = 0; i < b.loops.size(); ++i) {
+        f.counter("vigil_shard_cpu_seconds_total", "CPU time of a shard's thread (its rate is the shard's busy share).", b.loops[i].cpu_seconds, {{"shard", std::to_string(i)}});
+    }
+}
+
+void store_families(families& f, const mqtt::broker_stats& b) {
+    const auto& s = b.store;
+    f.gauge("vigil_store_up", "1 while the hot store commits, 0 once a write failed (see /healthz).", b.store_healthy ? 1 : 0);
+    f.counter("vigil_store_commits_total", "Group commits (one WAL append each).", num(s.commits));
+    f.counter("vigil_store_fsyncs_total", "Group commits that were fsynced.", num(s.syncs));
+    f.counter("vigil_store_batches_total", "Batches the shards submitted.", num(s.batches));
+    f.counter("vigil_store_writes_total", "Puts and deletes committed.", num(s.ops));
+    f.counter("vigil_store_failures_total", "Group commits that failed.", num(s.failures));
+    f.histogram("vigil_store_commit_duration_seconds", "Time of a group commit, fsync included.", seconds(store::store_stats::commit_bucket_us), s.commit_buckets, num(s.commit_us_total) / 1e6);
+    f.gauge("vigil_store_backlog_bytes", "Bytes submitted to the store and not yet committed.", num(s.backlog_bytes));
+}
+
+void archive_families(families& f, const mqtt::broker_stats& b) {
+    if (!b.archive_on) {
+        return;
+    }
+    const auto& a = b.archive;
+    f.gauge("vigil_archive_up", "1 while the history archive writes, 0 while writes fail (see /healthz).", a.healthy ? 1 : 0);
+    f.counter("vigil_archive_records_appended_total", "Records handed to the archive.", num(a.appended));
+    f.counter("vigil_archive_records_written_total", "Records written to the archive.", num(a.written));
+    f.counter("vigil_archive_records_dropped_total", "Records dropped: the pending bound was reached or a write failed.", num(a.dropped));
+    f.counter("vigil_archive_flushes_total", "Batches the compactor wrote.", num(a.flushes));
+    f.gauge("vigil_archive_pending_bytes", "Bytes waiting for the compactor.", num(a.pending_bytes));
+    f.gauge("vigil_archive_lag_seconds", "Longest time from a record's receipt to its write, in the last flush.", static_cast<double>(a.lag_ms_max) / 1e3);
+    f.counter("vigil_archive_partitions_dropped_total", "Days dropped by retention or the size cap.", num(a.partitions_dropped));
+    f.gauge("vigil_archive_size_bytes", "Bytes of the archive's files on disk.", num(a.bytes_on_disk));
+}
+
+void tls_families(families& f, const std::vector<tls_expiry>& tls) {
+    std::uint64_t unreadable = 0;
+    for (const auto& t : tls) {
+        if (!t.expires_seconds) {
+            ++unreadable;
+            continue;
+        }
+        f.gauge("vigil_tls_expiry_timestamp_seconds",
+                "When a served TLS file stops being valid: the certificate's notAfter, the earliest notAfter of a CA bundle, a CRL's nextUpdate.",
+                *t.expires_seconds, {{"kind", t.kind}, {"file", t.file}});
+    }
+    f.gauge("vigil_tls_files_unreadable", "Configured certificates, CA bundles and CRLs that could not be read at this scrape.", num(unreadable));
+}
+
+void process_families(families& f, const process_sample& p) {
+    f.counter("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", p.cpu_seconds);
+    f.gauge("process_resident_memory_bytes", "Resident memory size in bytes.", num(p.resident_bytes));
+    f.gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.", num(p.virtual_bytes));
+    f.gauge("process_open_fds", "Number of open file descriptors.", num(p.open_fds));
+    f.gauge("process_max_fds", "Maximum number of open file descriptors.", num(p.max_fds));
+    f.gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.", p.start_time_seconds);
+}
+
+}  // namespace
+
+std::string render(const snapshot& s) {
+    families f;
+    f.gauge("vigil_build_info", "Always 1; the version in a label.", 1, {{"version", s.version}});
+    f.gauge("vigil_uptime_seconds", "Seconds since the broker started.", s.uptime_seconds);
+    broker_families(f, s.broker);
+    shard_families(f, s.broker);
+    store_families(f, s.broker);
+    archive_families(f, s.broker);
+    tls_families(f, s.tls);
+    process_families(f, s.process);
+    return f.text();
+}
+
+}  // namespace vigil::metrics

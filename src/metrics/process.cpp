@@ -1,0 +1,71 @@
+// process_* from /proc/self, as Prometheus' client libraries report them.
+
+#include <vigil/metrics/exposition.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <sstream>
+#include <string>
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+namespace vigil::metrics {
+namespace {
+
+/// Seconds since the epoch at which the machine booted (/proc/stat "btime"), 0 if unknown.
+double boot_time() {
+    std::ifstream in{"/proc/stat"};
+    std::string key;
+    double value = 0;
+    while (in >> key) {
+        if (key == "btime") {
+            in >> value;
+            return value;
+        }
+        in.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
+    }
+    return 0;
+}
+
+}  // namespace
+
+process_sample sample_process() {
+    process_sample p;
+    std::ifstream in{"/proc/self/stat"};
+    const std::string line{std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    const auto close = line.rfind(')');
+    if (close != std::string::npos) {
+        std::istringstream rest{line.substr(close + 2)};
+        std::string field;
+        const double tick = static_cast<double>(::sysconf(_SC_CLK_TCK));
+        const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+        // Field 3 (state) is the first here; utime and stime are 14 and 15, starttime 22,
+        // vsize 23, rss 24 (proc(5)).
+        for (int n = 3; n <= 24 && rest >> field; ++n) {
+            if (n == 14 || n == 15) {
+                p.cpu_seconds += std::stod(field) / tick;
+            } else if (n == 22) {
+                p.start_time_seconds = boot_time() + std::stod(field) / tick;
+            } else if (n == 23) {
+                p.virtual_bytes = std::stoull(field);
+            } else if (n == 24) {
+                p.resident_bytes = std::stoull(field) * page;
+            }
+        }
+    }
+    std::error_code ec;
+    for (auto it = std::filesystem::directory_iterator{"/proc/self/fd", ec}; !ec && it != std::filesystem::directory_iterator{}; it.increment(ec)) {
+        ++p.open_fds;
+    }
+    rlimit lim{};
+    if (::getrlimit(RLIMIT_NOFILE, &lim) == 0) {
+        p.max_fds = lim.rlim_cur;
+    }
+    return p;
+}
+
+}  // namespace vigil::metrics

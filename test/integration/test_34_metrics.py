@@ -1,0 +1,172 @@
+"""GET /metrics: Prometheus' text format (checked by Debian's promtool), counters that follow what
+clients do, behind an API token when tokens are configured, the expiry of every served TLS
+file, and the archive's progress."""
+import datetime
+import http.client
+import re
+import ssl
+import subprocess
+import time
+
+import pytest
+from cryptography import x509
+
+from clients import MosquittoSub, Paho
+from pki import make_crl, make_pki
+from test_19_tokens import issue
+
+LINE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
+LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def scrape(port, token=None, ctx=None):
+    """(status, content type, body text) of GET /metrics."""
+    c = (http.client.HTTPSConnection("localhost", port, timeout=10, context=ctx) if ctx
+         else http.client.HTTPConnection("127.0.0.1", port, timeout=10))
+    c.request("GET", "/metrics", headers={"Authorization": f"Bearer {token}"} if token else {})
+    r = c.getresponse()
+    body = r.read().decode()
+    c.close()
+    return r.status, r.getheader("Content-Type"), body
+
+
+def parse(text):
+    """{(name, frozenset of (label, value)): value} of every sample."""
+    samples = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = LINE.match(line)
+        assert m, f"not a sample line: {line!r}"
+        samples[(m.group(1), frozenset(LABEL.findall(m.group(2) or "")))] = float(m.group(3))
+    return samples
+
+
+def value(samples, name, **labels):
+    return samples[(name, frozenset(labels.items()))]
+
+
+def promtool_accepts(text):
+    r = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stdout + r.stderr
+    # promtool prints lint findings (names, units, counters without _total) and still exits 0
+    # for some of them: there must be none.
+    assert r.stdout.strip() == "" and r.stderr.strip() == "", r.stdout + r.stderr
+
+
+def scrape_ok(port, token=None, ctx=None):
+    status, ctype, text = scrape(port, token, ctx)
+    assert status == 200, text
+    assert ctype.startswith("text/plain; version=0.0.4")
+    return text
+
+
+def test_counters_follow_traffic_and_promtool_accepts_the_format(start_vigil):
+    v = start_vigil(2)
+    text = scrape_ok(v.http_port)
+    promtool_accepts(text)
+    before = parse(text)
+    assert value(before, "vigil_build_info", version=re.search(r'version="([^"]+)"', text).group(1)) == 1
+    assert value(before, "process_resident_memory_bytes") > 1 << 20
+    assert value(before, "process_open_fds") > 3
+    assert value(before, "vigil_store_up") == 1
+    assert value(before, "vigil_shards_unresponsive") == 0
+
+    sub = MosquittoSub(v.port, "fleet/#", qos=1, count=25)
+    pub = Paho(v.port, "metrics-pub")
+    for i in range(25):
+        pub.publish(f"fleet/car-{i}", f"p{i}", 1)
+    assert len(sub.messages()) == 25
+    pub.stop()
+    after = parse(scrape_ok(v.http_port))
+
+    def delta(name, **labels):
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert delta("vigil_messages_received_total") == 25
+    assert delta("vigil_messages_delivered_total") == 25
+    assert delta("vigil_connects_total") == 2
+    assert delta("vigil_messages_dropped_total", reason="slow_client") == 0
+    # The histogram's +Inf bucket is its count, and the buckets never decrease.
+    h = "vigil_store_commit_duration_seconds"
+    assert value(after, h + "_bucket", le="+Inf") == value(after, h + "_count")
+    buckets = sorted(((float(dict(k[1])["le"]), val) for k, val in after.items() if k[0] == h + "_bucket"))
+    assert all(a[1] <= b[1] for a, b in zip(buckets, buckets[1:]))
+    assert value(after, "process_cpu_seconds_total") >= value(before, "process_cpu_seconds_total")
+    # Each of the 2 shards reports its loop: its thread used CPU, and its 250 ms heartbeat runs.
+    for shard in ("0", "1"):
+        assert value(after, "vigil_shard_cpu_seconds_total", shard=shard) > 0
+    assert ("vigil_shard_loop_lag_seconds_count", frozenset({("shard", "2")})) not in after
+    deadline = time.monotonic() + 10
+    while min(value(after, "vigil_shard_loop_lag_seconds_count", shard=s) for s in ("0", "1")) < 2:
+        assert time.monotonic() < deadline, "no shard heartbeat within 10 s"
+        time.sleep(0.05)
+        after = parse(scrape_ok(v.http_port))
+
+
+def test_metrics_need_a_token_when_tokens_are_configured(start_vigil, vigil_binary, tmp_path):
+    tokens = tmp_path / "tokens"
+    scraper = issue(vigil_binary, tokens, "prometheus", "--subscribe", "devices/+/status")
+    v = start_vigil(2, f'[http]\ntokens_file = "{tokens}"\n')
+    status, _, body = scrape(v.http_port)
+    assert status == 401 and "token" in body
+    status, _, body = scrape(v.http_port, token="not-" + scraper)
+    assert status == 401
+    promtool_accepts(scrape_ok(v.http_port, token=scraper))
+
+
+def not_after(path):
+    cert = x509.load_pem_x509_certificate(path.read_bytes())
+    return cert.not_valid_after.replace(tzinfo=datetime.timezone.utc).timestamp()
+
+
+def test_every_served_tls_file_reports_when_it_expires(start_vigil, tmp_path):
+    (tmp_path / "pki").mkdir()
+    pki = make_pki(tmp_path / "pki")
+    make_crl(pki, "ca", days=7)
+    crl = x509.load_pem_x509_crl((pki / "ca.crl").read_bytes())
+    tls = (f'tls.cert = "{pki / "server.crt"}"\ntls.key = "{pki / "server.key"}"\n'
+           f'tls.ca = "{pki / "ca.crt"}"\ntls.crl = "{pki / "ca.crl"}"\n')
+    v = start_vigil(2, tls, http=f'tls.cert = "{pki / "server.crt"}"\ntls.key = "{pki / "server.key"}"\n')
+    ctx = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+    text = scrape_ok(v.http_port, ctx=ctx)
+    promtool_accepts(text)
+    s = parse(text)
+    name = "vigil_tls_expiry_timestamp_seconds"
+    # The server certificate is served by both listeners and reported once.
+    assert value(s, name, kind="certificate", file=str(pki / "server.crt")) == not_after(pki / "server.crt")
+    assert value(s, name, kind="ca", file=str(pki / "ca.crt")) == not_after(pki / "ca.crt")
+    next_update = crl.next_update.replace(tzinfo=datetime.timezone.utc).timestamp()
+    assert value(s, name, kind="crl", file=str(pki / "ca.crl")) == next_update
+    assert value(s, "vigil_tls_files_unreadable") == 0
+    assert len([k for k in s if k[0] == name]) == 3
+
+
+def test_archive_progress_is_counted(start_vigil):
+    v = start_vigil(2, '[archive]\nflush_interval = "50ms"\n')
+    before = parse(scrape_ok(v.http_port))
+    assert value(before, "vigil_archive_up") == 1
+    pub = Paho(v.port, "archive-pub")
+    for i in range(10):
+        pub.publish(f"devices/car-{i}/events", "door", 1)
+    pub.stop()
+    deadline = time.monotonic() + 10
+    while True:
+        after = parse(scrape_ok(v.http_port))
+        written = value(after, "vigil_archive_records_written_total") - value(before, "vigil_archive_records_written_total")
+        if written >= 10 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert written == 10
+    assert value(after, "vigil_archive_records_dropped_total") == 0
+    assert value(after, "vigil_archive_size_bytes") > 0
+
+
+@pytest.mark.parametrize("method", ["POST", "DELETE"])
+def test_metrics_are_read_only(broker, method):
+    c = http.client.HTTPConnection("127.0.0.1", broker.http_port, timeout=10)
+    c.request(method, "/metrics")
+    r = c.getresponse()
+    assert r.status == 405
+    r.read()
+    c.close()
