@@ -1,9 +1,11 @@
 """GET /metrics: Prometheus' text format (checked by Debian's promtool), counters that follow what
 clients do, behind an API token when tokens are configured, the expiry of every served TLS
-file, and the archive's progress."""
+file, the archive's progress, and Debian's prometheus scraping a running Vigil."""
 import datetime
 import http.client
+import json
 import re
+import socket
 import ssl
 import subprocess
 import time
@@ -170,3 +172,76 @@ def test_metrics_are_read_only(broker, method):
     assert r.status == 405
     r.read()
     c.close()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def prometheus_query(port, path):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        c.request("GET", path)
+        r = c.getresponse()
+        return r.status, json.loads(r.read())
+    except (ConnectionError, OSError):
+        return None, None
+    finally:
+        c.close()
+
+
+def test_a_real_prometheus_scrapes_vigil(start_vigil, vigil_binary, tmp_path):
+    """Debian's prometheus, scraping every 200 ms with a bearer token, sees the target up and
+    the received-messages counter grow."""
+    tokens = tmp_path / "tokens"
+    token = issue(vigil_binary, tokens, "prometheus", "--subscribe", "devices/+/status")
+    v = start_vigil(2, f'[http]\ntokens_file = "{tokens}"\n')
+    (tmp_path / "token").write_text(token)
+    (tmp_path / "prometheus.yml").write_text(f"""global:
+  scrape_interval: 200ms
+scrape_configs:
+  - job_name: vigil
+    authorization:
+      credentials_file: {tmp_path / "token"}
+    static_configs:
+      - targets: ["127.0.0.1:{v.http_port}"]
+""")
+    port = free_port()
+    prom = subprocess.Popen(["prometheus", f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                             f"--web.listen-address=127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        def until(check, what):
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                found = check()
+                if found is not None:
+                    return found
+                assert prom.poll() is None, "prometheus exited: " + prom.stderr.read()
+                time.sleep(0.1)
+            raise AssertionError(f"prometheus: no {what} within 30 s")
+
+        def target_up():
+            status, body = prometheus_query(port, "/api/v1/targets")
+            if status != 200:
+                return None
+            active = body["data"]["activeTargets"]
+            return active[0] if active and active[0]["health"] == "up" else None
+
+        assert until(target_up, "healthy target")["labels"]["job"] == "vigil"
+
+        def received():
+            status, body = prometheus_query(port, "/api/v1/query?query=vigil_messages_received_total")
+            result = body["data"]["result"] if status == 200 else []
+            return float(result[0]["value"][1]) if result else None
+
+        first = until(received, "vigil_messages_received_total sample")
+        pub = Paho(v.port, "prometheus-pub")
+        for i in range(7):
+            pub.publish(f"fleet/car-{i}", "x", 1)
+        pub.stop()
+        assert until(lambda: received() if received() >= first + 7 else None, "growth by 7") == first + 7
+    finally:
+        prom.terminate()
+        prom.wait(timeout=10)
