@@ -2,6 +2,7 @@
 
 #include <vigil/metrics/exposition.hpp>
 
+#include <fmt/format.h>
 #include <prometheus/client_metric.h>
 #include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>
@@ -114,6 +115,37 @@ std::array<double, N> seconds(const std::array<std::uint64_t, N>& us) {
     return out;
 }
 
+void transport_families(families& f, const mqtt::broker_stats& b) {
+    const auto transports = mqtt::transport_names.size();
+    auto each = [&](auto&& add) {
+        for (std::size_t t = 0; t < transports; ++t) {
+            add(b.by_transport[t], std::string{mqtt::transport_names[t]});
+        }
+    };
+    each([&](const mqtt::transport_stats& t, const std::string& name) {
+        f.gauge("vigil_mqtt_connections", "MQTT connections open, by transport (mqtt, mqtt-tls, mqtt-ws: MQTT over WebSocket).", static_cast<double>(t.open), {{"transport", name}});
+    });
+    for (const char* dir : {"received", "sent"}) {
+        const bool in = dir == std::string_view{"received"};
+        each([&](const mqtt::transport_stats& t, const std::string& name) {
+            for (std::size_t q = 0; q < t.messages_in.size(); ++q) {
+                f.counter(fmt::format("vigil_mqtt_messages_{}_total", dir),
+                          in ? "PUBLISH packets received from MQTT clients, by transport and QoS." : "PUBLISH packets queued to MQTT clients, by transport and QoS.",
+                          num(in ? t.messages_in[q] : t.messages_out[q]), {{"transport", name}, {"qos", std::to_string(q)}});
+            }
+        });
+        each([&](const mqtt::transport_stats& t, const std::string& name) {
+            f.counter(fmt::format("vigil_mqtt_{}_bytes_total", dir), in ? "Bytes read from MQTT connections (TLS and WebSocket framing included), by transport." : "Bytes written to MQTT connections, by transport.",
+                      num(in ? t.bytes_in : t.bytes_out), {{"transport", name}});
+        });
+    }
+    for (std::size_t r = 0; r < b.disconnects.size(); ++r) {
+        f.counter("vigil_mqtt_disconnects_total",
+                  "MQTT connections ended, by reason: clean (DISCONNECT), connection_lost, keepalive_timeout, protocol_error, takeover, auth_failure, revoked, limit, shutdown, store_failure.",
+                  num(b.disconnects[r]), {{"reason", std::string{mqtt::disconnect_reason_names[r]}}});
+    }
+}
+
 void shard_families(families& f, const mqtt::broker_stats& b) {
     for (std::size_t i = 0; i < b.loops.size(); ++i) {
         const auto& l = b.loops[i];
@@ -183,6 +215,7 @@ std::string render(const snapshot& s) {
     f.gauge("vigil_build_info", "Always 1; the version in a label.", 1, {{"version", s.version}});
     f.gauge("vigil_uptime_seconds", "Seconds since the broker started.", s.uptime_seconds);
     broker_families(f, s.broker);
+    transport_families(f, s.broker);
     shard_families(f, s.broker);
     store_families(f, s.broker);
     archive_families(f, s.broker);

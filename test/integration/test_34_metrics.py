@@ -13,9 +13,11 @@ import time
 import pytest
 from cryptography import x509
 
+import mqtt_raw as raw
 from clients import MosquittoSub, Paho
 from pki import make_crl, make_pki
 from test_19_tokens import issue
+from test_20_mqtt_ws import WsRaw
 
 LINE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
 LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
@@ -106,6 +108,67 @@ def test_counters_follow_traffic_and_promtool_accepts_the_format(start_vigil):
         after = parse(scrape_ok(v.http_port))
 
 
+def until_metrics(port, check, what, timeout=10):
+    """Scrapes until check(samples) holds (the broker counts a disconnect when it sees it)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        s = parse(scrape_ok(port))
+        if check(s):
+            return s
+        assert time.monotonic() < deadline, f"no {what} within {timeout} s: " + repr({k: v for k, v in s.items() if k[0].startswith("vigil_mqtt")})
+        time.sleep(0.05)
+
+
+def test_traffic_by_transport_and_qos_and_disconnects_by_reason(start_vigil):
+    v = start_vigil(2)
+    before = parse(scrape_ok(v.http_port))
+
+    def grew(s, name, **labels):
+        return value(s, name, **labels) - value(before, name, **labels)
+
+    # Plain MQTT: QoS 0, 1 and 2 in, QoS 1 out; a DISCONNECT is a clean end.
+    sub = Paho(v.port, "by-transport-sub")
+    sub.subscribe("fleet/#", 1)
+    pub = Paho(v.port, "by-transport-pub")
+    for q in (0, 1, 1, 2, 2, 2):
+        pub.publish("fleet/car", "x" * 100, q)
+    sub.expect(6)
+    s = until_metrics(v.http_port, lambda s: grew(s, "vigil_mqtt_messages_received_total", transport="mqtt", qos="2") == 3, "QoS 2 count")
+    assert [grew(s, "vigil_mqtt_messages_received_total", transport="mqtt", qos=q) for q in "012"] == [1, 2, 3]
+    # Delivered at min(published, granted 1): one QoS 0 and five QoS 1.
+    assert [grew(s, "vigil_mqtt_messages_sent_total", transport="mqtt", qos=q) for q in "012"] == [1, 5, 0]
+    assert grew(s, "vigil_mqtt_received_bytes_total", transport="mqtt") > 600
+    assert grew(s, "vigil_mqtt_sent_bytes_total", transport="mqtt") > 600
+    assert value(s, "vigil_mqtt_connections", transport="mqtt") == 2
+    assert value(s, "vigil_mqtt_connections", transport="mqtt-ws") == 0
+    pub.stop()
+    until_metrics(v.http_port, lambda s: grew(s, "vigil_mqtt_disconnects_total", reason="clean") == 1, "clean disconnect")
+
+    # A takeover by the same client id, garbage (a protocol error), a dropped socket.
+    again = Paho(v.port, "by-transport-sub")
+    bad = raw.RawClient(v.port)
+    bad.send(b"\xff\x00")
+    assert bad.closed_by_peer()
+    lost = raw.RawClient(v.port)
+    lost.connect("lost-one")
+    lost.close()
+    s = until_metrics(v.http_port, lambda s: grew(s, "vigil_mqtt_disconnects_total", reason="connection_lost") == 1, "lost connection")
+    assert grew(s, "vigil_mqtt_disconnects_total", reason="takeover") == 1
+    assert grew(s, "vigil_mqtt_disconnects_total", reason="protocol_error") == 1
+    assert grew(s, "vigil_mqtt_disconnects_total", reason="keepalive_timeout") == 0
+
+    # MQTT over WebSocket is its own transport.
+    ws = WsRaw(v.http_port)
+    ws.connect("by-transport-ws")
+    ws.send(raw.publish("fleet/ws", b"hello", qos=0))
+    s = until_metrics(v.http_port, lambda s: grew(s, "vigil_mqtt_messages_received_total", transport="mqtt-ws", qos="0") == 1, "WebSocket publish")
+    assert value(s, "vigil_mqtt_connections", transport="mqtt-ws") == 1
+    assert grew(s, "vigil_mqtt_received_bytes_total", transport="mqtt-ws") > 0
+    assert grew(s, "vigil_mqtt_messages_received_total", transport="mqtt", qos="0") == 1  # unchanged
+    ws.close()
+    again.stop()
+
+
 def test_metrics_need_a_token_when_tokens_are_configured(start_vigil, vigil_binary, tmp_path):
     tokens = tmp_path / "tokens"
     scraper = issue(vigil_binary, tokens, "prometheus", "--subscribe", "devices/+/status")
@@ -142,6 +205,15 @@ def test_every_served_tls_file_reports_when_it_expires(start_vigil, tmp_path):
     assert value(s, name, kind="crl", file=str(pki / "ca.crl")) == next_update
     assert value(s, "vigil_tls_files_unreadable") == 0
     assert len([k for k in s if k[0] == name]) == 3
+    # A publish over TLS counts as mqtt-tls.
+    r = subprocess.run(["mosquitto_pub", "-h", "localhost", "-p", str(v.tls_port), "--cafile", str(pki / "ca.crt"),
+                        "--cert", str(pki / "car7.crt"), "--key", str(pki / "car7.key"), "-t", "fleet/tls", "-m", "x", "-q", "1"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    after = parse(scrape_ok(v.http_port, ctx=ctx))
+    assert value(after, "vigil_mqtt_messages_received_total", transport="mqtt-tls", qos="1") == 1
+    assert value(after, "vigil_mqtt_messages_received_total", transport="mqtt", qos="1") == 0
+    assert value(after, "vigil_mqtt_received_bytes_total", transport="mqtt-tls") > 0
 
 
 def test_archive_progress_is_counted(start_vigil):

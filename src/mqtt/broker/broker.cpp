@@ -352,6 +352,20 @@ broker_stats broker::stats() const {
         }
         const broker_stats c = f.get();
         total.loops.push_back(c.loops.front());
+        for (std::size_t t = 0; t < total.by_transport.size(); ++t) {
+            auto& to = total.by_transport[t];
+            const auto& from = c.by_transport[t];
+            to.open += from.open;
+            for (std::size_t q = 0; q < to.messages_in.size(); ++q) {
+                to.messages_in[q] += from.messages_in[q];
+                to.messages_out[q] += from.messages_out[q];
+            }
+            to.bytes_in += from.bytes_in;
+            to.bytes_out += from.bytes_out;
+        }
+        for (std::size_t r = 0; r < total.disconnects.size(); ++r) {
+            total.disconnects[r] += c.disconnects[r];
+        }
         total.connections_accepted += c.connections_accepted;
         total.publishes_in += c.publishes_in;
         total.deliveries += c.deliveries;

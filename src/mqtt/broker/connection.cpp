@@ -45,6 +45,45 @@ void linger_close(tcp::socket sock) {
     l->read();
 }
 
+disconnect_reason reason_of(const error_code& ec) {
+    if (!ec) {
+        return disconnect_reason::clean;
+    }
+    if (ec.category() != mqtt_category()) {
+        return disconnect_reason::connection_lost;  // EOF, reset, TLS or WebSocket failures
+    }
+    switch (static_cast<errc>(ec.value())) {
+    case errc::keep_alive_timeout:
+        return disconnect_reason::keepalive_timeout;
+    case errc::session_taken_over:
+        return disconnect_reason::takeover;
+    case errc::bad_credentials:
+    case errc::not_authorized:
+        return disconnect_reason::auth_failure;
+    case errc::credentials_revoked:
+        return disconnect_reason::revoked;
+    case errc::queue_overflow:
+    case errc::server_busy:
+    case errc::packet_timeout:
+    case errc::connect_timeout:
+        return disconnect_reason::limit;
+    case errc::server_shutdown:
+        return disconnect_reason::shutdown;
+    case errc::store_failure:
+        return disconnect_reason::store_failure;
+    case errc::malformed_packet:
+    case errc::protocol_violation:
+    case errc::unacceptable_protocol_version:
+    case errc::identifier_rejected:
+    case errc::packet_too_large:
+    case errc::invalid_utf8:
+    case errc::invalid_topic:
+    case errc::control_character:
+        return disconnect_reason::protocol_error;
+    }
+    return disconnect_reason::protocol_error;
+}
+
 std::uint16_t ws_close_code(const error_code& reason) {
     if (reason == make_error_code(errc::server_shutdown)) {
         return net::ws_framing::going_away;
@@ -67,8 +106,10 @@ connection::connection(shard& s, tcp::socket sock, bool allow_anonymous, transfe
       rx_(std::move(t.plaintext)),
       tls_(std::move(t.tls)),
       ws_(std::move(t.ws)),
-      cipher_out_(std::move(t.cipher_out)) {
+      cipher_out_(std::move(t.cipher_out)),
+      transport_(ws_ ? transport::mqtt_ws : tls_ ? transport::mqtt_tls : transport::mqtt) {
     rx_end_ = rx_.size();
+    ++traffic().open;
 
     error_code ec;
     sock_.non_blocking(true, ec);  // flush() writes directly and falls back to async_write
@@ -79,6 +120,7 @@ connection::connection(shard& s, tcp::socket sock, bool allow_anonymous, transfe
 }
 
 connection::~connection() {
+    --traffic().open;
     shard_.remove_connection(this);
     if (client_ != nullptr && client_->conn == this) {
         client_->conn = nullptr;
@@ -164,6 +206,7 @@ void connection::execute(action_list& acts) {
         } else if (auto* pub = std::get_if<send_publish>(&a)) {
             send(*pub);
         } else if (auto* r = std::get_if<route_publish>(&a)) {
+            ++traffic().messages_in[static_cast<std::size_t>(r->msg->published_qos())];
             shard_.route(r->msg, &quota_owner_, client_->sess.client_id());
         } else if (auto* add = std::get_if<add_subscription>(&a)) {
             shard_.subscribe(*client_, add->filter, add->q, add->checked);
@@ -310,6 +353,7 @@ void connection::close(error_code reason, bool publish_will) {
         return;
     }
     phase_ = phase::closed;
+    ++shard_.counters().disconnects[static_cast<std::size_t>(reason_of(reason))];
     error_code ignored;
     timer_.cancel();
     throttle_timer_.cancel();

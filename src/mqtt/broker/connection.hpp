@@ -117,6 +117,8 @@ private:
     /// Every byte this connection holds for the peer, of every layer: queued packets, the
     /// write in progress, and TLS or WebSocket output (handshake, Pongs) not yet written.
     [[nodiscard]] std::size_t pending_out() const noexcept { return out_bytes_ + cipher_out_.size(); }
+    /// This connection's transport's counters on its shard.
+    [[nodiscard]] transport_stats& traffic() noexcept { return shard_.counters().by_transport[static_cast<std::size_t>(transport_)]; }
     void send_control(const packet& p);
     void push(out_item item);
     struct gathered {
@@ -126,7 +128,7 @@ private:
     /// Builds wbufs_ for the next write (see connection_write.cpp).
     gathered gather();
     void complete_items(std::size_t items);
-    void on_write(error_code ec, std::size_t n);
+    void on_write(error_code ec);
     void close_after_flush(error_code reason);
     void arm_timer(std::chrono::steady_clock::time_point deadline);
     /// Active: the timer for the keep-alive and for an unfinished packet, whichever is first.
@@ -200,6 +202,7 @@ private:
     int handoff_to_ = -1;                       // a hand-off waiting for a write to finish
     std::vector<std::uint8_t> encode_buf_;
     action_list acts_;
+    transport transport_;  // after tls_ and ws_, which decide it
 };
 
 }  // namespace vigil::mqtt

@@ -50,6 +50,7 @@ void connection::on_readable() {
         close(ec, true);
         return;
     }
+    traffic().bytes_in += n;
     std::span<const std::uint8_t> bytes{cipher.data(), n};
     if (tls_) {
         tls_->feed(bytes);

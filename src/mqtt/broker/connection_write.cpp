@@ -42,6 +42,7 @@ void connection::transmit(const send_publish& p) {
         VIGIL_LOG_LIMITED(warn, "{}: outbound queue full, dropping QoS 0 messages for a slow subscriber", peer_);
         return;
     }
+    ++traffic().messages_out[static_cast<std::size_t>(p.q)];
     out_item item;
     item.msg = p.msg;
     item.small[0] = message::first_byte(p.q, p.dup, p.retain);
@@ -182,6 +183,7 @@ void connection::flush() {
             close(ec, true);
             return;
         }
+        traffic().bytes_out += n;
         if (n < bytes) {
             // The kernel took part of it: keep the rest (it may lie in the shard's scratch)
             // before the items go.
@@ -219,6 +221,7 @@ void connection::write_cipher() {
         close(ec, true);
         return;
     }
+    traffic().bytes_out += n;
     if (n == cipher_out_.size()) {
         cipher_out_.clear();
         return;
@@ -229,13 +232,14 @@ void connection::write_cipher() {
     out_bytes_ += cipher_writing_.size();
     writing_ = true;
     asio::async_write(sock_, asio::buffer(cipher_writing_), [self = shared_from_this()](error_code wec, std::size_t) {
-        self->on_write(wec, 0);
+        self->on_write(wec);
     });
 }
 
-void connection::on_write(error_code ec, std::size_t /*n*/) {
+void connection::on_write(error_code ec) {
     writing_ = false;
-    out_bytes_ -= std::min(out_bytes_, cipher_writing_.size());
+    const std::size_t n = cipher_writing_.size();
+    out_bytes_ -= std::min(out_bytes_, n);
     cipher_writing_.clear();
     if (phase_ == phase::closed) {
         return;
@@ -244,6 +248,7 @@ void connection::on_write(error_code ec, std::size_t /*n*/) {
         close(ec, true);
         return;
     }
+    traffic().bytes_out += n;
     if (handoff_to_ >= 0) {
         const auto home = static_cast<unsigned>(handoff_to_);
         handoff_to_ = -1;

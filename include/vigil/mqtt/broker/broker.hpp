@@ -34,6 +34,26 @@ struct bound_listener {
     bool tls = false;
 };
 
+/// How an MQTT connection reaches the broker (its label in the metrics).
+enum class transport : std::uint8_t { mqtt, mqtt_tls, mqtt_ws };
+inline constexpr std::array<std::string_view, 3> transport_names{"mqtt", "mqtt-tls", "mqtt-ws"};
+
+/// Why an MQTT connection ended: a DISCONNECT, the network, a keep-alive timeout, a protocol
+/// error, a takeover by the same client id, a refused login, revoked credentials, a limit
+/// (queue, packet or connect timeout, server busy), the server stopping, or a store failure.
+enum class disconnect_reason : std::uint8_t { clean, connection_lost, keepalive_timeout, protocol_error, takeover, auth_failure, revoked, limit, shutdown, store_failure };
+inline constexpr std::array<std::string_view, 10> disconnect_reason_names{
+    "clean", "connection_lost", "keepalive_timeout", "protocol_error", "takeover", "auth_failure", "revoked", "limit", "shutdown", "store_failure"};
+
+/// MQTT traffic of one transport.
+struct transport_stats {
+    std::int64_t open = 0;                        ///< connections open now
+    std::array<std::uint64_t, 3> messages_in{};   ///< client PUBLISHes, by QoS
+    std::array<std::uint64_t, 3> messages_out{};  ///< PUBLISHes queued to clients, by QoS
+    std::uint64_t bytes_in = 0;                   ///< read from the sockets (TLS and WebSocket framing included)
+    std::uint64_t bytes_out = 0;                  ///< written to the sockets
+};
+
 /// One shard's event loop: how late a timer due every 250 ms ran (the time a message waits
 /// behind whatever the shard is doing), and the shard thread's CPU time (its busy share).
 struct shard_loop_stats {
@@ -74,6 +94,8 @@ struct broker_stats {
     /// The store (group commit): writes, batches from shards, failures, commit time.
     store::store_stats store;
     bool store_healthy = true;
+    std::array<transport_stats, transport_names.size()> by_transport{};
+    std::array<std::uint64_t, disconnect_reason_names.size()> disconnects{};
     /// Shards that did not answer within the time stats() waits (their counters are missing).
     std::uint64_t shards_unresponsive = 0;
     /// Each shard's loop, by shard number (empty for a shard that did not answer).
