@@ -8,6 +8,7 @@
 #include <vigil/auth/password.hpp>
 #include <vigil/auth/tokens.hpp>
 #include <vigil/config/settings.hpp>
+#include <vigil/metrics/sys_topics.hpp>
 #include <vigil/core/log.hpp>
 #include <vigil/mqtt/broker/broker.hpp>
 #include <vigil/net/handover.hpp>
@@ -167,15 +168,31 @@ int run(const vigil::config::settings& s) {
         }
     }
     int sig = 0;
-    auto next_stats = std::chrono::steady_clock::now() + s.stats_interval;
+    using clock = std::chrono::steady_clock;
+    const auto started = clock::now();
+    auto next_stats = started + s.stats_interval;
+    // $SYS: published at once (the version is there from the start), then every sys_interval.
+    vigil::metrics::sys_topics sys{VIGIL_VERSION};
+    auto next_sys = s.sys_interval.count() > 0 ? started : clock::time_point::max();
+    auto last_sys = started;
     for (;;) {
-        const auto wait = std::max(next_stats - std::chrono::steady_clock::now(), std::chrono::steady_clock::duration::zero());
+        const auto wait = std::max(std::min(next_stats, next_sys) - clock::now(), clock::duration::zero());
         const auto secs = std::chrono::duration_cast<std::chrono::seconds>(wait);
         const timespec ts{static_cast<time_t>(secs.count()), static_cast<long>(std::chrono::duration_cast<std::chrono::nanoseconds>(wait - secs).count())};
         sig = sigtimedwait(&set, nullptr, &ts);
-        if (sig < 0) {
-            log_stats(b.stats());  // EAGAIN: the interval passed
-            next_stats += s.stats_interval;
+        if (sig < 0) {  // EAGAIN: an interval passed
+            const auto now = clock::now();
+            if (now >= next_stats) {
+                log_stats(b.stats());
+                next_stats += s.stats_interval;
+            }
+            if (now >= next_sys) {
+                const std::chrono::duration<double> uptime = now - started;
+                const std::chrono::duration<double> elapsed = now - last_sys;
+                b.publish_system(sys.update(b.stats(), uptime.count(), elapsed.count()));
+                last_sys = now;
+                next_sys = now + s.sys_interval;
+            }
             continue;
         }
         if (sig != SIGHUP) {

@@ -128,7 +128,7 @@ settings parse_settings(std::string_view toml_text, std::string_view source) {
         throw config_error(fmt::format("{}:{}: {}", source, e.source().begin.line, e.description()));
     }
     const context cx{source};
-    cx.only(root, {"workers", "log_level", "stats_interval", "data_dir", "durability", "listener", "http", "limits", "auth", "state", "archive"}, "");
+    cx.only(root, {"workers", "log_level", "stats_interval", "sys_interval", "data_dir", "durability", "listener", "http", "limits", "auth", "state", "archive"}, "");
     settings s;
     if (const auto* v = root.get("data_dir")) {
         s.data_dir = cx.string(*v, "data_dir");
@@ -170,6 +170,10 @@ settings parse_settings(std::string_view toml_text, std::string_view source) {
     }
     if (const auto* v = root.get("stats_interval")) {
         s.stats_interval = cx.duration(*v, "stats_interval");
+    }
+    if (const auto* v = root.get("sys_interval")) {
+        const auto* off = v->as_string();
+        s.sys_interval = off != nullptr && off->get() == "off" ? std::chrono::milliseconds{0} : cx.duration(*v, "sys_interval (or \"off\")");
     }
     if (const auto* v = root.get("workers")) {
         s.workers = cx.integer<unsigned>(*v, "workers", 0, 64);

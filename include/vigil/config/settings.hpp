@@ -145,6 +145,7 @@ struct settings {
     archive_settings archive;
     log::level log_level = log::level::info;
     std::chrono::milliseconds stats_interval{60000};  ///< how often a "stats:" line is logged
+    std::chrono::milliseconds sys_interval{10000};    ///< how often $SYS topics are published (0, "off": never)
     std::vector<listener_settings> listeners;
     std::vector<http_listener_settings> http_listeners;  ///< default: one on 127.0.0.1:8080
     http_settings http;

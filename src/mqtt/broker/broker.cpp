@@ -328,6 +328,16 @@ void broker::reload() {
     log::info("reload done{}", failures == 0 ? std::string{} : fmt::format(" with {} error(s)", failures));
 }
 
+void broker::publish_system(std::vector<std::pair<std::string, std::string>> values) {
+    shard* first = impl_->core.shards.front().get();
+    asio::post(first->context(), [first, values = std::move(values)] {
+        for (const auto& [topic, payload] : values) {
+            const std::span<const std::uint8_t> bytes{reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size()};
+            first->publish_system(message::make(topic, bytes, qos::at_most_once, true));
+        }
+    });
+}
+
 broker_stats broker::stats() const {
     broker_stats total;
     // Every shard is asked at once; one that does not answer in time is counted, not waited

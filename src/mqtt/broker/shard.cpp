@@ -109,6 +109,15 @@ void shard::route(const message_ref& m, const std::string* publisher, std::strin
     if (!core_.settings.state.topics.empty()) {
         update_state(m);
     }
+    fan_out(m);
+}
+
+void shard::publish_system(const message_ref& m) {
+    core_.retained.update(m);  // in memory only: the broker publishes them again after a start
+    fan_out(m);
+}
+
+void shard::fan_out(const message_ref& m) {
     const auto& index = snapshot_.current();
     const std::uint64_t self = std::uint64_t{1} << id_;
     boost::container::small_vector<const router::index_node*, 4> nodes;

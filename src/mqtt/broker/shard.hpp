@@ -206,6 +206,9 @@ public:
     /// subscribers.
     /// `client_id`: the publishing client, recorded in the archive ("" for the server).
     void route(const message_ref& m, const std::string* publisher, std::string_view client_id);
+    /// A retained QoS 0 message of the broker's own ($SYS): kept in memory and delivered
+    /// (where the subscriber may read it), not counted as a client's, stored or archived.
+    void publish_system(const message_ref& m);
     /// Hands what this pass routed to the history now, not at the end of the pass (a replay
     /// is about to read it); staged entries go with an early commit of this pass's batch.
     void hand_over_history();
@@ -284,6 +287,8 @@ private:
     };
     using remote_batch = std::vector<remote_delivery>;
 
+    /// Sends `m` to every subscriber, here and on the other shards.
+    void fan_out(const message_ref& m);
     void deliver_matched(const message_ref& m, const router::index_node* const* nodes, std::size_t count);
     void flush_outboxes();
     void flush_dirty();

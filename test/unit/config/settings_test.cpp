@@ -188,3 +188,10 @@ TEST_CASE("config: session expiry", "[config]") {
     CHECK(parse_settings("[limits]\nsession_expiry = \"never\"\n", "a.toml").limits.session_expiry.count() == 0);
     CHECK_THROWS_WITH(parse_settings("[limits]\nsession_expiry = \"soon\"\n", "b.toml"), Contains("b.toml:2") && Contains("never"));
 }
+
+TEST_CASE("config: $SYS interval", "[config]") {
+    CHECK(default_settings().sys_interval == std::chrono::seconds{10});
+    CHECK(parse_settings("sys_interval = \"500ms\"\n", "a.toml").sys_interval == std::chrono::milliseconds{500});
+    CHECK(parse_settings("sys_interval = \"off\"\n", "a.toml").sys_interval.count() == 0);
+    CHECK_THROWS_WITH(parse_settings("sys_interval = \"0s\"\n", "b.toml"), Contains("b.toml:1") && Contains("off"));
+}

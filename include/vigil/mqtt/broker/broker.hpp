@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace vigil::net {
@@ -167,6 +168,10 @@ public:
     /// shards that did not answer are counted in shards_unresponsive). From any thread but a
     /// shard's.
     [[nodiscard]] broker_stats stats() const;
+
+    /// Publishes the broker's own messages (`$SYS/...`: topic, payload) as retained QoS 0,
+    /// kept in memory, to the subscribers that may read them; from any thread.
+    void publish_system(std::vector<std::pair<std::string, std::string>> values);
 
     /// Closes listeners and connections, then stops the shards within `grace`.
     void stop(std::chrono::milliseconds grace);
