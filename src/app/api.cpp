@@ -28,11 +28,20 @@ std::vector<message_ref> readable(const mqtt::broker& b, std::string_view filter
     return values;
 }
 
+/// Why the probe is degraded: its error, or how slow it was.
+std::string probe_verdict(const probe::stats& p, const config::probe_settings& s) {
+    if (!p.last.error.empty()) {
+        return p.last.error;
+    }
+    const auto ms = [](const std::optional<double>& v) { return v ? fmt::format("{:.1f} ms", *v * 1e3) : std::string{"-"}; };
+    return fmt::format("slower than max_latency {} ms (publish -> MQTT {}, -> /ws {})", s.max_latency.count(), ms(p.last.mqtt_seconds), ms(p.last.ws_seconds));
+}
+
 }  // namespace
 
-http::handler make_api(const mqtt::broker& b, const config::settings& s) {
+http::handler make_api(const mqtt::broker& b, const config::settings& s, const probe::prober* probe) {
     const auto started = std::chrono::steady_clock::now();
-    return [&b, &s, started, fields = track_fields{s.archive.lat_field, s.archive.lon_field}](std::string_view method, std::string_view target, const http::caller& who) -> http::response {
+    return [&b, &s, probe, started, fields = track_fields{s.archive.lat_field, s.archive.lon_field}](std::string_view method, std::string_view target, const http::caller& who) -> http::response {
         const std::string_view path = target.substr(0, target.find('?'));
         const bool get = method == "GET" || method == "HEAD";
         constexpr std::string_view devices = "/api/v1/devices";
@@ -41,15 +50,23 @@ http::handler make_api(const mqtt::broker& b, const config::settings& s) {
                 return error(405, "use GET");
             }
             const auto h = b.health();
+            const auto p = probe != nullptr ? std::optional{probe->snapshot()} : std::nullopt;
+            // The probe failing or slow makes Vigil degraded, not failing: it may be the
+            // network or a slow disk, and a load balancer must not take the node out for it.
+            const bool degraded = p && p->now == probe::state::degraded;
+            const std::string_view status = !h.store_ok ? "failing" : degraded ? "degraded" : "ok";
             if (!who.authenticated) {
                 // Load balancers need no token, and learn nothing but the verdict.
-                return {h.store_ok ? 200u : 503u, fmt::format("{{\"status\":\"{}\"}}", h.store_ok ? "ok" : "failing")};
+                return {h.store_ok ? 200u : 503u, fmt::format("{{\"status\":\"{}\"}}", status)};
             }
-            std::string body = fmt::format("{{\"status\":\"{}\",\"store\":", h.store_ok ? "ok" : "failing");
+            std::string body = fmt::format("{{\"status\":\"{}\",\"store\":", status);
             http::append_json_string(body, h.store_ok ? std::string{"ok"} : h.store_error);
             body += ",\"archive\":";
             using archive_state = mqtt::broker_health::archive_state;
             http::append_json_string(body, h.archive == archive_state::off ? std::string{"off"} : h.archive == archive_state::ok ? std::string{"ok"} : "degraded: " + h.archive_error);
+            body += ",\"probe\":";
+            http::append_json_string(body, !p ? std::string{"off"} : p->now == probe::state::pending ? std::string{"pending"}
+                                            : p->now == probe::state::ok ? std::string{"ok"} : "degraded: " + probe_verdict(*p, s.probe));
             body += fmt::format(",\"connections\":{}}}", h.open_connections);
             return {h.store_ok ? 200u : 503u, std::move(body)};
         }
@@ -59,11 +76,14 @@ http::handler make_api(const mqtt::broker& b, const config::settings& s) {
             }
             // Any valid token may scrape (counts, no data); the shards are asked off the shard.
             http::response r;
-            r.later = [&b, &s, started](http::response& out) {
+            r.later = [&b, &s, probe, started](http::response& out) {
                 metrics::snapshot snap;
                 snap.broker = b.stats();
                 snap.process = metrics::sample_process();
                 snap.tls = metrics::read_tls_expiry(s);
+                if (probe != nullptr) {
+                    snap.probe = probe->snapshot();
+                }
                 snap.version = VIGIL_VERSION;
                 snap.uptime_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
                 out.body = metrics::render(snap);

@@ -4,11 +4,12 @@
 
 #include <vigil/http/server.hpp>
 #include <vigil/mqtt/broker/broker.hpp>
+#include <vigil/probe/probe.hpp>
 
 namespace vigil::app {
 
-/// Routes for `b` configured by `s` (both must outlive the handler). Every error is a JSON body
-/// with its status.
-[[nodiscard]] http::handler make_api(const mqtt::broker& b, const config::settings& s);
+/// Routes for `b` configured by `s`, with the end-to-end probe's results (null: off); all must
+/// outlive the handler. Every error is a JSON body with its status.
+[[nodiscard]] http::handler make_api(const mqtt::broker& b, const config::settings& s, const probe::prober* probe);
 
 }  // namespace vigil::app

@@ -9,6 +9,7 @@
 #include <vigil/auth/tokens.hpp>
 #include <vigil/config/settings.hpp>
 #include <vigil/metrics/sys_topics.hpp>
+#include <vigil/probe/probe.hpp>
 #include <vigil/core/log.hpp>
 #include <vigil/mqtt/broker/broker.hpp>
 #include <vigil/net/handover.hpp>
@@ -159,9 +160,26 @@ int run(const vigil::config::settings& s) {
     up.mqtt = [&b](vigil::net::socket_handover h) {
         b.adopt_websocket(std::move(h));
     };
-    vigil::http::server web{b.shards(), s.http_listeners, vigil::app::make_api(b, s), std::move(up), std::move(access)};
+    std::unique_ptr<vigil::probe::prober> probe;
+    if (s.probe.interval.count() > 0 && !s.listeners.empty()) {
+        probe = std::make_unique<vigil::probe::prober>(s.probe);
+    }
+    vigil::http::server web{b.shards(), s.http_listeners, vigil::app::make_api(b, s, probe.get()), std::move(up), std::move(access)};
     web.start();
     b.start();
+    if (probe) {
+        // The first MQTT listener (TLS when that is what devices use) and the first HTTP
+        // listener's /ws, reached like any client.
+        const auto& m = b.listeners().front();
+        std::optional<vigil::probe::endpoint> ws;
+        if (!web.listeners().empty()) {
+            const auto& h = web.listeners().front();
+            ws = vigil::probe::reach(h.address, h.port, h.tls);
+        }
+        probe->start(vigil::probe::reach(m.address, m.port, m.tls), ws);
+        vigil::log::info("probe: every {} ms, MQTT {}:{}{}", s.probe.interval.count(), m.address, m.port,
+                         ws ? fmt::format(", /ws {}:{}", ws->host, ws->port) : std::string{});
+    }
     for (const auto& l : s.listeners) {
         if (!l.loopback() && l.allow_anonymous) {
             vigil::log::warn("listener {}:{} is reachable beyond this host and allows anonymous clients (allow_anonymous = true)", l.bind, l.port);
@@ -203,6 +221,9 @@ int run(const vigil::config::settings& s) {
         reload_http(web, s);
     }
     vigil::log::info("received {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    if (probe) {
+        probe->stop();  // before the listeners close: no round fails on the way down
+    }
     web.stop();
     b.stop(shutdown_grace);
     vigil::log::info("stopped");

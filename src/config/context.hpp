@@ -83,5 +83,6 @@ struct context {
 /// `[limits]`.
 void parse_limits(const context& cx, const toml::table& t, limits_settings& lim);
 void parse_archive(const context& cx, const toml::table& t, archive_settings& a);
+void parse_probe(const context& cx, const toml::table& t, probe_settings& p);
 
 }  // namespace vigil::config

@@ -185,6 +185,31 @@ void archive_families(families& f, const mqtt::broker_stats& b) {
     f.gauge("vigil_archive_size_bytes", "Bytes of the archive's files on disk.", num(a.bytes_on_disk));
 }
 
+void probe_families(families& f, const std::optional<probe::stats>& p) {
+    if (!p) {
+        return;
+    }
+    f.counter("vigil_probe_rounds_total", "End-to-end probe rounds run.", num(p->rounds));
+    f.counter("vigil_probe_failures_total", "Probe rounds whose message did not arrive (or that failed to connect, log in or subscribe).", num(p->failures));
+    f.counter("vigil_probe_slow_total", "Probe rounds slower than probe.max_latency.", num(p->slow));
+    if (p->now != probe::state::pending) {
+        f.gauge("vigil_probe_healthy", "1 when the last probe round arrived within probe.max_latency, else 0.", p->now == probe::state::ok ? 1 : 0);
+        f.gauge("vigil_probe_last_round_timestamp_seconds", "When the last probe round ended.", p->last_time);
+    }
+    const char* help = "Probe latency: publish (QoS 1) to arrival at an MQTT subscriber (path=mqtt) and at a /ws dashboard (path=ws).";
+    f.histogram("vigil_probe_latency_seconds", help, probe::latency_histogram::bounds, p->mqtt.counts, p->mqtt.sum, {{"path", "mqtt"}});
+    if (p->ws_on) {
+        f.histogram("vigil_probe_latency_seconds", help, probe::latency_histogram::bounds, p->ws.counts, p->ws.sum, {{"path", "ws"}});
+    }
+    const char* last = "The last probe round's latency, per path (absent when it did not arrive).";
+    if (p->last.mqtt_seconds) {
+        f.gauge("vigil_probe_last_latency_seconds", last, *p->last.mqtt_seconds, {{"path", "mqtt"}});
+    }
+    if (p->last.ws_seconds) {
+        f.gauge("vigil_probe_last_latency_seconds", last, *p->last.ws_seconds, {{"path", "ws"}});
+    }
+}
+
 void tls_families(families& f, const std::vector<tls_expiry>& tls) {
     std::uint64_t unreadable = 0;
     for (const auto& t : tls) {
@@ -219,6 +244,7 @@ std::string render(const snapshot& s) {
     shard_families(f, s.broker);
     store_families(f, s.broker);
     archive_families(f, s.broker);
+    probe_families(f, s.probe);
     tls_families(f, s.tls);
     process_families(f, s.process);
     return f.text();

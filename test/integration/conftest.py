@@ -104,8 +104,14 @@ class Vigil:
 def config(workers, extra="", data_dir="./var", top="", http=""):
     """A config with one loopback listener on an OS-picked port. Lines of `extra` before its
     first [table] belong to the [[listener]]; the rest are further tables. `top` holds more
-    top-level keys, `http` more keys of the HTTP listener."""
+    top-level keys, `http` more keys of the HTTP listener. The end-to-end probe and $SYS are off
+    unless `top` sets probe.* keys or sys_interval (their traffic would blur what tests count)."""
     head, sep, tail = extra.partition("[")
+    if "probe." not in top:
+        top += '\nprobe.interval = "off"\n'
+    if "sys_interval" not in top:
+        top += 'sys_interval = "off"\n'
+
     return f"""workers = {workers}
 log_level = "debug"
 stats_interval = "300ms"

@@ -118,6 +118,22 @@ struct state_settings {
     std::vector<std::string> topics{"devices/+/location", "devices/+/status"};
 };
 
+/// `[probe]`: the end-to-end probe. Vigil connects to its own first MQTT listener and first
+/// HTTP listener's /ws as a real client, publishes a QoS 1 message on `topic` and times its
+/// arrival at both.
+struct probe_settings {
+    std::chrono::milliseconds interval{30000};     ///< 0 ("off"): no probe
+    std::chrono::milliseconds max_latency{1000};   ///< slower than this: degraded
+    std::string topic = "vigil/probe";             ///< where it publishes (its ACL rights need only this)
+    std::string client_id = "vigil-probe";
+    std::string username;  ///< MQTT credentials, when the listener needs them
+    std::string password;
+    std::string token;     ///< an API token for /ws, when tokens are configured
+    std::string ca;        ///< verifies the listeners' certificates (empty: not verified)
+    std::string cert;      ///< a client certificate, for a listener that requires one
+    std::string key;
+};
+
 /// `[archive]`: history kept on disk under `data_dir/archive`, queried by topic and time.
 struct archive_settings {
     /// Topic filters whose messages are kept; empty: no archive.
@@ -143,6 +159,7 @@ struct settings {
     durability_mode durability = durability_mode::durable;
     state_settings state;
     archive_settings archive;
+    probe_settings probe;
     log::level log_level = log::level::info;
     std::chrono::milliseconds stats_interval{60000};  ///< how often a "stats:" line is logged
     std::chrono::milliseconds sys_interval{10000};    ///< how often $SYS topics are published (0, "off": never)

@@ -5,6 +5,7 @@
 
 #include <vigil/config/settings.hpp>
 #include <vigil/mqtt/broker/broker.hpp>
+#include <vigil/probe/probe.hpp>
 
 #include <cstdint>
 #include <optional>
@@ -41,6 +42,7 @@ struct snapshot {
     mqtt::broker_stats broker;
     process_sample process;
     std::vector<tls_expiry> tls;
+    std::optional<probe::stats> probe;  ///< nullopt: the probe is off
     std::string version;
     double uptime_seconds = 0;
 };

@@ -1,0 +1,40 @@
+// `[probe]`: the end-to-end probe's schedule, topic and credentials.
+#include "context.hpp"
+
+#include <vigil/core/topic.hpp>
+
+namespace vigil::config {
+
+void parse_probe(const context& cx, const toml::table& t, probe_settings& p) {
+    cx.only(t, {"interval", "max_latency", "topic", "client_id", "username", "password", "token", "ca", "cert", "key"}, "probe.");
+    if (const auto* v = t.get("interval")) {
+        const auto* s = v->as_string();
+        p.interval = s != nullptr && s->get() == "off" ? std::chrono::milliseconds{0} : cx.duration(*v, "probe.interval (or \"off\")");
+    }
+    if (const auto* v = t.get("max_latency")) {
+        p.max_latency = cx.duration(*v, "probe.max_latency");
+    }
+    if (const auto* v = t.get("topic")) {
+        p.topic = cx.string(*v, "probe.topic");
+        if (!topic::valid_name(p.topic) || p.topic.starts_with('$')) {
+            cx.fail(*v, fmt::format("'probe.topic': \"{}\" is not a topic name outside $ (no wildcards)", p.topic));
+        }
+    }
+    if (const auto* v = t.get("client_id")) {
+        p.client_id = cx.string(*v, "probe.client_id");
+        if (p.client_id.empty() || p.client_id.size() > 65535) {
+            cx.fail(*v, "'probe.client_id' must not be empty");
+        }
+    }
+    for (auto [key, field] : {std::pair{"username", &p.username}, std::pair{"password", &p.password}, std::pair{"token", &p.token},
+                              std::pair{"ca", &p.ca}, std::pair{"cert", &p.cert}, std::pair{"key", &p.key}}) {
+        if (const auto* v = t.get(key)) {
+            *field = cx.string(*v, fmt::format("probe.{}", key));
+        }
+    }
+    if (p.cert.empty() != p.key.empty()) {
+        cx.fail(*t.get(p.cert.empty() ? "key" : "cert"), "'probe.cert' and 'probe.key' go together");
+    }
+}
+
+}  // namespace vigil::config
