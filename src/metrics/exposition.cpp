@@ -123,7 +123,7 @@ void transport_families(families& f, const mqtt::broker_stats& b) {
         }
     };
     each([&](const mqtt::transport_stats& t, const std::string& name) {
-        f.gauge("vigil_mqtt_connections", "MQTT connections open, by transport (mqtt, mqtt-tls, mqtt-ws: MQTT over WebSocket).", static_cast<double>(t.open), {{"transport", name}});
+        f.gauge("vigil_mqtt_connections", "MQTT connections open, by transport (mqtt, mqtt-tls, mqtt-ws: MQTT over WebSocket; probe: Vigil's own end-to-end probe).", static_cast<double>(t.open), {{"transport", name}});
     });
     for (const char* dir : {"received", "sent"}) {
         const bool in = dir == std::string_view{"received"};

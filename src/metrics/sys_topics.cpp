@@ -32,7 +32,11 @@ std::vector<std::pair<std::string, std::string>> sys_topics::update(const mqtt::
     std::uint64_t bytes_in = 0;
     std::uint64_t bytes_out = 0;
     std::int64_t connected = 0;
-    for (const auto& t : b.by_transport) {
+    for (std::size_t i = 0; i < b.by_transport.size(); ++i) {
+        if (static_cast<mqtt::transport>(i) == mqtt::transport::probe) {
+            continue;  // the users' traffic only
+        }
+        const auto& t = b.by_transport[i];
         for (std::size_t q = 0; q < t.messages_in.size(); ++q) {
             messages_in += t.messages_in[q];
             messages_out += t.messages_out[q];

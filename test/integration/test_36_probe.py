@@ -50,9 +50,11 @@ def test_the_probe_measures_both_paths_on_an_open_loopback_site(start_vigil):
     for path in ("mqtt", "ws"):
         assert value(s, "vigil_probe_latency_seconds_count", path=path) >= 3
         assert 0 < value(s, "vigil_probe_last_latency_seconds", path=path) < 1
-    # It went through the front door like a client: a CONNECT accepted, QoS 1 in over MQTT.
+    # It went through the front door like a client (a CONNECT accepted each round), and its
+    # traffic is counted apart from the users'.
     assert value(s, "vigil_connects_total") >= 3
-    assert value(s, "vigil_mqtt_messages_received_total", transport="mqtt", qos="1") >= 3
+    assert value(s, "vigil_mqtt_messages_received_total", transport="probe", qos="1") >= 3
+    assert value(s, "vigil_mqtt_messages_received_total", transport="mqtt", qos="1") == 0
     assert v.wait_for_log(r"probe: ok \(publish -> MQTT [0-9.]+ ms, -> /ws [0-9.]+ ms\)", timeout=1)
 
 
@@ -112,7 +114,8 @@ def test_the_probe_uses_tls_with_a_client_certificate_when_devices_do(start_vigi
     ctx = ssl.create_default_context(cafile=str(pki / "ca.crt"))
     until_probe(v.http_port, "ok", ctx=ctx)
     s = parse(scrape_ok(v.http_port, ctx=ctx))
-    assert value(s, "vigil_mqtt_messages_received_total", transport="mqtt-tls", qos="1") >= 1
+    assert value(s, "vigil_mqtt_messages_received_total", transport="probe", qos="1") >= 1
+    assert value(s, "vigil_mqtt_received_bytes_total", transport="mqtt-tls") > 0  # its TLS handshake came first
 
 
 def test_a_probe_that_does_not_trust_the_certificate_says_so(start_vigil, tmp_path):

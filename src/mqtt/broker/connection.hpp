@@ -202,7 +202,7 @@ private:
     int handoff_to_ = -1;                       // a hand-off waiting for a write to finish
     std::vector<std::uint8_t> encode_buf_;
     action_list acts_;
-    transport transport_;  // after tls_ and ws_, which decide it
+    transport transport_;  // after tls_ and ws_, which decide it; `probe` once its CONNECT says so
 };
 
 }  // namespace vigil::mqtt

@@ -200,6 +200,12 @@ void connection::accept(accepted_connect ac) {
     quota_owner_ = quota_owner(username_, id);
     keep_alive_ = std::chrono::seconds{ac.keep_alive};
     phase_ = phase::active;
+    if (const auto& probe = shard_.core().settings.probe; probe.interval.count() > 0 && id == probe.client_id && username_ == probe.username) {
+        // Vigil's own end-to-end probe: its traffic is counted apart from the users'.
+        --traffic().open;
+        transport_ = transport::probe;
+        ++traffic().open;
+    }
     ++shard_.counters().connections_accepted;
     log::debug("{}: client '{}' connected (user '{}', clean={}, keep-alive={}s)", peer_, id, username_, ac.clean_session, ac.keep_alive);
     send_control(connack_packet{present && !ac.mqtt31, connect_code::accepted});  // 3.1 has no such flag

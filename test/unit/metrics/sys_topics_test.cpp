@@ -19,6 +19,8 @@ TEST_CASE("$SYS: Mosquitto's topics from the counters", "[metrics]") {
     b.by_transport[0].messages_in = {10, 5, 1};
     b.by_transport[1].messages_out = {7, 0, 0};
     b.by_transport[0].bytes_in = 1000;
+    b.by_transport[3].open = 1;  // the probe: not a user
+    b.by_transport[3].messages_in = {0, 9, 0};
     b.retained = 4;
     b.dropped_qos0_backpressure = 2;
     const auto t = as_map(sys.update(b, 42.9, 0));

@@ -35,9 +35,10 @@ struct bound_listener {
     bool tls = false;
 };
 
-/// How an MQTT connection reaches the broker (its label in the metrics).
-enum class transport : std::uint8_t { mqtt, mqtt_tls, mqtt_ws };
-inline constexpr std::array<std::string_view, 3> transport_names{"mqtt", "mqtt-tls", "mqtt-ws"};
+/// How an MQTT connection reaches the broker (its label in the metrics); `probe` is Vigil's own
+/// end-to-end probe (its client id and username), counted apart from the users' traffic.
+enum class transport : std::uint8_t { mqtt, mqtt_tls, mqtt_ws, probe };
+inline constexpr std::array<std::string_view, 4> transport_names{"mqtt", "mqtt-tls", "mqtt-ws", "probe"};
 
 /// Why an MQTT connection ended: a DISCONNECT, the network, a keep-alive timeout, a protocol
 /// error, a takeover by the same client id, a refused login, revoked credentials, a limit
