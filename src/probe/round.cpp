@@ -25,6 +25,7 @@
 
 #include <chrono>
 #include <random>
+#include <stdexcept>
 #include <string_view>
 #include <vector>
 
@@ -72,9 +73,24 @@ struct round_state {
     bool abandoned = false;             // closed on purpose: the /ws side's error says nothing
 };
 
+/// Lists a coroutine's socket in round_state::sockets while the coroutine (its frame, which
+/// holds the socket) lives.
+class registered {
+public:
+    registered(round_state& st, tcp::socket& s) : st_(st), s_(&s) { st_.sockets.push_back(s_); }
+    ~registered() { std::erase(st_.sockets, s_); }
+    registered(const registered&) = delete;
+    registered& operator=(const registered&) = delete;
+
+private:
+    round_state& st_;
+    tcp::socket* s_;
+};
+
 void close_all(round_state& st) {
     st.abandoned = true;
-    for (auto* s : st.sockets) {
+    const std::vector<tcp::socket*> open = st.sockets;  // closing does not end a coroutine at once
+    for (auto* s : open) {
         boost::system::error_code ignored;
         s->close(ignored);
     }
@@ -137,7 +153,7 @@ asio::awaitable<void> send(Stream& s, const mqtt::packet& p) {
 template <typename Stream>
 asio::awaitable<void> mqtt_part(Stream s, const options& o, round_state& st) {
     const auto& cfg = o.settings;
-    st.sockets.push_back(&lowest(s));
+    const registered reg{st, lowest(s)};
     st.mqtt_stage = "connecting";
     co_await lowest(s).async_connect(address_of(o.mqtt), use_awaitable);
     st.mqtt_stage = o.mqtt.tls ? "TLS handshake" : "CONNECT";
@@ -207,7 +223,7 @@ template <typename Stream>
 asio::awaitable<void> ws_part(Stream s, const options& o, round_state& st) {
     const auto& cfg = o.settings;
     websocket::stream<Stream> ws{std::move(s)};
-    st.sockets.push_back(&lowest(ws.next_layer()));
+    const registered reg{st, lowest(ws.next_layer())};
     st.ws_stage = "connecting";
     co_await lowest(ws.next_layer()).async_connect(address_of(*o.ws), use_awaitable);
     st.ws_stage = o.ws->tls ? "TLS handshake" : "WebSocket handshake";
