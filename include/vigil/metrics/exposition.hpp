@@ -20,7 +20,7 @@ struct process_sample {
     double cpu_seconds = 0;
     std::uint64_t resident_bytes = 0;
     std::uint64_t virtual_bytes = 0;
-    std::uint64_t open_fds = 0;
+    std::uint64_t open_fds = 0;  ///< counted within the last 30 s (counting is slow with many)
     std::uint64_t max_fds = 0;
     double start_time_seconds = 0;  ///< since the Unix epoch
 };
