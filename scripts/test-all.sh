@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds and runs every test: release (with the vigil-bench smoke test), ASan+UBSan, TSan
-# (threaded parts), the codec fuzzer for 60 s and the password/ACL, store-record (with the history
+# (threaded parts; the integration tests with 4 shards only), the codec fuzzer for 60 s and the password/ACL, store-record (with the history
 # API's parameters) and WebSocket framing fuzzers for 30 s each. Prints one summary line at the
 # end; exits non-zero if anything failed.
 set -uo pipefail
