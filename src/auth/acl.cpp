@@ -27,14 +27,14 @@ std::vector<std::string_view> words(std::string_view line) {
     return out;
 }
 
-/// Replaces %c and %u; nullopt when a value used is empty or contains '+', '#' or '/' (it
-/// could widen the rule or escape it).
+/// Replaces %c and %u; nullopt when a value used is empty, contains '+', '#' or '/', or starts
+/// with '$' (it could widen the rule or escape it).
 std::optional<std::string> substitute(std::string_view filter, std::string_view username, std::string_view client_id) {
     std::string out;
     for (std::size_t i = 0; i < filter.size(); ++i) {
         if (filter[i] == '%' && i + 1 < filter.size() && (filter[i + 1] == 'c' || filter[i + 1] == 'u')) {
             const std::string_view v = filter[i + 1] == 'c' ? client_id : username;
-            if (v.empty() || v.find_first_of("+#/") != std::string_view::npos) {
+            if (v.empty() || v.find_first_of("+#/") != std::string_view::npos || v.front() == '$') {
                 return std::nullopt;
             }
             out += v;

@@ -124,9 +124,18 @@ TEST_CASE("acl: one coverage rule for ACLs: a/# grants a, # does not grant $SYS"
     CHECK_FALSE(p.may_read("$SYS/broker/uptime"));
 }
 
+TEST_CASE("acl: a client id or username starting with $ never reaches $SYS through a pattern", "[auth][acl]") {
+    const auto a = acl::parse("pattern read %c/#\npattern readwrite %u/#\n", "acl");
+    const permissions p = a.for_client("$SYS", "$SYS");
+    CHECK_FALSE(p.may_read("$SYS/broker/uptime"));
+    CHECK(p.scope_of("$SYS/#") == read_scope::none);
+    const permissions ok = a.for_client("car-1", "car-1");
+    CHECK(ok.may_read("car-1/status"));
+}
+
 TEST_CASE("acl: a pattern deny whose value cannot be substituted denies everything", "[auth][acl]") {
     const auto a = acl::parse("pattern readwrite fleet/#\npattern readwrite other/#\npattern deny fleet/%c/#\n", "acl");
-    for (const char* id : {"a/b", "+", "#", "x/#"}) {
+    for (const char* id : {"a/b", "+", "#", "x/#", "$SYS"}) {
         INFO(id);
         const permissions p = a.for_client("u", id);
         CHECK(p.deny_all());
