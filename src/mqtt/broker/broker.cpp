@@ -23,6 +23,7 @@
 #include <span>
 #include <tuple>
 #include <future>
+#include <mutex>
 #include <system_error>
 #include <unordered_map>
 #include <unordered_set>
@@ -133,6 +134,8 @@ private:
 }  // namespace
 
 struct broker::impl {
+    std::mutex stats_mu;                     // stats() from the main thread and the query thread
+    std::vector<broker_stats> last_answers;  // each shard's last answer to stats(); guarded by stats_mu
     explicit impl(const config::settings& s) : pool(s.resolved_workers()) {
         core.settings = s;
         core.gate = std::make_unique<net::connection_gate>(s.limits.max_connections, s.limits.max_connections_per_address);
@@ -354,14 +357,19 @@ broker_stats broker::stats() const {
         });
     }
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{2};
-    for (auto& f : answers) {
-        if (f.wait_until(deadline) != std::future_status::ready) {
+    const std::lock_guard lock{impl_->stats_mu};
+    impl_->last_answers.resize(answers.size());
+    for (std::size_t i = 0; i < answers.size(); ++i) {
+        // A shard that does not answer counts with its last answer: counters must never
+        // appear to go backwards (Prometheus would read a reset).
+        if (answers[i].wait_until(deadline) == std::future_status::ready) {
+            impl_->last_answers[i] = answers[i].get();
+            impl_->last_answers[i].loops.resize(1);
+        } else {
             ++total.shards_unresponsive;
-            total.loops.emplace_back();
-            continue;
         }
-        const broker_stats c = f.get();
-        total.loops.push_back(c.loops.front());
+        const broker_stats& c = impl_->last_answers[i];
+        total.loops.push_back(c.loops.empty() ? shard_loop_stats{} : c.loops.front());
         for (std::size_t t = 0; t < total.by_transport.size(); ++t) {
             auto& to = total.by_transport[t];
             const auto& from = c.by_transport[t];
