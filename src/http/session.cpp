@@ -136,7 +136,13 @@ private:
                 // `self` moves back to the shard: the session must end (and leave the shard's
                 // live set) on its own shard, never on a query thread.
                 response r;
-                work(r);
+                try {
+                    work(r);
+                } catch (const std::exception& e) {
+                    // Whatever the work threw, the server stays up and the client is told.
+                    VIGIL_LOG_LIMITED(error, "http: a request failed: {}", e.what());
+                    r = response{500, error_json(500, "internal error; see the server's log")};
+                }
                 if (r.next_chunk) {
                     auto first = std::make_shared<chunk>();
                     first->head = head_of(r, keep_alive);

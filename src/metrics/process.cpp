@@ -10,6 +10,7 @@
 #include <limits>
 #include <sstream>
 #include <string>
+#include <system_error>
 #include <thread>
 
 #include <sys/resource.h>
@@ -57,12 +58,16 @@ std::uint64_t open_fds() {
         fds_counted.store(count_fds(), std::memory_order_relaxed);
         fds_counted_at.store(now, std::memory_order_release);
     } else if (now - at >= 30 && !fds_counting.exchange(true, std::memory_order_acq_rel)) {
-        std::thread([] {
-            fds_counted.store(count_fds(), std::memory_order_relaxed);
-            const auto done = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
-            fds_counted_at.store(done, std::memory_order_release);
-            fds_counting.store(false, std::memory_order_release);
-        }).detach();
+        try {
+            std::thread([] {
+                fds_counted.store(count_fds(), std::memory_order_relaxed);
+                const auto done = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+                fds_counted_at.store(done, std::memory_order_release);
+                fds_counting.store(false, std::memory_order_release);
+            }).detach();
+        } catch (const std::system_error&) {
+            fds_counting.store(false, std::memory_order_release);  // no thread now (a thread limit): the next scrape tries again
+        }
     }
     return fds_counted.load(std::memory_order_relaxed);
 }
