@@ -10,20 +10,26 @@ void parse_probe(const context& cx, const toml::table& t, probe_settings& p) {
     if (const auto* v = t.get("interval")) {
         const auto* s = v->as_string();
         p.interval = s != nullptr && s->get() == "off" ? std::chrono::milliseconds{0} : cx.duration(*v, "probe.interval (or \"off\")");
+        if (p.interval.count() != 0 && (p.interval < std::chrono::milliseconds{100} || p.interval > std::chrono::hours{24})) {
+            cx.fail(*v, "'probe.interval' must be between 100ms and 24h, or \"off\"");
+        }
     }
     if (const auto* v = t.get("max_latency")) {
         p.max_latency = cx.duration(*v, "probe.max_latency");
+        if (p.max_latency > std::chrono::seconds{60}) {
+            cx.fail(*v, "'probe.max_latency' must be at most 60s");
+        }
     }
     if (const auto* v = t.get("topic")) {
         p.topic = cx.string(*v, "probe.topic");
-        if (!topic::valid_name(p.topic) || p.topic.starts_with('$')) {
-            cx.fail(*v, fmt::format("'probe.topic': \"{}\" is not a topic name outside $ (no wildcards)", p.topic));
+        if (!topic::valid_name(p.topic) || p.topic.starts_with('$') || p.topic.find_first_of("\"\\") != std::string::npos) {
+            cx.fail(*v, fmt::format("'probe.topic': \"{}\" is not a topic name outside $ (no wildcards, quotes or backslashes)", p.topic));
         }
     }
     if (const auto* v = t.get("client_id")) {
         p.client_id = cx.string(*v, "probe.client_id");
-        if (p.client_id.empty() || p.client_id.size() > 65535) {
-            cx.fail(*v, "'probe.client_id' must not be empty");
+        if (p.client_id.empty() || p.client_id.size() > 256) {
+            cx.fail(*v, "'probe.client_id' must be 1 to 256 bytes");
         }
     }
     for (auto [key, field] : {std::pair{"username", &p.username}, std::pair{"password", &p.password}, std::pair{"token", &p.token},

@@ -6,6 +6,7 @@
 #include <vigil/core/log.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -23,7 +24,7 @@ struct prober::impl {
     options o;
     mutable std::mutex mu;
     std::condition_variable wake;
-    bool stopping = false;  // guarded by mu
+    std::atomic<bool> stopping{false};  // also read by a round in progress
     stats st;               // guarded by mu
     std::thread thread;
 
@@ -58,9 +59,13 @@ struct prober::impl {
 
     void run() {
         for (std::uint64_t n = 1;; ++n) {
-            record(run_round(o, n));
+            const auto r = run_round(o, n, stopping);
+            if (stopping) {
+                return;  // a round cut short by the stop says nothing about the service
+            }
+            record(r);
             std::unique_lock lock{mu};
-            if (wake.wait_for(lock, o.settings.interval, [this] { return stopping; })) {
+            if (wake.wait_for(lock, o.settings.interval, [this] { return stopping.load(); })) {
                 return;
             }
         }
@@ -94,7 +99,7 @@ void prober::stop() {
         return;
     }
     {
-        const std::lock_guard lock{impl_->mu};
+        const std::lock_guard lock{impl_->mu};  // not between the waiter's check and its sleep
         impl_->stopping = true;
     }
     impl_->wake.notify_all();

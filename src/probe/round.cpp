@@ -23,6 +23,7 @@
 #include <boost/beast/websocket/ssl.hpp>
 #include <fmt/format.h>
 
+#include <atomic>
 #include <chrono>
 #include <random>
 #include <stdexcept>
@@ -278,7 +279,7 @@ std::string describe(const std::exception_ptr& e) {
 
 }  // namespace
 
-round_result run_round(const options& o, std::uint64_t n) {
+round_result run_round(const options& o, std::uint64_t n, const std::atomic<bool>& stopping) {
     round_result out;
     asio::io_context ioc;
     round_state st{ioc.get_executor()};
@@ -319,7 +320,14 @@ round_result run_round(const options& o, std::uint64_t n) {
             close_all(st);  // the dashboard would wait for a message that is not coming
         }
     });
-    ioc.run_for(std::max(o.timeout, o.settings.max_latency));
+    const auto limit = std::max(o.timeout, o.settings.max_latency);
+    const auto deadline = clock::now() + limit;
+    while (!(mqtt_finished && ws_finished) && clock::now() < deadline && !stopping.load(std::memory_order_relaxed)) {
+        ioc.run_for(std::chrono::milliseconds{50});  // a stop is noticed within 50 ms
+        if (ioc.stopped()) {
+            break;  // out of work
+        }
+    }
     if (!mqtt_finished || !ws_finished) {
         const std::string mqtt_stage = st.mqtt_stage;
         const std::string ws_stage = st.ws_stage;
@@ -329,10 +337,12 @@ round_result run_round(const options& o, std::uint64_t n) {
         st.ws_ready.set();
         st.ws_done.set();
         ioc.restart();
-        ioc.run_for(std::chrono::seconds{1});
-        const auto limit = std::max(o.timeout, o.settings.max_latency).count();
-        mqtt_error = st.mqtt_seconds ? std::string{} : fmt::format("MQTT: timed out after {} ms at {}", limit, mqtt_stage);
-        ws_error = !o.ws || st.ws_seconds ? std::string{} : fmt::format("/ws: timed out after {} ms at {}", limit, ws_stage);
+        // Every pending operation fails now; run until both coroutines have ended, so no frame
+        // (which refers to `st`) outlives this function.
+        while (!(mqtt_finished && ws_finished) && ioc.run_one() > 0) {
+        }
+        mqtt_error = st.mqtt_seconds ? std::string{} : fmt::format("MQTT: timed out after {} ms at {}", limit.count(), mqtt_stage);
+        ws_error = !o.ws || st.ws_seconds ? std::string{} : fmt::format("/ws: timed out after {} ms at {}", limit.count(), ws_stage);
     }
     out.mqtt_seconds = st.mqtt_seconds;
     out.ws_seconds = st.ws_seconds;

@@ -6,6 +6,7 @@ import json
 import ssl
 import time
 
+import mqtt_raw as raw
 from pki import make_pki
 from test_07_auth import make_users
 from test_19_tokens import issue
@@ -77,6 +78,26 @@ def test_the_probe_logs_in_with_its_own_identity_and_token(start_vigil, vigil_bi
     assert status == 200 and body["status"] == "ok"
     # A request without a token learns only the verdict.
     assert healthz(v.http_port) == (200, {"status": "ok"})
+
+
+def test_nobody_else_may_take_the_probes_client_id(start_vigil, vigil_binary, tmp_path):
+    v, admin = secured_probe(start_vigil, vigil_binary, tmp_path, "probe-secret")
+    until_probe(v.http_port, "ok", token=admin)
+    # A device with its own valid login asks for the probe's client id, persistent session and
+    # all: refused, so it can neither block the probe nor hide its traffic as the probe's.
+    c = raw.RawClient(v.port)
+    c.send(raw.connect("vigil-probe", clean=False, username="car-1", password="car-pass"))
+    p = c.recv_packet()
+    assert p.type == 2 and p.body[1] == 5
+    assert v.wait_for_log(r"client id 'vigil-probe' is reserved for Vigil's end-to-end probe", timeout=5)
+    s = parse(scrape_ok(v.http_port, token=admin))
+    rounds = value(s, "vigil_probe_rounds_total")
+    deadline = time.monotonic() + 20
+    while value(s, "vigil_probe_rounds_total") < rounds + 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+        s = parse(scrape_ok(v.http_port, token=admin))
+    assert value(s, "vigil_probe_healthy") == 1
 
 
 def test_a_refused_login_degrades_and_says_why_once(start_vigil, vigil_binary, tmp_path):

@@ -7,6 +7,7 @@
 #include <vigil/config/settings.hpp>
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -40,8 +41,9 @@ struct round_result {
     std::string error;                   ///< empty when both arrived
 };
 
-/// Runs one round now, on the calling thread, within `o.timeout`. `n` makes its payload unique.
-[[nodiscard]] round_result run_round(const options& o, std::uint64_t n);
+/// Runs one round now, on the calling thread, within `o.timeout` (ending within 50 ms once
+/// `stopping` is set). `n` makes its payload unique.
+[[nodiscard]] round_result run_round(const options& o, std::uint64_t n, const std::atomic<bool>& stopping);
 
 /// Latencies of the rounds that got an answer.
 struct latency_histogram {

@@ -106,6 +106,8 @@ private:
     void refuse(connect_code code, error_code reason);
     [[nodiscard]] bool may_publish(std::string_view topic) const override;
     [[nodiscard]] subscribe_grant may_subscribe(std::string_view filter) const override;
+    /// Vigil's own end-to-end probe: its client id and username, from this host.
+    [[nodiscard]] bool is_probe(const accepted_connect& ac);
     /// Why this CONNECT may not have the session it asks for, or "" (see accept).
     [[nodiscard]] std::string session_refusal(const accepted_connect& ac, const auth::permissions* perms);
     void hand_off(unsigned home);

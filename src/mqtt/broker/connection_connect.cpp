@@ -121,8 +121,23 @@ void connection::refuse(connect_code code, error_code reason) {
     close_after_flush(reason);
 }
 
+bool connection::is_probe(const accepted_connect& ac) {
+    const auto& probe = shard_.core().settings.probe;
+    if (probe.interval.count() <= 0 || ac.client_id != probe.client_id || ac.username != probe.username) {
+        return false;
+    }
+    // Vigil connects to itself: from a loopback address, or from the address it connected to.
+    error_code ec;
+    const auto peer = sock_.remote_endpoint(ec).address();
+    const auto local = ec ? asio::ip::address{} : sock_.local_endpoint(ec).address();
+    return !ec && (peer.is_loopback() || peer == local);
+}
+
 std::string connection::session_refusal(const accepted_connect& ac, const auth::permissions* perms) {
     const std::string& id = ac.client_id;
+    if (const auto& probe = shard_.core().settings.probe; probe.interval.count() > 0 && id == probe.client_id && !is_probe(ac)) {
+        return fmt::format("client id '{}' is reserved for Vigil's end-to-end probe (probe.client_id)", id);
+    }
     if (shard_.core().settings.auth.client_id_must_match && id != ac.username) {
         return fmt::format("client id '{}' is not its identity '{}' (client_id_must_match)", id, ac.username);
     }
@@ -200,7 +215,7 @@ void connection::accept(accepted_connect ac) {
     quota_owner_ = quota_owner(username_, id);
     keep_alive_ = std::chrono::seconds{ac.keep_alive};
     phase_ = phase::active;
-    if (const auto& probe = shard_.core().settings.probe; probe.interval.count() > 0 && id == probe.client_id && username_ == probe.username) {
+    if (is_probe(ac)) {
         // Vigil's own end-to-end probe: its traffic is counted apart from the users'.
         --traffic().open;
         transport_ = transport::probe;

@@ -195,3 +195,25 @@ TEST_CASE("config: $SYS interval", "[config]") {
     CHECK(parse_settings("sys_interval = \"off\"\n", "a.toml").sys_interval.count() == 0);
     CHECK_THROWS_WITH(parse_settings("sys_interval = \"0s\"\n", "b.toml"), Contains("b.toml:1") && Contains("off"));
 }
+
+TEST_CASE("config: [probe] keys and bounds", "[config]") {
+    const auto d = default_settings().probe;
+    CHECK(d.interval == std::chrono::seconds{30});
+    CHECK(d.max_latency == std::chrono::seconds{1});
+    CHECK(d.topic == "vigil/probe");
+    const auto p = parse_settings("[probe]\ninterval = \"5s\"\nmax_latency = \"250ms\"\ntopic = \"ops/probe\"\nusername = \"probe\"\n"
+                                  "password = \"pw\"\ntoken = \"t\"\nca = \"ca.crt\"\ncert = \"c.crt\"\nkey = \"c.key\"\n", "a.toml").probe;
+    CHECK(p.interval == std::chrono::seconds{5});
+    CHECK(p.max_latency == std::chrono::milliseconds{250});
+    CHECK(p.topic == "ops/probe");
+    CHECK(p.username == "probe");
+    CHECK(parse_settings("[probe]\ninterval = \"off\"\n", "a.toml").probe.interval.count() == 0);
+    CHECK_THROWS_WITH(parse_settings("[probe]\ninterval = \"10ms\"\n", "b.toml"), Contains("b.toml:2") && Contains("100ms"));
+    CHECK_THROWS_WITH(parse_settings("[probe]\nmax_latency = \"2m\"\n", "b.toml"), Contains("60s"));
+    CHECK_THROWS_WITH(parse_settings("[probe]\ntopic = \"a/+\"\n", "b.toml"), Contains("probe.topic"));
+    CHECK_THROWS_WITH(parse_settings("[probe]\ntopic = \"a/\\\"x\"\n", "b.toml"), Contains("quotes"));
+    CHECK_THROWS_WITH(parse_settings("[probe]\ntopic = \"$SYS/x\"\n", "b.toml"), Contains("probe.topic"));
+    CHECK_THROWS_WITH(parse_settings("[probe]\ncert = \"c.crt\"\n", "b.toml"), Contains("go together"));
+    CHECK_THROWS_WITH(parse_settings("[probe]\nwhat = 1\n", "b.toml"), Contains("what"));
+    CHECK_THROWS_WITH(parse_settings("sys_interval = \"1ms\"\n", "b.toml"), Contains("100ms"));
+}
