@@ -62,6 +62,7 @@ void push_session::deliver(const message_ref& m) {
         return;
     }
     if (checked_filters_ > 0 && !token_->rights.may_read(m->topic())) {
+        hub_.count(router::push_event::denied);
         return;  // a limited subscription: authorization where data leaves
     }
     if (replaying_) {
@@ -69,6 +70,7 @@ void push_session::deliver(const message_ref& m) {
         held_bytes_ += m->payload().size() + m->topic().size() + frame::head_bytes;
         held_.push_back(m);
         if (held_bytes_ > hard_bound) {
+            hub_.count(router::push_event::too_slow);
             VIGIL_LOG_LIMITED(warn, "push: a WebSocket client is {} bytes behind during a replay: closing it (1013)", held_bytes_);
             close(websocket::close_reason(websocket::close_code::try_again_later, "too far behind"));
         }
@@ -79,7 +81,10 @@ void push_session::deliver(const message_ref& m) {
     }
     if (conflating_ && m->published_qos() == qos::at_most_once && hub_.is_state_topic(m->topic())) {
         auto& p = conflated_[std::string{m->topic()}];
-        p.replaced += p.msg ? 1u : 0u;
+        if (p.msg) {
+            ++p.replaced;
+            hub_.count(router::push_event::conflated);
+        }
         p.msg = m;
         return;
     }
@@ -87,6 +92,7 @@ void push_session::deliver(const message_ref& m) {
 }
 
 void push_session::enqueue_message(const message_ref& m, std::uint64_t replaced) {
+    hub_.count(router::push_event::sent);
     frame f;
     f.body = frame_body(m);
     f.seq = ++seq_;
@@ -98,6 +104,7 @@ void push_session::push(frame f) {
     queued_ += f.size();
     queue_.push_back(std::move(f));
     if (queued_ > hard_bound) {
+        hub_.count(router::push_event::too_slow);
         VIGIL_LOG_LIMITED(warn, "push: a WebSocket client is {} bytes behind: closing it (1013)", queued_);
         close(websocket::close_reason(websocket::close_code::try_again_later, "too far behind"));
         return;

@@ -55,9 +55,13 @@ public:
     push_session(stream s, router::hub& hub, asio::thread_pool& queries, std::shared_ptr<const auth::api_token> token, std::shared_ptr<live_connections> live, net::connection_gate::ticket ticket)
         : ws_(std::move(s)), hub_(hub), queries_(queries), token_(std::move(token)), live_(std::move(live)), ticket_(std::move(ticket)) {
         live_->add(shard_, this);
+        hub_.count(router::push_event::opened);
     }
 
-    ~push_session() { live_->remove(shard_, this); }
+    ~push_session() {
+        hub_.count(router::push_event::closed);
+        live_->remove(shard_, this);
+    }
     push_session(const push_session&) = delete;
     push_session& operator=(const push_session&) = delete;
 

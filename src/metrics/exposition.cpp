@@ -86,10 +86,14 @@ void broker_families(families& f, const mqtt::broker_stats& b) {
     f.counter("vigil_packet_timeouts_total", "Connections closed because a packet was not completed within packet_timeout.", num(b.packet_timeouts));
     f.counter("vigil_messages_received_total", "Messages routed: client PUBLISHes (MQTT, /mqtt, /ws) and wills.", num(b.publishes_in));
     f.counter("vigil_messages_delivered_total", "Messages handed to subscribers' sessions.", num(b.deliveries));
-    const char* dropped = "Messages not delivered, by reason: a QoS 0 message to a client too slow to take it (slow_client), a PUBLISH the ACL refused (denied_publish), a message the subscriber may not read (denied_delivery).";
+    const char* dropped = "Messages not delivered, by reason: a QoS 0 message to a client too slow to take it (slow_client), a PUBLISH the ACL refused (denied_publish), a message the subscriber (MQTT or /ws) may not read (denied_delivery), an older state value replaced by a newer one for a slow /ws dashboard (conflated).";
     f.counter("vigil_messages_dropped_total", dropped, num(b.dropped_qos0_backpressure), {{"reason", "slow_client"}});
     f.counter("vigil_messages_dropped_total", dropped, num(b.denied_publishes), {{"reason", "denied_publish"}});
     f.counter("vigil_messages_dropped_total", dropped, num(b.denied_deliveries), {{"reason", "denied_delivery"}});
+    f.counter("vigil_messages_dropped_total", dropped, num(b.ws_conflated), {{"reason", "conflated"}});
+    f.gauge("vigil_ws_connections", "/ws dashboards connected (JSON push protocol).", static_cast<double>(b.ws_open));
+    f.counter("vigil_ws_messages_sent_total", "Live messages queued to /ws dashboards.", num(b.ws_sent));
+    f.counter("vigil_ws_closed_too_slow_total", "/ws dashboards closed with 1013: too far behind (events past the hard bound).", num(b.ws_too_slow));
     f.counter("vigil_publish_throttled_total", "Times a client's reads were paused by max_publish_rate.", num(b.publish_throttled));
     const char* limits = "Requests refused by a limit: a subscription over max_subscriptions, a persistent session over max_sessions_per_identity, a retained message over its quota or with the disk low.";
     f.counter("vigil_limit_refusals_total", limits, num(b.subscriptions_refused), {{"limit", "max_subscriptions"}});

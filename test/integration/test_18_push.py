@@ -9,6 +9,7 @@ import socket
 import websockets
 
 from clients import Paho
+from prom import parse, scrape_ok, value
 
 
 def ws_url(v):
@@ -187,8 +188,11 @@ def test_slow_client_gets_newest_state_values_not_a_backlog(broker):
             assert frames + conflated == count  # every value either sent or counted as replaced
             assert seqs == list(range(1, len(seqs) + 1))  # no gap in what was sent
             assert frames < count
-    asyncio.run(run())
+            return conflated
+    conflated = asyncio.run(run())
     assert broker.alive()
+    # /metrics counts each replaced value once, exactly as the frames told the client.
+    assert value(parse(scrape_ok(broker.http_port)), "vigil_messages_dropped_total", reason="conflated") == conflated
 
 
 def test_event_backlog_past_the_hard_bound_closes_with_1013(broker):
@@ -205,6 +209,7 @@ def test_event_backlog_past_the_hard_bound_closes_with_1013(broker):
                 assert e.rcvd is not None and e.rcvd.code == 1013
     asyncio.run(run())
     assert broker.alive()
+    assert value(parse(scrape_ok(broker.http_port)), "vigil_ws_closed_too_slow_total") == 1
 
 
 def test_websocket_churn_returns_memory(broker):

@@ -1,6 +1,7 @@
 """GET /metrics: Prometheus' text format (checked by Debian's promtool), counters that follow what
 clients do, behind an API token when tokens are configured, the expiry of every served TLS
 file, the archive's progress, and Debian's prometheus scraping a running Vigil."""
+import asyncio
 import datetime
 import http.client
 import json
@@ -11,44 +12,16 @@ import subprocess
 import time
 
 import pytest
+import websockets
 from cryptography import x509
 
 import mqtt_raw as raw
 from clients import MosquittoSub, Paho
 from pki import make_crl, make_pki
+from prom import parse, scrape, scrape_ok, value
 from test_19_tokens import issue
+from test_18_push import next_op, request
 from test_20_mqtt_ws import WsRaw
-
-LINE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
-LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
-
-
-def scrape(port, token=None, ctx=None):
-    """(status, content type, body text) of GET /metrics."""
-    c = (http.client.HTTPSConnection("localhost", port, timeout=10, context=ctx) if ctx
-         else http.client.HTTPConnection("127.0.0.1", port, timeout=10))
-    c.request("GET", "/metrics", headers={"Authorization": f"Bearer {token}"} if token else {})
-    r = c.getresponse()
-    body = r.read().decode()
-    c.close()
-    return r.status, r.getheader("Content-Type"), body
-
-
-def parse(text):
-    """{(name, frozenset of (label, value)): value} of every sample."""
-    samples = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        m = LINE.match(line)
-        assert m, f"not a sample line: {line!r}"
-        samples[(m.group(1), frozenset(LABEL.findall(m.group(2) or "")))] = float(m.group(3))
-    return samples
-
-
-def value(samples, name, **labels):
-    return samples[(name, frozenset(labels.items()))]
-
 
 def promtool_accepts(text):
     r = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True, timeout=30)
@@ -56,13 +29,6 @@ def promtool_accepts(text):
     # promtool prints lint findings (names, units, counters without _total) and still exits 0
     # for some of them: there must be none.
     assert r.stdout.strip() == "" and r.stderr.strip() == "", r.stdout + r.stderr
-
-
-def scrape_ok(port, token=None, ctx=None):
-    status, ctype, text = scrape(port, token, ctx)
-    assert status == 200, text
-    assert ctype.startswith("text/plain; version=0.0.4")
-    return text
 
 
 def test_counters_follow_traffic_and_promtool_accepts_the_format(start_vigil):
@@ -167,6 +133,27 @@ def test_traffic_by_transport_and_qos_and_disconnects_by_reason(start_vigil):
     assert grew(s, "vigil_mqtt_messages_received_total", transport="mqtt", qos="0") == 1  # unchanged
     ws.close()
     again.stop()
+
+
+def test_dashboards_are_counted(start_vigil):
+    v = start_vigil(2)
+
+    async def run():
+        async with websockets.connect(f"ws://127.0.0.1:{v.http_port}/ws") as ws:
+            await request(ws, op="subscribe", id="s", filters=["devices/+/status"])
+            await next_op(ws, "snapshot")
+            assert value(parse(scrape_ok(v.http_port)), "vigil_ws_connections") == 1
+            pub = Paho(v.port, "ws-metrics-pub")
+            for i in range(5):
+                pub.publish(f"devices/car-{i}/status", "online", 1)
+            pub.stop()
+            for _ in range(5):
+                await next_op(ws, "message")
+        s = parse(scrape_ok(v.http_port))
+        assert value(s, "vigil_ws_messages_sent_total") == 5
+        assert value(s, "vigil_ws_closed_too_slow_total") == 0
+    asyncio.run(run())
+    until_metrics(v.http_port, lambda s: value(s, "vigil_ws_connections") == 0, "the dashboard's close counted")
 
 
 def test_metrics_need_a_token_when_tokens_are_configured(start_vigil, vigil_binary, tmp_path):

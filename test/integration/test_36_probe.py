@@ -10,7 +10,7 @@ import mqtt_raw as raw
 from pki import make_pki
 from test_07_auth import make_users
 from test_19_tokens import issue
-from test_34_metrics import parse, scrape_ok, value
+from prom import parse, scrape_ok, value
 
 FAST = 'probe.interval = "100ms"\n'
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 
 from pki import make_pki
-from test_34_metrics import scrape_ok
+from prom import scrape_ok
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "conf/prometheus/alerts.yml"

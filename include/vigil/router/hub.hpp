@@ -40,6 +40,11 @@ struct replay {
     bool complete = false;
 };
 
+/// What the push gateway did, for the metrics: a dashboard connection opened or closed, a live
+/// message queued to one, an older state value replaced by a newer one for a slow one
+/// (conflated), a message withheld from one that may not read it, one closed with 1013.
+enum class push_event : std::uint8_t { opened, closed, sent, conflated, denied, too_slow };
+
 /// The broker's side. Every call must be made on a shard thread, for a sink living there
 /// (history_since excepted).
 class hub {
@@ -55,6 +60,8 @@ public:
     /// retains counts against `publisher`'s quota; `done(true)` runs on this shard once it is as safe as an MQTT PUBACK says
     /// (committed to the store in durable mode), `done(false)` if the store failed to commit it.
     virtual void publish(const message_ref& m, const std::string& publisher, std::function<void(bool)> done) = 0;
+    /// Counts `e` on the calling shard.
+    virtual void count(push_event e) = 0;
     /// True for topics of `state.topics` (telemetry that may be conflated for slow clients).
     [[nodiscard]] virtual bool is_state_topic(std::string_view topic) const = 0;
     /// Runs `done` on the calling shard once every shard has done what was queued on it

@@ -67,6 +67,18 @@ public:
         here().after_commit(std::move(done));
     }
 
+    void count(router::push_event e) override {
+        auto& c = here().counters();
+        switch (e) {
+            case router::push_event::opened: ++c.ws_open; break;
+            case router::push_event::closed: --c.ws_open; break;
+            case router::push_event::sent: ++c.ws_sent; break;
+            case router::push_event::conflated: ++c.ws_conflated; break;
+            case router::push_event::denied: ++c.denied_deliveries; break;
+            case router::push_event::too_slow: ++c.ws_too_slow; break;
+        }
+    }
+
     bool is_state_topic(std::string_view topic) const override {
         return std::any_of(core_.settings.state.topics.begin(), core_.settings.state.topics.end(),
                            [topic](const std::string& f) { return topic::matches(f, topic); });
@@ -402,6 +414,10 @@ broker_stats broker::stats() const {
         total.publish_throttled += c.publish_throttled;
         total.persistent_sessions += c.persistent_sessions;
         total.sessions_expired += c.sessions_expired;
+        total.ws_open += c.ws_open;
+        total.ws_sent += c.ws_sent;
+        total.ws_conflated += c.ws_conflated;
+        total.ws_too_slow += c.ws_too_slow;
     }
     total.open_connections = impl_->core.gate->open();
     if (impl_->core.authn) {

@@ -96,6 +96,12 @@ struct broker_stats {
     /// The store (group commit): writes, batches from shards, failures, commit time.
     store::store_stats store;
     bool store_healthy = true;
+    /// The push gateway (/ws dashboards): open now, live messages queued, state values
+    /// replaced for slow dashboards (conflated), dashboards closed with 1013 (too far behind).
+    std::int64_t ws_open = 0;
+    std::uint64_t ws_sent = 0;
+    std::uint64_t ws_conflated = 0;
+    std::uint64_t ws_too_slow = 0;
     std::array<transport_stats, transport_names.size()> by_transport{};
     std::array<std::uint64_t, disconnect_reason_names.size()> disconnects{};
     /// Shards that did not answer within the time stats() waits (their counters are missing).
