@@ -77,6 +77,19 @@ struct context {
         }
         return d;
     }
+
+    /// How often something periodic runs: a duration from 100ms to 24h, or "off" (0).
+    std::chrono::milliseconds interval_or_off(const toml::node& n, std::string_view key) const {
+        const auto* off = n.as_string();
+        if (off != nullptr && off->get() == "off") {
+            return std::chrono::milliseconds{0};
+        }
+        const auto d = duration(n, fmt::format("{} (or \"off\")", key));
+        if (d < std::chrono::milliseconds{100} || d > std::chrono::hours{24}) {
+            fail(n, fmt::format("'{}' must be between 100ms and 24h, or \"off\"", key));
+        }
+        return d;
+    }
 };
 
 

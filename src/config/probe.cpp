@@ -8,11 +8,7 @@ namespace vigil::config {
 void parse_probe(const context& cx, const toml::table& t, probe_settings& p) {
     cx.only(t, {"interval", "max_latency", "topic", "client_id", "username", "password", "token", "ca", "cert", "key"}, "probe.");
     if (const auto* v = t.get("interval")) {
-        const auto* s = v->as_string();
-        p.interval = s != nullptr && s->get() == "off" ? std::chrono::milliseconds{0} : cx.duration(*v, "probe.interval (or \"off\")");
-        if (p.interval.count() != 0 && (p.interval < std::chrono::milliseconds{100} || p.interval > std::chrono::hours{24})) {
-            cx.fail(*v, "'probe.interval' must be between 100ms and 24h, or \"off\"");
-        }
+        p.interval = cx.interval_or_off(*v, "probe.interval");
     }
     if (const auto* v = t.get("max_latency")) {
         p.max_latency = cx.duration(*v, "probe.max_latency");

@@ -179,11 +179,7 @@ settings parse_settings(std::string_view toml_text, std::string_view source) {
         s.stats_interval = cx.duration(*v, "stats_interval");
     }
     if (const auto* v = root.get("sys_interval")) {
-        const auto* off = v->as_string();
-        s.sys_interval = off != nullptr && off->get() == "off" ? std::chrono::milliseconds{0} : cx.duration(*v, "sys_interval (or \"off\")");
-        if (s.sys_interval.count() != 0 && (s.sys_interval < std::chrono::milliseconds{100} || s.sys_interval > std::chrono::hours{24})) {
-            cx.fail(*v, "'sys_interval' must be between 100ms and 24h, or \"off\"");
-        }
+        s.sys_interval = cx.interval_or_off(*v, "sys_interval");
     }
     if (const auto* v = root.get("workers")) {
         s.workers = cx.integer<unsigned>(*v, "workers", 0, 64);
