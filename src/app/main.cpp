@@ -23,6 +23,8 @@
 #include <cstdio>
 #include <exception>
 #include <filesystem>
+#include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -66,6 +68,23 @@ void raise_fd_limit() {
     vigil::log::info("open-file limit: {}", lim.rlim_cur);
 }
 
+/// The probe's history path: its message read back from the archive as GET /api/v1/history
+/// would read it (the archive keeps the probe's topic whenever both are on).
+std::optional<vigil::probe::history_check> probe_history(const vigil::mqtt::broker& b, const vigil::config::settings& s) {
+    if (s.archive.topics.empty()) {
+        return std::nullopt;
+    }
+    vigil::probe::history_check h;
+    h.timeout = s.archive.flush_interval + std::chrono::seconds{10};
+    h.archived = [&b, topic = s.probe.topic](const std::string& payload) {
+        const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+        const vigil::archive::query q{topic, now - 60'000, now + 1'000, 16, true, std::nullopt};
+        const auto page = b.history(q, [](std::string_view) { return true; });
+        return page && std::any_of(page->records.begin(), page->records.end(), [&payload](const vigil::archive::record& r) { return r.payload == payload; });
+    };
+    return h;
+}
+
 /// One line with every counter, so a limit or a failure is never silent.
 void log_stats(const vigil::mqtt::broker_stats& st) {
     vigil::log::info(
@@ -90,7 +109,7 @@ void log_stats(const vigil::mqtt::broker_stats& st) {
         st.denied_publishes,
         st.denied_deliveries,
         st.publish_throttled,
-        st.persistent_sessions,
+        st.sessions.persistent_online + st.sessions.persistent_offline,
         st.sessions_expired,
         st.retained,
         st.last_values,
@@ -100,7 +119,7 @@ void log_stats(const vigil::mqtt::broker_stats& st) {
         st.store.batches,
         st.store.ops,
         st.store.failures,
-        st.store.commits == 0 ? 0 : st.store.commit_us_total / st.store.commits,
+        st.store.commits == 0 ? 0 : static_cast<std::uint64_t>(st.store.commit_seconds.sum() * 1e6) / st.store.commits,
         st.store.commit_us_max,
         st.store.backlog_bytes
     );
@@ -176,7 +195,7 @@ int run(const vigil::config::settings& s) {
             const auto& h = web.listeners().front();
             ws = vigil::probe::reach(h.address, h.port, h.tls);
         }
-        probe->start(vigil::probe::reach(m.address, m.port, m.tls), ws);
+        probe->start(vigil::probe::reach(m.address, m.port, m.tls), ws, probe_history(b, s));
         vigil::log::info("probe: every {} ms, MQTT {}:{}{}", s.probe.interval.count(), m.address, m.port,
                          ws ? fmt::format(", /ws {}:{}", ws->host, ws->port) : std::string{});
     }

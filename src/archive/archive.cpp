@@ -146,8 +146,14 @@ public:
     }
 
     archive_stats stats() const override {
+        std::size_t days = 0;
+        {
+            const std::lock_guard lock{parts_mu_};
+            days = partitions_.size();
+        }
         const std::lock_guard lock{mu_};
         archive_stats s = stats_;
+        s.partitions = days;
         s.appended = appended_;
         s.dropped += dropped_;
         s.pending_bytes = pending_bytes_;

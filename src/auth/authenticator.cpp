@@ -79,7 +79,7 @@ bool authenticator::verify_async(check_request r, std::function<void(bool)> done
         if (q.empty() && in_flight_.count(r.address) == 0) {
             turn_.push_back(r.address);  // its turn (a check in flight hands it on when done)
         }
-        q.push_back({std::move(r.user), std::move(r.password), d});
+        q.push_back({std::move(r.user), std::move(r.password), d, std::chrono::steady_clock::now()});
         ++counters_.queued;
         waiting_[std::move(d)].push_back({std::move(r.owner), std::move(done)});
     }
@@ -143,6 +143,9 @@ void authenticator::run() {
         {
             const std::lock_guard lock{mu_};
             ++(anyone ? counters_.hashed : counters_.dropped);
+            if (anyone) {
+                counters_.seconds.add(std::chrono::duration<double>(std::chrono::steady_clock::now() - j.queued_at).count());
+            }
             if (ok && users_ == users) {  // not reloaded meanwhile
                 if (cache_.size() >= max_cache_entries) {
                     cache_.clear();

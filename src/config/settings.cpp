@@ -113,10 +113,24 @@ unsigned settings::resolved_workers() const noexcept {
     return n == 0 ? 1 : std::min(n, 64u);
 }
 
+namespace {
+
+/// The probe's messages (one a round) are archived too: it times publish -> history.
+void archive_probe_topic(settings& s) {
+    const auto& kept = s.archive.topics;
+    if (!kept.empty() && s.probe.interval.count() > 0 &&
+        std::none_of(kept.begin(), kept.end(), [&s](const std::string& f) { return topic::matches(f, s.probe.topic); })) {
+        s.archive.topics.push_back(s.probe.topic);
+    }
+}
+
+}  // namespace
+
 settings default_settings() {
     settings s;
     s.listeners.push_back({});
     s.http_listeners.push_back({});
+    archive_probe_topic(s);
     return s;
 }
 
@@ -175,6 +189,7 @@ settings parse_settings(std::string_view toml_text, std::string_view source) {
         }
         parse_archive(cx, *t, s.archive);
     }
+    archive_probe_topic(s);
     if (const auto* v = root.get("stats_interval")) {
         s.stats_interval = cx.duration(*v, "stats_interval");
     }

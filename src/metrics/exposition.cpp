@@ -37,20 +37,19 @@ public:
         m.gauge.value = value;
         add(std::move(name), std::move(help), MetricType::Gauge, std::move(m));
     }
-    /// `counts[i]` counts the samples in (bounds[i-1], bounds[i]]; the one past the bounds the rest.
-    template <std::size_t N>
-    void histogram(std::string name, std::string help, const std::array<double, N>& bounds, const std::array<std::uint64_t, N + 1>& counts, double sum, labels l = {}) {
+    template <const auto& Bounds>
+    void histogram(std::string name, std::string help, const vigil::histogram<Bounds>& h, labels l = {}) {
         ClientMetric m;
         m.label = std::move(l);
         std::uint64_t cumulative = 0;
-        for (std::size_t i = 0; i < N; ++i) {
-            cumulative += counts[i];
-            m.histogram.bucket.push_back({cumulative, bounds[i]});
+        for (std::size_t i = 0; i < Bounds.size(); ++i) {
+            cumulative += h.counts()[i];
+            m.histogram.bucket.push_back({cumulative, Bounds[i]});
         }
-        cumulative += counts[N];
+        cumulative += h.counts().back();
         m.histogram.bucket.push_back({cumulative, std::numeric_limits<double>::infinity()});
         m.histogram.sample_count = cumulative;
-        m.histogram.sample_sum = sum;
+        m.histogram.sample_sum = h.sum();
         add(std::move(name), std::move(help), MetricType::Histogram, std::move(m));
     }
 
@@ -99,24 +98,27 @@ void broker_families(families& f, const mqtt::broker_stats& b) {
     f.counter("vigil_limit_refusals_total", limits, num(b.subscriptions_refused), {{"limit", "max_subscriptions"}});
     f.counter("vigil_limit_refusals_total", limits, num(b.sessions_refused), {{"limit", "max_sessions_per_identity"}});
     f.counter("vigil_limit_refusals_total", limits, num(b.retained_refused), {{"limit", "retained"}});
-    f.gauge("vigil_sessions_persistent", "Persistent sessions held (online and offline).", num(b.persistent_sessions));
+    const char* persistent = "Persistent sessions (clean session 0) held: with a connection (online) or waiting for their client (offline).";
+    f.gauge("vigil_sessions_persistent", persistent, num(b.sessions.persistent_online), {{"state", "online"}});
+    f.gauge("vigil_sessions_persistent", persistent, num(b.sessions.persistent_offline), {{"state", "offline"}});
+    f.gauge("vigil_subscriptions", "Subscriptions of every session (MQTT and /ws).", num(b.sessions.subscriptions));
+    f.gauge("vigil_messages_queued", "QoS 1 and 2 messages waiting in sessions: behind the in-flight window or for an offline client.", num(b.sessions.queued));
+    f.gauge("vigil_messages_queued_bytes", "Payload bytes of the queued messages.", num(b.sessions.queued_bytes));
+    f.gauge("vigil_messages_inflight", "QoS 1 and 2 messages sent and not yet acknowledged.", num(b.sessions.inflight));
     f.counter("vigil_sessions_expired_total", "Persistent sessions discarded by session_expiry.", num(b.sessions_expired));
-    f.gauge("vigil_retained_messages", "Retained messages held.", num(b.retained));
+    f.gauge("vigil_retained_messages", "Retained messages held ($SYS included).", num(b.retained));
+    f.gauge("vigil_retained_bytes", "Topic and payload bytes of the retained messages.", num(b.retained_bytes));
     f.gauge("vigil_last_values", "Topics in the last-value cache.", num(b.last_values));
+    f.gauge("vigil_last_value_bytes", "Topic and payload bytes of the last-value cache.", num(b.last_value_bytes));
     const char* checks = "Password checks: hashed, or dropped because the client had gone.";
     f.counter("vigil_password_checks_total", checks, num(b.auth_hashed), {{"result", "hashed"}});
     f.counter("vigil_password_checks_total", checks, num(b.auth_dropped), {{"result", "dropped"}});
     f.gauge("vigil_password_checks_queued", "Password checks waiting for the hashing thread.", num(b.auth_queued));
+    f.histogram("vigil_password_check_duration_seconds", "Time of a hashed password check, from its queueing to its verdict (what a logging-in client waits).", b.auth_seconds);
+    const char* tls = "TLS handshakes on the MQTT listeners (probe included), by result: ok, or failed (a refused certificate, a protocol error, a client that gave up).";
+    f.counter("vigil_mqtt_tls_handshakes_total", tls, num(b.tls_handshakes), {{"result", "ok"}});
+    f.counter("vigil_mqtt_tls_handshakes_total", tls, num(b.tls_failures), {{"result", "failed"}});
     f.gauge("vigil_shards_unresponsive", "Shards that did not answer this scrape within 2 s (their counters are missing from it).", num(b.shards_unresponsive));
-}
-
-template <std::size_t N>
-std::array<double, N> seconds(const std::array<std::uint64_t, N>& us) {
-    std::array<double, N> out{};
-    for (std::size_t i = 0; i < N; ++i) {
-        out[i] = num(us[i]) / 1e6;
-    }
-    return out;
 }
 
 void transport_families(families& f, const mqtt::broker_stats& b) {
@@ -153,11 +155,13 @@ void transport_families(families& f, const mqtt::broker_stats& b) {
 void shard_families(families& f, const mqtt::broker_stats& b) {
     for (std::size_t i = 0; i < b.loops.size(); ++i) {
         const auto& l = b.loops[i];
-        f.histogram("vigil_shard_loop_lag_seconds", "How late a shard's 250 ms timer ran: what a message waits behind the shard's other work.",
-                    seconds(mqtt::shard_loop_stats::lag_bucket_us), l.lag_buckets, num(l.lag_us_total) / 1e6, {{"shard", std::to_string(i)}});
+        f.histogram("vigil_shard_loop_lag_seconds", "How late a shard's 250 ms timer ran: what a message waits behind the shard's other work.", l.lag_seconds, {{"shard", std::to_string(i)}});
     }
     for (std::size_t i = 0; i < b.loops.size(); ++i) {
         f.counter("vigil_shard_cpu_seconds_total", "CPU time of a shard's thread (its rate is the shard's busy share).", b.loops[i].cpu_seconds, {{"shard", std::to_string(i)}});
+    }
+    for (std::size_t i = 0; i < b.loops.size(); ++i) {
+        f.gauge("vigil_shard_remote_queued_messages", "Messages other shards handed to a shard for its subscribers, not yet delivered (the cross-shard queue).", num(b.loops[i].remote_queued), {{"shard", std::to_string(i)}});
     }
 }
 
@@ -169,8 +173,11 @@ void store_families(families& f, const mqtt::broker_stats& b) {
     f.counter("vigil_store_batches_total", "Batches the shards submitted.", num(s.batches));
     f.counter("vigil_store_writes_total", "Puts and deletes committed.", num(s.ops));
     f.counter("vigil_store_failures_total", "Group commits that failed.", num(s.failures));
-    f.histogram("vigil_store_commit_duration_seconds", "Time of a group commit, fsync included.", seconds(store::store_stats::commit_bucket_us), s.commit_buckets, num(s.commit_us_total) / 1e6);
+    f.histogram("vigil_store_commit_duration_seconds", "Time of a group commit, fsync included.", s.commit_seconds);
+    f.histogram("vigil_store_fsync_duration_seconds", "Time of the fsync of a group commit (durable mode).", s.fsync_seconds);
+    f.histogram("vigil_store_commit_writes", "Puts and deletes per group commit.", s.commit_writes);
     f.gauge("vigil_store_backlog_bytes", "Bytes submitted to the store and not yet committed.", num(s.backlog_bytes));
+    f.gauge("vigil_store_size_bytes", "Bytes of the store's table files and memtables.", num(s.size_bytes));
 }
 
 void archive_families(families& f, const mqtt::broker_stats& b) {
@@ -185,6 +192,7 @@ void archive_families(families& f, const mqtt::broker_stats& b) {
     f.counter("vigil_archive_flushes_total", "Batches the compactor wrote.", num(a.flushes));
     f.gauge("vigil_archive_pending_bytes", "Bytes waiting for the compactor.", num(a.pending_bytes));
     f.gauge("vigil_archive_lag_seconds", "Longest time from a record's receipt to its write, in the last flush.", static_cast<double>(a.lag_ms_max) / 1e3);
+    f.gauge("vigil_archive_partitions", "Days the archive holds (one partition each).", num(a.partitions));
     f.counter("vigil_archive_partitions_dropped_total", "Days dropped by retention or the size cap.", num(a.partitions_dropped));
     f.gauge("vigil_archive_size_bytes", "Bytes of the archive's files on disk.", num(a.bytes_on_disk));
 }
@@ -200,10 +208,13 @@ void probe_families(families& f, const std::optional<probe::stats>& p) {
         f.gauge("vigil_probe_healthy", "1 when the last probe round arrived within probe.max_latency, else 0.", p->now == probe::state::ok ? 1 : 0);
         f.gauge("vigil_probe_last_round_timestamp_seconds", "When the last probe round ended.", p->last_time);
     }
-    const char* help = "Probe latency: publish (QoS 1) to arrival at an MQTT subscriber (path=mqtt) and at a /ws dashboard (path=ws).";
-    f.histogram("vigil_probe_latency_seconds", help, probe::latency_histogram::bounds, p->mqtt.counts, p->mqtt.sum, {{"path", "mqtt"}});
+    const char* help = "Probe latency: publish (QoS 1) to arrival at an MQTT subscriber (path=mqtt), at a /ws dashboard (path=ws), and to readable in the history archive (path=history).";
+    f.histogram("vigil_probe_latency_seconds", help, p->mqtt, {{"path", "mqtt"}});
     if (p->ws_on) {
-        f.histogram("vigil_probe_latency_seconds", help, probe::latency_histogram::bounds, p->ws.counts, p->ws.sum, {{"path", "ws"}});
+        f.histogram("vigil_probe_latency_seconds", help, p->ws, {{"path", "ws"}});
+    }
+    if (p->history_on) {
+        f.histogram("vigil_probe_latency_seconds", help, p->history, {{"path", "history"}});
     }
     const char* last = "The last probe round's latency, per path (absent when it did not arrive).";
     if (p->last.mqtt_seconds) {
@@ -211,6 +222,9 @@ void probe_families(families& f, const std::optional<probe::stats>& p) {
     }
     if (p->last.ws_seconds) {
         f.gauge("vigil_probe_last_latency_seconds", last, *p->last.ws_seconds, {{"path", "ws"}});
+    }
+    if (p->last.history_seconds) {
+        f.gauge("vigil_probe_last_latency_seconds", last, *p->last.history_seconds, {{"path", "history"}});
     }
 }
 

@@ -14,12 +14,6 @@
 
 namespace vigil::probe {
 
-void latency_histogram::add(double seconds) {
-    const auto at = std::lower_bound(bounds.begin(), bounds.end(), seconds) - bounds.begin();
-    ++counts[static_cast<std::size_t>(at)];
-    sum += seconds;
-}
-
 struct prober::impl {
     options o;
     mutable std::mutex mu;
@@ -45,13 +39,16 @@ struct prober::impl {
             if (r.ws_seconds) {
                 st.ws.add(*r.ws_seconds);
             }
+            if (r.history_seconds) {
+                st.history.add(*r.history_seconds);
+            }
             st.last = r;
             st.last_time = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
             before = std::exchange(st.now, verdict);
         }
         const auto ms = [](const std::optional<double>& s) { return s ? fmt::format("{:.1f} ms", *s * 1e3) : std::string{"-"}; };
         if (verdict == state::ok && before != state::ok) {
-            log::info("probe: ok (publish -> MQTT {}, -> /ws {})", ms(r.mqtt_seconds), ms(r.ws_seconds));
+            log::info("probe: ok (publish -> MQTT {}, -> /ws {}, -> history {})", ms(r.mqtt_seconds), ms(r.ws_seconds), ms(r.history_seconds));
         } else if (verdict == state::degraded && before != state::degraded) {
             log::warn("probe: degraded: {}", failed ? r.error : fmt::format("slower than max_latency {} ms (publish -> MQTT {}, -> /ws {})", o.settings.max_latency.count(), ms(r.mqtt_seconds), ms(r.ws_seconds)));
         }
@@ -82,12 +79,14 @@ prober::prober(config::probe_settings s) : impl_(std::make_unique<impl>()) {
     impl_->o.timeout = std::max(std::chrono::milliseconds{5000}, impl_->o.settings.max_latency * 2);
 }
 
-void prober::start(endpoint mqtt, std::optional<endpoint> ws) {
+void prober::start(endpoint mqtt, std::optional<endpoint> ws, std::optional<history_check> history) {
     impl_->o.mqtt = std::move(mqtt);
     impl_->o.ws = std::move(ws);
+    impl_->o.history = std::move(history);
     {
         const std::lock_guard lock{impl_->mu};
         impl_->st.ws_on = impl_->o.ws.has_value();
+        impl_->st.history_on = impl_->o.history.has_value();
     }
     impl_->thread = std::thread([i = impl_.get()] { i->run(); });
 }

@@ -26,6 +26,7 @@
 #include <atomic>
 #include <chrono>
 #include <random>
+#include <thread>
 #include <stdexcept>
 #include <string_view>
 #include <vector>
@@ -277,6 +278,21 @@ std::string describe(const std::exception_ptr& e) {
     }
 }
 
+/// Asks every 10 ms whether the message is readable from the archive: the time from its
+/// publish, or nullopt when the timeout or a stop came first.
+std::optional<double> until_archived(const history_check& h, const std::string& payload, clock::time_point published, const std::atomic<bool>& stopping) {
+    while (!stopping.load(std::memory_order_relaxed)) {
+        if (h.archived(payload)) {
+            return since(published);
+        }
+        if (clock::now() - published >= h.timeout) {
+            return std::nullopt;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds{10});
+    }
+    return std::nullopt;
+}
+
 }  // namespace
 
 round_result run_round(const options& o, std::uint64_t n, const std::atomic<bool>& stopping) {
@@ -349,6 +365,13 @@ round_result run_round(const options& o, std::uint64_t n, const std::atomic<bool
     out.error = mqtt_error.empty() ? ws_error : ws_error.empty() ? mqtt_error : mqtt_error + "; " + ws_error;
     if (out.error.empty() && (!out.mqtt_seconds || (o.ws && !out.ws_seconds))) {
         out.error = "the probe message did not arrive";
+    }
+    if (o.history && out.mqtt_seconds) {
+        out.history_seconds = until_archived(*o.history, st.nonce, st.published, stopping);
+        if (!out.history_seconds && !stopping.load(std::memory_order_relaxed)) {
+            const std::string e = fmt::format("history: not readable {} ms after its publish", o.history->timeout.count());
+            out.error = out.error.empty() ? e : out.error + "; " + e;
+        }
     }
     return out;
 }

@@ -7,6 +7,10 @@
 
 namespace vigil::router {
 
+namespace {
+std::size_t footprint(const message& m) noexcept { return m.topic().size() + m.payload().size(); }
+}  // namespace
+
 retained_store::partition& retained_store::part_for(std::string_view topic) const noexcept {
     return parts_[std::hash<std::string_view>{}(topic) % partitions];
 }
@@ -19,13 +23,16 @@ bool retained_store::update(const message_ref& m) {
         if (it == p.by_topic.end()) {
             return false;
         }
+        p.bytes -= footprint(*it->second.msg);
         p.by_topic.erase(it);
         return true;  // a cleared topic has no mark to hold: whoever takes it sees the clear
     }
+    p.bytes += footprint(*m);
     if (it == p.by_topic.end()) {
         p.by_topic.emplace(std::string{m->topic()}, partition::entry{m, true});
         return true;
     }
+    p.bytes -= footprint(*it->second.msg);
     it->second.msg = m;
     return !std::exchange(it->second.changed, true);
 }
@@ -33,7 +40,12 @@ bool retained_store::update(const message_ref& m) {
 void retained_store::restore(const message_ref& m) {
     partition& p = part_for(m->topic());
     const std::lock_guard lock{p.mu};
-    p.by_topic.insert_or_assign(std::string{m->topic()}, partition::entry{m, false});
+    const auto [it, added] = p.by_topic.try_emplace(std::string{m->topic()}, partition::entry{m, false});
+    if (!added) {
+        p.bytes -= footprint(*it->second.msg);
+        it->second = partition::entry{m, false};
+    }
+    p.bytes += footprint(*m);
 }
 
 std::optional<message_ref> retained_store::take_changed(std::string_view topic) {
@@ -80,13 +92,14 @@ std::vector<message_ref> retained_store::match(std::string_view filter) const {
     return out;
 }
 
-std::size_t retained_store::size() const {
-    std::size_t n = 0;
+retained_store::totals retained_store::usage() const {
+    totals u;
     for (const partition& p : parts_) {
         const std::lock_guard lock{p.mu};
-        n += p.by_topic.size();
+        u.count += p.by_topic.size();
+        u.bytes += p.bytes;
     }
-    return n;
+    return u;
 }
 
 }  // namespace vigil::router

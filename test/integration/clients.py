@@ -9,7 +9,8 @@ import paho.mqtt.client as paho
 class Paho:
     """A paho-mqtt client whose received messages land in a queue."""
 
-    def __init__(self, port, client_id="", clean_session=True, will=None, keepalive=60, protocol=paho.MQTTv311):
+    def __init__(self, port, client_id="", clean_session=True, will=None, keepalive=60, protocol=paho.MQTTv311,
+                 username=None, password=None):
         self.messages = queue.Queue()
         self.connected = threading.Event()
         self.disconnected = threading.Event()
@@ -18,6 +19,8 @@ class Paho:
         self.connack = None
         self.client = paho.Client(client_id=client_id, clean_session=clean_session,
                                   protocol=protocol)
+        if username is not None:
+            self.client.username_pw_set(username, password)
         if will:
             topic, payload, qos, retain = will
             self.client.will_set(topic, payload, qos, retain)

@@ -19,6 +19,7 @@ import mqtt_raw as raw
 from clients import MosquittoSub, Paho
 from pki import make_crl, make_pki
 from prom import parse, scrape, scrape_ok, value
+from test_07_auth import make_users
 from test_19_tokens import issue
 from test_18_push import next_op, request
 from test_20_mqtt_ws import WsRaw
@@ -201,6 +202,19 @@ def test_every_served_tls_file_reports_when_it_expires(start_vigil, tmp_path):
     assert value(after, "vigil_mqtt_messages_received_total", transport="mqtt-tls", qos="1") == 1
     assert value(after, "vigil_mqtt_messages_received_total", transport="mqtt", qos="1") == 0
     assert value(after, "vigil_mqtt_received_bytes_total", transport="mqtt-tls") > 0
+    assert value(after, "vigil_mqtt_tls_handshakes_total", result="ok") == 1
+    assert value(after, "vigil_mqtt_tls_handshakes_total", result="failed") == 0
+    # Plain text to the TLS port is a failed handshake.
+    with socket.create_connection(("127.0.0.1", v.tls_port), timeout=10) as plain:
+        plain.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        assert plain.recv(100) is not None  # the alert, then the close
+    deadline = time.monotonic() + 10
+    while value(after, "vigil_mqtt_tls_handshakes_total", result="failed") == 0:
+        assert time.monotonic() < deadline, "no failed handshake counted within 10 s"
+        time.sleep(0.05)
+        after = parse(scrape_ok(v.http_port, ctx=ctx))
+    assert value(after, "vigil_mqtt_tls_handshakes_total", result="failed") == 1
+    assert value(after, "vigil_mqtt_tls_handshakes_total", result="ok") == 1
 
 
 def test_archive_progress_is_counted(start_vigil):
@@ -221,6 +235,61 @@ def test_archive_progress_is_counted(start_vigil):
     assert written == 10
     assert value(after, "vigil_archive_records_dropped_total") == 0
     assert value(after, "vigil_archive_size_bytes") > 0
+    assert value(after, "vigil_archive_partitions") >= 1  # today (and yesterday, past midnight UTC)
+
+
+def test_sessions_queues_caches_and_the_store_are_gauged(start_vigil, vigil_binary, tmp_path):
+    pw = tmp_path / "passwd"
+    make_users(vigil_binary, pw, {"car7": "car7-pass"})
+    v = start_vigil(2, f'[auth]\npassword_file = "{pw}"\n')
+    before = parse(scrape_ok(v.http_port))
+    assert value(before, "vigil_sessions_persistent", state="online") == 0
+    assert value(before, "vigil_store_size_bytes") >= 0
+
+    # A persistent subscriber with 3 subscriptions goes offline; 4 QoS 1 messages queue for it.
+    car7 = {"username": "car7", "password": "car7-pass"}
+    sleeper = Paho(v.port, "sleeper", clean_session=False, **car7)
+    for f in ("fleet/a", "fleet/b", "fleet/#"):
+        sleeper.subscribe(f, 1)
+    s = until_metrics(v.http_port, lambda s: value(s, "vigil_subscriptions") == 3, "3 subscriptions")
+    assert value(s, "vigil_sessions_persistent", state="online") == 1
+    sleeper.stop()
+    until_metrics(v.http_port, lambda s: value(s, "vigil_sessions_persistent", state="offline") == 1, "the session offline")
+    pub = Paho(v.port, "gauges-pub", **car7)
+    for i in range(4):
+        pub.publish("fleet/c", "q" * 10, 1)
+    # A retained message and a last value: their topics and payloads are counted.
+    pub.publish("fleet/retained", "r" * 50, 1, retain=True)
+    pub.publish("devices/car-7/status", "s" * 20, 1)
+    s = until_metrics(v.http_port, lambda s: value(s, "vigil_messages_queued") == 5, "5 queued messages")
+    assert value(s, "vigil_messages_queued_bytes") == 4 * 10 + 50
+    assert value(s, "vigil_messages_inflight") == 0
+    assert value(s, "vigil_retained_messages") - value(before, "vigil_retained_messages") == 1
+    assert value(s, "vigil_retained_bytes") - value(before, "vigil_retained_bytes") == len("fleet/retained") + 50
+    assert value(s, "vigil_last_values") - value(before, "vigil_last_values") == 1
+    assert value(s, "vigil_last_value_bytes") - value(before, "vigil_last_value_bytes") == len("devices/car-7/status") + 20
+    # Every hashed password check was timed.
+    hashed = value(s, "vigil_password_checks_total", result="hashed")
+    assert hashed >= 1 and value(s, "vigil_password_check_duration_seconds_count") == hashed
+    assert value(s, "vigil_password_check_duration_seconds_sum") > 0
+    pub.stop()
+
+    # Durable mode: every acknowledged QoS 1 message was fsynced, each fsync timed; the
+    # commits' sizes are counted; the store has bytes.
+    s = parse(scrape_ok(v.http_port))
+    assert value(s, "vigil_store_fsync_duration_seconds_count") == value(s, "vigil_store_fsyncs_total") > 0
+    assert value(s, "vigil_store_commit_writes_count") == value(s, "vigil_store_commits_total")
+    assert value(s, "vigil_store_commit_writes_sum") == value(s, "vigil_store_writes_total")
+    assert value(s, "vigil_store_size_bytes") > 0
+    for shard in ("0", "1"):
+        assert value(s, "vigil_shard_remote_queued_messages", shard=shard) == 0
+
+    # Back online: the queue drains into the session and out.
+    back = Paho(v.port, "sleeper", clean_session=False, **car7)
+    back.expect(5)
+    s = until_metrics(v.http_port, lambda s: value(s, "vigil_messages_queued") == 0 and value(s, "vigil_messages_inflight") == 0, "the queue drained")
+    assert value(s, "vigil_sessions_persistent", state="online") == 1
+    back.stop()
 
 
 @pytest.mark.parametrize("method", ["POST", "DELETE"])
@@ -240,11 +309,14 @@ def free_port():
 
 
 def prometheus_query(port, path):
+    """(200, the JSON answer), or (None, None) while Prometheus is not listening or not ready
+    (it answers 503 "Service Unavailable" in plain text while it starts)."""
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
     try:
         c.request("GET", path)
         r = c.getresponse()
-        return r.status, json.loads(r.read())
+        body = r.read()
+        return (r.status, json.loads(body)) if r.status == 200 else (None, None)
     except (ConnectionError, OSError):
         return None, None
     finally:

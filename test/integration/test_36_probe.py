@@ -36,8 +36,8 @@ def until_probe(port, want, token=None, ctx=None, timeout=20):
         time.sleep(0.05)
 
 
-def test_the_probe_measures_both_paths_on_an_open_loopback_site(start_vigil):
-    v = start_vigil(2, top=FAST)
+def test_the_probe_measures_every_path_on_an_open_loopback_site(start_vigil):
+    v = start_vigil(2, '[archive]\nflush_interval = "50ms"\n', top=FAST)
     status, body = until_probe(v.http_port, "ok")
     assert status == 200 and body["status"] == "ok"
     deadline = time.monotonic() + 20
@@ -48,7 +48,7 @@ def test_the_probe_measures_both_paths_on_an_open_loopback_site(start_vigil):
         time.sleep(0.05)
     assert value(s, "vigil_probe_failures_total") == 0
     assert value(s, "vigil_probe_healthy") == 1
-    for path in ("mqtt", "ws"):
+    for path in ("mqtt", "ws", "history"):
         assert value(s, "vigil_probe_latency_seconds_count", path=path) >= 3
         assert 0 < value(s, "vigil_probe_last_latency_seconds", path=path) < 1
     # It went through the front door like a client (a CONNECT accepted each round), and its
@@ -56,7 +56,28 @@ def test_the_probe_measures_both_paths_on_an_open_loopback_site(start_vigil):
     assert value(s, "vigil_connects_total") >= 3
     assert value(s, "vigil_mqtt_messages_received_total", transport="probe", qos="1") >= 3
     assert value(s, "vigil_mqtt_messages_received_total", transport="mqtt", qos="1") == 0
-    assert v.wait_for_log(r"probe: ok \(publish -> MQTT [0-9.]+ ms, -> /ws [0-9.]+ ms\)", timeout=1)
+    assert v.wait_for_log(r"probe: ok \(publish -> MQTT [0-9.]+ ms, -> /ws [0-9.]+ ms, -> history [0-9.]+ ms\)", timeout=1)
+    # The probe's topic is archived with the configured ones, and readable like them.
+    assert v.wait_for_log(r"archive .*: keeping devices/\+/location, devices/\+/status, devices/\+/events, vigil/probe ", timeout=1)
+
+
+def test_an_archive_that_does_not_write_makes_the_probe_degraded(start_vigil):
+    """The compactor waits for free disk (min_free_disk beyond any disk): the probe's message
+    never becomes readable, and the probe names the history path."""
+    v = start_vigil(2, '[archive]\nflush_interval = "50ms"\nmin_free_disk = "512TiB"\n', top=FAST)
+    _, body = until_probe(v.http_port, "degraded", timeout=30)
+    assert "history: not readable 10050 ms after its publish" in body["probe"]
+    s = parse(scrape_ok(v.http_port))
+    assert value(s, "vigil_probe_failures_total") >= 1
+    assert value(s, "vigil_probe_latency_seconds_count", path="history") == 0
+    assert value(s, "vigil_probe_latency_seconds_count", path="mqtt") >= 1
+
+
+def test_without_an_archive_the_probe_has_no_history_path(start_vigil):
+    v = start_vigil(2, '[archive]\ntopics = []\n', top=FAST)
+    until_probe(v.http_port, "ok")
+    s = parse(scrape_ok(v.http_port))
+    assert ("vigil_probe_latency_seconds_count", frozenset({("path", "history")})) not in s
 
 
 def secured_probe(start_vigil, vigil_binary, tmp_path, password, acl_topic="vigil/probe"):

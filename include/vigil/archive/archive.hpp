@@ -111,6 +111,7 @@ struct archive_stats {
     std::uint64_t flushes = 0;
     std::size_t pending_bytes = 0;
     std::int64_t lag_ms_max = 0;  ///< longest time from a record's receipt to its write, last flush
+    std::uint64_t partitions = 0;  ///< days held
     std::uint64_t partitions_dropped = 0;
     std::uint64_t bytes_on_disk = 0;
     bool healthy = true;  ///< false while writes fail (the cause: last_error)

@@ -18,7 +18,9 @@
 /// at once), and a check whose connection has gone is dropped before it is hashed.
 
 #include <vigil/auth/password.hpp>
+#include <vigil/core/histogram.hpp>
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -69,6 +71,7 @@ public:
         std::uint64_t dropped = 0;  ///< checks whose connections had all gone: not hashed
         std::uint64_t refused = 0;  ///< checks refused: a queue was full
         std::size_t queued = 0;     ///< checks waiting now
+        histogram<duration_bounds> seconds;  ///< of each hashed check, from queued to verdict
     };
     [[nodiscard]] counters stats() const;
 
@@ -81,6 +84,7 @@ private:
         std::string user;
         std::string password;
         std::string digest;
+        std::chrono::steady_clock::time_point queued_at;
     };
     [[nodiscard]] std::string digest(std::string_view user, std::string_view password) const;
     void run();

@@ -5,11 +5,13 @@
 /// measurement that sees a failure anywhere between a device and a dispatcher's screen.
 
 #include <vigil/config/settings.hpp>
+#include <vigil/core/histogram.hpp>
 
 #include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -23,9 +25,17 @@ struct endpoint {
     bool tls = false;
 };
 
+/// The history path: whether a probe message (by its payload) can be read back from the
+/// archive, asked until it can or `timeout` after its publish.
+struct history_check {
+    std::function<bool(const std::string& payload)> archived;
+    std::chrono::milliseconds timeout{10'000};
+};
+
 struct options {
     endpoint mqtt;
     std::optional<endpoint> ws;  ///< the /ws of an HTTP listener; nullopt: MQTT only
+    std::optional<history_check> history;  ///< nullopt: no archive
     config::probe_settings settings;
     /// A round that has not finished by then fails (at least max_latency).
     std::chrono::milliseconds timeout{5000};
@@ -38,7 +48,8 @@ struct options {
 struct round_result {
     std::optional<double> mqtt_seconds;  ///< publish -> the MQTT subscriber
     std::optional<double> ws_seconds;    ///< publish -> the /ws dashboard
-    std::string error;                   ///< empty when both arrived
+    std::optional<double> history_seconds;  ///< publish -> queryable in the history archive
+    std::string error;                   ///< empty when every path delivered
 };
 
 /// Runs one round now, on the calling thread, within `o.timeout` (ending within 50 ms once
@@ -46,12 +57,7 @@ struct round_result {
 [[nodiscard]] round_result run_round(const options& o, std::uint64_t n, const std::atomic<bool>& stopping);
 
 /// Latencies of the rounds that got an answer.
-struct latency_histogram {
-    static constexpr std::array<double, 12> bounds{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
-    std::array<std::uint64_t, bounds.size() + 1> counts{};  ///< per bucket, not cumulative; the last: beyond
-    double sum = 0;
-    void add(double seconds);
-};
+using latency_histogram = histogram<duration_bounds>;
 
 enum class state : std::uint8_t { pending, ok, degraded };
 
@@ -61,10 +67,12 @@ struct stats {
     std::uint64_t slow = 0;      ///< rounds that arrived slower than max_latency
     latency_histogram mqtt;
     latency_histogram ws;
+    latency_histogram history;
     round_result last;
     double last_time = 0;   ///< when the last round ended (s since the Unix epoch); 0: none yet
     state now = state::pending;
     bool ws_on = false;
+    bool history_on = false;
 };
 
 /// Runs rounds on a thread of its own every `settings.interval`, the first one at start.
@@ -74,8 +82,10 @@ public:
     explicit prober(config::probe_settings s);
     ~prober();  ///< stop()
 
-    /// Starts the rounds against these listeners (once they are open).
-    void start(endpoint mqtt, std::optional<endpoint> ws);
+    /// Starts the rounds against these listeners (once they are open) and, with `history`,
+    /// the archive. The history path is not held to max_latency (the archive writes every
+    /// flush_interval): a round fails only when its message is not readable within the timeout.
+    void start(endpoint mqtt, std::optional<endpoint> ws, std::optional<history_check> history);
     /// Ends the rounds (within one round's timeout); snapshot still answers.
     void stop();
     prober(const prober&) = delete;

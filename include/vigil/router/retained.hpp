@@ -41,7 +41,11 @@ public:
     /// topics that share the filter's literal prefix.
     [[nodiscard]] std::vector<message_ref> match(std::string_view filter) const;
 
-    [[nodiscard]] std::size_t size() const;
+    struct totals {
+        std::size_t count = 0;
+        std::size_t bytes = 0;  ///< topics and payloads
+    };
+    [[nodiscard]] totals usage() const;
 
 private:
     static constexpr std::size_t partitions = 16;
@@ -53,6 +57,7 @@ private:
         };
         // Owned keys: a newer message for a topic replaces only the value.
         std::map<std::string, entry, std::less<>> by_topic;  // guarded by mu
+        std::size_t bytes = 0;                                // guarded by mu
     };
     [[nodiscard]] partition& part_for(std::string_view topic) const noexcept;
 

@@ -5,6 +5,7 @@
 /// into a group (write_batch::link) always share one write.
 
 #include <vigil/core/check_report.hpp>
+#include <vigil/core/histogram.hpp>
 
 #include <array>
 #include <cstddef>
@@ -96,6 +97,9 @@ struct options {
     std::uint64_t min_free_bytes = 0;
 };
 
+/// Group commits by the writes they carry (a histogram's bounds).
+inline constexpr std::array<double, 12> commit_size_bounds{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000};
+
 /// Counters of the store thread (a snapshot).
 struct store_stats {
     std::uint64_t commits = 0;        ///< RocksDB writes (each one WAL append)
@@ -103,13 +107,12 @@ struct store_stats {
     std::uint64_t batches = 0;        ///< batches submitted by shards
     std::uint64_t ops = 0;            ///< puts and deletes
     std::uint64_t failures = 0;       ///< commits that failed (disk full, I/O error)
-    std::uint64_t commit_us_total = 0;
     std::uint64_t commit_us_max = 0;
     std::size_t backlog_bytes = 0;    ///< submitted, not yet committed
-    /// Commits by duration: commit_buckets[i] counts those of at most commit_bucket_us[i]
-    /// microseconds and more than the bound before; the last counts the rest.
-    static constexpr std::array<std::uint64_t, 11> commit_bucket_us{250, 500, 1000, 2500, 5000, 10'000, 25'000, 50'000, 100'000, 250'000, 1'000'000};
-    std::array<std::uint64_t, commit_bucket_us.size() + 1> commit_buckets{};
+    std::uint64_t size_bytes = 0;     ///< table files and memtables (what the log would replay)
+    histogram<duration_bounds> commit_seconds;  ///< each commit, its fsync included
+    histogram<duration_bounds> fsync_seconds;   ///< the fsync of each synced commit
+    histogram<commit_size_bounds> commit_writes;  ///< puts and deletes per commit
 };
 
 /// Completion of a submitted batch; runs on the store thread. `ok` is false when the

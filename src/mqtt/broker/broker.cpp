@@ -363,7 +363,7 @@ broker_stats broker::stats() const {
         answers.push_back(p->get_future());
         asio::post(sh->context(), [s = sh.get(), p] {
             broker_stats c = s->counters();
-            c.persistent_sessions = s->persistent_sessions();
+            c.sessions = s->sessions();
             c.loops = {s->loop_stats()};
             p->set_value(c);
         });
@@ -412,7 +412,14 @@ broker_stats broker::stats() const {
         total.denied_connects += c.denied_connects;
         total.rejected_connections += c.rejected_connections;
         total.publish_throttled += c.publish_throttled;
-        total.persistent_sessions += c.persistent_sessions;
+        total.sessions.persistent_online += c.sessions.persistent_online;
+        total.sessions.persistent_offline += c.sessions.persistent_offline;
+        total.sessions.subscriptions += c.sessions.subscriptions;
+        total.sessions.queued += c.sessions.queued;
+        total.sessions.queued_bytes += c.sessions.queued_bytes;
+        total.sessions.inflight += c.sessions.inflight;
+        total.tls_handshakes += c.tls_handshakes;
+        total.tls_failures += c.tls_failures;
         total.sessions_expired += c.sessions_expired;
         total.ws_open += c.ws_open;
         total.ws_sent += c.ws_sent;
@@ -425,9 +432,14 @@ broker_stats broker::stats() const {
         total.auth_hashed = a.hashed;
         total.auth_dropped = a.dropped;
         total.auth_queued = a.queued;
+        total.auth_seconds = a.seconds;
     }
-    total.retained = impl_->core.retained.size();
-    total.last_values = impl_->core.last_values.size();
+    const auto retained = impl_->core.retained.usage();
+    total.retained = retained.count;
+    total.retained_bytes = retained.bytes;
+    const auto last = impl_->core.last_values.usage();
+    total.last_values = last.count;
+    total.last_value_bytes = last.bytes;
     total.store = impl_->core.db->stats();
     total.store_healthy = impl_->core.db->healthy();
     if (impl_->core.history) {

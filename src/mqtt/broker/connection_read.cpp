@@ -61,6 +61,7 @@ void connection::on_readable() {
         take_layer_output();  // handshake flights, session tickets, alerts
         if (tec) {
             if (!was_established) {
+                ++shard_.counters().tls_failures;
                 VIGIL_LOG_LIMITED(info, "{}: TLS handshake failed: {}", peer_, tls_->failure_reason());
             } else if (!plain.empty()) {
                 // What was decrypted before the close_notify (a last PUBLISH, the DISCONNECT)
@@ -80,6 +81,7 @@ void connection::on_readable() {
             do_read();
             return;
         }
+        shard_.counters().tls_handshakes += was_established ? 0u : 1u;
         bytes = plain;
     }
     if (ws_ && !unwrap(bytes)) {

@@ -240,12 +240,19 @@ client& shard::restore_client(const std::string& id, std::optional<std::string> 
     return c;
 }
 
-std::size_t shard::persistent_sessions() const {
-    std::size_t n = 0;
+session_gauges shard::sessions() const {
+    session_gauges g;
     for (const auto& [id, c] : clients_) {
-        n += c->sess.persistent() ? 1u : 0u;
+        const bool online = c->conn != nullptr || c->sink != nullptr;
+        if (c->sess.persistent()) {
+            ++(online ? g.persistent_online : g.persistent_offline);
+        }
+        g.subscriptions += c->sess.subscriptions().size();
+        g.queued += c->sess.queued_count();
+        g.queued_bytes += c->sess.queued_bytes();
+        g.inflight += c->sess.inflight_count();
     }
-    return n;
+    return g;
 }
 
 }  // namespace vigil::mqtt

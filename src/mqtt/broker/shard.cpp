@@ -290,6 +290,7 @@ void shard::flush_outboxes() {
             continue;
         }
         shard* target = core_.shards[t].get();
+        target->remote_queued_.fetch_add(outbox_[t].size(), std::memory_order_relaxed);
         asio::post(target->ioc_, [target, b = std::move(outbox_[t])]() mutable { target->on_remote(std::move(b)); });
         outbox_[t] = remote_batch{};
     }
@@ -307,6 +308,7 @@ void shard::on_remote(remote_batch b) {
             schedule_commit();
         }
     }
+    remote_queued_.fetch_sub(b.size(), std::memory_order_relaxed);
 }
 
 void shard::hand_over_history() {
@@ -366,17 +368,15 @@ void shard::start_heartbeat() {
         if (ec) {
             return;
         }
-        const auto late = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t->expiry()).count();
-        const auto us = static_cast<std::uint64_t>(std::max<std::int64_t>(late, 0));
-        const auto& bounds = shard_loop_stats::lag_bucket_us;
-        ++loop_.lag_buckets[static_cast<std::size_t>(std::lower_bound(bounds.begin(), bounds.end(), us) - bounds.begin())];
-        loop_.lag_us_total += us;
+        const std::chrono::duration<double> late = std::chrono::steady_clock::now() - t->expiry();
+        loop_.lag_seconds.add(std::max(late.count(), 0.0));
         start_heartbeat();
     });
 }
 
 shard_loop_stats shard::loop_stats() const {
     shard_loop_stats s = loop_;
+    s.remote_queued = remote_queued_.load(std::memory_order_relaxed);
     timespec cpu{};
     if (::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu) == 0) {
         s.cpu_seconds = static_cast<double>(cpu.tv_sec) + static_cast<double>(cpu.tv_nsec) / 1e9;

@@ -245,8 +245,8 @@ public:
     void release(std::uint64_t seq, std::vector<ack_barrier::pending_ack> acks, std::vector<std::function<void(bool)>> callbacks, bool failed);
     /// Writes the last values changed since the previous flush (timer, and at shutdown).
     void flush_last_values();
-    /// Number of persistent sessions on this shard.
-    [[nodiscard]] std::size_t persistent_sessions() const;
+    /// What this shard's sessions hold (a walk over them: a scrape's cost grows with them).
+    [[nodiscard]] session_gauges sessions() const;
 
     /// Schedules `c` to write its queue at the end of this loop pass, so every message that
     /// reached it in the pass goes out in one writev.
@@ -318,6 +318,8 @@ private:
     std::unordered_map<std::string, std::unique_ptr<client>> clients_;
     std::unordered_set<connection*> live_;
     std::vector<remote_batch> outbox_;  // per target shard
+    // Messages other shards posted to this one and it has not delivered yet. Relaxed: a gauge.
+    std::atomic<std::uint64_t> remote_queued_{0};
     bool flush_scheduled_ = false;
     std::vector<std::shared_ptr<connection>> dirty_;
     std::vector<std::shared_ptr<connection>> flushing_;

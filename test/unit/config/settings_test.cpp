@@ -128,7 +128,7 @@ topics = ["fleet/#"]
 
 TEST_CASE("config: archive keys, with their defaults and bounds", "[config]") {
     const auto d = default_settings();
-    CHECK(d.archive.topics == std::vector<std::string>{"devices/+/location", "devices/+/status", "devices/+/events"});
+    CHECK(d.archive.topics == std::vector<std::string>{"devices/+/location", "devices/+/status", "devices/+/events", "vigil/probe"});
     CHECK(d.archive.retention == std::chrono::hours{24 * 30});
     CHECK(d.archive.flush_interval == std::chrono::seconds{1});
     CHECK(d.archive.max_bytes == 0);
@@ -144,7 +144,7 @@ min_free_disk = "1GiB"
 lat_field = "latitude"
 lon_field = "longitude"
 )", "s.toml");
-    CHECK(s.archive.topics == std::vector<std::string>{"fleet/#"});
+    CHECK(s.archive.topics == std::vector<std::string>{"fleet/#", "vigil/probe"});
     CHECK(s.archive.lat_field == "latitude");
     CHECK(s.archive.lon_field == "longitude");
     CHECK(d.archive.lat_field == "lat");
@@ -216,4 +216,13 @@ TEST_CASE("config: [probe] keys and bounds", "[config]") {
     CHECK_THROWS_WITH(parse_settings("[probe]\ncert = \"c.crt\"\n", "b.toml"), Contains("go together"));
     CHECK_THROWS_WITH(parse_settings("[probe]\nwhat = 1\n", "b.toml"), Contains("what"));
     CHECK_THROWS_WITH(parse_settings("sys_interval = \"1ms\"\n", "b.toml"), Contains("100ms"));
+}
+
+TEST_CASE("config: the archive keeps the probe's topic while both are on", "[config]") {
+    using topics = std::vector<std::string>;
+    CHECK(default_settings().archive.topics == topics{"devices/+/location", "devices/+/status", "devices/+/events", "vigil/probe"});
+    CHECK(parse_settings("[probe]\ntopic = \"ops/probe\"\n[archive]\ntopics = [\"a/#\"]\n", "a.toml").archive.topics == topics{"a/#", "ops/probe"});
+    CHECK(parse_settings("[probe]\ntopic = \"ops/probe\"\n[archive]\ntopics = [\"ops/#\"]\n", "a.toml").archive.topics == topics{"ops/#"});
+    CHECK(parse_settings("[probe]\ninterval = \"off\"\n[archive]\ntopics = [\"a/#\"]\n", "a.toml").archive.topics == topics{"a/#"});
+    CHECK(parse_settings("[archive]\ntopics = []\n", "a.toml").archive.topics.empty());
 }

@@ -17,15 +17,20 @@ metrics::snapshot sample() {
     s.broker.dropped_qos0_backpressure = 5;
     s.broker.denied_deliveries = 6;
     s.broker.store.commits = 4;
-    s.broker.store.commit_us_total = 3000;
-    s.broker.store.commit_buckets[0] = 1;   // <= 250 us
-    s.broker.store.commit_buckets[2] = 2;   // <= 1 ms
-    s.broker.store.commit_buckets.back() = 1;  // > 1 s
+    for (const double took : {0.0002, 0.0008, 0.001, 20.0}) {  // <= 250 us, two <= 1 ms, > 10 s
+        s.broker.store.commit_seconds.add(took);
+    }
+    s.broker.store.commit_writes.add(3);
+    s.broker.store.commit_writes.add(7000);
     s.broker.loops.resize(2);
-    s.broker.loops[1].lag_buckets[0] = 7;  // <= 0.5 ms
-    s.broker.loops[1].lag_buckets[3] = 1;  // <= 10 ms
-    s.broker.loops[1].lag_us_total = 9000;
+    for (int i = 0; i < 7; ++i) {
+        s.broker.loops[1].lag_seconds.add(0.0005);
+    }
+    s.broker.loops[1].lag_seconds.add(0.01);
     s.broker.loops[1].cpu_seconds = 2.5;
+    s.broker.loops[1].remote_queued = 42;
+    s.broker.sessions.persistent_online = 2;
+    s.broker.sessions.persistent_offline = 5;
     s.process.resident_bytes = 4096;
     s.tls.push_back({"certificate", "/etc/vigil/server.pem", 1893456000.0});
     s.tls.push_back({"crl", "/etc/vigil/ca.crl", std::nullopt});
@@ -57,18 +62,30 @@ TEST_CASE("metrics: counters and gauges carry the broker's values under their Pr
 TEST_CASE("metrics: the commit histogram is cumulative and ends in +Inf with the count", "[metrics]") {
     const auto text = metrics::render(sample());
     CHECK(has_line(text, "# TYPE vigil_store_commit_duration_seconds histogram"));
+    CHECK(has_line(text, "vigil_store_commit_duration_seconds_bucket{le=\"0.0001\"} 0"));
     CHECK(has_line(text, "vigil_store_commit_duration_seconds_bucket{le=\"0.00025\"} 1"));
     CHECK(has_line(text, "vigil_store_commit_duration_seconds_bucket{le=\"0.0005\"} 1"));
     CHECK(has_line(text, "vigil_store_commit_duration_seconds_bucket{le=\"0.001\"} 3"));
-    CHECK(has_line(text, "vigil_store_commit_duration_seconds_bucket{le=\"1\"} 3"));
+    CHECK(has_line(text, "vigil_store_commit_duration_seconds_bucket{le=\"10\"} 3"));
     CHECK(has_line(text, "vigil_store_commit_duration_seconds_bucket{le=\"+Inf\"} 4"));
     CHECK(has_line(text, "vigil_store_commit_duration_seconds_count 4"));
-    CHECK(has_line(text, "vigil_store_commit_duration_seconds_sum 0.003"));
+    CHECK(has_line(text, "vigil_store_commit_duration_seconds_sum 20.002"));
+    CHECK(has_line(text, "vigil_store_commit_writes_bucket{le=\"5\"} 1"));
+    CHECK(has_line(text, "vigil_store_commit_writes_bucket{le=\"5000\"} 1"));
+    CHECK(has_line(text, "vigil_store_commit_writes_count 2"));
+    CHECK(has_line(text, "vigil_store_fsync_duration_seconds_count 0"));
+}
+
+TEST_CASE("metrics: persistent sessions by state, one family", "[metrics]") {
+    const auto text = metrics::render(sample());
+    CHECK(has_line(text, "vigil_sessions_persistent{state=\"online\"} 2"));
+    CHECK(has_line(text, "vigil_sessions_persistent{state=\"offline\"} 5"));
 }
 
 TEST_CASE("metrics: each shard's loop lag and CPU time carry its number", "[metrics]") {
     const auto text = metrics::render(sample());
     CHECK(has_line(text, "vigil_shard_loop_lag_seconds_bucket{shard=\"1\",le=\"0.0005\"} 7"));
+    CHECK(has_line(text, "vigil_shard_remote_queued_messages{shard=\"1\"} 42"));
     CHECK(has_line(text, "vigil_shard_loop_lag_seconds_bucket{shard=\"1\",le=\"0.01\"} 8"));
     CHECK(has_line(text, "vigil_shard_loop_lag_seconds_count{shard=\"1\"} 8"));
     CHECK(has_line(text, "vigil_shard_loop_lag_seconds_count{shard=\"0\"} 0"));

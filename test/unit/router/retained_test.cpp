@@ -25,12 +25,25 @@ std::set<std::string> topics(const retained_store& r, std::string_view filter) {
 TEST_CASE("retained: store, replace, clear with an empty payload", "[retained][MQTT-3.3.1-10]") {
     retained_store r;
     r.update(message::make("a/b", as_span("1"), qos::at_most_once, true));
-    r.update(message::make("a/b", as_span("2"), qos::at_most_once, true));
+    r.update(message::make("a/b", as_span("22"), qos::at_most_once, true));
     REQUIRE(r.match("a/b").size() == 1);
     CHECK(r.match("a/b")[0]->payload()[0] == '2');
+    CHECK(r.usage().count == 1);
+    CHECK(r.usage().bytes == 5);  // "a/b" and "22"
     r.update(message::make("a/b", {}, qos::at_most_once, true));
     CHECK(r.match("a/b").empty());
-    CHECK(r.size() == 0);
+    CHECK(r.usage().count == 0);
+    CHECK(r.usage().bytes == 0);
+}
+
+TEST_CASE("retained: restored messages count in the usage, replaced or not", "[retained]") {
+    retained_store r;
+    r.restore(message::make("x/1", as_span("abc"), qos::at_most_once, true));
+    r.restore(message::make("x/1", as_span("a"), qos::at_most_once, true));
+    r.restore(message::make("x/2", as_span("abcd"), qos::at_most_once, true));
+    r.update(message::make("x/2", as_span("ab"), qos::at_most_once, true));
+    CHECK(r.usage().count == 2);
+    CHECK(r.usage().bytes == (3 + 1) + (3 + 2));
 }
 
 TEST_CASE("retained: wildcard lookups", "[retained]") {

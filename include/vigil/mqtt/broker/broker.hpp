@@ -3,6 +3,7 @@
 
 #include <vigil/archive/archive.hpp>
 #include <vigil/config/settings.hpp>
+#include <vigil/core/histogram.hpp>
 #include <vigil/core/message.hpp>
 #include <vigil/store/store.hpp>
 
@@ -59,12 +60,19 @@ struct transport_stats {
 /// One shard's event loop: how late a timer due every 250 ms ran (the time a message waits
 /// behind whatever the shard is doing), and the shard thread's CPU time (its busy share).
 struct shard_loop_stats {
-    static constexpr std::array<std::uint64_t, 9> lag_bucket_us{500, 1000, 5000, 10'000, 25'000, 50'000, 100'000, 250'000, 1'000'000};
-    /// lag_buckets[i] counts lags of at most lag_bucket_us[i] (and more than the bound
-    /// before); the last counts the rest.
-    std::array<std::uint64_t, lag_bucket_us.size() + 1> lag_buckets{};
-    std::uint64_t lag_us_total = 0;
+    histogram<duration_bounds> lag_seconds;  ///< how late each run of a 250 ms timer was
     double cpu_seconds = 0;
+    std::uint64_t remote_queued = 0;  ///< messages other shards handed it, not yet delivered
+};
+
+/// What the sessions of a shard (or of all) hold now.
+struct session_gauges {
+    std::uint64_t persistent_online = 0;   ///< persistent sessions with a connection
+    std::uint64_t persistent_offline = 0;  ///< persistent sessions waiting for their client
+    std::uint64_t subscriptions = 0;       ///< of every session, MQTT and /ws
+    std::uint64_t queued = 0;              ///< QoS 1/2 messages waiting behind the window or offline
+    std::uint64_t queued_bytes = 0;        ///< their payload bytes
+    std::uint64_t inflight = 0;            ///< QoS 1/2 messages sent, not yet acknowledged
 };
 
 /// Counters of the whole broker (sums over the shards): what every limit and failure did.
@@ -80,19 +88,24 @@ struct broker_stats {
     std::uint64_t auth_hashed = 0;            ///< password checks hashed
     std::uint64_t auth_dropped = 0;           ///< password checks dropped: their clients had gone
     std::uint64_t auth_queued = 0;            ///< password checks waiting now
+    histogram<duration_bounds> auth_seconds;  ///< each hashed check, from queued to verdict
     std::uint64_t denied_publishes = 0;
     std::uint64_t denied_deliveries = 0;      ///< messages withheld: the subscriber may not read the topic
     std::uint64_t denied_connects = 0;        ///< CONNECTs refused by the ACL or session ownership
     std::uint64_t rejected_connections = 0;   ///< over max_connections or max_connection_rate
     std::uint64_t publish_throttled = 0;      ///< reads paused by max_publish_rate
-    std::uint64_t persistent_sessions = 0;
+    session_gauges sessions;
     std::uint64_t sessions_expired = 0;       ///< persistent sessions discarded by session_expiry
     std::uint64_t retained = 0;               ///< retained messages held
+    std::uint64_t retained_bytes = 0;         ///< their topics and payloads
     std::uint64_t retained_refused = 0;       ///< retained messages not stored (quota, disk low)
     std::uint64_t subscriptions_refused = 0;  ///< over max_subscriptions
     std::uint64_t sessions_refused = 0;       ///< persistent sessions over max_sessions_per_identity
     std::uint64_t packet_timeouts = 0;        ///< connections closed: a packet not completed in packet_timeout
     std::uint64_t last_values = 0;            ///< topics in the last-value cache
+    std::uint64_t last_value_bytes = 0;       ///< their topics and payloads
+    std::uint64_t tls_handshakes = 0;         ///< MQTT TLS handshakes completed
+    std::uint64_t tls_failures = 0;           ///< MQTT TLS handshakes that failed (bad certificate, protocol, ...)
     /// The store (group commit): writes, batches from shards, failures, commit time.
     store::store_stats store;
     bool store_healthy = true;

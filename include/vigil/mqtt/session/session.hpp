@@ -113,6 +113,7 @@ public:
     }
     [[nodiscard]] std::size_t inflight_count() const noexcept { return inflight_.size(); }
     [[nodiscard]] std::size_t queued_count() const noexcept { return queue_.size(); }
+    [[nodiscard]] std::size_t queued_bytes() const noexcept { return queued_bytes_; }
     [[nodiscard]] const session_stats& stats() const noexcept { return stats_; }
 
 private:
