@@ -2,7 +2,8 @@
 # QoS 1 acknowledgements per second and publish->PUBACK latency: vigil durable, vigil fast and
 # Debian's mosquitto (which does not persist) back to back, with 1, 10 and 100 publishers and
 # one persistent subscriber (clean session off, QoS 1) so every message is a durable effect.
-# Usage: bash bench/durability/acks.sh   (SECONDS_PER_RUN=5 by default)
+# Usage: bash bench/durability/acks.sh   (SECONDS_PER_RUN=5 by default; BROKERS="durable fast
+# mosquitto" by default; BUILD=build/release: the vigil and qos1_bench to use)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build="${BUILD:-build/release}"
@@ -30,7 +31,7 @@ start() {  # broker
   wait_port "$port"
 }
 
-for broker in durable fast mosquitto; do
+for broker in ${BROKERS:-durable fast mosquitto}; do
   for pubs in 1 10 100; do
     window=$(( 1000 / pubs < 32 ? 32 : 1000 / pubs ))
     start "$broker"

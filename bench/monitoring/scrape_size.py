@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """How long a scrape of GET /metrics takes, and how large it is, with N idle MQTT connections
-holding S subscriptions each, against none: the exposition must not grow with the clients.
+holding S subscriptions each and O persistent sessions left offline with one subscription each,
+against none: the exposition must not grow with the clients, and gathering it (which walks the
+sessions) must stay fast.
 
     python3 bench/monitoring/scrape_size.py [--vigil build/release/src/vigil] [--connections 9000]
-                                            [--subscriptions 11] [--scrapes 50]
+                                            [--subscriptions 11] [--offline 100000] [--scrapes 50]
 
 This machine allows 20,000 open files per process, so connections stay below that (each one
 costs vigil a descriptor; the generator needs one too)."""
@@ -35,11 +37,36 @@ def scrape(port, n):
     return statistics.median(times), times[int(len(times) * 0.99) - 1], times[-1], size
 
 
+def subscribed(port, prefix, ids, subs, clean):
+    """Connects a client per id, each subscribing to `subs` topics; returns the sockets once every
+    CONNACK and SUBACK has been read (the subscriptions are in place)."""
+    sel = selectors.DefaultSelector()
+    socks = []
+    for i in ids:
+        s = socket.create_connection(("127.0.0.1", port))
+        s.sendall(raw.connect(f"{prefix}-{i}", clean=clean) + raw.subscribe(1, *((f"devices/{prefix}-{i}/{j}", 1) for j in range(subs))))
+        socks.append(s)
+    want = {s: 4 + 4 + subs for s in socks}  # CONNACK, SUBACK
+    for s in socks:
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ)
+    while want:
+        for key, _ in sel.select(timeout=30):
+            got = key.fileobj.recv(65536)
+            want[key.fileobj] -= len(got)
+            if want[key.fileobj] <= 0:
+                sel.unregister(key.fileobj)
+                del want[key.fileobj]
+    sel.close()
+    return socks
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--vigil", default="build/release/src/vigil")
     ap.add_argument("--connections", type=int, default=9000)
     ap.add_argument("--subscriptions", type=int, default=11)
+    ap.add_argument("--offline", type=int, default=0, help="persistent sessions with one subscription, left offline")
     ap.add_argument("--scrapes", type=int, default=50)
     a = ap.parse_args()
     d = tempfile.mkdtemp()
@@ -59,29 +86,22 @@ def main():
     threading.Thread(target=v.stderr.read, daemon=True).start()  # keep the pipe drained
     try:
         empty = scrape(ports["HTTP"], a.scrapes)
-        sel = selectors.DefaultSelector()
-        socks = []
         t0 = time.monotonic()
-        for i in range(a.connections):
-            s = socket.create_connection(("127.0.0.1", ports["MQTT"]))
-            s.sendall(raw.connect(f"idle-{i}") + raw.subscribe(1, *((f"devices/idle-{i}/{j}", 1) for j in range(a.subscriptions))))
-            socks.append(s)
-        # Every CONNACK and SUBACK read: the subscriptions are in place.
-        want = {s: 4 + 4 + a.subscriptions for s in socks}  # CONNACK, SUBACK
-        for s in socks:
-            s.setblocking(False)
-            sel.register(s, selectors.EVENT_READ)
-        while want:
-            for key, _ in sel.select(timeout=30):
-                got = key.fileobj.recv(65536)
-                want[key.fileobj] -= len(got)
-                if want[key.fileobj] <= 0:
-                    sel.unregister(key.fileobj)
-                    del want[key.fileobj]
+        for start in range(0, a.offline, 5000):  # persistent sessions left offline, in waves
+            wave = subscribed(ports["MQTT"], "offline", range(start, min(start + 5000, a.offline)), 1, clean=False)
+            for sock in wave:
+                sock.setblocking(True)
+                sock.sendall(b"\xe0\x00")  # DISCONNECT
+                sock.close()
+        socks = subscribed(ports["MQTT"], "idle", range(a.connections), a.subscriptions, clean=True)
         setup = time.monotonic() - t0
         full = scrape(ports["HTTP"], a.scrapes)
+        gauges = urllib.request.urlopen(f"http://127.0.0.1:{ports['HTTP']}/metrics").read().decode()
+        for name in ("vigil_subscriptions", "vigil_sessions_persistent", "vigil_mqtt_connections{transport=\"mqtt\"}"):
+            print("  " + "; ".join(l for l in gauges.splitlines() if l.startswith(name)))
         print(f"{a.connections} connections with {a.subscriptions} subscriptions each "
-              f"({a.connections * a.subscriptions} in all), set up in {setup:.1f} s")
+              f"({a.connections * a.subscriptions} in all) and {a.offline} offline persistent sessions with 1 each, "
+              f"set up in {setup:.1f} s")
         for label, (med, p99, mx, size) in (("no clients", empty), ("with them", full)):
             print(f"{label:10s}: scrape median {med:.2f} ms, p99 {p99:.2f} ms, max {mx:.2f} ms; {size} bytes")
     finally:

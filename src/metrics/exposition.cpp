@@ -71,7 +71,8 @@ private:
     std::vector<MetricFamily> all_;
 };
 
-auto num(std::uint64_t v) { return static_cast<double>(v); }
+template <class Int>
+double num(Int v) { return static_cast<double>(v); }
 
 void broker_families(families& f, const mqtt::broker_stats& b) {
     f.gauge("vigil_connections", "Open connections (MQTT, MQTT over WebSocket, HTTP and /ws).", num(b.open_connections));

@@ -412,12 +412,7 @@ broker_stats broker::stats() const {
         total.denied_connects += c.denied_connects;
         total.rejected_connections += c.rejected_connections;
         total.publish_throttled += c.publish_throttled;
-        total.sessions.persistent_online += c.sessions.persistent_online;
-        total.sessions.persistent_offline += c.sessions.persistent_offline;
-        total.sessions.subscriptions += c.sessions.subscriptions;
-        total.sessions.queued += c.sessions.queued;
-        total.sessions.queued_bytes += c.sessions.queued_bytes;
-        total.sessions.inflight += c.sessions.inflight;
+        total.sessions += c.sessions;
         total.tls_handshakes += c.tls_handshakes;
         total.tls_failures += c.tls_failures;
         total.sessions_expired += c.sessions_expired;

@@ -240,19 +240,4 @@ client& shard::restore_client(const std::string& id, std::optional<std::string> 
     return c;
 }
 
-session_gauges shard::sessions() const {
-    session_gauges g;
-    for (const auto& [id, c] : clients_) {
-        const bool online = c->conn != nullptr || c->sink != nullptr;
-        if (c->sess.persistent()) {
-            ++(online ? g.persistent_online : g.persistent_offline);
-        }
-        g.subscriptions += c->sess.subscriptions().size();
-        g.queued += c->sess.queued_count();
-        g.queued_bytes += c->sess.queued_bytes();
-        g.inflight += c->sess.inflight_count();
-    }
-    return g;
-}
-
 }  // namespace vigil::mqtt

@@ -41,6 +41,7 @@ client& shard::create_client(const std::string& id, bool persistent) {
     lim.max_queued = core_.settings.limits.max_queued;
     lim.max_queued_bytes = core_.settings.limits.max_queued_bytes;
     auto c = std::make_unique<client>(session{id, persistent, lim});
+    c->sess.count_in(&sessions_);
     client& ref = *c;
     clients_.emplace(id, std::move(c));
     return ref;

@@ -245,8 +245,8 @@ public:
     void release(std::uint64_t seq, std::vector<ack_barrier::pending_ack> acks, std::vector<std::function<void(bool)>> callbacks, bool failed);
     /// Writes the last values changed since the previous flush (timer, and at shutdown).
     void flush_last_values();
-    /// What this shard's sessions hold (a walk over them: a scrape's cost grows with them).
-    [[nodiscard]] session_gauges sessions() const;
+    /// What this shard's sessions hold now.
+    [[nodiscard]] const session_totals& sessions() const noexcept { return sessions_; }
 
     /// Schedules `c` to write its queue at the end of this loop pass, so every message that
     /// reached it in the pass goes out in one writev.
@@ -315,6 +315,7 @@ private:
     asio::io_context& ioc_;
     router::snapshot snapshot_;
     router::local_table<client*> table_;
+    session_totals sessions_;  // what clients_' sessions hold (before them: they leave it when destroyed)
     std::unordered_map<std::string, std::unique_ptr<client>> clients_;
     std::unordered_set<connection*> live_;
     std::vector<remote_batch> outbox_;  // per target shard

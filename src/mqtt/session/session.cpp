@@ -29,10 +29,54 @@ error_code check_connect(const connect_packet& c) noexcept {
     return {};
 }
 
+session_totals& session_totals::operator+=(const session_totals& o) noexcept {
+    persistent_online += o.persistent_online;
+    persistent_offline += o.persistent_offline;
+    subscriptions += o.subscriptions;
+    queued += o.queued;
+    queued_bytes += o.queued_bytes;
+    inflight += o.inflight;
+    return *this;
+}
+
+session_totals& session_totals::operator-=(const session_totals& o) noexcept {
+    persistent_online -= o.persistent_online;
+    persistent_offline -= o.persistent_offline;
+    subscriptions -= o.subscriptions;
+    queued -= o.queued;
+    queued_bytes -= o.queued_bytes;
+    inflight -= o.inflight;
+    return *this;
+}
+
 session::session(std::string client_id, bool persistent, session_limits lim)
     : client_id_(std::move(client_id)), persistent_(persistent), lim_(lim) {}
 
+session::~session() { count_in(nullptr); }
+
+void session::count_in(session_totals* t) noexcept {
+    if (totals_.p != nullptr) {
+        *totals_.p -= footprint();
+    }
+    totals_.p = t;
+    if (t != nullptr) {
+        *t += footprint();
+    }
+}
+
+session_totals session::footprint() const noexcept {
+    session_totals f;
+    f.persistent_online = persistent_ && attached_ ? 1 : 0;
+    f.persistent_offline = persistent_ && !attached_ ? 1 : 0;
+    f.subscriptions = static_cast<std::int64_t>(subs_.size());
+    f.queued = static_cast<std::int64_t>(queue_.size());
+    f.queued_bytes = static_cast<std::int64_t>(queued_bytes_);
+    f.inflight = static_cast<std::int64_t>(inflight_.size());
+    return f;
+}
+
 void session::restore(std::vector<restored_message> messages, std::vector<std::uint16_t> inbound, const std::vector<std::pair<std::string, qos>>& subscriptions) {
+    const tally t{*this};
     for (auto& m : messages) {
         next_seq_ = std::max(next_seq_, m.seq + 1);
         if (m.packet_id == 0) {
@@ -53,6 +97,7 @@ void session::restore(std::vector<restored_message> messages, std::vector<std::u
 }
 
 void session::attach(action_list& out, const authorizer* auth) {
+    const tally t{*this};
     attached_ = true;
     auth_ = auth;
     for (auto& e : inflight_) {
@@ -66,6 +111,7 @@ void session::attach(action_list& out, const authorizer* auth) {
 }
 
 void session::on_packet(const packet& p, action_list& out) {
+    const tally t{*this};
     std::visit(
         [&](const auto& v) {
             using T = std::decay_t<decltype(v)>;
@@ -98,6 +144,7 @@ void session::on_packet(const packet& p, action_list& out) {
 }
 
 void session::deliver(const message_ref& m, qos q, bool retain, action_list& out) {
+    const tally t{*this};
     if (q == qos::at_most_once) {
         if (attached_) {
             out.push_back(send_publish{m, q, 0, false, retain});

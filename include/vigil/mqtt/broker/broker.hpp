@@ -5,6 +5,7 @@
 #include <vigil/config/settings.hpp>
 #include <vigil/core/histogram.hpp>
 #include <vigil/core/message.hpp>
+#include <vigil/mqtt/session/session.hpp>
 #include <vigil/store/store.hpp>
 
 #include <array>
@@ -65,15 +66,6 @@ struct shard_loop_stats {
     std::uint64_t remote_queued = 0;  ///< messages other shards handed it, not yet delivered
 };
 
-/// What the sessions of a shard (or of all) hold now.
-struct session_gauges {
-    std::uint64_t persistent_online = 0;   ///< persistent sessions with a connection
-    std::uint64_t persistent_offline = 0;  ///< persistent sessions waiting for their client
-    std::uint64_t subscriptions = 0;       ///< of every session, MQTT and /ws
-    std::uint64_t queued = 0;              ///< QoS 1/2 messages waiting behind the window or offline
-    std::uint64_t queued_bytes = 0;        ///< their payload bytes
-    std::uint64_t inflight = 0;            ///< QoS 1/2 messages sent, not yet acknowledged
-};
 
 /// Counters of the whole broker (sums over the shards): what every limit and failure did.
 struct broker_stats {
@@ -94,7 +86,7 @@ struct broker_stats {
     std::uint64_t denied_connects = 0;        ///< CONNECTs refused by the ACL or session ownership
     std::uint64_t rejected_connections = 0;   ///< over max_connections or max_connection_rate
     std::uint64_t publish_throttled = 0;      ///< reads paused by max_publish_rate
-    session_gauges sessions;
+    session_totals sessions;  ///< what every session (MQTT and /ws) holds
     std::uint64_t sessions_expired = 0;       ///< persistent sessions discarded by session_expiry
     std::uint64_t retained = 0;               ///< retained messages held
     std::uint64_t retained_bytes = 0;         ///< their topics and payloads

@@ -42,6 +42,20 @@ struct session_stats {
     std::uint64_t denied_subscriptions = 0;
 };
 
+/// What sessions hold, summed over those counted into it (a shard's). The sessions keep it
+/// current as they change, so reading it costs the same however many there are.
+struct session_totals {
+    std::int64_t persistent_online = 0;   ///< persistent sessions with a connection
+    std::int64_t persistent_offline = 0;  ///< persistent sessions waiting for their client
+    std::int64_t subscriptions = 0;
+    std::int64_t queued = 0;        ///< QoS 1/2 messages waiting behind the window or offline
+    std::int64_t queued_bytes = 0;  ///< their payload bytes
+    std::int64_t inflight = 0;      ///< QoS 1/2 messages sent, not yet acknowledged
+
+    session_totals& operator+=(const session_totals& o) noexcept;
+    session_totals& operator-=(const session_totals& o) noexcept;
+};
+
 /// What the connected client may do (the ACL, bound to its identity and client id).
 /// Thread safety: called on the session's thread only.
 class authorizer {
@@ -72,6 +86,15 @@ struct restored_message {
 class session {
 public:
     session(std::string client_id, bool persistent, session_limits lim);
+    ~session();  ///< leaves the totals it is counted in
+    session(session&&) noexcept = default;  ///< the totals follow what they count
+    session& operator=(session&&) = delete;
+    session(const session&) = delete;
+    session& operator=(const session&) = delete;
+
+    /// Counts what this session holds into `t` from now on (nullptr: into nothing), taking
+    /// it out of the totals it was counted in. `t` must outlive the session or the next call.
+    void count_in(session_totals* t) noexcept;
 
     [[nodiscard]] const std::string& client_id() const noexcept { return client_id_; }
     /// False for a clean session (CleanSession = 1), which ends with its connection.
@@ -88,6 +111,7 @@ public:
     void attach(action_list& out, const authorizer* auth = nullptr);
     /// The connection is gone; messages for the session queue up from now on.
     void detach() noexcept {
+        const tally t{*this};
         attached_ = false;
         auth_ = nullptr;
     }
@@ -117,6 +141,34 @@ public:
     [[nodiscard]] const session_stats& stats() const noexcept { return stats_; }
 
 private:
+    /// What this session contributes to its totals.
+    [[nodiscard]] session_totals footprint() const noexcept;
+    /// Adds what a change did to the session's footprint to its totals: one on the stack of
+    /// every public member that changes the session.
+    class tally {
+    public:
+        explicit tally(session& s) noexcept : s_(s), before_(s.totals_.p != nullptr ? s.footprint() : session_totals{}) {}
+        ~tally() {
+            if (s_.totals_.p != nullptr) {
+                *s_.totals_.p += s_.footprint();
+                *s_.totals_.p -= before_;
+            }
+        }
+        tally(const tally&) = delete;
+        tally& operator=(const tally&) = delete;
+
+    private:
+        session& s_;
+        session_totals before_;
+    };
+    /// The totals a session is counted in; a moved-from session is counted in none.
+    struct counted_in {
+        session_totals* p = nullptr;
+        counted_in() = default;
+        counted_in(counted_in&& o) noexcept : p(std::exchange(o.p, nullptr)) {}
+        counted_in& operator=(counted_in&&) = delete;
+    };
+
     enum class out_state : std::uint8_t { awaiting_puback, awaiting_pubrec, awaiting_pubcomp };
     struct inflight_entry {
         std::uint16_t packet_id;
@@ -162,10 +214,12 @@ private:
     std::size_t queued_bytes_ = 0;
     std::unordered_set<std::uint16_t> awaiting_pubrel_;  // QoS 2 received, not released
     session_stats stats_;
+    counted_in totals_;
 };
 
 template <class Keep>
 std::size_t session::drop_unless(Keep&& keep, action_list& out) {
+    const tally t{*this};
     std::size_t dropped = 0;
     auto gone = [&](const message_ref& m, std::uint64_t seq) {
         if (!m || keep(*m)) {

@@ -376,3 +376,85 @@ TEST_CASE("session: restored state is redelivered with DUP, then the queue", "[s
     s.on_packet(publish_packet{"in", as_span("p"), qos::exactly_once, true, false, 5}, acts);
     CHECK(all_of<route_publish>(acts).empty());
 }
+
+namespace {
+/// A walk over `sessions`, to compare with the totals they keep themselves.
+session_totals walked(std::initializer_list<const session*> sessions) {
+    session_totals t;
+    for (const auto* s : sessions) {
+        t.persistent_online += s->persistent() && s->attached() ? 1 : 0;
+        t.persistent_offline += s->persistent() && !s->attached() ? 1 : 0;
+        t.subscriptions += static_cast<std::int64_t>(s->subscriptions().size());
+        t.queued += static_cast<std::int64_t>(s->queued_count());
+        t.queued_bytes += static_cast<std::int64_t>(s->queued_bytes());
+        t.inflight += static_cast<std::int64_t>(s->inflight_count());
+    }
+    return t;
+}
+
+bool same(const session_totals& a, const session_totals& b) {
+    return a.persistent_online == b.persistent_online && a.persistent_offline == b.persistent_offline && a.subscriptions == b.subscriptions &&
+           a.queued == b.queued && a.queued_bytes == b.queued_bytes && a.inflight == b.inflight;
+}
+}  // namespace
+
+TEST_CASE("session: the totals follow every change, a move and the end of a session", "[session][totals]") {
+    session_totals totals;
+    auto a = std::make_unique<session>("a", true, session_limits{2, 10});
+    session b{"b", false, session_limits{2, 10}};
+    a->count_in(&totals);
+    b.count_in(&totals);
+    CHECK(totals.persistent_offline == 1);
+    action_list acts;
+    a->attach(acts);
+    b.attach(acts);
+    a->on_packet(subscribe_packet{1, {{"x/#", qos::exactly_once}, {"y", qos::at_least_once}}}, acts);
+    b.on_packet(subscribe_packet{1, {{"x/#", qos::at_least_once}}}, acts);
+    CHECK(same(totals, walked({a.get(), &b})));
+    CHECK(totals.persistent_online == 1);
+    CHECK(totals.subscriptions == 3);
+
+    // Two in flight, three queued behind the window of 2; offline, more queue.
+    for (int i = 0; i < 5; ++i) {
+        a->deliver(msg("x/1"), qos::at_least_once, false, acts);
+    }
+    CHECK(totals.inflight == 2);
+    CHECK(totals.queued == 3);
+    CHECK(totals.queued_bytes == 3);
+    a->detach();
+    a->deliver(msg("x/2"), qos::exactly_once, false, acts);
+    CHECK(same(totals, walked({a.get(), &b})));
+    CHECK(totals.persistent_offline == 1);
+    CHECK(totals.queued == 4);
+
+    // Back: acknowledgements move the queue into the window until it is empty.
+    acts.clear();
+    a->attach(acts);
+    for (int round = 0; round < 10 && totals.inflight > 0; ++round) {
+        const auto sent = all_of<send_publish>(acts);
+        acts.clear();
+        for (const auto& p : sent) {
+            if (p.q == qos::at_least_once) {
+                a->on_packet(puback_packet{p.packet_id}, acts);
+            } else {
+                a->on_packet(pubrec_packet{p.packet_id}, acts);
+                a->on_packet(pubcomp_packet{p.packet_id}, acts);
+            }
+        }
+        CHECK(same(totals, walked({a.get(), &b})));
+    }
+    CHECK(totals.inflight == 0);
+    CHECK(totals.queued == 0);
+    CHECK(totals.queued_bytes == 0);
+
+    // Dropping what may no longer be read, a move, and the end of each session.
+    a->detach();
+    a->deliver(msg("y"), qos::at_least_once, false, acts);
+    CHECK(a->drop_unless([](const message&) { return false; }, acts) == 1);
+    CHECK(totals.queued == 0);
+    session moved{std::move(b)};
+    CHECK(same(totals, walked({a.get(), &moved})));
+    a.reset();
+    CHECK(totals.persistent_offline == 0);
+    CHECK(totals.subscriptions == 1);
+}
