@@ -79,6 +79,7 @@ http::handler make_api(const mqtt::broker& b, const config::settings& s, const p
             r.later = [&b, &s, probe, started](http::response& out) {
                 metrics::snapshot snap;
                 snap.broker = b.stats();
+                snap.listeners = b.listeners();
                 snap.process = metrics::sample_process();
                 snap.tls = metrics::read_tls_expiry(s);
                 if (probe != nullptr) {

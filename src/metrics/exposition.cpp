@@ -122,6 +122,16 @@ void broker_families(families& f, const mqtt::broker_stats& b) {
     f.gauge("vigil_shards_unresponsive", "Shards that did not answer this scrape within 2 s (their counters are missing from it).", num(b.shards_unresponsive));
 }
 
+void listener_families(families& f, const mqtt::broker_stats& b, const std::vector<mqtt::bound_listener>& listeners) {
+    for (std::size_t i = 0; i < listeners.size() && i < b.open_by_listener.size(); ++i) {
+        const auto& l = listeners[i];
+        const bool v6 = l.address.find(':') != std::string::npos;
+        const std::string address = v6 ? fmt::format("[{}]:{}", l.address, l.port) : fmt::format("{}:{}", l.address, l.port);
+        f.gauge("vigil_mqtt_listener_connections", "MQTT connections open, by MQTT listener (address:port; /mqtt on the HTTP listeners is not among them).",
+                num(b.open_by_listener[i]), {{"listener", address}, {"tls", l.tls ? "true" : "false"}});
+    }
+}
+
 void transport_families(families& f, const mqtt::broker_stats& b) {
     const auto transports = mqtt::transport_names.size();
     auto each = [&](auto&& add) {
@@ -260,6 +270,7 @@ std::string render(const snapshot& s) {
     f.gauge("vigil_uptime_seconds", "Seconds since the broker started.", s.uptime_seconds);
     broker_families(f, s.broker);
     transport_families(f, s.broker);
+    listener_families(f, s.broker, s.listeners);
     shard_families(f, s.broker);
     store_families(f, s.broker);
     archive_families(f, s.broker);

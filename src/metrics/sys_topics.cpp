@@ -47,11 +47,18 @@ std::vector<std::pair<std::string, std::string>> sys_topics::update(const mqtt::
     }
     max_connected_ = std::max(max_connected_, connected);
     const std::uint64_t dropped = b.dropped_qos0_backpressure + b.denied_publishes + b.denied_deliveries;
+    const auto& s = b.sessions;
+    const std::int64_t stored = s.queued + s.inflight;
     std::vector<std::pair<std::string, std::string>> out{
         {"$SYS/broker/version", "vigil " + version_},
         {"$SYS/broker/uptime", fmt::format("{} seconds", static_cast<std::uint64_t>(uptime_seconds))},
         {"$SYS/broker/clients/connected", fmt::format("{}", connected)},
         {"$SYS/broker/clients/maximum", fmt::format("{}", max_connected_)},
+        {"$SYS/broker/clients/disconnected", fmt::format("{}", s.persistent_offline)},
+        {"$SYS/broker/clients/total", fmt::format("{}", connected + s.persistent_offline)},
+        {"$SYS/broker/subscriptions/count", fmt::format("{}", s.subscriptions)},
+        {"$SYS/broker/store/messages/count", fmt::format("{}", stored)},
+        {"$SYS/broker/messages/stored", fmt::format("{}", stored)},
         {"$SYS/broker/messages/received", fmt::format("{}", messages_in)},
         {"$SYS/broker/messages/sent", fmt::format("{}", messages_out)},
         {"$SYS/broker/publish/messages/received", fmt::format("{}", messages_in)},

@@ -108,6 +108,7 @@ def test_traffic_by_transport_and_qos_and_disconnects_by_reason(start_vigil):
     assert grew(s, "vigil_mqtt_sent_bytes_total", transport="mqtt") > 600
     assert value(s, "vigil_mqtt_connections", transport="mqtt") == 2
     assert value(s, "vigil_mqtt_connections", transport="mqtt-ws") == 0
+    assert value(s, "vigil_mqtt_listener_connections", listener=f"127.0.0.1:{v.port}", tls="false") == 2
     pub.stop()
     until_metrics(v.http_port, lambda s: grew(s, "vigil_mqtt_disconnects_total", reason="clean") == 1, "clean disconnect")
 
@@ -130,6 +131,7 @@ def test_traffic_by_transport_and_qos_and_disconnects_by_reason(start_vigil):
     ws.send(raw.publish("fleet/ws", b"hello", qos=0))
     s = until_metrics(v.http_port, lambda s: grew(s, "vigil_mqtt_messages_received_total", transport="mqtt-ws", qos="0") == 1, "WebSocket publish")
     assert value(s, "vigil_mqtt_connections", transport="mqtt-ws") == 1
+    assert value(s, "vigil_mqtt_listener_connections", listener=f"127.0.0.1:{v.port}", tls="false") == 1  # /mqtt is not an MQTT listener's
     assert grew(s, "vigil_mqtt_received_bytes_total", transport="mqtt-ws") > 0
     assert grew(s, "vigil_mqtt_messages_received_total", transport="mqtt", qos="0") == 1  # unchanged
     ws.close()
@@ -204,6 +206,7 @@ def test_every_served_tls_file_reports_when_it_expires(start_vigil, tmp_path):
     assert value(after, "vigil_mqtt_received_bytes_total", transport="mqtt-tls") > 0
     assert value(after, "vigil_mqtt_tls_handshakes_total", result="ok") == 1
     assert value(after, "vigil_mqtt_tls_handshakes_total", result="failed") == 0
+    assert value(after, "vigil_mqtt_listener_connections", listener=f"127.0.0.1:{v.tls_port}", tls="true") == 0
     # Plain text to the TLS port is a failed handshake.
     with socket.create_connection(("127.0.0.1", v.tls_port), timeout=10) as plain:
         plain.sendall(b"GET / HTTP/1.0\r\n\r\n")

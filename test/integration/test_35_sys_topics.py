@@ -29,12 +29,20 @@ def test_mosquitto_names_retained_and_counting(start_vigil):
     assert first["$SYS/broker/version"].startswith("vigil ")
     assert first["$SYS/broker/uptime"].endswith(" seconds")
 
+    # A persistent session left offline, holding one subscription and, soon, 5 messages.
+    sleeper = Paho(v.port, "sys-sleeper", clean_session=False)
+    sleeper.subscribe("fleet/#", 1)
+    sleeper.stop()
     pub = Paho(v.port, "sys-writer")
     for i in range(5):
         pub.publish(f"fleet/car-{i}", "x" * 10, 1)
     # The 5 PUBLISHes (and no $SYS message of its own) are counted; 2 clients are connected.
     after = sys_values(sub, {"$SYS/broker/messages/received": lambda p: p == "5",
                              "$SYS/broker/clients/connected": lambda p: p == "2",
+                             "$SYS/broker/clients/disconnected": lambda p: p == "1",
+                             "$SYS/broker/clients/total": lambda p: p == "3",
+                             "$SYS/broker/subscriptions/count": lambda p: p == "2",
+                             "$SYS/broker/store/messages/count": lambda p: p == "5",
                              "$SYS/broker/load/messages/received/1min": lambda p: float(p) > 0})
     assert int(after["$SYS/broker/bytes/received"]) > 50
     assert float(after["$SYS/broker/load/messages/received/15min"]) <= float(after["$SYS/broker/load/messages/received/1min"])

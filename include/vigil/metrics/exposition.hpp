@@ -40,6 +40,7 @@ struct tls_expiry {
 /// Everything a scrape shows.
 struct snapshot {
     mqtt::broker_stats broker;
+    std::vector<mqtt::bound_listener> listeners;  ///< the MQTT listeners, as broker::listeners()
     process_sample process;
     std::vector<tls_expiry> tls;
     std::optional<probe::stats> probe;  ///< nullopt: the probe is off

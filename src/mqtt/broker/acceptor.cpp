@@ -42,6 +42,7 @@ void acceptor::on_accept(error_code ec, tcp::socket s) {
         return;
     }
     t.ticket = std::move(*ticket);
+    t.listener = listener_;
     error_code opt_ec;
     s.set_option(tcp::no_delay(true), opt_ec);
     // Whatever fails for this one connection (a TLS session that cannot be created), the

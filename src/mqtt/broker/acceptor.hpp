@@ -22,8 +22,9 @@ class acceptor : public std::enable_shared_from_this<acceptor> {
 public:
     /// `rate` is this shard's share of the listener's max_connection_rate (0 = unlimited);
     /// `tls` is null on a plain listener.
-    acceptor(shard& s, tcp::acceptor a, bool allow_anonymous, double rate, std::shared_ptr<const net::tls_context> tls)
+    acceptor(shard& s, int listener, tcp::acceptor a, bool allow_anonymous, double rate, std::shared_ptr<const net::tls_context> tls)
         : shard_(s),
+          listener_(listener),
           acc_(std::move(a)),
           retry_(s.context()),
           allow_anonymous_(allow_anonymous),
@@ -49,6 +50,7 @@ private:
     void refuse(tcp::socket& s, std::string_view why);
 
     shard& shard_;
+    int listener_;  // its place in broker::listeners()
     tcp::acceptor acc_;
     asio::steady_timer retry_;
     bool allow_anonymous_;

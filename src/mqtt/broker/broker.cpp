@@ -235,7 +235,7 @@ struct broker::impl {
                 }
                 port = a.local_endpoint().port();
                 const double rate = l.max_connection_rate == 0 ? 0.0 : std::max(1.0, double(l.max_connection_rate) / double(core.shards.size()));
-                acceptors.push_back(std::make_shared<acceptor>(*sh, std::move(a), l.allow_anonymous, rate, tls));
+                acceptors.push_back(std::make_shared<acceptor>(*sh, static_cast<int>(bound.size()), std::move(a), l.allow_anonymous, rate, tls));
             }
             bound.push_back({l.bind, port, l.tls.has_value()});
         }
@@ -413,6 +413,10 @@ broker_stats broker::stats() const {
         total.rejected_connections += c.rejected_connections;
         total.publish_throttled += c.publish_throttled;
         total.sessions += c.sessions;
+        total.open_by_listener.resize(c.open_by_listener.size());
+        for (std::size_t l = 0; l < c.open_by_listener.size(); ++l) {
+            total.open_by_listener[l] += c.open_by_listener[l];
+        }
         total.tls_handshakes += c.tls_handshakes;
         total.tls_failures += c.tls_failures;
         total.sessions_expired += c.sessions_expired;

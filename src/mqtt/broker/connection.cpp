@@ -107,9 +107,13 @@ connection::connection(shard& s, tcp::socket sock, bool allow_anonymous, transfe
       tls_(std::move(t.tls)),
       ws_(std::move(t.ws)),
       cipher_out_(std::move(t.cipher_out)),
-      transport_(ws_ ? transport::mqtt_ws : tls_ ? transport::mqtt_tls : transport::mqtt) {
+      transport_(ws_ ? transport::mqtt_ws : tls_ ? transport::mqtt_tls : transport::mqtt),
+      listener_(t.listener) {
     rx_end_ = rx_.size();
     ++traffic().open;
+    if (listener_ >= 0) {
+        ++shard_.counters().open_by_listener[static_cast<std::size_t>(listener_)];
+    }
 
     error_code ec;
     sock_.non_blocking(true, ec);  // flush() writes directly and falls back to async_write
@@ -121,6 +125,9 @@ connection::connection(shard& s, tcp::socket sock, bool allow_anonymous, transfe
 
 connection::~connection() {
     --traffic().open;
+    if (listener_ >= 0) {
+        --shard_.counters().open_by_listener[static_cast<std::size_t>(listener_)];
+    }
     shard_.remove_connection(this);
     if (client_ != nullptr && client_->conn == this) {
         client_->conn = nullptr;
@@ -174,6 +181,7 @@ void connection::hand_off(unsigned home) {
     t.cipher_out = std::move(cipher_out_);
     t.ws = std::move(ws_);
     t.ticket = std::move(ticket_);
+    t.listener = listener_;
     error_code ec;
     const bool v6 = sock_.local_endpoint(ec).address().is_v6();
     const int fd = sock_.release(ec);

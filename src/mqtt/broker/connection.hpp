@@ -35,6 +35,7 @@ public:
         std::vector<std::uint8_t> cipher_out;   ///< TLS bytes produced, not yet written
         std::unique_ptr<net::ws_framing> ws;    ///< MQTT over WebSocket (/mqtt); else null
         net::connection_gate::ticket ticket;    ///< its place in the connection bounds
+        int listener = -1;                      ///< the MQTT listener it came through; -1: /mqtt
     };
 
     /// `t` holds the state carried from another shard (empty for a new connection).
@@ -205,6 +206,7 @@ private:
     std::vector<std::uint8_t> encode_buf_;
     action_list acts_;
     transport transport_;  // after tls_ and ws_, which decide it; `probe` once its CONNECT says so
+    int listener_;         // the MQTT listener it came through; -1: /mqtt on an HTTP listener
 };
 
 }  // namespace vigil::mqtt

@@ -37,7 +37,9 @@ bool client::may_write(std::string_view topic) const {
 }
 
 shard::shard(broker_core& core, unsigned id, asio::io_context& ioc)
-    : core_(core), id_(id), ioc_(ioc), snapshot_(core.index) {}
+    : core_(core), id_(id), ioc_(ioc), snapshot_(core.index) {
+    counters_.open_by_listener.resize(core.settings.listeners.size());
+}
 
 shard::~shard() = default;
 

@@ -108,6 +108,9 @@ struct broker_stats {
     std::uint64_t ws_conflated = 0;
     std::uint64_t ws_too_slow = 0;
     std::array<transport_stats, transport_names.size()> by_transport{};
+    /// MQTT connections open per MQTT listener (in the order of broker::listeners()); those of
+    /// /mqtt on the HTTP listeners are not among them.
+    std::vector<std::int64_t> open_by_listener;
     std::array<std::uint64_t, disconnect_reason_names.size()> disconnects{};
     /// Shards that did not answer within the time stats() waits (their counters are missing).
     std::uint64_t shards_unresponsive = 0;
