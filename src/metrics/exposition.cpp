@@ -86,8 +86,10 @@ void broker_families(families& f, const mqtt::broker_stats& b) {
     f.counter("vigil_packet_timeouts_total", "Connections closed because a packet was not completed within packet_timeout.", num(b.packet_timeouts));
     f.counter("vigil_messages_received_total", "Messages routed: client PUBLISHes (MQTT, /mqtt, /ws) and wills.", num(b.publishes_in));
     f.counter("vigil_messages_delivered_total", "Messages handed to subscribers' sessions.", num(b.deliveries));
-    const char* dropped = "Messages not delivered, by reason: a QoS 0 message to a client too slow to take it (slow_client), a PUBLISH the ACL refused (denied_publish), a message the subscriber (MQTT or /ws) may not read (denied_delivery), an older state value replaced by a newer one for a slow /ws dashboard (conflated).";
+    const char* dropped = "Messages not delivered, by reason: a QoS 0 message to a client too slow to take it (slow_client), a QoS 1/2 message for a session whose queue was full (queue_full), a QoS 0 message for an offline persistent session (offline_qos0), a PUBLISH the ACL refused (denied_publish), a message the subscriber (MQTT or /ws) may not read (denied_delivery), an older state value replaced by a newer one for a slow /ws dashboard (conflated).";
     f.counter("vigil_messages_dropped_total", dropped, num(b.dropped_qos0_backpressure), {{"reason", "slow_client"}});
+    f.counter("vigil_messages_dropped_total", dropped, num(b.dropped_queue_full), {{"reason", "queue_full"}});
+    f.counter("vigil_messages_dropped_total", dropped, num(b.dropped_qos0_offline), {{"reason", "offline_qos0"}});
     f.counter("vigil_messages_dropped_total", dropped, num(b.denied_publishes), {{"reason", "denied_publish"}});
     f.counter("vigil_messages_dropped_total", dropped, num(b.denied_deliveries), {{"reason", "denied_delivery"}});
     f.counter("vigil_messages_dropped_total", dropped, num(b.ws_conflated), {{"reason", "conflated"}});

@@ -46,7 +46,7 @@ std::vector<std::pair<std::string, std::string>> sys_topics::update(const mqtt::
         connected += t.open;
     }
     max_connected_ = std::max(max_connected_, connected);
-    const std::uint64_t dropped = b.dropped_qos0_backpressure + b.denied_publishes + b.denied_deliveries;
+    const std::uint64_t dropped = b.dropped_qos0_backpressure + b.dropped_queue_full + b.denied_publishes + b.denied_deliveries;
     const auto& s = b.sessions;
     const std::int64_t stored = s.queued + s.inflight;
     std::vector<std::pair<std::string, std::string>> out{

@@ -295,6 +295,24 @@ def test_sessions_queues_caches_and_the_store_are_gauged(start_vigil, vigil_bina
     back.stop()
 
 
+def test_drops_for_full_queues_and_offline_sessions_are_counted(start_vigil):
+    v = start_vigil(2, '[limits]\nmax_queued = 2\n')
+    sleeper = Paho(v.port, "full-queue", clean_session=False)
+    sleeper.subscribe("q/#", 1)
+    sleeper.subscribe("z/#", 0)
+    sleeper.stop()
+    until_metrics(v.http_port, lambda s: value(s, "vigil_sessions_persistent", state="offline") == 1, "the session offline")
+    pub = Paho(v.port, "full-queue-pub")
+    for i in range(5):
+        pub.publish("q/1", f"m{i}", 1)  # 2 queued, 3 over max_queued
+    pub.publish("z/1", "zero", 0)        # QoS 0 is not kept for an offline session
+    pub.publish("q/marker", "m", 1)      # routed after the QoS 0 one
+    s = until_metrics(v.http_port, lambda s: value(s, "vigil_messages_dropped_total", reason="queue_full") == 4, "4 queue-full drops")
+    assert value(s, "vigil_messages_dropped_total", reason="offline_qos0") == 1
+    assert value(s, "vigil_messages_queued") == 2
+    pub.stop()
+
+
 @pytest.mark.parametrize("method", ["POST", "DELETE"])
 def test_metrics_are_read_only(broker, method):
     c = http.client.HTTPConnection("127.0.0.1", broker.http_port, timeout=10)

@@ -400,6 +400,8 @@ broker_stats broker::stats() const {
         total.publishes_in += c.publishes_in;
         total.deliveries += c.deliveries;
         total.dropped_qos0_backpressure += c.dropped_qos0_backpressure;
+        total.dropped_queue_full += c.dropped_queue_full;
+        total.dropped_qos0_offline += c.dropped_qos0_offline;
         total.protocol_errors += c.protocol_errors;
         total.auth_failures += c.auth_failures;
         total.auth_busy += c.auth_busy;

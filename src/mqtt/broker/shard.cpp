@@ -256,10 +256,13 @@ void shard::deliver_to(client& c, const message_ref& m, qos q, bool retain) {
         return;
     }
     scratch_.clear();
-    const std::uint64_t dropped_before = c.sess.stats().dropped_queue_full;
+    const session_stats before = c.sess.stats();
     c.sess.deliver(m, q, retain, scratch_);
     ++counters_.deliveries;
-    if (c.conn == nullptr && c.sess.stats().dropped_queue_full != dropped_before) {
+    const session_stats& after = c.sess.stats();
+    counters_.dropped_queue_full += after.dropped_queue_full - before.dropped_queue_full;
+    counters_.dropped_qos0_offline += after.dropped_qos0_offline - before.dropped_qos0_offline;
+    if (c.conn == nullptr && after.dropped_queue_full != before.dropped_queue_full) {
         VIGIL_LOG_LIMITED(warn, "client '{}' is offline with {} queued messages (max_queued): dropping new QoS 1/2 messages for it", c.sess.client_id(), c.sess.queued_count());
     }
     carry_out(c, scratch_);

@@ -74,6 +74,8 @@ struct broker_stats {
     std::uint64_t publishes_in = 0;           ///< messages routed (client PUBLISH and wills)
     std::uint64_t deliveries = 0;             ///< messages handed to sessions
     std::uint64_t dropped_qos0_backpressure = 0;
+    std::uint64_t dropped_queue_full = 0;    ///< QoS 1/2 messages for a session whose queue was full (max_queued)
+    std::uint64_t dropped_qos0_offline = 0;  ///< QoS 0 messages for an offline persistent session (not kept, as MQTT allows)
     std::uint64_t protocol_errors = 0;
     std::uint64_t auth_failures = 0;
     std::uint64_t auth_busy = 0;              ///< CONNACK 0x03: the password-check queue was full
