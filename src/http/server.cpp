@@ -148,6 +148,9 @@ void server::start() {
             tls = net::tls_context::make(*l.tls);
         }
         std::uint16_t port = l.port;
+        if (const auto ec = net::check_unclaimed(impl_->pool.context(0), {asio::ip::make_address(l.bind), port})) {
+            throw std::system_error(ec, fmt::format("cannot listen for HTTP on {}:{}: {}", l.bind, port, net::claimed_advice(ec)));
+        }
         for (unsigned i = 0; i < impl_->pool.size(); ++i) {
             auto& ioc = impl_->pool.context(i);
             beast::error_code ec;

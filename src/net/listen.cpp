@@ -4,6 +4,30 @@
 
 namespace vigil::net {
 
+boost::system::error_code check_unclaimed(boost::asio::io_context& ioc, const boost::asio::ip::tcp::endpoint& ep) {
+    boost::system::error_code ec;
+    if (ep.port() == 0) {
+        return ec;
+    }
+    boost::asio::ip::tcp::acceptor probe(ioc);
+    probe.open(ep.protocol(), ec);
+    if (!ec) {
+        probe.set_option(boost::asio::ip::tcp::acceptor::reuse_address(true), ec);
+    }
+    if (!ec) {
+        probe.bind(ep, ec);
+    }
+    boost::system::error_code ignored;
+    probe.close(ignored);
+    return ec;
+}
+
+const char* claimed_advice(const boost::system::error_code& ec) noexcept {
+    return ec == boost::asio::error::address_in_use
+               ? "another process already listens there (another vigil with this port and another data_dir would silently take part of the connections): stop it, or give this one other ports"
+               : "check the address (it must be one of this host's)";
+}
+
 boost::asio::ip::tcp::acceptor listen_shared(
     boost::asio::io_context& ioc,
     const boost::asio::ip::tcp::endpoint& ep,

@@ -226,6 +226,9 @@ struct broker::impl {
                 tls = net::tls_context::make(*l.tls);
             }
             const tcp::endpoint requested{asio::ip::make_address(l.bind), l.port};
+            if (const auto ec = net::check_unclaimed(core.shards.front()->context(), requested)) {
+                throw std::system_error(ec, fmt::format("cannot listen on {}:{}: {}", l.bind, l.port, net::claimed_advice(ec)));
+            }
             std::uint16_t port = l.port;
             for (auto& sh : core.shards) {
                 error_code ec;
