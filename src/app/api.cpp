@@ -39,9 +39,9 @@ std::string probe_verdict(const probe::stats& p, const config::probe_settings& s
 
 }  // namespace
 
-http::handler make_api(const mqtt::broker& b, const config::settings& s, const probe::prober* probe) {
+http::handler make_api(const mqtt::broker& b, const config::settings& s, const settings_cell& live, const probe::prober* probe) {
     const auto started = std::chrono::steady_clock::now();
-    return [&b, &s, probe, started, fields = track_fields{s.archive.lat_field, s.archive.lon_field}](std::string_view method, std::string_view target, const http::caller& who) -> http::response {
+    return [&b, &s, &live, probe, started, fields = track_fields{s.archive.lat_field, s.archive.lon_field}](std::string_view method, std::string_view target, const http::caller& who) -> http::response {
         const std::string_view path = target.substr(0, target.find('?'));
         const bool get = method == "GET" || method == "HEAD";
         constexpr std::string_view devices = "/api/v1/devices";
@@ -76,12 +76,12 @@ http::handler make_api(const mqtt::broker& b, const config::settings& s, const p
             }
             // Any valid token may scrape (counts, no data); the shards are asked off the shard.
             http::response r;
-            r.later = [&b, &s, probe, started](http::response& out) {
+            r.later = [&b, &live, probe, started](http::response& out) {
                 metrics::snapshot snap;
                 snap.broker = b.stats();
                 snap.listeners = b.listeners();
                 snap.process = metrics::sample_process();
-                snap.tls = metrics::read_tls_expiry(s);
+                snap.tls = metrics::read_tls_expiry(*live.get());
                 if (probe != nullptr) {
                     snap.probe = probe->snapshot();
                 }

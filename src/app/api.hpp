@@ -2,14 +2,17 @@
 // The HTTP routes of the executable: /healthz, /metrics, /api/v1/devices and /api/v1/history
 // over the broker's state and its archive.
 
+#include "settings_cell.hpp"
+
 #include <vigil/http/server.hpp>
 #include <vigil/mqtt/broker/broker.hpp>
 #include <vigil/probe/probe.hpp>
 
 namespace vigil::app {
 
-/// Routes for `b` configured by `s`, with the end-to-end probe's results (null: off); all must
-/// outlive the handler. Every error is a JSON body with its status.
-[[nodiscard]] http::handler make_api(const mqtt::broker& b, const config::settings& s, const probe::prober* probe);
+/// Routes for `b` configured by `s` (as it started; `live`: as SIGHUP changed it since), with
+/// the end-to-end probe's results (null: off); all must outlive the handler. Every error is a
+/// JSON body with its status.
+[[nodiscard]] http::handler make_api(const mqtt::broker& b, const config::settings& s, const settings_cell& live, const probe::prober* probe);
 
 }  // namespace vigil::app

@@ -7,6 +7,7 @@
 #include <vigil/auth/acl.hpp>
 #include <vigil/auth/password.hpp>
 #include <vigil/auth/tokens.hpp>
+#include <vigil/config/reload.hpp>
 #include <vigil/config/settings.hpp>
 #include <vigil/metrics/sys_topics.hpp>
 #include <vigil/probe/probe.hpp>
@@ -15,6 +16,8 @@
 #include <vigil/net/handover.hpp>
 #include <vigil/net/tls.hpp>
 #include <vigil/store/store.hpp>
+
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <chrono>
@@ -47,7 +50,8 @@ constexpr std::string_view usage = R"(usage: vigil [--config FILE]
 Runs the Vigil MQTT 3.1.1 broker. With no --config, it uses development defaults:
 one MQTT listener on 127.0.0.1:1883, HTTP on 127.0.0.1:8080 (/healthz, /api/v1/devices, /api/v1/history),
 one shard per core, the store in ./var.
-SIGHUP reloads passwords, ACL and TLS certificates; SIGINT or SIGTERM stops gracefully.
+SIGHUP reads FILE again: TLS files (a new CRL too), passwords, ACL, API tokens and
+log_level take effect, what needs a restart is named in the log; SIGINT or SIGTERM stops gracefully.
 )";
 
 constexpr auto shutdown_grace = std::chrono::seconds{5};
@@ -134,6 +138,26 @@ void log_stats(const vigil::mqtt::broker_stats& st) {
     }
 }
 
+/// SIGHUP: the configuration file read again (when there is one). What changed and cannot
+/// change live is named and left as it was; a file that does not load changes nothing (false).
+bool reload_settings(const std::optional<std::string>& file, vigil::app::settings_cell& live) {
+    if (!file) {
+        return true;  // development defaults: the files they name are read again
+    }
+    try {
+        auto plan = vigil::config::plan_reload(*live.get(), vigil::config::load_settings(*file));
+        if (!plan.needs_restart.empty()) {
+            vigil::log::warn("reload: {}: {} changed; this needs a restart, until then the previous values stay in force", *file, fmt::join(plan.needs_restart, ", "));
+        }
+        vigil::log::set_level(plan.next.log_level);
+        live.set(std::move(plan.next));
+        return true;
+    } catch (const std::exception& e) {
+        vigil::log::error("reload: {}; nothing changed", e.what());
+        return false;
+    }
+}
+
 /// SIGHUP for the HTTP side: API tokens and HTTPS certificates. Whatever fails to load leaves
 /// what is in force and says why.
 void reload_http(vigil::http::server& web, const vigil::config::settings& s) {
@@ -146,13 +170,14 @@ void reload_http(vigil::http::server& web, const vigil::config::settings& s) {
         vigil::log::error("reload: {}; keeping the previous API tokens", e.what());
     }
     try {
-        web.reload_tls();
+        web.reload_tls(s.http_listeners);
     } catch (const std::exception& e) {
         vigil::log::error("reload: {}; keeping the previous HTTPS certificates", e.what());
     }
 }
 
-int run(const vigil::config::settings& s) {
+int run(const vigil::config::settings& s, const std::optional<std::string>& file) {
+    vigil::app::settings_cell live{s};
     vigil::log::set_level(s.log_level);
     // Block the stop signals in every thread; the main thread waits for them below.
     sigset_t set;
@@ -183,7 +208,7 @@ int run(const vigil::config::settings& s) {
     if (s.probe.interval.count() > 0 && !s.listeners.empty()) {
         probe = std::make_unique<vigil::probe::prober>(s.probe);
     }
-    vigil::http::server web{b.shards(), s.http_listeners, vigil::app::make_api(b, s, probe.get()), std::move(up), std::move(access)};
+    vigil::http::server web{b.shards(), s.http_listeners, vigil::app::make_api(b, s, live, probe.get()), std::move(up), std::move(access)};
     web.start();
     b.start();
     if (probe) {
@@ -236,8 +261,12 @@ int run(const vigil::config::settings& s) {
             break;
         }
         vigil::log::info("received SIGHUP, reloading");
-        b.reload();
-        reload_http(web, s);
+        if (!reload_settings(file, live)) {
+            continue;
+        }
+        const auto now = live.get();
+        b.reload(*now);
+        reload_http(web, *now);
     }
     vigil::log::info("received {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
     if (probe) {
@@ -310,11 +339,11 @@ int main(int argc, char** argv) {
             return 0;
         }
         if (args.size() == 2 && args[0] == "--config") {
-            return run(vigil::config::load_settings(std::string{args[1]}));
+            return run(vigil::config::load_settings(std::string{args[1]}), std::string{args[1]});
         }
         if (args.empty()) {
             vigil::log::info("no --config given: development defaults, loopback only");
-            return run(vigil::config::default_settings());
+            return run(vigil::config::default_settings(), std::nullopt);
         }
         std::fputs(usage.data(), stderr);
         return 2;

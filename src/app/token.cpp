@@ -76,7 +76,7 @@ int token_main(const std::vector<std::string_view>& args) {
         }
         out << issued.line << '\n';
         std::printf("%s\n", issued.secret.c_str());
-        std::fprintf(stderr, "token '%.*s' added to %s; its secret is printed above, once (only its SHA-256 is stored). SIGHUP does not reload tokens yet: restart vigil.\n",
+        std::fprintf(stderr, "token '%.*s' added to %s; its secret is printed above, once (only its SHA-256 is stored). Send vigil SIGHUP to load it.\n",
                      static_cast<int>(name.size()), name.data(), file.c_str());
         return 0;
     } catch (const config::config_error& e) {

@@ -182,12 +182,15 @@ void server::set_tokens(std::shared_ptr<const auth::token_file> tokens) {
     }
 }
 
-void server::reload_tls() {
+void server::reload_tls(const std::vector<config::http_listener_settings>& next) {
     std::vector<std::shared_ptr<const net::tls_context>> fresh(impl_->settings.size());
-    for (std::size_t li = 0; li < impl_->settings.size(); ++li) {
-        if (const auto& t = impl_->settings[li].tls) {
+    for (std::size_t li = 0; li < impl_->settings.size() && li < next.size(); ++li) {
+        if (const auto& t = next[li].tls) {
             fresh[li] = net::tls_context::make(*t);  // all load before any changes
         }
+    }
+    for (std::size_t li = 0; li < impl_->settings.size() && li < next.size(); ++li) {
+        impl_->settings[li].tls = next[li].tls;
     }
     for (std::size_t i = 0; i < impl_->acceptors.size(); ++i) {
         if (auto tls = fresh[impl_->listener_of[i]]) {

@@ -45,6 +45,8 @@ struct listener_settings {
     std::optional<tls_listener_settings> tls;
 
     [[nodiscard]] bool loopback() const noexcept;
+
+    bool operator==(const listener_settings&) const = default;
 };
 
 /// An HTTP listener (`[[http.listener]]`): /healthz, /api, /ws and /mqtt.
@@ -57,6 +59,8 @@ struct http_listener_settings {
     /// New connections accepted per second (0 = unlimited); the excess is closed at once.
     unsigned max_connection_rate = 0;
     std::optional<tls_listener_settings> tls;  ///< HTTPS and wss://
+
+    bool operator==(const http_listener_settings&) const = default;
 };
 
 /// `[http]` beyond its listeners.
@@ -67,6 +71,8 @@ struct http_settings {
     std::vector<std::string> tokens;
     /// Origins allowed to open /ws from a browser ("https://dispatch.example"); empty: any.
     std::vector<std::string> allowed_origins;
+
+    bool operator==(const http_settings&) const = default;
 };
 
 /// `[auth]`
@@ -76,6 +82,8 @@ struct auth_settings {
     unsigned hash_threads = 0;  ///< password-hashing threads (0 = one per core)
     /// A client's id must equal its identity (verified username or certificate identity).
     bool client_id_must_match = false;
+
+    bool operator==(const auth_settings&) const = default;
 };
 
 /// `[limits]`
@@ -104,6 +112,8 @@ struct limits_settings {
     /// Below this much free space on data_dir's disk new retained messages are refused, before
     /// the store fails for lack of room (0 = no check).
     std::uint64_t min_free_disk = std::uint64_t{256} << 20;
+
+    bool operator==(const limits_settings&) const = default;
 };
 
 /// `durability`: when a QoS 1/2 PUBLISH is acknowledged.
@@ -116,6 +126,8 @@ enum class durability_mode : std::uint8_t {
 struct state_settings {
     /// Topic filters whose newest message per topic is kept (the last-value cache).
     std::vector<std::string> topics{"devices/+/location", "devices/+/status"};
+
+    bool operator==(const state_settings&) const = default;
 };
 
 /// `[probe]`: the end-to-end probe. Vigil connects to its own first MQTT listener and first
@@ -132,6 +144,8 @@ struct probe_settings {
     std::string ca;        ///< verifies the listeners' certificates (empty: not verified)
     std::string cert;      ///< a client certificate, for a listener that requires one
     std::string key;
+
+    bool operator==(const probe_settings&) const = default;
 };
 
 /// `[archive]`: history kept on disk under `data_dir/archive`, queried by topic and time.
@@ -151,6 +165,8 @@ struct archive_settings {
     /// The numeric fields of a location payload, for /api/v1/devices/{id}/track.
     std::string lat_field = "lat";
     std::string lon_field = "lon";
+
+    bool operator==(const archive_settings&) const = default;
 };
 
 struct settings {
@@ -171,6 +187,8 @@ struct settings {
 
     /// `workers` with 0 resolved to the number of cores.
     [[nodiscard]] unsigned resolved_workers() const noexcept;
+
+    bool operator==(const settings&) const = default;
 };
 
 /// A configuration problem, with `file:line: ` in its message when it has a place.

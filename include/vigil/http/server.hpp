@@ -96,9 +96,10 @@ public:
     /// Replaces the API tokens for requests from now on (SIGHUP); open /ws sessions whose token
     /// was removed or changed are closed (1008).
     void set_tokens(std::shared_ptr<const auth::token_file> tokens);
-    /// Reloads the listeners' TLS certificates for connections from now on (SIGHUP).
+    /// Reloads the listeners' TLS certificates for connections from now on (SIGHUP), from
+    /// `next` (one per listener, in order; config::plan_reload keeps each TLS or plain).
     /// Errors: throws std::runtime_error naming the file; the previous ones stay in force.
-    void reload_tls();
+    void reload_tls(const std::vector<config::http_listener_settings>& next);
     /// Closes the listeners (open requests end with the shards).
     void stop();
 

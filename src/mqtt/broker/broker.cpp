@@ -277,11 +277,20 @@ void broker::start() {
 
 const std::vector<bound_listener>& broker::listeners() const noexcept { return impl_->bound; }
 
-void broker::reload() {
+void broker::reload(const config::settings& next) {
     // Each file is loaded whole before anything changes; a broken file keeps what is in
     // force and says so. Connections stay unless what they logged in with was revoked; every
-    // client is re-checked against the ACL.
-    const auto& s = impl_->core.settings;
+    // client is re-checked against the ACL. The paths are read here and at start only (the
+    // shards read other settings), so they change on this thread without a lock.
+    auto& s = impl_->core.settings;
+    s.auth.password_file = next.auth.password_file;
+    s.auth.acl_file = next.auth.acl_file;
+    for (std::size_t i = 0; i < s.listeners.size() && i < next.listeners.size(); ++i) {
+        s.listeners[i].tls = next.listeners[i].tls;
+    }
+    for (std::size_t i = 0; i < s.http_listeners.size() && i < next.http_listeners.size(); ++i) {
+        s.http_listeners[i].tls = next.http_listeners[i].tls;
+    }
     int failures = 0;
     std::unordered_set<std::string> revoked_users;
     if (impl_->core.authn) {
@@ -311,14 +320,16 @@ void broker::reload() {
     }
     // Fresh TLS contexts: new connections use them, and open connections' client
     // certificates are verified again against their CA bundles and CRLs (/mqtt ones too).
-    std::vector<std::shared_ptr<const net::tls_context>> fresh;
+    // One per MQTT listener (null: plain, or it failed to load), then the HTTP listeners'.
+    std::vector<std::shared_ptr<const net::tls_context>> fresh(s.listeners.size());
     std::size_t first = 0;  // acceptors are stored listener by listener, one per shard
-    for (const auto& l : s.listeners) {
+    for (std::size_t li = 0; li < s.listeners.size(); ++li) {
+        const auto& l = s.listeners[li];
         const std::size_t n = impl_->pool.size();
         if (l.tls) {
             try {
                 auto tls = net::tls_context::make(*l.tls);
-                fresh.push_back(tls);
+                fresh[li] = tls;
                 for (std::size_t i = first; i < first + n; ++i) {
                     auto a = impl_->acceptors[i];
                     asio::post(a->shard_context(), [a, tls] { a->set_tls(tls); });

@@ -246,9 +246,19 @@ bool connection::recheck_credentials(const std::unordered_set<std::string>& user
     if (password_login_ && users.count(username_) != 0) {
         why = fmt::format("the password of user '{}' was removed or changed", username_);
     } else if (tls_) {
-        const auto ctx = std::find_if(fresh.begin(), fresh.end(), [this](const auto& f) { return f->settings() == tls_->settings(); });
-        if (ctx != fresh.end()) {
-            if (std::string bad = tls_->recheck_peer(**ctx); !bad.empty()) {
+        // The fresh context of the listener it came through (a CA bundle or CRL may have been
+        // changed or added); /mqtt: the HTTP listener's that serves the same certificate.
+        const std::size_t mqtt_listeners = shard_.core().settings.listeners.size();
+        const net::tls_context* ctx = nullptr;
+        if (listener_ >= 0 && static_cast<std::size_t>(listener_) < std::min(mqtt_listeners, fresh.size())) {
+            ctx = fresh[static_cast<std::size_t>(listener_)].get();
+        } else if (mqtt_listeners <= fresh.size()) {
+            const auto it = std::find_if(fresh.begin() + static_cast<std::ptrdiff_t>(mqtt_listeners), fresh.end(),
+                                         [this](const auto& f) { return f && f->settings().cert == tls_->settings().cert; });
+            ctx = it != fresh.end() ? it->get() : nullptr;
+        }
+        if (ctx != nullptr) {
+            if (std::string bad = tls_->recheck_peer(*ctx); !bad.empty()) {
                 why = fmt::format("its client certificate no longer verifies: {}", bad);
             }
         }

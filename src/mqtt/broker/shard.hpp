@@ -272,6 +272,8 @@ public:
     /// After a reload: closes the connections of `users` that logged in with a password
     /// (removed or changed), and those whose client certificate fails against the reloaded
     /// CA bundle and CRL of `fresh` (the context with the same settings as its own).
+    /// `fresh`: one TLS context per MQTT listener (null: plain, or it failed to load), then
+    /// those of the HTTP listeners.
     void revoke(const std::unordered_set<std::string>& users, const std::vector<std::shared_ptr<const net::tls_context>>& fresh);
 
 

@@ -153,9 +153,10 @@ public:
     [[nodiscard]] const std::vector<bound_listener>& listeners() const noexcept;
 
     /// Reloads the password file, the ACL and the TLS certificates, CA bundles and CRLs
-    /// (SIGHUP). Established connections stay; a file that fails to load leaves the previous
-    /// state in force and logs why.
-    void reload();
+    /// (SIGHUP), from the paths of `next` (config::plan_reload's: only those may differ from
+    /// the settings in force). Established connections stay unless what they logged in with
+    /// was revoked; a file that fails to load leaves the previous state in force and logs why.
+    void reload(const config::settings& next);
 
     /// The shards, for other front doors (HTTP) to run on.
     [[nodiscard]] net::shard_pool& shards() noexcept;

@@ -1,0 +1,34 @@
+#pragma once
+// The settings in force: replaced on SIGHUP by the main thread, read by the query thread (the
+// TLS files a scrape reports).
+
+#include <vigil/config/settings.hpp>
+
+#include <memory>
+#include <mutex>
+#include <utility>
+
+namespace vigil::app {
+
+/// Thread safety: safe.
+class settings_cell {
+public:
+    explicit settings_cell(config::settings s) : now_(std::make_shared<const config::settings>(std::move(s))) {}
+
+    [[nodiscard]] std::shared_ptr<const config::settings> get() const {
+        const std::lock_guard lock{mu_};
+        return now_;
+    }
+
+    void set(config::settings s) {
+        auto next = std::make_shared<const config::settings>(std::move(s));
+        const std::lock_guard lock{mu_};
+        now_ = std::move(next);
+    }
+
+private:
+    mutable std::mutex mu_;
+    std::shared_ptr<const config::settings> now_;  // guarded by mu_
+};
+
+}  // namespace vigil::app
