@@ -11,6 +11,7 @@
 #include <vigil/config/settings.hpp>
 #include <vigil/metrics/sys_topics.hpp>
 #include <vigil/probe/probe.hpp>
+#include <vigil/service/notifier.hpp>
 #include <vigil/core/log.hpp>
 #include <vigil/mqtt/broker/broker.hpp>
 #include <vigil/net/handover.hpp>
@@ -229,21 +230,32 @@ int run(const vigil::config::settings& s, const std::optional<std::string>& file
             vigil::log::warn("listener {}:{} is reachable beyond this host and allows anonymous clients (allow_anonymous = true)", l.bind, l.port);
         }
     }
+    vigil::service::notifier systemd;
+    systemd.ready(fmt::format("serving {} MQTT and {} HTTP listener(s)", b.listeners().size(), web.listeners().size()));
     int sig = 0;
     using clock = std::chrono::steady_clock;
     const auto started = clock::now();
     auto next_stats = started + s.stats_interval;
+    // The watchdog (WatchdogSec in the unit): pinged at half its period while every shard's
+    // heartbeat ran within that half.
+    const auto watchdog_every = systemd.watchdog_interval();
+    const auto stall_after = std::max(watchdog_every.value_or(std::chrono::milliseconds{0}), std::chrono::milliseconds{1000});
+    auto next_watchdog = watchdog_every ? started : clock::time_point::max();
     // $SYS: published at once (the version is there from the start), then every sys_interval.
     vigil::metrics::sys_topics sys{VIGIL_VERSION};
     auto next_sys = s.sys_interval.count() > 0 ? started : clock::time_point::max();
     auto last_sys = started;
     for (;;) {
-        const auto wait = std::max(std::min(next_stats, next_sys) - clock::now(), clock::duration::zero());
+        const auto wait = std::max(std::min({next_stats, next_sys, next_watchdog}) - clock::now(), clock::duration::zero());
         const auto secs = std::chrono::duration_cast<std::chrono::seconds>(wait);
         const timespec ts{static_cast<time_t>(secs.count()), static_cast<long>(std::chrono::duration_cast<std::chrono::nanoseconds>(wait - secs).count())};
         sig = sigtimedwait(&set, nullptr, &ts);
         if (sig < 0) {  // EAGAIN: an interval passed
             const auto now = clock::now();
+            if (now >= next_watchdog) {
+                systemd.watchdog(b.stalled_shards(stall_after));
+                next_watchdog = now + *watchdog_every;
+            }
             if (now >= next_stats) {
                 log_stats(b.stats());
                 next_stats += s.stats_interval;
@@ -269,6 +281,7 @@ int run(const vigil::config::settings& s, const std::optional<std::string>& file
         reload_http(web, *now);
     }
     vigil::log::info("received {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    systemd.stopping();
     if (probe) {
         probe->stop();  // before the listeners close: no round fails on the way down
     }

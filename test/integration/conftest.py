@@ -24,7 +24,7 @@ def pytest_generate_tests(metafunc):
 class Vigil:
     """A running vigil process; stderr is collected line by line."""
 
-    def __init__(self, binary, config_text, tmpdir):
+    def __init__(self, binary, config_text, tmpdir, env=None):
         self.config_path = os.path.join(tmpdir, "vigil.toml")
         with open(self.config_path, "w") as f:
             f.write(config_text)
@@ -32,7 +32,8 @@ class Vigil:
         self.killed = False
         self._cond = threading.Condition()
         self.proc = subprocess.Popen([binary, "--config", self.config_path],
-                                     stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+                                     stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+                                     env={**os.environ, **env} if env else None)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         m = self.wait_for_log(r"listening for MQTT on [^ ]+:(\d+)|listening for MQTT over TLS", timeout=20)
@@ -135,17 +136,18 @@ def vigil_binary(request):
 
 @pytest.fixture
 def start_vigil(vigil_binary):
-    """Factory: start_vigil(workers, extra_toml, data_dir=None, top="", http="") -> Vigil. Each
+    """Factory: start_vigil(workers, extra_toml, data_dir=None, top="", http="", env=None) -> Vigil
+    (`env`: variables added to the process's environment). Each
     process gets its own data_dir unless one is given (a restart reuses it). Every process
     not killed on purpose is stopped at the end of the test and must exit with status 0
     (sanitizer reports make it non-zero)."""
     procs = []
     dirs = []
 
-    def start(workers, extra="", data_dir=None, top="", http=""):
+    def start(workers, extra="", data_dir=None, top="", http="", env=None):
         d = tempfile.TemporaryDirectory()
         dirs.append(d)
-        v = Vigil(vigil_binary, config(workers, extra, data_dir or os.path.join(d.name, "var"), top, http), d.name)
+        v = Vigil(vigil_binary, config(workers, extra, data_dir or os.path.join(d.name, "var"), top, http), d.name, env)
         procs.append(v)
         return v
 

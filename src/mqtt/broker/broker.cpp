@@ -464,6 +464,17 @@ broker_stats broker::stats() const {
     return total;
 }
 
+std::vector<unsigned> broker::stalled_shards(std::chrono::milliseconds longer_than) const {
+    std::vector<unsigned> out;
+    const auto now = std::chrono::steady_clock::now();
+    for (unsigned i = 0; i < impl_->core.shards.size(); ++i) {
+        if (now - impl_->core.shards[i]->last_beat() > longer_than) {
+            out.push_back(i);
+        }
+    }
+    return out;
+}
+
 void broker::stop(std::chrono::milliseconds grace) {
     for (auto& a : impl_->acceptors) {
         asio::post(a->shard_context(), [a] { a->stop(); });

@@ -366,6 +366,7 @@ void shard::start_heartbeat() {
     if (closing_) {
         return;
     }
+    last_beat_.store(std::chrono::steady_clock::now().time_since_epoch().count(), std::memory_order_relaxed);
     auto t = std::make_shared<asio::steady_timer>(ioc_, std::chrono::milliseconds{250});
     heartbeat_ = t;
     t->async_wait([this, t](error_code ec) {

@@ -261,6 +261,10 @@ public:
     void start_heartbeat();
     /// The loop's lag so far and the thread's CPU time; on the shard.
     [[nodiscard]] shard_loop_stats loop_stats() const;
+    /// When its heartbeat last ran (from any thread): a shard that stops turning stops it.
+    [[nodiscard]] std::chrono::steady_clock::time_point last_beat() const noexcept {
+        return std::chrono::steady_clock::time_point{std::chrono::steady_clock::duration{last_beat_.load(std::memory_order_relaxed)}};
+    }
     // --- Push sinks (WebSocket dashboards), shard-affine ---
     void attach_sink(router::sink& s);
     void detach_sink(router::sink& s);
@@ -347,6 +351,8 @@ private:
     std::weak_ptr<asio::steady_timer> expiry_timer_;  // owned by its pending handler
     std::weak_ptr<asio::steady_timer> heartbeat_;     // owned by its pending handler
     shard_loop_stats loop_;
+    // steady_clock ticks of the last heartbeat; relaxed: a watchdog's reading.
+    std::atomic<std::chrono::steady_clock::rep> last_beat_{std::chrono::steady_clock::now().time_since_epoch().count()};
     bool closing_ = false;                             // close_all ran: the server is stopping
     std::vector<std::shared_ptr<ack_barrier>> held_;  // released when pass_batch_ commits
     std::shared_ptr<ack_barrier> barrier_;            // this pass's, created on first use

@@ -186,6 +186,9 @@ public:
     /// shards that did not answer are counted in shards_unresponsive). From any thread but a
     /// shard's.
     [[nodiscard]] broker_stats stats() const;
+    /// The shards whose 250 ms heartbeat has not run for `longer_than` (a wedged shard): never
+    /// blocks, from any thread.
+    [[nodiscard]] std::vector<unsigned> stalled_shards(std::chrono::milliseconds longer_than) const;
 
     /// Publishes the broker's own messages (`$SYS/...`: topic, payload) as retained QoS 0,
     /// kept in memory, to the subscribers that may read them; from any thread.
