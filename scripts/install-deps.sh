@@ -7,7 +7,7 @@ apt-get install -y --no-install-recommends \
   cmake ninja-build ccache g++ clang libclang-rt-14-dev mold pkg-config coreutils \
   libboost1.81-all-dev libssl-dev librocksdb-dev libsimdjson-dev libfmt-dev catch2 \
   libtomlplusplus-dev libbenchmark-dev \
-  prometheus-cpp-dev prometheus libsystemd-dev systemd \
+  prometheus-cpp-dev prometheus libsystemd-dev systemd dpkg-dev \
   mosquitto mosquitto-clients python3 python3-paho-mqtt python3-websockets python3-pytest python3-cryptography python3-yaml openssl
 # Node.js for the JavaScript clients in the tests (MQTT.js and ws, pinned in test/js): Debian's,
 # unless the machine already has a Node.js with npm.
