@@ -151,6 +151,7 @@ bool reload_settings(const std::optional<std::string>& file, vigil::app::setting
             vigil::log::warn("reload: {}: {} changed; this needs a restart, until then the previous values stay in force", *file, fmt::join(plan.needs_restart, ", "));
         }
         vigil::log::set_level(plan.next.log_level);
+        vigil::log::set_format(plan.next.log_format);
         live.set(std::move(plan.next));
         return true;
     } catch (const std::exception& e) {
@@ -180,6 +181,7 @@ void reload_http(vigil::http::server& web, const vigil::config::settings& s) {
 int run(const vigil::config::settings& s, const std::optional<std::string>& file) {
     vigil::app::settings_cell live{s};
     vigil::log::set_level(s.log_level);
+    vigil::log::set_format(s.log_format);
     // Block the stop signals in every thread; the main thread waits for them below.
     sigset_t set;
     sigemptyset(&set);

@@ -36,6 +36,7 @@ reload_plan plan_reload(const settings& running, const settings& fresh) {
     settings& n = p.next;
     auto& restart = p.needs_restart;
     n.log_level = fresh.log_level;
+    n.log_format = fresh.log_format;
     if (same_sockets(running.listeners, fresh.listeners)) {
         take_tls(n.listeners, fresh.listeners);
     } else {

@@ -142,7 +142,7 @@ settings parse_settings(std::string_view toml_text, std::string_view source) {
         throw config_error(fmt::format("{}:{}: {}", source, e.source().begin.line, e.description()));
     }
     const context cx{source};
-    cx.only(root, {"workers", "log_level", "stats_interval", "sys_interval", "data_dir", "durability", "listener", "http", "limits", "auth", "state", "archive", "probe"}, "");
+    cx.only(root, {"workers", "log_level", "log_format", "stats_interval", "sys_interval", "data_dir", "durability", "listener", "http", "limits", "auth", "state", "archive", "probe"}, "");
     settings s;
     if (const auto* v = root.get("data_dir")) {
         s.data_dir = cx.string(*v, "data_dir");
@@ -198,6 +198,11 @@ settings parse_settings(std::string_view toml_text, std::string_view source) {
     }
     if (const auto* v = root.get("workers")) {
         s.workers = cx.integer<unsigned>(*v, "workers", 0, 64);
+    }
+    if (const auto* v = root.get("log_format")) {
+        if (!log::parse_format(cx.string(*v, "log_format"), s.log_format)) {
+            cx.fail(*v, "'log_format' must be \"text\" or \"json\"");
+        }
     }
     if (const auto* v = root.get("log_level")) {
         if (!log::parse_level(cx.string(*v, "log_level"), s.log_level)) {

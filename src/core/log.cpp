@@ -1,6 +1,7 @@
 #include <vigil/core/log.hpp>
 
 #include <vigil/core/error.hpp>
+#include <vigil/core/json_string.hpp>
 
 #include <unistd.h>
 
@@ -12,6 +13,8 @@ namespace vigil::log {
 namespace {
 // relaxed: the level is a filter; a racing reader seeing the old level is harmless.
 std::atomic<level> g_level{level::info};
+// relaxed: a line written in the old format while the format changes is harmless.
+std::atomic<format> g_format{format::text};
 
 constexpr std::string_view level_name(level l) noexcept {
     switch (l) {
@@ -47,6 +50,16 @@ void append_escaped(std::string& out, std::string_view text) {
 
 void set_level(level l) noexcept { g_level.store(l, std::memory_order_relaxed); }
 
+void set_format(format f) noexcept { g_format.store(f, std::memory_order_relaxed); }
+
+bool parse_format(std::string_view name, format& out) noexcept {
+    if (name == "text" || name == "json") {
+        out = name == "text" ? format::text : format::json;
+        return true;
+    }
+    return false;
+}
+
 bool enabled(level l) noexcept { return l >= g_level.load(std::memory_order_relaxed); }
 
 bool parse_level(std::string_view name, level& out) noexcept {
@@ -59,24 +72,27 @@ bool parse_level(std::string_view name, level& out) noexcept {
     return false;
 }
 
-void write(level l, std::string_view text) {
-    const auto now = std::chrono::system_clock::now();
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch());
-    const std::time_t secs = static_cast<std::time_t>(ms.count() / 1000);
+std::string format_line(format f, level l, std::int64_t ms, std::string_view text) {
+    const std::time_t secs = static_cast<std::time_t>(ms / 1000);
     std::tm tm{};
     gmtime_r(&secs, &tm);
-    std::string line = fmt::format(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z {} ",
-        tm.tm_year + 1900,
-        tm.tm_mon + 1,
-        tm.tm_mday,
-        tm.tm_hour,
-        tm.tm_min,
-        tm.tm_sec,
-        ms.count() % 1000,
-        level_name(l)
-    );
-    append_escaped(line, text);
+    const std::string time = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                                         tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
+    std::string line;
+    if (f == format::json) {
+        line = fmt::format(R"({{"time":"{}","level":"{}","msg":)", time, level_name(l));
+        append_json_string(line, text);
+        line += '}';
+    } else {
+        line = fmt::format("{} {} ", time, level_name(l));
+        append_escaped(line, text);
+    }
+    return line;
+}
+
+void write(level l, std::string_view text) {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    std::string line = format_line(g_format.load(std::memory_order_relaxed), l, ms, text);
     line += '\n';
     std::size_t off = 0;
     while (off < line.size()) {

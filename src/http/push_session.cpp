@@ -53,6 +53,7 @@ void push_session::start(beast::http::request<beast::http::string_body> req) {
         }
         self->hub_.attach(*self);
         self->attached_ = true;
+        log::info("{}: dashboard connected (/ws, {})", self->peer_, self->who());
         self->read();
     });
 }
@@ -259,6 +260,7 @@ void push_session::shutdown() {
     if (attached_) {
         hub_.detach(*this);
         attached_ = false;
+        log::info("{}: dashboard disconnected (/ws, {})", peer_, who());
     }
     queue_.clear();  // a write in progress has its bytes in out_
     queued_ = 0;
@@ -270,8 +272,8 @@ void push_session::shutdown() {
 
 }  // namespace push
 
-void start_push_session(stream s, boost::beast::http::request<boost::beast::http::string_body> req, router::hub& hub, boost::asio::thread_pool& queries, std::shared_ptr<const auth::api_token> token, std::shared_ptr<live_connections> live, net::connection_gate::ticket ticket) {
-    std::make_shared<push::push_session>(std::move(s), hub, queries, std::move(token), std::move(live), std::move(ticket))->start(std::move(req));
+void start_push_session(stream s, boost::beast::http::request<boost::beast::http::string_body> req, router::hub& hub, boost::asio::thread_pool& queries, std::shared_ptr<const auth::api_token> token, std::shared_ptr<live_connections> live, net::connection_gate::ticket ticket, std::string peer) {
+    std::make_shared<push::push_session>(std::move(s), hub, queries, std::move(token), std::move(live), std::move(ticket), std::move(peer))->start(std::move(req));
 }
 
 }  // namespace vigil::http

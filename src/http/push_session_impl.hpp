@@ -8,6 +8,7 @@
 #include "stream.hpp"
 
 #include <vigil/auth/tokens.hpp>
+#include <vigil/core/log.hpp>
 #include <vigil/net/shard_pool.hpp>
 #include <vigil/router/hub.hpp>
 
@@ -52,8 +53,9 @@ inline constexpr std::size_t max_replay = 10'000;             // messages a `sin
 /// One `/ws` connection. Thread safety: shard-affine.
 class push_session final : public std::enable_shared_from_this<push_session>, public router::sink, private closable {
 public:
-    push_session(stream s, router::hub& hub, asio::thread_pool& queries, std::shared_ptr<const auth::api_token> token, std::shared_ptr<live_connections> live, net::connection_gate::ticket ticket)
-        : ws_(std::move(s)), hub_(hub), queries_(queries), token_(std::move(token)), live_(std::move(live)), ticket_(std::move(ticket)) {
+    /// `peer`: the browser's address, for the audit lines.
+    push_session(stream s, router::hub& hub, asio::thread_pool& queries, std::shared_ptr<const auth::api_token> token, std::shared_ptr<live_connections> live, net::connection_gate::ticket ticket, std::string peer)
+        : ws_(std::move(s)), hub_(hub), queries_(queries), token_(std::move(token)), live_(std::move(live)), ticket_(std::move(ticket)), peer_(std::move(peer)) {
         live_->add(shard_, this);
         hub_.count(router::push_event::opened);
     }
@@ -135,6 +137,8 @@ private:
 
     /// Leaves the router and drops what is queued (the connection is gone or going).
     void shutdown();
+    /// The audit lines' name for the dashboard: its token's name.
+    [[nodiscard]] std::string who() const { return token_ ? fmt::format("token '{}'", token_->name) : std::string{"no token"}; }
 
     websocket::stream<stream> ws_;
     router::hub& hub_;
@@ -142,6 +146,7 @@ private:
     std::shared_ptr<const auth::api_token> token_;
     std::shared_ptr<live_connections> live_;
     net::connection_gate::ticket ticket_;  // its place in the connection bounds
+    std::string peer_;
     int shard_ = net::shard_pool::current();
     beast::flat_buffer rx_;
     std::deque<frame> queue_;

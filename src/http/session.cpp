@@ -174,7 +174,8 @@ private:
                 return;
             }
             timer_.cancel();
-            start_push_session(std::move(stream_), parser_->release(), *st_->up.push, *st_->queries, std::move(token), st_->live, std::move(ticket_));
+            std::string from = peer();  // before the stream moves
+            start_push_session(std::move(stream_), parser_->release(), *st_->up.push, *st_->queries, std::move(token), st_->live, std::move(ticket_), std::move(from));
             return;
         }
         if (!st_->up.mqtt || !ws) {

@@ -17,7 +17,7 @@ struct reload_plan {
     std::vector<std::string> needs_restart;
 };
 
-/// Compares the settings in force with the file's. Applied live: `log_level`; each listener's
+/// Compares the settings in force with the file's. Applied live: `log_level`, `log_format`; each listener's
 /// (MQTT and HTTP) `tls.*` while the listener stays TLS (or plain) at the same address;
 /// `auth.password_file` while one is configured; `auth.acl_file` set or changed (removing it
 /// needs a restart: it would open every topic); `http.tokens_file` and `http.tokens`.

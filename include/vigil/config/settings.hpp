@@ -177,6 +177,7 @@ struct settings {
     archive_settings archive;
     probe_settings probe;
     log::level log_level = log::level::info;
+    log::format log_format = log::format::text;  ///< "json": one JSON object per line
     std::chrono::milliseconds stats_interval{60000};  ///< how often a "stats:" line is logged
     std::chrono::milliseconds sys_interval{10000};    ///< how often $SYS topics are published (0, "off": never)
     std::vector<listener_settings> listeners;

@@ -1,5 +1,6 @@
 #pragma once
-/// One line per event to stderr, with a level (journald friendly).
+/// One line per event to stderr, with a level (journald friendly): text, or one JSON object
+/// per line for log shippers.
 /// Thread safety: safe; a line is written with one write(2).
 
 #include <fmt/format.h>
@@ -13,7 +14,12 @@ namespace vigil::log {
 
 enum class level : std::uint8_t { debug, info, warn, error };
 
+/// text: `2026-12-07T05:40:24.123Z info message`; json: `{"time":"2026-12-07T05:40:24.123Z",
+/// "level":"info","msg":"message"}` (the message's bytes made valid JSON).
+enum class format : std::uint8_t { text, json };
+
 void set_level(level l) noexcept;
+void set_format(format f) noexcept;
 [[nodiscard]] bool enabled(level l) noexcept;
 /// Writes one line; control characters in `text` are escaped (see append_escaped).
 void write(level l, std::string_view text);
@@ -23,6 +29,10 @@ void append_escaped(std::string& out, std::string_view text);
 
 /// Parses "debug", "info", "warn" or "error".
 [[nodiscard]] bool parse_level(std::string_view name, level& out) noexcept;
+/// Parses "text" or "json".
+[[nodiscard]] bool parse_format(std::string_view name, format& out) noexcept;
+/// One line as write() formats it (without the newline), at `ms` since the Unix epoch.
+[[nodiscard]] std::string format_line(format f, level l, std::int64_t ms, std::string_view text);
 
 template <class... Args>
 void debug(fmt::format_string<Args...> f, Args&&... args) {

@@ -2,6 +2,7 @@
 /// JSON text building for the HTTP API and the WebSocket push protocol: escaped strings, and
 /// message payloads embedded as JSON when they are valid JSON, as strings otherwise.
 
+#include <vigil/core/json_string.hpp>
 #include <vigil/core/message.hpp>
 
 #include <cstdint>
@@ -11,9 +12,7 @@
 
 namespace vigil::http {
 
-/// Appends `s` as a JSON string (quoted; control characters, quotes and backslashes escaped;
-/// invalid UTF-8 replaced by U+FFFD so the output is always valid JSON).
-void append_json_string(std::string& out, std::string_view s);
+using vigil::append_json_string;
 
 /// True when `payload` is one complete JSON value. `payload` must be followed by
 /// `payload_padding` readable bytes (every message payload is).

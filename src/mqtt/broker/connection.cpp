@@ -95,6 +95,10 @@ std::uint16_t ws_close_code(const error_code& reason) {
 }
 }  // namespace
 
+std::string identity_of(std::string_view username) {
+    return username.empty() ? std::string{"anonymous"} : fmt::format("'{}'", username);
+}
+
 connection::connection(shard& s, tcp::socket sock, bool allow_anonymous, transfer t)
     : shard_(s),
       ticket_(std::move(t.ticket)),
@@ -360,6 +364,7 @@ void connection::close(error_code reason, bool publish_will) {
     if (phase_ == phase::closed) {
         return;
     }
+    const bool was_active = phase_ == phase::active;
     phase_ = phase::closed;
     ++shard_.counters().disconnects[static_cast<std::size_t>(reason_of(reason))];
     error_code ignored;
@@ -393,7 +398,11 @@ void connection::close(error_code reason, bool publish_will) {
         ++shard_.counters().denied_publishes;
         VIGIL_LOG_LIMITED(warn, "{}: client '{}' (identity '{}') may no longer publish its will to '{}': not published", peer_, id, username_, will_->topic());
     }
-    if (is_quiet_close(reason)) {
+    if (was_active && transport_ != transport::probe) {
+        // The audit trail: every client that was connected, with why it left.
+        log::info("{}: client '{}' (identity {}) disconnected: {} ({})", peer_, id, identity_of(username_),
+                  disconnect_reason_names[static_cast<std::size_t>(reason_of(reason))], reason ? reason.message() : "DISCONNECT");
+    } else if (is_quiet_close(reason)) {
         log::debug("{}: client '{}' disconnected ({})", peer_, id, reason ? reason.message() : "DISCONNECT");
     } else {
         VIGIL_LOG_LIMITED(info, "{}: closing connection of client '{}': {}", peer_, id, reason.message());

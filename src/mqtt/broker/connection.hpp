@@ -25,6 +25,9 @@ namespace vigil::mqtt {
 
 using tcp = asio::ip::tcp;
 
+/// How the audit lines name who a client logged in as: 'name' (quoted), or anonymous.
+[[nodiscard]] std::string identity_of(std::string_view username);
+
 /// Thread safety: shard-affine. Lifetime: owned by its pending handlers (shared_from_this).
 class connection final : public std::enable_shared_from_this<connection>, private authorizer {
 public:

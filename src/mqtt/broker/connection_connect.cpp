@@ -106,6 +106,7 @@ void connection::on_authenticated(bool ok, accepted_connect ac) {
     }
     if (!ok) {
         ++shard_.counters().auth_failures;
+        log::info("{}: login of client '{}' refused: bad username or password for user {}: CONNACK 0x04", peer_, ac.client_id, identity_of(ac.username));
         shard_.core().logins.failed(peer_addr_);  // its next attempt waits before hashing
         refuse(connect_code::bad_username_or_password, make_error_code(errc::bad_credentials));
         return;
@@ -222,7 +223,13 @@ void connection::accept(accepted_connect ac) {
         ++traffic().open;
     }
     ++shard_.counters().connections_accepted;
-    log::debug("{}: client '{}' connected (user '{}', clean={}, keep-alive={}s)", peer_, id, username_, ac.clean_session, ac.keep_alive);
+    // The audit trail (the probe's rounds stay out of it).
+    if (transport_ == transport::probe) {
+        log::debug("{}: client '{}' connected (the end-to-end probe)", peer_, id);
+    } else {
+        log::info("{}: client '{}' connected (identity {}, {}, clean={}, keep-alive={}s)", peer_, id, identity_of(username_),
+                  transport_names[static_cast<std::size_t>(transport_)], ac.clean_session, ac.keep_alive);
+    }
     send_control(connack_packet{present && !ac.mqtt31, connect_code::accepted});  // 3.1 has no such flag
     timer_.cancel();
     timer_due_.reset();
