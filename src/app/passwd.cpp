@@ -84,10 +84,23 @@ int passwd_main(const std::vector<std::string_view>& args) {
         }
         users.set(user, {});
     } else {
+        // Asked twice unless --stdin (one line, for scripts): at a terminal, or from a pipe
+        // that answers both prompts (a pipe with one line is a mistake, not a password).
         const std::string pw = read_password("Password: ");
-        if (!from_stdin && isatty(STDIN_FILENO) != 0 && read_password("Password again: ") != pw) {
-            std::fputs("vigil passwd: the passwords differ\n", stderr);
-            return 1;
+        if (!from_stdin) {
+            if (!std::cin) {
+                std::fputs("vigil passwd: no password given (use --stdin to read one line)\n", stderr);
+                return 1;
+            }
+            const std::string again = read_password("Password again: ");
+            if (!std::cin) {
+                std::fputs("vigil passwd: the password was given once; give it twice, or use --stdin\n", stderr);
+                return 1;
+            }
+            if (again != pw) {
+                std::fputs("vigil passwd: the passwords differ\n", stderr);
+                return 1;
+            }
         }
         if (pw.empty()) {
             std::fputs("vigil passwd: empty password\n", stderr);

@@ -135,6 +135,22 @@ def test_passwd_cli(vigil_binary, tmp_path):
     assert r.returncode == 2
 
 
+def test_passwd_from_a_pipe_reads_the_password_twice(start_vigil, vigil_binary, tmp_path):
+    """Without --stdin a pipe answers both prompts, as at a terminal: a mistyped second line is
+    caught, and a single line is not taken for a password."""
+    pw = tmp_path / "p"
+    ok = run(vigil_binary, "passwd", "--iterations", "1000", str(pw), "car7", input="s3cret\ns3cret\n")
+    assert ok.returncode == 0, ok.stderr
+    differ = run(vigil_binary, "passwd", "--iterations", "1000", str(pw), "car8", input="s3cret\ns3cert\n")
+    assert differ.returncode == 1 and "the passwords differ" in differ.stderr
+    once = run(vigil_binary, "passwd", "--iterations", "1000", str(pw), "car9", input="s3cret\n")
+    assert once.returncode == 1 and "given once" in once.stderr
+    assert [l.split(":")[0] for l in pw.read_text().splitlines()] == ["car7"]
+    v = start_vigil(1, f'allow_anonymous = false\n[auth]\npassword_file = "{pw}"\n')
+    c = raw.RawClient(v.port)
+    assert c.connect("car7", username="car7", password="s3cret").body[1] == 0
+
+
 def test_a_directory_as_password_or_acl_file_is_an_error(vigil_binary, tmp_path):
     (tmp_path / "dir").mkdir()
     for key in ("password_file", "acl_file"):
