@@ -1,6 +1,8 @@
 // vigil: the executable. CLI, wiring, signals, ordered shutdown.
 #include "api.hpp"
 #include "archive_cli.hpp"
+#include "control.hpp"
+#include "db_cli.hpp"
 #include "passwd.hpp"
 
 #include <vigil/archive/archive.hpp>
@@ -42,6 +44,11 @@ constexpr std::string_view usage = R"(usage: vigil [--config FILE]
        vigil passwd [--stdin] [--iterations N] FILE USER    add or change a user
        vigil passwd -D FILE USER                            delete a user
        vigil db check (--config FILE | DATA_DIR)            verify the store offline
+       vigil db backup (--config FILE | --data-dir DIR) DEST
+                                                            back up the store and archive (also while running)
+       vigil db restore (--config FILE | --data-dir DIR) SRC [--id N]
+                                                            restore a backup into an empty data_dir
+       vigil db backups SRC                                 list the backups in SRC
        vigil archive check (--config FILE | DATA_DIR)       verify the history archive offline
        vigil archive export (--config FILE | --data-dir DIR) --topic F [--from T] [--to T] [--format ndjson|csv]
                                                             archived records to standard output
@@ -232,6 +239,15 @@ int run(const vigil::config::settings& s, const std::optional<std::string>& file
             vigil::log::warn("listener {}:{} is reachable beyond this host and allows anonymous clients (allow_anonymous = true)", l.bind, l.port);
         }
     }
+    // `vigil db backup` asks this process through data_dir/control.sock.
+    std::optional<vigil::app::control_socket> control;
+    try {
+        control.emplace(vigil::app::control_path(s.data_dir), [&b, &s](std::string_view request, std::string_view peer) {
+            return vigil::app::serve_control(b, s.data_dir, request, peer);
+        });
+    } catch (const std::exception& e) {
+        vigil::log::warn("{}: `vigil db backup` can back up only a stopped vigil", e.what());
+    }
     vigil::service::notifier systemd;
     systemd.ready(fmt::format("serving {} MQTT and {} HTTP listener(s)", b.listeners().size(), web.listeners().size()));
     int sig = 0;
@@ -284,6 +300,7 @@ int run(const vigil::config::settings& s, const std::optional<std::string>& file
     }
     vigil::log::info("received {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
     systemd.stopping();
+    control.reset();
     if (probe) {
         probe->stop();  // before the listeners close: no round fails on the way down
     }
@@ -311,6 +328,9 @@ int main(int argc, char** argv) {
         }
         if (!args.empty() && args[0] == "token") {
             return vigil::app::token_main({args.begin() + 1, args.end()});
+        }
+        if (args.size() >= 2 && args[0] == "db" && (args[1] == "backup" || args[1] == "restore" || args[1] == "backups")) {
+            return vigil::app::db_backup_main({args.begin() + 1, args.end()});
         }
         if (args.size() >= 2 && args[0] == "archive" && args[1] == "export") {
             return vigil::app::archive_export_main({args.begin() + 2, args.end()});

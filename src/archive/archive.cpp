@@ -166,6 +166,10 @@ public:
         return last_error_;
     }
 
+    rocks::backup_info backup(const std::filesystem::path& dir, std::string_view label) override {
+        return rocks::create_backup(*db_, dir, label);
+    }
+
     void stop() override {
         {
             const std::lock_guard lock{mu_};
@@ -211,6 +215,7 @@ private:
         dbo.create_if_missing = true;
         dbo.create_missing_column_families = true;
         dbo.max_background_jobs = 1;  // the archive stays in the background
+        dbo.atomic_flush = true;      // a backup's table files hold whole batches
         dbo.info_log = rocks::make_logger();  // no LOG file on the archive's disk
         std::vector<std::string> names;
         const rocksdb::Status listed = rocksdb::DB::ListColumnFamilies(dbo, opt_.dir.string(), &names);

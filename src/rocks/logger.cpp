@@ -4,6 +4,7 @@
 
 #include <cstdarg>
 #include <cstdio>
+#include <cstring>
 
 namespace vigil::rocks {
 namespace {
@@ -23,6 +24,9 @@ public:
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
         std::vsnprintf(buf, sizeof buf, format, ap);
 #pragma GCC diagnostic pop
+        if (std::strstr(buf, "File Deletions") != nullptr) {
+            return;  // a backup nests DisableFileDeletions; RocksDB warns about it, wrongly
+        }
         if (level >= rocksdb::InfoLogLevel::ERROR_LEVEL) {
             log::error("rocksdb: {}", buf);
         } else {

@@ -71,6 +71,9 @@ rocks_db open_rocks(const std::filesystem::path& dir, bool read_only) {
     // damage anywhere else is an error, never a silent truncation.
     opt.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
     opt.max_background_jobs = 2;
+    // Every flush writes all families at the same point, so the table files alone (what a
+    // backup flushes and copies) always hold whole group commits.
+    opt.atomic_flush = true;
     opt.info_log = rocks::make_logger();
     opt.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
     rocksdb::ColumnFamilyOptions cf_opt;

@@ -120,6 +120,10 @@ public:
         return last_error_;
     }
 
+    rocks::backup_info backup(const std::filesystem::path& dir, std::string_view label) override {
+        return rocks::create_backup(*db_.db, dir, label);
+    }
+
     void stop() override {
         {
             const std::lock_guard lock{mu_};

@@ -40,7 +40,7 @@ def main():
         run("dpkg-deb", "-e", deb, control)
         assert open(os.path.join(control, "conffiles")).read().split() == ["/etc/vigil/vigil.toml"]
         postinst = open(os.path.join(control, "postinst")).read()
-        assert "adduser --system" in postinst and "/var/lib/vigil" in postinst
+        assert "adduser --system" in postinst and "/var/lib/vigil" in postinst and "/var/backups/vigil" in postinst
         assert os.access(os.path.join(control, "postinst"), os.X_OK)
         root = os.path.join(out, "root")
         run("dpkg-deb", "-x", deb, root)

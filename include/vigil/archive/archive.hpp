@@ -6,6 +6,7 @@
 
 #include <vigil/core/check_report.hpp>
 #include <vigil/core/message.hpp>
+#include <vigil/rocks/backup.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -139,6 +140,10 @@ public:
 
     [[nodiscard]] virtual archive_stats stats() const = 0;
     [[nodiscard]] virtual std::string last_error() const = 0;
+    /// Adds a consistent backup of what is written so far to the backup directory `dir`
+    /// (rocks::create_backup); the compactor keeps writing meanwhile.
+    /// Errors: throws rocks::backup_error.
+    [[nodiscard]] virtual rocks::backup_info backup(const std::filesystem::path& dir, std::string_view label) = 0;
     /// Writes what is pending and stops the compactor thread.
     virtual void stop() = 0;
 };

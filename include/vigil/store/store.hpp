@@ -6,6 +6,7 @@
 
 #include <vigil/core/check_report.hpp>
 #include <vigil/core/histogram.hpp>
+#include <vigil/rocks/backup.hpp>
 
 #include <array>
 #include <cstddef>
@@ -146,6 +147,11 @@ public:
     /// (checked at open, after commits, and at least every second).
     [[nodiscard]] virtual bool disk_low() const noexcept = 0;
     [[nodiscard]] virtual std::string last_error() const = 0;
+
+    /// Adds a consistent backup of the database, as committed at this moment, to the backup
+    /// directory `dir` (rocks::create_backup); the store keeps committing meanwhile.
+    /// Errors: throws rocks::backup_error.
+    [[nodiscard]] virtual rocks::backup_info backup(const std::filesystem::path& dir, std::string_view label) = 0;
 
     /// Commits what is queued, runs its completions and stops the store thread.
     virtual void stop() = 0;

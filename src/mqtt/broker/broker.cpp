@@ -551,6 +551,14 @@ std::optional<archive::page> broker::history(const archive::query& q, const std:
     return impl_->core.history->read(q, may_read);
 }
 
+broker::backup_result broker::backup(const std::filesystem::path& dir, const std::filesystem::path& archive_dir, std::string_view label) const {
+    backup_result r{impl_->core.db->backup(dir, label), std::nullopt};
+    if (impl_->core.history) {
+        r.archive = impl_->core.history->backup(archive_dir, fmt::format("store backup {}", r.store.id));
+    }
+    return r;
+}
+
 std::vector<message_ref> broker::last_values(std::string_view filter) const {
     return impl_->core.last_values.match(filter);
 }

@@ -182,6 +182,17 @@ public:
     /// no archive (off, or it could not be opened). Reads the disk: call it off the shards.
     [[nodiscard]] std::optional<archive::page> history(const archive::query& q, const std::function<bool(std::string_view)>& may_read) const;
 
+    /// A backup of the hot store into the backup directory `dir`, and of the archive into
+    /// `archive_dir` when the archive is on (store::store::backup, archive::archive::backup),
+    /// in that order: a record the archive takes over between the two is then in both, never
+    /// in neither. The archive's backup is labelled "store backup ID". From any thread but a shard's; the broker keeps serving meanwhile.
+    /// Errors: throws rocks::backup_error.
+    struct backup_result {
+        rocks::backup_info store;
+        std::optional<rocks::backup_info> archive;
+    };
+    [[nodiscard]] backup_result backup(const std::filesystem::path& dir, const std::filesystem::path& archive_dir, std::string_view label) const;
+
     /// Sums the shards' counters (asks each shard on its own thread and waits, at most 2 s:
     /// shards that did not answer are counted in shards_unresponsive). From any thread but a
     /// shard's.
