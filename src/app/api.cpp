@@ -1,5 +1,6 @@
 #include "api.hpp"
 
+#include "admin_api.hpp"
 #include "history_api.hpp"
 
 #include <vigil/auth/permissions.hpp>
@@ -39,10 +40,13 @@ std::string probe_verdict(const probe::stats& p, const config::probe_settings& s
 
 }  // namespace
 
-http::handler make_api(const mqtt::broker& b, const config::settings& s, const settings_cell& live, const probe::prober* probe) {
+http::handler make_api(const mqtt::broker& b, const config::settings& s, const settings_cell& live, const probe::prober* probe, const token_access& tokens) {
     const auto started = std::chrono::steady_clock::now();
-    return [&b, &s, &live, probe, started, fields = track_fields{s.archive.lat_field, s.archive.lon_field}](std::string_view method, std::string_view target, const http::caller& who) -> http::response {
+    return [&b, &s, &live, probe, &tokens, started, fields = track_fields{s.archive.lat_field, s.archive.lon_field}](std::string_view method, std::string_view target, const http::caller& who) -> http::response {
         const std::string_view path = target.substr(0, target.find('?'));
+        if (path.starts_with("/api/v1/admin/")) {
+            return admin_request(b, live, tokens, method, target, path, who);
+        }
         const bool get = method == "GET" || method == "HEAD";
         constexpr std::string_view devices = "/api/v1/devices";
         if (path == "/healthz") {

@@ -1,7 +1,8 @@
 #pragma once
-// The HTTP routes of the executable: /healthz, /metrics, /api/v1/devices and /api/v1/history
-// over the broker's state and its archive.
+// The HTTP routes of the executable: /healthz, /metrics, /api/v1/devices, /api/v1/history over
+// the broker's state and its archive, and /api/v1/admin/ (admin_api.hpp).
 
+#include "admin_api.hpp"
 #include "settings_cell.hpp"
 
 #include <vigil/http/server.hpp>
@@ -11,8 +12,8 @@
 namespace vigil::app {
 
 /// Routes for `b` configured by `s` (as it started; `live`: as SIGHUP changed it since), with
-/// the end-to-end probe's results (null: off); all must outlive the handler. Every error is a
-/// JSON body with its status.
-[[nodiscard]] http::handler make_api(const mqtt::broker& b, const config::settings& s, const settings_cell& live, const probe::prober* probe);
+/// the end-to-end probe's results (null: off) and the HTTP server's tokens; all must outlive
+/// the handler. Every error is a JSON body with its status.
+[[nodiscard]] http::handler make_api(const mqtt::broker& b, const config::settings& s, const settings_cell& live, const probe::prober* probe, const token_access& tokens);
 
 }  // namespace vigil::app

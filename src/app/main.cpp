@@ -52,11 +52,13 @@ constexpr std::string_view usage = R"(usage: vigil [--config FILE]
        vigil archive check (--config FILE | DATA_DIR)       verify the history archive offline
        vigil archive export (--config FILE | --data-dir DIR) --topic F [--from T] [--to T] [--format ndjson|csv]
                                                             archived records to standard output
-       vigil token FILE NAME [--subscribe F,..] [--publish F,..]  issue an API token
+       vigil token FILE NAME [--subscribe F,..] [--publish F,..] [--admin]  issue an API token
+       vigil token --list FILE | --revoke FILE NAME         list the tokens, or remove one
        vigil --version | --help
 
 Runs the Vigil MQTT 3.1.1 broker. With no --config, it uses development defaults:
-one MQTT listener on 127.0.0.1:1883, HTTP on 127.0.0.1:8080 (/healthz, /api/v1/devices, /api/v1/history),
+one MQTT listener on 127.0.0.1:1883, HTTP on 127.0.0.1:8080 (/healthz, /metrics, /api/v1/devices,
+/api/v1/history, /api/v1/admin),
 one shard per core, the store in ./var.
 SIGHUP reads FILE again: TLS files (a new CRL too), passwords, ACL, API tokens and
 log_level take effect, what needs a restart is named in the log; SIGINT or SIGTERM stops gracefully.
@@ -218,7 +220,10 @@ int run(const vigil::config::settings& s, const std::optional<std::string>& file
     if (s.probe.interval.count() > 0 && !s.listeners.empty()) {
         probe = std::make_unique<vigil::probe::prober>(s.probe);
     }
-    vigil::http::server web{b.shards(), s.http_listeners, vigil::app::make_api(b, s, live, probe.get()), std::move(up), std::move(access)};
+    vigil::app::token_access tokens;  // filled in once the server exists
+    vigil::http::server web{b.shards(), s.http_listeners, vigil::app::make_api(b, s, live, probe.get(), tokens), std::move(up), std::move(access)};
+    tokens.in_force = [&web] { return web.tokens(); };
+    tokens.replace = [&web](std::shared_ptr<const vigil::auth::token_file> t) { web.set_tokens(std::move(t)); };
     web.start();
     b.start();
     if (probe) {

@@ -9,7 +9,14 @@
 #include <openssl/sha.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
 #include <stdexcept>
+
+#include <sys/stat.h>
 
 namespace vigil::auth {
 namespace {
@@ -54,11 +61,12 @@ permissions rights_of(const std::vector<std::string>& sub, const std::vector<std
 }  // namespace
 
 bool api_token::same_as(const api_token& other) const {
-    return name == other.name && hash == other.hash && subscribe == other.subscribe && publish == other.publish;
+    return name == other.name && hash == other.hash && subscribe == other.subscribe && publish == other.publish && admin == other.admin;
 }
 
 token_file token_file::parse(std::string_view text, std::string_view source) {
     token_file tf;
+    std::map<std::string, std::size_t, std::less<>> lines_by_name;
     config::for_each_line(text, [&](std::string_view line, std::size_t n) {
         const auto first = line.find_first_not_of(" \t");
         if (first == std::string_view::npos || line[first] == '#') {
@@ -83,8 +91,10 @@ token_file token_file::parse(std::string_view text, std::string_view source) {
                 t->subscribe = split_filters(word.substr(4), source, n);
             } else if (word.starts_with("pub=")) {
                 t->publish = split_filters(word.substr(4), source, n);
+            } else if (word == "admin") {
+                t->admin = true;
             } else {
-                throw config::config_error(fmt::format("{}:{}: unknown field \"{}\" (expected sub=... or pub=...)", source, n, word));
+                throw config::config_error(fmt::format("{}:{}: unknown field \"{}\" (expected sub=..., pub=... or admin)", source, n, word));
             }
             ++field;
             pos = line.find_first_not_of(" \t", end);
@@ -94,6 +104,9 @@ token_file token_file::parse(std::string_view text, std::string_view source) {
         }
         if (field < 2) {
             throw config::config_error(fmt::format("{}:{}: expected NAME sha256:<hex> [sub=...] [pub=...]", source, n));
+        }
+        if (const auto [it, fresh] = lines_by_name.emplace(t->name, n); !fresh) {
+            throw config::config_error(fmt::format("{}:{}: token name '{}' is already used on line {}: names identify tokens (logs, revocation)", source, n, t->name, it->second));
         }
         t->hash = hash;
         t->rights = rights_of(t->subscribe, t->publish);
@@ -119,9 +132,13 @@ std::shared_ptr<const token_file> token_file::load(const config::http_settings& 
     }
     const token_file more = parse(inline_lines, "[http] tokens entry");
     for (const auto& [hash, t] : more.by_hash_) {
-        if (!all.by_hash_.emplace(hash, t).second) {
+        const bool named = std::any_of(all.by_hash_.begin(), all.by_hash_.end(), [&t](const auto& e) { return e.second->name == t->name; });
+        if (named || all.by_hash_.contains(hash)) {
             throw config::config_error(fmt::format("[http] tokens: token '{}' is also in {}", t->name, http.tokens_file));
         }
+        auto copy = std::make_shared<api_token>(*t);
+        copy->from_file = false;
+        all.by_hash_.emplace(hash, std::move(copy));
     }
     return std::make_shared<const token_file>(std::move(all));
 }
@@ -134,12 +151,63 @@ std::shared_ptr<const api_token> token_file::find(std::string_view secret) const
     return it == by_hash_.end() ? nullptr : it->second;
 }
 
+std::vector<std::shared_ptr<const api_token>> token_file::all() const {
+    std::vector<std::shared_ptr<const api_token>> out;
+    for (const auto& [hash, t] : by_hash_) {
+        out.push_back(t);
+    }
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a->name < b->name; });
+    return out;
+}
+
+std::optional<std::string> token_file::without(std::string_view text, std::string_view name) {
+    std::string out;
+    bool found = false;
+    while (!text.empty()) {
+        const std::size_t nl = text.find('\n');
+        const std::string_view line = text.substr(0, nl == std::string_view::npos ? text.size() : nl + 1);
+        text.remove_prefix(line.size());
+        const auto first = line.find_first_not_of(" \t");
+        const auto end = first == std::string_view::npos ? first : line.find_first_of(" \t\r\n", first);
+        if (first != std::string_view::npos && line[first] != '#' && line.substr(first, end - first) == name) {
+            found = true;
+            continue;
+        }
+        out += line;
+    }
+    return found ? std::optional{std::move(out)} : std::nullopt;
+}
+
+bool token_file::remove_from_file(const std::string& path, std::string_view name) {
+    const std::string text = config::read_text_file(path, "tokens file");
+    (void)parse(text, path);  // never rewrite a broken file
+    const auto rest = without(text, name);
+    if (!rest) {
+        return false;
+    }
+    const std::string tmp = path + ".tmp";
+    {
+        const mode_t old = ::umask(077);
+        std::ofstream out(tmp, std::ios::trunc);
+        ::umask(old);
+        out << *rest;
+        out.close();
+        if (!out) {
+            throw config::config_error(fmt::format("tokens file {}: cannot write {}", path, tmp));
+        }
+    }
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+        throw config::config_error(fmt::format("tokens file {}: cannot replace it: {}", path, std::strerror(errno)));
+    }
+    return true;
+}
+
 std::shared_ptr<const api_token> token_file::find_hash(std::string_view hash) const {
     const auto it = by_hash_.find(hash);
     return it == by_hash_.end() ? nullptr : it->second;
 }
 
-token_file::issued token_file::issue(std::string_view name, const std::vector<std::string>& sub, const std::vector<std::string>& pub) {
+token_file::issued token_file::issue(std::string_view name, const std::vector<std::string>& sub, const std::vector<std::string>& pub, bool admin) {
     unsigned char raw[32];
     if (RAND_bytes(raw, sizeof raw) != 1) {
         throw std::runtime_error("no randomness available for a token");
@@ -164,6 +232,9 @@ token_file::issued token_file::issue(std::string_view name, const std::vector<st
     }
     if (!pub.empty()) {
         line += " pub=" + join(pub);
+    }
+    if (admin) {
+        line += " admin";
     }
     return {std::move(secret), std::move(line)};
 }

@@ -182,6 +182,8 @@ void server::set_tokens(std::shared_ptr<const auth::token_file> tokens) {
     }
 }
 
+std::shared_ptr<const auth::token_file> server::tokens() const { return impl_->st->tokens.get(); }
+
 void server::reload_tls(const std::vector<config::http_listener_settings>& next) {
     std::vector<std::shared_ptr<const net::tls_context>> fresh(impl_->settings.size());
     for (std::size_t li = 0; li < impl_->settings.size() && li < next.size(); ++li) {

@@ -119,11 +119,11 @@ private:
             upgrade(path, std::move(token));
             return;
         }
-        if (token && path.starts_with("/api/") && token->rights.scope_of("devices/#") == auth::read_scope::none) {
+        if (token && path.starts_with("/api/") && !path.starts_with("/api/v1/admin/") && token->rights.scope_of("devices/#") == auth::read_scope::none) {
             send({403, error_json(403, fmt::format("token '{}' may not read any devices/# topic", token->name))}, req.keep_alive());
             return;
         }
-        const caller who{!tokens || token != nullptr, token ? &token->rights : nullptr};
+        const caller who{!tokens || token != nullptr, token ? &token->rights : nullptr, token.get(), peer()};
         response res = st_->h(std::string_view{req.method_string().data(), req.method_string().size()},
                                 std::string_view{req.target().data(), req.target().size()}, who);
         // A request without a valid token (/healthz) gets its answer and the connection ends:

@@ -3,12 +3,15 @@
 ///
 /// A token is 32 random bytes (base64url) handed to a dashboard once; the tokens file keeps only
 /// its SHA-256 (a fast hash is right for a high-entropy secret; passwords use PBKDF2) with what
-/// it may do:  `NAME sha256:<hex> sub=<filter>,<filter> pub=<filter>,...`  ('#' comments).
+/// it may do:  `NAME sha256:<hex> sub=<filter>,<filter> pub=<filter>,... [admin]`  ('#' comments).
+/// `admin` opens the admin API (/api/v1/admin/...). Names are unique: they identify a token in
+/// logs and for revocation.
 
 #include <vigil/auth/permissions.hpp>
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +27,8 @@ struct api_token {
     std::string hash;                    ///< hex SHA-256 of the secret
     std::vector<std::string> subscribe;  ///< filters whose topics it may read (/ws, /api)
     std::vector<std::string> publish;    ///< filters whose topics it may publish to
+    bool admin = false;                  ///< may use the admin API
+    bool from_file = true;               ///< in tokens_file (false: an inline [http] tokens entry)
     /// The same as rules: `subscribe` read, `publish` write (built by token_file::parse).
     permissions rights{{}, true};
 
@@ -48,13 +53,23 @@ public:
     /// The token with this hex SHA-256, or null.
     [[nodiscard]] std::shared_ptr<const api_token> find_hash(std::string_view hash) const;
     [[nodiscard]] std::size_t size() const noexcept { return by_hash_.size(); }
+    /// Every token, by name.
+    [[nodiscard]] std::vector<std::shared_ptr<const api_token>> all() const;
 
     /// A fresh secret and the file line that grants it `sub`/`pub` (for `vigil token`).
     struct issued {
         std::string secret;
         std::string line;
     };
-    [[nodiscard]] static issued issue(std::string_view name, const std::vector<std::string>& sub, const std::vector<std::string>& pub);
+    [[nodiscard]] static issued issue(std::string_view name, const std::vector<std::string>& sub, const std::vector<std::string>& pub, bool admin = false);
+
+    /// `text` (a tokens file) without the line of token `name`; nullopt when no line names it.
+    /// Comments and other lines are kept as they are.
+    [[nodiscard]] static std::optional<std::string> without(std::string_view text, std::string_view name);
+    /// Removes token `name` from the tokens file at `path` (written beside it, then renamed
+    /// over it: never half-written); false when the file has no such token.
+    /// Errors: throws config::config_error when the file does not parse or cannot be written.
+    [[nodiscard]] static bool remove_from_file(const std::string& path, std::string_view name);
 
 private:
     std::map<std::string, std::shared_ptr<const api_token>, std::less<>> by_hash_;  // hex SHA-256

@@ -22,6 +22,7 @@ namespace vigil::router {
 class hub;
 }
 namespace vigil::auth {
+struct api_token;
 class token_file;
 class permissions;
 }
@@ -49,6 +50,10 @@ struct caller {
     bool authenticated = true;
     /// The topics its token may read (data from other topics is left out); null: all.
     const auth::permissions* reads = nullptr;
+    /// Its API token (name, admin right); null when tokens are off (or it has none).
+    const auth::api_token* token = nullptr;
+    /// Where the request came from (address:port), for the audit log.
+    std::string peer;
 };
 
 /// Answers one request on the shard thread that read it; must not block (what would, it
@@ -96,6 +101,8 @@ public:
     /// Replaces the API tokens for requests from now on (SIGHUP); open /ws sessions whose token
     /// was removed or changed are closed (1008).
     void set_tokens(std::shared_ptr<const auth::token_file> tokens);
+    /// The API tokens in force (null: the API is open).
+    [[nodiscard]] std::shared_ptr<const auth::token_file> tokens() const;
     /// Reloads the listeners' TLS certificates for connections from now on (SIGHUP), from
     /// `next` (one per listener, in order; config::plan_reload keeps each TLS or plain).
     /// Errors: throws std::runtime_error naming the file; the previous ones stay in force.

@@ -62,6 +62,8 @@ disconnect_reason reason_of(const error_code& ec) {
         return disconnect_reason::auth_failure;
     case errc::credentials_revoked:
         return disconnect_reason::revoked;
+    case errc::disconnected_by_admin:
+        return disconnect_reason::admin;
     case errc::queue_overflow:
     case errc::server_busy:
     case errc::packet_timeout:

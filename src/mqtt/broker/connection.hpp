@@ -69,6 +69,8 @@ public:
     /// with a password, or when its certificate fails against the matching context of
     /// `fresh`. Returns false when it closed.
     bool recheck_credentials(const std::unordered_set<std::string>& users, const std::vector<std::shared_ptr<const net::tls_context>>& fresh);
+    /// Fills in where the client is: address, transport, listener, since when.
+    void describe(client_info& into) const;
 
 private:
     struct out_item {
@@ -210,6 +212,7 @@ private:
     action_list acts_;
     transport transport_;  // after tls_ and ws_, which decide it; `probe` once its CONNECT says so
     int listener_;         // the MQTT listener it came through; -1: /mqtt on an HTTP listener
+    std::int64_t since_ms_ = 0;  // when its CONNECT was accepted (ms since the Unix epoch)
 };
 
 }  // namespace vigil::mqtt

@@ -163,6 +163,13 @@ std::string connection::session_refusal(const accepted_connect& ac, const auth::
     return {};
 }
 
+void connection::describe(client_info& into) const {
+    into.address = peer_;
+    into.transport = transport_names[static_cast<std::size_t>(transport_)];
+    into.listener = listener_;
+    into.since_ms = since_ms_;
+}
+
 void connection::accept(accepted_connect ac) {
     const std::string& id = ac.client_id;
     auto perms = shard_.permissions_for(ac.username, id);
@@ -216,6 +223,7 @@ void connection::accept(accepted_connect ac) {
     quota_owner_ = quota_owner(username_, id);
     keep_alive_ = std::chrono::seconds{ac.keep_alive};
     phase_ = phase::active;
+    since_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     if (is_probe(ac)) {
         // Vigil's own end-to-end probe: its traffic is counted apart from the users'.
         --traffic().open;

@@ -192,6 +192,8 @@ public:
 
     /// Looks up the client with this id, or nullptr.
     [[nodiscard]] client* find_client(const std::string& id);
+    /// Every client (session) of this shard, by client id.
+    [[nodiscard]] const std::unordered_map<std::string, std::unique_ptr<client>>& clients() const noexcept { return clients_; }
     /// Creates a client (session); the id must not exist.
     client& create_client(const std::string& id, bool persistent);
     /// Drops a client's subscriptions and the client itself.

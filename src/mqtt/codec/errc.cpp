@@ -49,6 +49,8 @@ public:
                 return "server busy: too many password checks waiting";
             case errc::credentials_revoked:
                 return "its credentials were revoked (password, certificate or CRL reloaded)";
+            case errc::disconnected_by_admin:
+                return "disconnected by an operator (admin API)";
             case errc::store_failure:
                 return "the store failed to commit; nothing unacknowledged was lost, the client should send again";
         }

@@ -49,3 +49,36 @@ TEST_CASE("auth: bad tokens files name the line", "[auth][tokens]") {
     CHECK_THROWS_WITH(token_file::parse("x " + h + " what=1\n", "t"), Contains("unknown field"));
     CHECK_THROWS_WITH(token_file::parse("x " + h + "\ny " + h + "\n", "t"), Contains("t:2") && Contains("twice"));
 }
+
+TEST_CASE("auth: the admin right is issued, parsed and part of a token's identity", "[auth][tokens]") {
+    const auto ops = token_file::issue("ops", {}, {}, true);
+    const auto dash = token_file::issue("dash", {"devices/#"}, {});
+    CHECK_THAT(ops.line, Contains(" admin"));
+    const auto tf = token_file::parse(ops.line + "\n" + dash.line + "\n", "tokens");
+    CHECK(tf.find(ops.secret)->admin);
+    CHECK_FALSE(tf.find(dash.secret)->admin);
+    api_token demoted = *tf.find(ops.secret);
+    demoted.admin = false;
+    CHECK_FALSE(demoted.same_as(*tf.find(ops.secret)));  // a reload that drops the right changes it
+    const auto all = tf.all();
+    REQUIRE(all.size() == 2);
+    CHECK(all[0]->name == "dash");
+    CHECK(all[1]->name == "ops");
+}
+
+TEST_CASE("auth: token names are unique in a file", "[auth][tokens]") {
+    const auto a = token_file::issue("ops", {}, {});
+    const auto b = token_file::issue("ops", {"#"}, {});
+    CHECK_THROWS_WITH(token_file::parse("# x\n" + a.line + "\n" + b.line + "\n", "t"), Contains("t:3") && Contains("'ops' is already used on line 2"));
+}
+
+TEST_CASE("auth: a token's line is removed by name, everything else kept", "[auth][tokens]") {
+    const std::string h = "sha256:" + std::string(64, 'a');
+    const std::string g = "sha256:" + std::string(64, 'b');
+    const std::string text = "# ops here\nops " + h + " admin\n  ops2 " + g + "\n# the end";
+    CHECK(token_file::without(text, "ops") == "# ops here\n  ops2 " + g + "\n# the end");
+    CHECK(token_file::without(text, "ops2") == "# ops here\nops " + h + " admin\n# the end");
+    CHECK_FALSE(token_file::without(text, "op"));      // whole names only
+    CHECK_FALSE(token_file::without(text, "#"));       // never a comment
+    CHECK_FALSE(token_file::without(text, "here"));
+}

@@ -44,10 +44,27 @@ inline constexpr std::array<std::string_view, 4> transport_names{"mqtt", "mqtt-t
 
 /// Why an MQTT connection ended: a DISCONNECT, the network, a keep-alive timeout, a protocol
 /// error, a takeover by the same client id, a refused login, revoked credentials, a limit
-/// (queue, packet or connect timeout, server busy), the server stopping, or a store failure.
-enum class disconnect_reason : std::uint8_t { clean, connection_lost, keepalive_timeout, protocol_error, takeover, auth_failure, revoked, limit, shutdown, store_failure };
-inline constexpr std::array<std::string_view, 10> disconnect_reason_names{
-    "clean", "connection_lost", "keepalive_timeout", "protocol_error", "takeover", "auth_failure", "revoked", "limit", "shutdown", "store_failure"};
+/// (queue, packet or connect timeout, server busy), the server stopping, a store failure, or
+/// an operator (admin API).
+enum class disconnect_reason : std::uint8_t { clean, connection_lost, keepalive_timeout, protocol_error, takeover, auth_failure, revoked, limit, shutdown, store_failure, admin };
+inline constexpr std::array<std::string_view, 11> disconnect_reason_names{
+    "clean", "connection_lost", "keepalive_timeout", "protocol_error", "takeover", "auth_failure", "revoked", "limit", "shutdown", "store_failure", "admin"};
+
+/// A client's session as the admin API shows it.
+struct client_info {
+    std::string client_id;
+    std::string identity;  ///< who owns the session: username or certificate identity ("": anonymous)
+    bool online = false;   ///< an MQTT connection is attached
+    bool persistent = false;
+    // While online:
+    std::string address;        ///< the peer's address:port
+    std::string transport;      ///< transport_names
+    int listener = -1;          ///< index of its MQTT listener; -1: /mqtt on an HTTP listener
+    std::int64_t since_ms = 0;  ///< when it logged in (ms since the Unix epoch)
+    std::vector<std::pair<std::string, qos>> subscriptions;
+    std::size_t queued = 0;    ///< messages waiting to be sent
+    std::size_t inflight = 0;  ///< sent, not yet acknowledged
+};
 
 /// MQTT traffic of one transport.
 struct transport_stats {
@@ -192,6 +209,22 @@ public:
         std::optional<rocks::backup_info> archive;
     };
     [[nodiscard]] backup_result backup(const std::filesystem::path& dir, const std::filesystem::path& archive_dir, std::string_view label) const;
+
+    // --- Administration (from any thread but a shard's; each waits at most 2 s per shard) ---
+
+    /// The MQTT clients connected now, by client id; at most `limit`.
+    [[nodiscard]] std::vector<client_info> connected_clients(std::size_t limit) const;
+    /// The session of `client_id`, online or a persistent one offline; nullopt when none.
+    [[nodiscard]] std::optional<client_info> find_session(const std::string& client_id) const;
+    /// Closes the connection of `client_id` (its will is published: it did not say goodbye)
+    /// and, with `discard`, discards its session. False when it has neither connection nor
+    /// session.
+    [[nodiscard]] bool disconnect_client(const std::string& client_id, bool discard) const;
+    /// The retained messages matching `filter`.
+    [[nodiscard]] std::vector<message_ref> retained(std::string_view filter) const;
+    /// Deletes the retained message of `topic` (as an empty retained PUBLISH from the server
+    /// would: subscribers receive it); false when there is none.
+    [[nodiscard]] bool clear_retained(const std::string& topic) const;
 
     /// Sums the shards' counters (asks each shard on its own thread and waits, at most 2 s:
     /// shards that did not answer are counted in shards_unresponsive). From any thread but a

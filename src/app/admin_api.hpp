@@ -1,0 +1,34 @@
+#pragma once
+// /api/v1/admin/...: the operators' API. It needs a token with the admin right (when tokens are
+// configured), and every call, answered or refused, is written to the audit log with the
+// token's name and the caller's address.
+//
+//   GET    /api/v1/admin/clients[?limit=N]                 MQTT clients connected now
+//   GET    /api/v1/admin/sessions/{client id}              one session, online or offline
+//   DELETE /api/v1/admin/clients/{client id}[?discard_session=true]
+//   GET    /api/v1/admin/retained?topic=F[&limit=N]        retained messages matching a filter
+//   DELETE /api/v1/admin/retained?topic=T                  delete one retained message
+//   GET    /api/v1/admin/tokens                            API tokens in force (names and rights)
+//   DELETE /api/v1/admin/tokens/{name}                     revoke: removed from tokens_file
+
+#include "settings_cell.hpp"
+
+#include <vigil/http/server.hpp>
+#include <vigil/mqtt/broker/broker.hpp>
+
+#include <functional>
+#include <memory>
+
+namespace vigil::app {
+
+/// What the admin API needs of the HTTP server, which is built after the routes.
+struct token_access {
+    std::function<std::shared_ptr<const auth::token_file>()> in_force;
+    std::function<void(std::shared_ptr<const auth::token_file>)> replace;
+};
+
+/// Answers a request under /api/v1/admin/ (`path` without the query).
+[[nodiscard]] http::response admin_request(const mqtt::broker& b, const settings_cell& live, const token_access& tokens, std::string_view method,
+                                           std::string_view target, std::string_view path, const http::caller& who);
+
+}  // namespace vigil::app
