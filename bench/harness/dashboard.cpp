@@ -16,12 +16,17 @@ struct dashboard::impl {
     recipient* rcpt;
     beast::flat_buffer rx;
     std::string request;
+    std::string token;
+    std::string error;
     std::function<void(bool, std::uint32_t)> ready;
     std::int64_t start = 0;
 
-    impl(asio::io_context& ioc, tcp::endpoint e, recipient* r) : ws(ioc), ep(e), rcpt(r) {}
+    impl(asio::io_context& ioc, tcp::endpoint e, recipient* r, std::string t) : ws(ioc), ep(e), rcpt(r), token(std::move(t)) {}
 
-    void fail() {
+    void fail(std::string why) {
+        if (error.empty()) {
+            error = std::move(why);
+        }
         if (ready) {
             auto f = std::move(ready);
             f(false, 0);
@@ -53,7 +58,9 @@ struct dashboard::impl {
     }
 };
 
-dashboard::dashboard(asio::io_context& ioc, tcp::endpoint ep, recipient* r) : impl_(std::make_unique<impl>(ioc, ep, r)) {}
+dashboard::dashboard(asio::io_context& ioc, tcp::endpoint ep, recipient* r, std::string token) : impl_(std::make_unique<impl>(ioc, ep, r, std::move(token))) {}
+
+const std::string& dashboard::error() const noexcept { return impl_->error; }
 
 dashboard::~dashboard() = default;
 
@@ -69,18 +76,19 @@ void dashboard::start(std::vector<std::string> filters, std::function<void(bool,
     st.ws.next_layer().async_connect(st.ep, [self = shared_from_this()](boost::system::error_code ec) {
         auto& im = *self->impl_;
         if (ec) {
-            im.fail();
+            im.fail("connect: " + ec.message());
             return;
         }
         boost::system::error_code ignored;
         im.ws.next_layer().set_option(tcp::no_delay(true), ignored);
-        im.ws.set_option(websocket::stream_base::decorator([](websocket::request_type& req) {
-            req.set(beast::http::field::sec_websocket_protocol, "vigil.v1");
+        im.ws.set_option(websocket::stream_base::decorator([token = im.token](websocket::request_type& req) {
+            // The token as a subprotocol: it stays out of URLs (and server logs).
+            req.set(beast::http::field::sec_websocket_protocol, token.empty() ? std::string{"vigil.v1"} : "vigil.v1, token." + token);
         }));
-        im.ws.async_handshake("127.0.0.1", "/ws", [self](boost::system::error_code hec) {
+        im.ws.async_handshake(im.ep.address().to_string(), "/ws", [self](boost::system::error_code hec) {
             auto& d = *self->impl_;
             if (hec) {
-                d.fail();
+                d.fail("WebSocket upgrade of /ws: " + hec.message());
                 return;
             }
             d.ws.async_write(asio::buffer(d.request), [](boost::system::error_code, std::size_t) {});
@@ -93,7 +101,7 @@ void dashboard::read() {
     impl_->ws.async_read(impl_->rx, [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
         auto& im = *self->impl_;
         if (ec) {
-            im.fail();
+            im.fail("read: " + ec.message());
             return;
         }
         const auto data = im.rx.cdata();

@@ -12,7 +12,8 @@ namespace vigil::bench {
 
 class dashboard : public std::enable_shared_from_this<dashboard> {
 public:
-    dashboard(asio::io_context& ioc, tcp::endpoint ep, recipient* r);
+    /// `token`: the API token it presents ("" : none).
+    dashboard(asio::io_context& ioc, tcp::endpoint ep, recipient* r, std::string token = {});
     ~dashboard();
     dashboard(const dashboard&) = delete;
     dashboard& operator=(const dashboard&) = delete;
@@ -21,6 +22,8 @@ public:
     /// snapshot arrived.
     void start(std::vector<std::string> filters, std::function<void(bool, std::uint32_t)> done);
     void close();
+    /// Why it failed (the first reason), or "".
+    [[nodiscard]] const std::string& error() const noexcept;
 
     struct impl;
 

@@ -16,8 +16,23 @@ namespace {
 constexpr const char* usage =
     "usage: vigil-bench SCENARIO.toml [--host H] [--port MQTT_PORT] [--http-port HTTP_PORT]\n"
     "                   [--server-pid PID] [--broker NAME] [--set key=value]... [--out DIR]\n"
-    "Runs the scenario, prints a summary, writes DIR/<scenario>-<broker>.json and .html\n"
-    "(DIR defaults to bench/out). --set overrides a scenario key, e.g. --set devices=5000.\n";
+    "                   [--ca FILE] [--server-name NAME] [--client-ca FILE --client-ca-key FILE]\n"
+    "                   [--username U --password-file FILE] [--token-file FILE] [--server-config FILE]\n"
+    "Runs the scenario, prints a summary and a verdict against its targets, writes\n"
+    "DIR/<scenario>-<broker>.json and .html (DIR defaults to bench/out). --set overrides a scenario\n"
+    "key, e.g. --set devices=5000. A production site: --ca verifies the server's certificate (name:\n"
+    "--server-name, default --host); --client-ca/--client-ca-key sign a certificate per client (CN =\n"
+    "its client id); --username (\"{id}\" becomes the client id) with the password in a file;\n"
+    "--token-file holds the dashboards' API token; --server-config puts the server's settings in the report.\n";
+
+std::string first_line(const std::string& path) {
+    std::ifstream f(path);
+    std::string line;
+    if (!f || !std::getline(f, line)) {
+        throw std::runtime_error("cannot read " + path);
+    }
+    return line;
+}
 
 void write_file(const std::filesystem::path& p, const std::string& text) {
     std::ofstream f(p);
@@ -60,12 +75,31 @@ int main(int argc, char** argv) {
                 sc.set(v);
             } else if (a == "--out") {
                 out = v;
+            } else if (a == "--ca") {
+                tg.production.ca = v;
+            } else if (a == "--server-name") {
+                tg.production.server_name = v;
+            } else if (a == "--client-ca") {
+                tg.production.client_ca = v;
+            } else if (a == "--client-ca-key") {
+                tg.production.client_ca_key = v;
+            } else if (a == "--username") {
+                tg.production.username = v;
+            } else if (a == "--password-file") {
+                tg.production.password = first_line(v);
+            } else if (a == "--token-file") {
+                tg.production.token = first_line(v);
+            } else if (a == "--server-config") {
+                tg.production.server_config = v;
             } else {
                 std::fputs(usage, stderr);
                 return 2;
             }
         }
-        const vb::run_result r = vb::run_scenario(sc, tg);
+        auto settings = tg.production.server_config.empty() ? decltype(vb::server_settings("")){} : vb::server_settings(tg.production.server_config);
+        vb::run_result r = vb::run_scenario(sc, tg);
+        r.host = vb::read_host();
+        r.server_settings = std::move(settings);
         const std::string summary = vb::summary_text(r);
         std::fputs(summary.c_str(), stdout);
         std::filesystem::create_directories(out);

@@ -74,8 +74,10 @@ void recipient::on_stamp(const stamp& s, std::int64_t now, std::uint64_t conflat
     rec->conflated += conflated;
 }
 
-peer::peer(asio::io_context& ioc, tcp::endpoint ep, asio::ssl::context& ctx, bool tls, std::string id, std::optional<will_msg> will, recipient* r)
-    : stream_(ioc, ctx), tls_(tls), ep_(ep), id_(std::move(id)), will_(std::move(will)), recipient_(r), rx_(1 << 14) {}
+peer::peer(asio::io_context& ioc, tcp::endpoint ep, asio::ssl::context& ctx, bool tls, std::string id, std::optional<will_msg> will, recipient* r, login who,
+           std::string server_name)
+    : stream_(ioc, ctx), tls_(tls), ep_(ep), id_(std::move(id)), will_(std::move(will)), recipient_(r), login_(std::move(who)),
+      server_name_(std::move(server_name)), rx_(1 << 14) {}
 
 template <class Buffers, class Handler>
 void peer::read_some(const Buffers& b, Handler&& h) {
@@ -98,9 +100,12 @@ void peer::write_all(const Buffers& b, Handler&& h) {
 void peer::connect(std::function<void(bool, std::uint32_t)> done) {
     on_connack_ = std::move(done);
     connect_start_ = now_ns();
+    if (tls_ && !prepare_tls()) {
+        return;
+    }
     stream_.next_layer().async_connect(ep_, [self = shared_from_this()](boost::system::error_code ec) {
         if (ec) {
-            self->fail();
+            self->fail("connect: " + ec.message());
             return;
         }
         boost::system::error_code ignored;
@@ -111,7 +116,7 @@ void peer::connect(std::function<void(bool, std::uint32_t)> done) {
         }
         self->stream_.async_handshake(asio::ssl::stream_base::client, [self](boost::system::error_code hec) {
             if (hec) {
-                self->fail();
+                self->fail("TLS handshake: " + hec.message());
                 return;
             }
             self->send_connect();
@@ -119,9 +124,36 @@ void peer::connect(std::function<void(bool, std::uint32_t)> done) {
     });
 }
 
+bool peer::prepare_tls() {
+    SSL* ssl = stream_.native_handle();
+    if (!server_name_.empty()) {
+        boost::system::error_code not_ip;
+        (void)asio::ip::make_address(server_name_, not_ip);
+        const bool ip = !not_ip;
+        if (!ip) {
+            // SSL_set_tlsext_host_name, without its macro's C cast.
+            SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, const_cast<char*>(server_name_.c_str()));
+        }
+        X509_VERIFY_PARAM* vp = SSL_get0_param(ssl);
+        if ((ip ? X509_VERIFY_PARAM_set1_ip_asc(vp, server_name_.c_str()) : X509_VERIFY_PARAM_set1_host(vp, server_name_.c_str(), 0)) != 1) {
+            fail("TLS: cannot check the server's certificate against " + server_name_);
+            return false;
+        }
+    }
+    if (login_.cert && (SSL_use_certificate(ssl, login_.cert.get()) != 1 || SSL_use_PrivateKey(ssl, login_.key.get()) != 1)) {
+        fail("TLS: cannot use the client certificate of " + id_);
+        return false;
+    }
+    return true;
+}
+
 void peer::send_connect() {
     mqtt::connect_packet c;
     c.client_id = id_;
+    if (!login_.username.empty()) {
+        c.username = login_.username;
+        c.password = std::span<const std::uint8_t>{reinterpret_cast<const std::uint8_t*>(login_.password.data()), login_.password.size()};
+    }
     c.clean_session = true;
     c.keep_alive = 300;
     if (will_) {
@@ -132,9 +164,12 @@ void peer::send_connect() {
     do_read();
 }
 
-void peer::fail() {
+void peer::fail(std::string why) {
     if (closed_) {
         return;
+    }
+    if (error_.empty()) {
+        error_ = std::move(why);
     }
     closed_ = true;
     connected_ = false;
@@ -177,7 +212,7 @@ void peer::flush() {
     write_all(asio::buffer(writing_), [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
         self->writing_.clear();
         if (ec) {
-            self->fail();
+            self->fail("write: " + ec.message());
             return;
         }
         self->flush();
@@ -197,7 +232,7 @@ void peer::do_read() {
     }
     read_some(asio::buffer(rx_.data() + rx_len_, rx_.size() - rx_len_), [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
         if (ec) {
-            self->fail();
+            self->fail(self->connected_ ? "read: " + ec.message() : "closed before CONNACK: " + ec.message());
             return;
         }
         self->rx_len_ += n;
@@ -219,8 +254,12 @@ void peer::do_read() {
                     mqtt::encode(mqtt::puback_packet{pub->packet_id}, self->pending_);
                 }
             } else if (std::holds_alternative<mqtt::connack_packet>(p)) {
-                const bool ok = std::get<mqtt::connack_packet>(p).code == mqtt::connect_code::accepted;
+                const auto code = std::get<mqtt::connack_packet>(p).code;
+                const bool ok = code == mqtt::connect_code::accepted;
                 self->connected_ = ok;
+                if (!ok && self->error_.empty()) {
+                    self->error_ = "CONNACK return code " + std::to_string(static_cast<int>(code)) + " (refused)";
+                }
                 if (self->on_connack_) {
                     auto f = std::move(self->on_connack_);
                     f(ok, static_cast<std::uint32_t>((now_ns() - self->connect_start_) / 1000));

@@ -3,6 +3,7 @@
 // backend subscriber timing what it receives. Works against any MQTT 3.1.1 broker.
 
 #include "record.hpp"
+#include "site.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -51,8 +52,10 @@ public:
         std::string topic;
         std::string payload;
     };
-    /// `tls`: TLS with `ctx` (no certificate check: the generator measures, it does not trust).
-    peer(asio::io_context& ioc, tcp::endpoint ep, asio::ssl::context& ctx, bool tls, std::string id, std::optional<will_msg> will, recipient* r);
+    /// `tls`: TLS with `ctx` (which verifies the server's certificate when the site gives a CA;
+    /// then against `server_name`). `who`: its username, password and client certificate.
+    peer(asio::io_context& ioc, tcp::endpoint ep, asio::ssl::context& ctx, bool tls, std::string id, std::optional<will_msg> will, recipient* r,
+         login who = {}, std::string server_name = {});
 
     /// Connects and sends CONNECT; `done(ok, microseconds to CONNACK)`.
     void connect(std::function<void(bool, std::uint32_t)> done);
@@ -64,6 +67,9 @@ public:
     /// Closes the socket without DISCONNECT (the broker publishes the will).
     void drop();
     [[nodiscard]] bool connected() const noexcept { return connected_; }
+    [[nodiscard]] const std::string& id() const noexcept { return id_; }
+    /// Why it failed (the first reason), or "".
+    [[nodiscard]] const std::string& error() const noexcept { return error_; }
     [[nodiscard]] std::size_t backlog() const noexcept { return pending_.size() + writing_.size(); }
 
 private:
@@ -71,10 +77,12 @@ private:
     void read_some(const Buffers& b, Handler&& h);
     template <class Buffers, class Handler>
     void write_all(const Buffers& b, Handler&& h);
+    /// Server name check and client certificate on this connection's SSL (false: failed).
+    [[nodiscard]] bool prepare_tls();
     void send_connect();
     void do_read();
     void on_packet(const std::vector<std::uint8_t>& raw, std::size_t off, std::size_t len);
-    void fail();
+    void fail(std::string why);
 
     asio::ssl::stream<tcp::socket> stream_;
     bool tls_;
@@ -82,6 +90,9 @@ private:
     std::string id_;
     std::optional<will_msg> will_;
     recipient* recipient_;
+    login login_;
+    std::string server_name_;
+    std::string error_;
     std::vector<std::uint8_t> rx_;
     std::size_t rx_len_ = 0;
     std::vector<std::uint8_t> pending_;

@@ -1,4 +1,5 @@
 #include "report.hpp"
+#include "verdict.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -114,10 +115,35 @@ std::string jstr(std::string_view s) {
         if (c == '"' || c == '\\') {
             o += '\\';
         }
+        if (static_cast<unsigned char>(c) < 0x20) {
+            char esc[8];
+            std::snprintf(esc, sizeof esc, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
+            o += esc;
+            continue;
+        }
         o += c;
     }
     return o + "\"";
 }
+
+/// Where and how the run was made: the host, the site's security, the server's settings.
+std::string setting_lines(const run_result& r) {
+    const auto& h = r.host;
+    std::string o = "host: " + h.hostname + ", " + h.cpu + ", " + std::to_string(h.cores) + " cores, " + fmt("%.1f", h.memory_gib) + " GiB, " + h.kernel + "\n";
+    const auto& p = r.tg.production;
+    o += std::string{"site: "} + (r.sc.tls ? (p.ca.empty() ? "TLS, server certificate NOT verified" : "TLS, server certificate verified against " + p.ca) : "plain TCP") +
+         (p.client_ca.empty() ? "" : "; a client certificate per client from " + p.client_ca) + (p.username.empty() ? "" : "; username " + p.username + " with a password") +
+         (p.token.empty() ? "" : "; dashboards with an API token") + "\n";
+    if (!r.server_settings.empty()) {
+        o += "server:";
+        for (const auto& [k, v] : r.server_settings) {
+            o += " " + k + " " + v + ";";
+        }
+        o.back() = '\n';
+    }
+    return o;
+}
+
 
 std::string jpath(const path_record& p) {
     const path_stats s = stats_of(p);
@@ -270,6 +296,7 @@ std::string html_escape(std::string_view s) {
 std::string summary_text(const run_result& r) {
     std::string o = "vigil-bench " + r.sc.name + " against " + r.tg.broker + " (" + r.tg.host + ":" + std::to_string(r.tg.port) + "), " + r.started_at + "\n";
     o += describe(r.sc) + "\n";
+    o += setting_lines(r);
     if (!r.sc.overrides.empty()) {
         o += "overrides:";
         for (const auto& a : r.sc.overrides) {
@@ -317,12 +344,7 @@ std::string summary_text(const run_result& r) {
     } else if (r.sc.ramp) {
         o += "MAX sustained: none (the first step already broke p99 <= " + fmt("%g", r.sc.max_p99_ms) + " ms or loss <= " + fmt("%g", r.sc.max_loss * 100) + " %)\n";
     }
-    for (const auto& s : r.steps) {
-        if (!s.generator.empty() && mean_of(s.generator, false) > 0.9) {
-            o += "note: the generator used " + fmt("%.2f", mean_of(s.generator, false)) + " cores in '" + s.label + "': it may be the bottleneck\n";
-        }
-    }
-    return o;
+    return o + verdict_text(verdict(r));
 }
 
 std::string json_report(const run_result& r) {
@@ -349,7 +371,23 @@ std::string json_report(const run_result& r) {
              ",\"server\":" + jsamples(s.server) + ",\"generator\":" + jsamples(s.generator) + ",\"sent_per_second\":" + jseries(s.sent_per_second) +
              ",\"delivered_per_second\":" + jseries(s.delivered_per_second) + "}";
     }
-    o += "],\"best_step\":" + std::to_string(r.best_step) + "}\n";
+    o += "],\"best_step\":" + std::to_string(r.best_step);
+    const auto& h = r.host;
+    o += ",\"host\":{\"hostname\":" + jstr(h.hostname) + ",\"cpu\":" + jstr(h.cpu) + ",\"cores\":" + std::to_string(h.cores) + ",\"memory_gib\":" + jnum(h.memory_gib) +
+         ",\"kernel\":" + jstr(h.kernel) + "}";
+    const auto& p = r.tg.production;
+    o += std::string{",\"site\":{\"tls\":"} + (r.sc.tls ? "true" : "false") + ",\"server_certificate_verified\":" + (r.sc.tls && !p.ca.empty() ? "true" : "false") +
+         ",\"client_certificates\":" + (p.client_ca.empty() ? "false" : "true") + ",\"passwords\":" + (p.username.empty() ? "false" : "true") +
+         ",\"api_token\":" + (p.token.empty() ? "false" : "true") + "},\"server_settings\":{";
+    for (std::size_t i = 0; i < r.server_settings.size(); ++i) {
+        o += std::string(i ? "," : "") + jstr(r.server_settings[i].first) + ":" + jstr(r.server_settings[i].second);
+    }
+    const auto checks = verdict(r);
+    o += std::string{"},\"verdict\":{\"met\":"} + (all_met(checks) ? "true" : "false") + ",\"checks\":[";
+    for (std::size_t i = 0; i < checks.size(); ++i) {
+        o += std::string(i ? "," : "") + "{\"what\":" + jstr(checks[i].what) + ",\"met\":" + (checks[i].met ? "true" : "false") + ",\"detail\":" + jstr(checks[i].detail) + "}";
+    }
+    o += "]}}\n";
     return o;
 }
 

@@ -4,6 +4,7 @@
 
 #include "record.hpp"
 #include "scenario.hpp"
+#include "site.hpp"
 
 #include <cstdint>
 #include <string>
@@ -17,6 +18,7 @@ struct target {
     std::uint16_t http_port = 8080;  ///< for dashboards
     int server_pid = 0;              ///< sampled from /proc when given
     std::string broker = "vigil";    ///< a label for reports
+    site production;                 ///< certificates, passwords, token of a real site
 };
 
 struct run_result {
@@ -27,6 +29,8 @@ struct run_result {
     std::vector<step_record> steps;
     std::vector<storm_record> storms;
     int best_step = -1;  ///< ramp: the last step within the bounds
+    host_info host;      ///< where the generator ran
+    std::vector<std::pair<std::string, std::string>> server_settings;  ///< from --server-config
 };
 
 /// Errors: throws std::runtime_error when clients cannot connect at setup.

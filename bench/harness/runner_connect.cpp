@@ -25,8 +25,17 @@ std::string device_name(std::size_t i) {
 
 }  // namespace
 
-runner::runner(const scenario& sc, const target& tg) : sc_(sc), tg_(tg), tls_ctx_(asio::ssl::context::tls_client) {
-    tls_ctx_.set_verify_mode(asio::ssl::verify_none);
+runner::runner(const scenario& sc, const target& tg) : sc_(sc), tg_(tg), tls_ctx_(asio::ssl::context::tls_client), logins_(tg.production) {
+    if (tg.production.ca.empty()) {
+        tls_ctx_.set_verify_mode(asio::ssl::verify_none);  // measured, not trusted: the report says so
+    } else {
+        boost::system::error_code ec;
+        tls_ctx_.load_verify_file(tg.production.ca, ec);
+        if (ec) {
+            throw std::runtime_error("--ca " + tg.production.ca + ": " + ec.message());
+        }
+        tls_ctx_.set_verify_mode(asio::ssl::verify_peer);
+    }
     mqtt_ep_ = {asio::ip::make_address(tg.host), tg.port};
     http_ep_ = {asio::ip::make_address(tg.host), tg.http_port};
     devices_.resize(sc.devices);
@@ -34,6 +43,7 @@ runner::runner(const scenario& sc, const target& tg) : sc_(sc), tg_(tg), tls_ctx
         for (std::size_t k = 0; k < streams; ++k) {
             devices_[i].topics[k] = "devices/" + device_name(i) + "/" + topic_suffix[k];
         }
+        devices_[i].who = logins_.make("bench-" + device_name(i));
     }
     rx_thread_ = std::thread([this] { rx_ioc_.run(); });
 }
@@ -57,7 +67,22 @@ std::shared_ptr<peer> runner::make_device_peer(std::size_t i) {
     if (sc_.will) {
         will = peer::will_msg{"devices/" + device_name(i) + "/status", "offline"};
     }
-    return std::make_shared<peer>(ioc_, mqtt_ep_, tls_ctx_, sc_.tls, "bench-" + device_name(i), std::move(will), nullptr);
+    const std::string id = "bench-" + device_name(i);
+    return std::make_shared<peer>(ioc_, mqtt_ep_, tls_ctx_, sc_.tls, id, std::move(will), nullptr, devices_[i].who, server_name());
+}
+
+std::string runner::server_name() const {
+    if (tg_.production.ca.empty()) {
+        return {};  // nothing is verified
+    }
+    return tg_.production.server_name.empty() ? tg_.host : tg_.production.server_name;
+}
+
+void runner::note_failure(std::string why) {
+    const std::lock_guard lock{error_mu_};
+    if (first_error_.empty()) {
+        first_error_ = std::move(why);
+    }
 }
 
 std::vector<std::string> runner::dashboard_filters(std::size_t j) const {
@@ -106,10 +131,12 @@ storm_record runner::setup() {
         ++rx_pending;
         on_rx([&, i, filters] {
             sub_rcpt_.push_back(std::make_unique<recipient>(sc_.devices));
-            auto p = std::make_shared<peer>(rx_ioc_, mqtt_ep_, tls_ctx_, sc_.tls, "bench-sub-" + std::to_string(i), std::nullopt, sub_rcpt_.back().get());
+            const std::string id = "bench-sub-" + std::to_string(i);
+            auto p = std::make_shared<peer>(rx_ioc_, mqtt_ep_, tls_ctx_, sc_.tls, id, std::nullopt, sub_rcpt_.back().get(), logins_.make(id), server_name());
             p->connect([&, p, filters](bool ok, std::uint32_t us) {
                 connected(ok, us);
                 if (!ok) {
+                    note_failure("subscriber " + p->id() + ": " + p->error());
                     --rx_pending;
                     return;
                 }
@@ -122,9 +149,12 @@ storm_record runner::setup() {
         ++rx_pending;
         on_rx([&, j] {
             dash_rcpt_.push_back(std::make_unique<recipient>(sc_.devices));
-            auto d = std::make_shared<dashboard>(rx_ioc_, http_ep_, dash_rcpt_.back().get());
-            d->start(dashboard_filters(j), [&](bool ok, std::uint32_t us) {
+            auto d = std::make_shared<dashboard>(rx_ioc_, http_ep_, dash_rcpt_.back().get(), tg_.production.token);
+            d->start(dashboard_filters(j), [&, d](bool ok, std::uint32_t us) {
                 connected(ok, us);
+                if (!ok) {
+                    note_failure("dashboard: " + d->error());
+                }
                 --rx_pending;
             });
             dashboards_.push_back(d);
@@ -137,9 +167,14 @@ storm_record runner::setup() {
     for (std::size_t i = 0; i < devices_.size(); ++i) {
         devices_[i].conn = make_device_peer(i);
         ++pending;
-        devices_[i].conn->connect([&](bool ok, std::uint32_t us) {
+        devices_[i].conn->connect([&, p = devices_[i].conn.get()](bool ok, std::uint32_t us) {
             --pending;
-            ok ? rec.connect_us.push_back(us) : static_cast<void>(++failed);
+            if (ok) {
+                rec.connect_us.push_back(us);
+            } else {
+                ++failed;
+                note_failure("device " + p->id() + ": " + p->error());
+            }
         });
         run_until([&] { return pending < setup_concurrency; });
     }
@@ -156,8 +191,9 @@ storm_record runner::setup() {
     rec.failed = static_cast<unsigned>(failed);
     rec.all_connected_s = std::chrono::duration<double>(clock::now() - t0).count();
     if (failed > 0) {
-        throw std::runtime_error(std::to_string(failed) + " of " + std::to_string(rec.clients) +
-                                 " clients could not connect (is the broker running, with /ws for dashboards?)");
+        const std::lock_guard lock{error_mu_};
+        throw std::runtime_error(std::to_string(failed) + " of " + std::to_string(rec.clients) + " clients could not connect" +
+                                 (first_error_.empty() ? std::string{" (is the broker running, with /ws for dashboards?)"} : "; the first: " + first_error_));
     }
     return rec;
 }

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -34,6 +35,7 @@ using clock = std::chrono::steady_clock;
 
 struct device {
     std::array<std::string, streams> topics;
+    login who;  // made once: reconnects (storms, churn) reuse its certificate
     std::shared_ptr<peer> conn;
     std::array<std::uint32_t, streams> seq{};
     std::array<std::uint64_t, streams> due_done{};  // schedule slots already used
@@ -73,6 +75,10 @@ private:
     }
 
     std::shared_ptr<peer> make_device_peer(std::size_t i);
+    /// The name the server's certificate must carry ("" : not verified, no CA given).
+    [[nodiscard]] std::string server_name() const;
+    /// Keeps the first reason a client could not connect, for the setup's error (any thread).
+    void note_failure(std::string why);
     std::vector<std::string> dashboard_filters(std::size_t j) const;
 
     /// Subscribers and dashboards first, then devices, `setup_concurrency` connects at a time.
@@ -109,6 +115,9 @@ private:
     asio::io_context rx_ioc_{1};  // subscribers and dashboards: rx_thread_
     asio::executor_work_guard<asio::io_context::executor_type> rx_guard_{rx_ioc_.get_executor()};
     asio::ssl::context tls_ctx_;
+    login_maker logins_;
+    std::mutex error_mu_;
+    std::string first_error_;  // the first reason a client could not connect; guarded by error_mu_
     tcp::endpoint mqtt_ep_;
     tcp::endpoint http_ep_;
     std::vector<device> devices_;

@@ -111,3 +111,86 @@ tls.key = "{pki / 'server.key'}"
     step = j["steps"][0]
     assert step["sent"]["location"] > 0 and step["loss"] == 0
     assert step["device_to_subscriber"]["streams"]["location"]["received"] == step["sent"]["location"]
+
+
+def production_site(start_vigil, vigil_binary, tmp_path):
+    """Mutual TLS with identities as usernames, API tokens for /ws: as an agency runs it."""
+    from pki import make_pki
+    from test_19_tokens import issue
+    (tmp_path / "pki").mkdir()
+    pki = make_pki(tmp_path / "pki")
+    token_file = tmp_path / "token"
+    token_file.write_text(issue(vigil_binary, tmp_path / "tokens", "bench", "--subscribe", "devices/#") + "\n")
+    v = start_vigil(2, f"""allow_anonymous = false
+tls.cert = "{pki / 'server.crt'}"
+tls.key = "{pki / 'server.key'}"
+tls.ca = "{pki / 'ca.crt'}"
+tls.require_certificate = true
+tls.use_identity_as_username = true
+[http]
+tokens_file = "{tmp_path / 'tokens'}"
+""")
+    return v, pki, token_file
+
+
+def site_args(pki, token_file, v, ca="ca.crt"):
+    return ["--ca", str(pki / ca), "--server-name", "localhost", "--client-ca", str(pki / "ca.crt"), "--client-ca-key", str(pki / "ca.key"),
+            "--token-file", str(token_file), "--server-config", v.config_path]
+
+
+def run_site(bench, v, out, extra, *sets):
+    args = [bench, str(SCENARIOS / "seed.toml"), "--port", str(v.tls_port or v.port), "--http-port", str(v.http_port),
+            "--server-pid", str(v.proc.pid), "--out", str(out), *extra]
+    for s in sets:
+        args += ["--set", s]
+    return subprocess.run(args, capture_output=True, text=True, timeout=180)
+
+
+def test_a_production_site_with_client_certificates_tokens_and_a_verdict(start_vigil, vigil_binary, bench, tmp_path):
+    v, pki, token_file = production_site(start_vigil, vigil_binary, tmp_path)
+    r = run_site(bench, v, tmp_path, site_args(pki, token_file, v), "tls=true", "devices=20", "subscribers=1", "dashboards=2", "seconds=2")
+    assert r.returncode == 0, r.stderr
+    j = json.loads((tmp_path / "seed-vigil.json").read_text())
+    assert j["site"] == {"tls": True, "server_certificate_verified": True, "client_certificates": True, "passwords": False, "api_token": True}
+    assert j["host"]["cores"] >= 1 and j["host"]["cpu"] and j["host"]["kernel"].startswith("Linux") and j["host"]["memory_gib"] > 0
+    assert j["server_settings"]["listener 0"].endswith("TLS, client certificates required")
+    assert j["server_settings"]["api tokens"] == "on" and j["server_settings"]["workers"] == "2"
+    assert j["steps"][0]["loss"] == 0
+    assert j["verdict"]["met"] is True and all(c["met"] for c in j["verdict"]["checks"])
+    assert "VERDICT: MET" in r.stdout and "server certificate verified against" in r.stdout and "host: " in r.stdout
+    # Each device logged in with a certificate of its own.
+    assert v.wait_for_log(r"client 'bench-dev-00019' connected \(identity 'bench-dev-00019', mqtt-tls")
+    assert v.wait_for_log(r"dashboard .*token 'bench'")
+
+
+def test_a_wrong_ca_a_wrong_name_and_a_wrong_password_are_named(start_vigil, vigil_binary, bench, tmp_path):
+    v, pki, token_file = production_site(start_vigil, vigil_binary, tmp_path)
+    r = run_site(bench, v, tmp_path, site_args(pki, token_file, v, ca="other-ca.crt"), "tls=true", "devices=3", "dashboards=0")
+    assert r.returncode == 1 and "could not connect; the first: " in r.stderr and "TLS handshake: certificate verify failed" in r.stderr, r.stderr
+    args = site_args(pki, token_file, v)
+    args[args.index("localhost")] = "dispatch.example"
+    r = run_site(bench, v, tmp_path, args, "tls=true", "devices=3", "dashboards=0")
+    assert r.returncode == 1 and "certificate verify failed" in r.stderr, r.stderr
+    # Passwords on a plain listener: one user per device ({id}), one of them with the wrong password.
+    from test_07_auth import make_users
+    users = tmp_path / "passwd"
+    make_users(vigil_binary, users, {**{f"bench-dev-0000{i}": "s3cret" for i in range(3)}, "bench-sub-0": "s3cret"})
+    plain = start_vigil(2, f'allow_anonymous = false\n[auth]\npassword_file = "{users}"\n')
+    password = tmp_path / "password"
+    password.write_text("s3cret\n")
+    r = run_site(bench, plain, tmp_path, ["--username", "{id}", "--password-file", str(password)], "devices=3", "dashboards=0")
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "seed-vigil.json").read_text())["site"]["passwords"] is True
+    assert plain.wait_for_log(r"client 'bench-dev-00002' connected \(identity 'bench-dev-00002', mqtt,")
+    password.write_text("wrong\n")
+    r = run_site(bench, plain, tmp_path, ["--username", "{id}", "--password-file", str(password)], "devices=3", "dashboards=0")
+    assert r.returncode == 1 and "CONNACK return code 4" in r.stderr, r.stderr
+
+
+def test_a_missed_target_gives_a_missed_verdict_with_the_margin(start_vigil, bench, tmp_path):
+    v = start_vigil(2)
+    r, j = run(bench, v, "seed", tmp_path, "devices=5", "seconds=1", "max_p99_ms=0.001")
+    assert j["verdict"]["met"] is False
+    p99 = [c for c in j["verdict"]["checks"] if c["what"].endswith("p99 latency")]
+    assert p99 and not p99[0]["met"] and "missed by" in p99[0]["detail"]
+    assert "VERDICT: MISSED" in r.stdout and "site: plain TCP" in r.stdout
