@@ -117,8 +117,8 @@ http::response retained(const mqtt::broker& b, const std::string& filter, std::s
     return {200, std::move(body)};
 }
 
-http::response tokens_list(const token_access& tokens) {
-    const auto in_force = tokens.in_force();
+http::response tokens_list(const server_access& server) {
+    const auto in_force = server.tokens();
     if (!in_force) {
         return error(404, "no API tokens are configured: the API is open to loopback clients");
     }
@@ -144,8 +144,8 @@ http::response tokens_list(const token_access& tokens) {
     return {200, std::move(body)};
 }
 
-http::response token_revoke(const token_access& tokens, const settings_cell& live, const std::string& name) {
-    const auto in_force = tokens.in_force();
+http::response token_revoke(const server_access& server, const settings_cell& live, const std::string& name) {
+    const auto in_force = server.tokens();
     const auto all = in_force ? in_force->all() : std::vector<std::shared_ptr<const auth::api_token>>{};
     const auto it = std::find_if(all.begin(), all.end(), [&name](const auto& t) { return t->name == name; });
     if (it == all.end()) {
@@ -159,7 +159,7 @@ http::response token_revoke(const token_access& tokens, const settings_cell& liv
         if (!auth::token_file::remove_from_file(settings->http.tokens_file, name)) {
             return error(409, fmt::format("token '{}' is no longer in {}: reload to apply the file", name, settings->http.tokens_file));
         }
-        tokens.replace(auth::token_file::load(settings->http));  // dashboards using it are closed (1008)
+        server.replace_tokens(auth::token_file::load(settings->http));  // dashboards using it are closed (1008)
     } catch (const std::exception& e) {
         return error(500, fmt::format("revoking '{}' failed: {}", name, e.what()));
     }
@@ -171,7 +171,7 @@ http::response token_revoke(const token_access& tokens, const settings_cell& liv
 
 }  // namespace
 
-http::response admin_request(const mqtt::broker& b, const settings_cell& live, const token_access& tokens, std::string_view method, std::string_view target,
+http::response admin_request(const mqtt::broker& b, const settings_cell& live, const server_access& server, std::string_view method, std::string_view target,
                              std::string_view path, const http::caller& who) {
     if (who.token != nullptr && !who.token->admin) {
         log::info("admin: {} {} by {}: 403 (no admin right)", method, target, who_is(who));
@@ -256,13 +256,13 @@ http::response admin_request(const mqtt::broker& b, const settings_cell& live, c
         });
     }
     if (rest == "tokens") {
-        return get ? audited(who, method, target, [&tokens] { return tokens_list(tokens); }) : error(405, "use GET");
+        return get ? audited(who, method, target, [&server] { return tokens_list(server); }) : error(405, "use GET");
     }
     if (auto name = segment(rest, "tokens/")) {
         if (!del) {
             return error(405, "use DELETE");
         }
-        return audited(who, method, target, [&tokens, &live, name = std::move(*name)] { return token_revoke(tokens, live, name); });
+        return audited(who, method, target, [&server, &live, name = std::move(*name)] { return token_revoke(server, live, name); });
     }
     return error(404, fmt::format("no admin route for {}", path));
 }

@@ -21,14 +21,15 @@
 
 namespace vigil::app {
 
-/// What the admin API needs of the HTTP server, which is built after the routes.
-struct token_access {
-    std::function<std::shared_ptr<const auth::token_file>()> in_force;
-    std::function<void(std::shared_ptr<const auth::token_file>)> replace;
+/// What the routes need of the HTTP server, which is built after them.
+struct server_access {
+    std::function<std::shared_ptr<const auth::token_file>()> tokens;
+    std::function<void(std::shared_ptr<const auth::token_file>)> replace_tokens;
+    std::function<http::server_counters()> counters;
 };
 
 /// Answers a request under /api/v1/admin/ (`path` without the query).
-[[nodiscard]] http::response admin_request(const mqtt::broker& b, const settings_cell& live, const token_access& tokens, std::string_view method,
+[[nodiscard]] http::response admin_request(const mqtt::broker& b, const settings_cell& live, const server_access& server, std::string_view method,
                                            std::string_view target, std::string_view path, const http::caller& who);
 
 }  // namespace vigil::app

@@ -40,12 +40,12 @@ std::string probe_verdict(const probe::stats& p, const config::probe_settings& s
 
 }  // namespace
 
-http::handler make_api(const mqtt::broker& b, const config::settings& s, const settings_cell& live, const probe::prober* probe, const token_access& tokens) {
+http::handler make_api(const mqtt::broker& b, const config::settings& s, const settings_cell& live, const probe::prober* probe, const server_access& server) {
     const auto started = std::chrono::steady_clock::now();
-    return [&b, &s, &live, probe, &tokens, started, fields = track_fields{s.archive.lat_field, s.archive.lon_field}](std::string_view method, std::string_view target, const http::caller& who) -> http::response {
+    return [&b, &s, &live, probe, &server, started, fields = track_fields{s.archive.lat_field, s.archive.lon_field}](std::string_view method, std::string_view target, const http::caller& who) -> http::response {
         const std::string_view path = target.substr(0, target.find('?'));
         if (path.starts_with("/api/v1/admin/")) {
-            return admin_request(b, live, tokens, method, target, path, who);
+            return admin_request(b, live, server, method, target, path, who);
         }
         const bool get = method == "GET" || method == "HEAD";
         constexpr std::string_view devices = "/api/v1/devices";
@@ -80,12 +80,16 @@ http::handler make_api(const mqtt::broker& b, const config::settings& s, const s
             }
             // Any valid token may scrape (counts, no data); the shards are asked off the shard.
             http::response r;
-            r.later = [&b, &live, probe, started](http::response& out) {
+            r.later = [&b, &live, probe, &server, started](http::response& out) {
                 metrics::snapshot snap;
                 snap.broker = b.stats();
                 snap.listeners = b.listeners();
                 snap.process = metrics::sample_process();
                 snap.tls = metrics::read_tls_expiry(*live.get());
+                const auto web = server.counters();
+                snap.http_responses = web.responses;
+                snap.https_handshakes = web.tls_handshakes;
+                snap.https_failures = web.tls_failures;
                 if (probe != nullptr) {
                     snap.probe = probe->snapshot();
                 }

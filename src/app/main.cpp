@@ -220,10 +220,11 @@ int run(const vigil::config::settings& s, const std::optional<std::string>& file
     if (s.probe.interval.count() > 0 && !s.listeners.empty()) {
         probe = std::make_unique<vigil::probe::prober>(s.probe);
     }
-    vigil::app::token_access tokens;  // filled in once the server exists
-    vigil::http::server web{b.shards(), s.http_listeners, vigil::app::make_api(b, s, live, probe.get(), tokens), std::move(up), std::move(access)};
-    tokens.in_force = [&web] { return web.tokens(); };
-    tokens.replace = [&web](std::shared_ptr<const vigil::auth::token_file> t) { web.set_tokens(std::move(t)); };
+    vigil::app::server_access server;  // filled in once the server exists
+    vigil::http::server web{b.shards(), s.http_listeners, vigil::app::make_api(b, s, live, probe.get(), server), std::move(up), std::move(access)};
+    server.tokens = [&web] { return web.tokens(); };
+    server.replace_tokens = [&web](std::shared_ptr<const vigil::auth::token_file> t) { web.set_tokens(std::move(t)); };
+    server.counters = [&web] { return web.counters(); };
     web.start();
     b.start();
     if (probe) {

@@ -184,6 +184,17 @@ void server::set_tokens(std::shared_ptr<const auth::token_file> tokens) {
 
 std::shared_ptr<const auth::token_file> server::tokens() const { return impl_->st->tokens.get(); }
 
+server_counters server::counters() const {
+    const auto& c = impl_->st->counters;
+    server_counters out;
+    for (std::size_t i = 0; i < out.responses.size(); ++i) {
+        out.responses[i] = c.responses[i].load(std::memory_order_relaxed);
+    }
+    out.tls_handshakes = c.tls_handshakes.load(std::memory_order_relaxed);
+    out.tls_failures = c.tls_failures.load(std::memory_order_relaxed);
+    return out;
+}
+
 void server::reload_tls(const std::vector<config::http_listener_settings>& next) {
     std::vector<std::shared_ptr<const net::tls_context>> fresh(impl_->settings.size());
     for (std::size_t li = 0; li < impl_->settings.size() && li < next.size(); ++li) {

@@ -82,6 +82,7 @@ private:
     }
 
     void on_read(beast::error_code ec) {
+        note_tls();
         if (ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
             ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) {
             close();
@@ -144,6 +145,7 @@ private:
                     r = response{500, error_json(500, "internal error; see the server's log")};
                 }
                 if (r.next_chunk) {
+                    self->st_->counters.response(r.status);
                     auto first = std::make_shared<chunk>();
                     first->head = head_of(r, keep_alive);
                     self->make_chunk(r.next_chunk, *first);
@@ -192,7 +194,19 @@ private:
         start_mqtt_upgrade(std::move(stream_), parser_->release(), std::move(pending), st_->up.mqtt, allow_anonymous_, std::move(ticket_));
     }
 
+    /// Counts an HTTPS connection's handshake once, when its first read ends (a request, or
+    /// the connection's end).
+    void note_tls() {
+        if (tls_noted_ || !stream_.valid() || !stream_.is_tls()) {
+            return;
+        }
+        tls_noted_ = true;
+        auto& c = st_->counters;
+        (stream_.tls_established() ? c.tls_handshakes : c.tls_failures).fetch_add(1, std::memory_order_relaxed);
+    }
+
     void send(response r, bool keep_alive) {
+        st_->counters.response(r.status);
         auto res = std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(r.status), 11);
         res->set(bhttp::field::server, "vigil");
         res->set(bhttp::field::content_type, r.content_type);
@@ -300,6 +314,7 @@ private:
     std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
     std::shared_ptr<const shared_state> st_;
     bool allow_anonymous_;
+    bool tls_noted_ = false;               // its TLS handshake was counted
     net::connection_gate::ticket ticket_;  // handed on with the stream on an upgrade
 };
 

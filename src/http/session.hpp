@@ -10,6 +10,9 @@
 
 #include <boost/asio/thread_pool.hpp>
 
+#include <array>
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -35,6 +38,19 @@ private:
     std::shared_ptr<const auth::token_file> tokens_;
 };
 
+/// Counted by every session of a server (relaxed: counters).
+struct shared_counters {
+    std::array<std::atomic<std::uint64_t>, 4> responses{};  // 2xx .. 5xx
+    std::atomic<std::uint64_t> tls_handshakes{0};
+    std::atomic<std::uint64_t> tls_failures{0};
+
+    void response(unsigned status) noexcept {
+        if (status >= 200 && status < 600) {
+            responses[status / 100 - 2].fetch_add(1, std::memory_order_relaxed);
+        }
+    }
+};
+
 /// What every session of a server shares.
 struct shared_state {
     handler h;
@@ -44,6 +60,7 @@ struct shared_state {
     std::shared_ptr<live_connections> live;  // closed by stop()
     net::connection_gate* gate = nullptr;    // null: no connection bounds
     asio::thread_pool* queries = nullptr;    // runs response::later, one at a time
+    mutable shared_counters counters;
 };
 
 

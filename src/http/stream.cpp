@@ -135,6 +135,8 @@ tcp::socket& stream::socket() noexcept { return st_->sock; }
 
 bool stream::is_tls() const noexcept { return st_->tls != nullptr; }
 
+bool stream::tls_established() const noexcept { return st_->tls && st_->tls->established(); }
+
 std::string stream::tls_failure() const { return st_->tls ? st_->tls->failure_reason() : std::string{}; }
 
 void stream::close() noexcept {

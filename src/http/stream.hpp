@@ -47,6 +47,8 @@ public:
     [[nodiscard]] bool is_tls() const noexcept;
     /// Why the TLS handshake failed (see net::tls_session::failure_reason); "" otherwise.
     [[nodiscard]] std::string tls_failure() const;
+    /// TLS: the handshake completed.
+    [[nodiscard]] bool tls_established() const noexcept;
 
     template <class MutableBuffers, class Token>
     auto async_read_some(const MutableBuffers& bufs, Token&& token) {

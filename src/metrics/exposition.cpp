@@ -264,6 +264,17 @@ void process_families(families& f, const process_sample& p) {
     f.gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.", p.start_time_seconds);
 }
 
+void http_families(families& f, const snapshot& s) {
+    const char* responses = "HTTP responses of the HTTP listeners (API, /metrics, /healthz; not WebSocket upgrades), by status class.";
+    constexpr std::array<const char*, 4> classes{"2xx", "3xx", "4xx", "5xx"};
+    for (std::size_t i = 0; i < classes.size(); ++i) {
+        f.counter("vigil_http_responses_total", responses, num(s.http_responses[i]), {{"code", classes[i]}});
+    }
+    const char* tls = "TLS handshakes on the HTTPS listeners, by result: ok, or failed (a refused certificate, plaintext to an HTTPS port, a client that gave up).";
+    f.counter("vigil_http_tls_handshakes_total", tls, num(s.https_handshakes), {{"result", "ok"}});
+    f.counter("vigil_http_tls_handshakes_total", tls, num(s.https_failures), {{"result", "failed"}});
+}
+
 }  // namespace
 
 std::string render(const snapshot& s) {
@@ -277,6 +288,7 @@ std::string render(const snapshot& s) {
     store_families(f, s.broker);
     archive_families(f, s.broker);
     probe_families(f, s.probe);
+    http_families(f, s);
     tls_families(f, s.tls);
     process_families(f, s.process);
     return f.text();

@@ -397,3 +397,49 @@ scrape_configs:
     finally:
         prom.terminate()
         prom.wait(timeout=10)
+
+
+def test_http_responses_and_https_handshakes_are_counted(start_vigil, tmp_path):
+    (tmp_path / "pki").mkdir()
+    pki = make_pki(tmp_path / "pki")
+    v = start_vigil(2, http=f'tls.cert = "{pki / "server.crt"}"\ntls.key = "{pki / "server.key"}"\n')
+    ctx = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+    s = parse(scrape_ok(v.http_port, ctx=ctx))  # this scrape is the first handshake
+    ok0 = value(s, "vigil_http_tls_handshakes_total", result="ok")
+    assert ok0 == 1 and value(s, "vigil_http_tls_handshakes_total", result="failed") == 0
+    two0 = value(s, "vigil_http_responses_total", code="2xx")
+    for path in ("/healthz", "/nope", "/api/v1/devices/a%2Fb"):
+        c = http.client.HTTPSConnection("localhost", v.http_port, timeout=10, context=ctx)
+        c.request("GET", path)
+        c.getresponse().read()
+        c.close()
+    with socket.create_connection(("127.0.0.1", v.http_port), timeout=10) as plain:  # plaintext to HTTPS
+        plain.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        plain.recv(100)
+    untrusted = ssl.create_default_context()  # the server's CA is not trusted: the client gives up
+    with pytest.raises(ssl.SSLError):
+        with socket.create_connection(("127.0.0.1", v.http_port), timeout=10) as raw_sock:
+            untrusted.wrap_socket(raw_sock, server_hostname="localhost")
+
+    def counted(after):
+        return value(after, "vigil_http_tls_handshakes_total", result="failed") == 2
+    after, n = until_metrics_tls(v.http_port, ctx, counted)
+    # A scrape's handshake is counted before it renders, its response after.
+    assert value(after, "vigil_http_tls_handshakes_total", result="ok") == ok0 + 3 + n  # three requests, n scrapes
+    assert value(after, "vigil_http_responses_total", code="2xx") == two0 + 1 + 1 + (n - 1)  # first scrape, /healthz, earlier ones
+    assert value(after, "vigil_http_responses_total", code="4xx") == 2  # 404, 400
+    assert value(after, "vigil_http_responses_total", code="5xx") == 0
+    promtool_accepts(scrape_ok(v.http_port, ctx=ctx))
+
+
+def until_metrics_tls(port, ctx, check, timeout=10):
+    """Scrapes over HTTPS until `check` holds: (the samples, how many scrapes it took)."""
+    deadline = time.monotonic() + timeout
+    n = 0
+    while True:
+        s = parse(scrape_ok(port, ctx=ctx))
+        n += 1
+        if check(s):
+            return s, n
+        assert time.monotonic() < deadline, "the expected counts did not appear within 10 s"
+        time.sleep(0.05)

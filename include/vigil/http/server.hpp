@@ -6,6 +6,7 @@
 
 #include <vigil/config/settings.hpp>
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -60,6 +61,13 @@ struct caller {
 /// returns as response::later).
 using handler = std::function<response(std::string_view method, std::string_view target, const caller& who)>;
 
+/// What the HTTP listeners served (a snapshot).
+struct server_counters {
+    std::array<std::uint64_t, 4> responses{};  ///< by status class: 2xx, 3xx, 4xx, 5xx
+    std::uint64_t tls_handshakes = 0;          ///< HTTPS handshakes completed
+    std::uint64_t tls_failures = 0;            ///< failed (a refused certificate, plaintext to an HTTPS port, a client that gave up)
+};
+
 struct bound_listener {
     std::string address;
     std::uint16_t port = 0;
@@ -103,6 +111,8 @@ public:
     void set_tokens(std::shared_ptr<const auth::token_file> tokens);
     /// The API tokens in force (null: the API is open).
     [[nodiscard]] std::shared_ptr<const auth::token_file> tokens() const;
+    /// From any thread.
+    [[nodiscard]] server_counters counters() const;
     /// Reloads the listeners' TLS certificates for connections from now on (SIGHUP), from
     /// `next` (one per listener, in order; config::plan_reload keeps each TLS or plain).
     /// Errors: throws std::runtime_error naming the file; the previous ones stay in force.

@@ -7,6 +7,7 @@
 #include <vigil/mqtt/broker/broker.hpp>
 #include <vigil/probe/probe.hpp>
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -44,6 +45,10 @@ struct snapshot {
     process_sample process;
     std::vector<tls_expiry> tls;
     std::optional<probe::stats> probe;  ///< nullopt: the probe is off
+    /// The HTTP listeners: responses by status class (2xx..5xx) and HTTPS handshakes.
+    std::array<std::uint64_t, 4> http_responses{};
+    std::uint64_t https_handshakes = 0;
+    std::uint64_t https_failures = 0;
     std::string version;
     double uptime_seconds = 0;
 };
