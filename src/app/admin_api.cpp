@@ -26,16 +26,29 @@ std::string who_is(const http::caller& who) {
     return fmt::format("{} ({})", who.peer, who.token != nullptr ? fmt::format("token '{}'", who.token->name) : std::string{"open API, no tokens configured"});
 }
 
-/// Runs `work` off the shard (the broker's admin calls wait for the shards) and writes the
-/// audit line once the answer is known.
-http::response audited(const http::caller& who, std::string_view method, std::string_view target, std::function<http::response()> work) {
+/// `target` with the value of an access_token parameter hidden: secrets stay out of logs.
+std::string redacted(std::string_view target) {
+    std::string out{target};
+    for (std::size_t at = out.find("access_token="); at != std::string::npos; at = out.find("access_token=", at + 1)) {
+        if (at > 0 && out[at - 1] != '?' && out[at - 1] != '&') {
+            continue;
+        }
+        const std::size_t from = at + 13;
+        const std::size_t to = std::min(out.find('&', from), out.size());
+        out.replace(from, to - from, "***");
+    }
+    return out;
+}
+
+/// Runs `work` off the shard (the broker's admin calls wait for the shards).
+http::response later(std::function<http::response()> work) {
     http::response r;
-    r.later = [work = std::move(work), by = who_is(who), what = fmt::format("{} {}", method, target)](http::response& out) {
-        out = work();
-        log::info("admin: {} by {}: {}", what, by, out.status);
-    };
+    r.later = [work = std::move(work)](http::response& out) { out = work(); };
     return r;
 }
+
+/// 503 when a shard did not answer an admin call in time.
+http::response unanswered() { return error(503, "a shard did not answer within 2 s (see vigil_shards_unresponsive); the action may still take place"); }
 
 std::string utc_ms(std::int64_t ms) {
     return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03}Z", std::chrono::sys_seconds{std::chrono::seconds{ms / 1000}}, ms % 1000);
@@ -87,16 +100,29 @@ std::optional<std::string> segment(std::string_view path, std::string_view route
 }
 
 http::response clients(const mqtt::broker& b, std::size_t limit) {
-    const auto all = b.connected_clients(limit);
+    const auto list = b.connected_clients(limit);
     std::string body = "{\"clients\":[";
-    for (std::size_t i = 0; i < all.size(); ++i) {
+    for (std::size_t i = 0; i < list.clients.size(); ++i) {
         if (i > 0) {
             body += ',';
         }
-        append_client(body, all[i]);
+        append_client(body, list.clients[i]);
     }
-    body += fmt::format("],\"count\":{}}}", all.size());
+    body += fmt::format("],\"count\":{},\"total\":{},\"complete\":{}}}", list.clients.size(), list.total, list.complete);
     return {200, std::move(body)};
+}
+
+/// A change's outcome as an answer: `done` when carried out.
+http::response outcome(mqtt::broker::admin_result r, std::string_view missing, std::function<http::response()> done) {
+    switch (r) {
+    case mqtt::broker::admin_result::done:
+        return done();
+    case mqtt::broker::admin_result::not_found:
+        return error(404, missing);
+    case mqtt::broker::admin_result::no_answer:
+        break;
+    }
+    return unanswered();
 }
 
 http::response retained(const mqtt::broker& b, const std::string& filter, std::size_t limit) {
@@ -155,11 +181,14 @@ http::response token_revoke(const server_access& server, const settings_cell& li
     if (!(*it)->from_file) {
         return error(409, fmt::format("token '{}' is an inline [http] tokens entry of the configuration: remove it there and reload", name));
     }
+    if ((*it)->admin && std::count_if(all.begin(), all.end(), [](const auto& t) { return t->admin; }) == 1) {
+        return error(409, fmt::format("token '{}' is the last admin token: issue another (vigil token FILE NAME --admin) and reload first", name));
+    }
     try {
         if (!auth::token_file::remove_from_file(settings->http.tokens_file, name)) {
             return error(409, fmt::format("token '{}' is no longer in {}: reload to apply the file", name, settings->http.tokens_file));
         }
-        server.replace_tokens(auth::token_file::load(settings->http));  // dashboards using it are closed (1008)
+        server.reload_tokens();  // the file as it now is; dashboards using the token are closed (1008)
     } catch (const std::exception& e) {
         return error(500, fmt::format("revoking '{}' failed: {}", name, e.what()));
     }
@@ -169,12 +198,9 @@ http::response token_revoke(const server_access& server, const settings_cell& li
     return {200, std::move(body)};
 }
 
-}  // namespace
-
-http::response admin_request(const mqtt::broker& b, const settings_cell& live, const server_access& server, std::string_view method, std::string_view target,
-                             std::string_view path, const http::caller& who) {
+http::response route(const mqtt::broker& b, const settings_cell& live, const server_access& server, std::string_view method, std::string_view target,
+                     std::string_view path, const http::caller& who) {
     if (who.token != nullptr && !who.token->admin) {
-        log::info("admin: {} {} by {}: 403 (no admin right)", method, target, who_is(who));
         return error(403, fmt::format("token '{}' has no admin right (issue one with `vigil token FILE NAME --admin`)", who.token->name));
     }
     if (!http::percent_decode(path)) {
@@ -193,20 +219,19 @@ http::response admin_request(const mqtt::broker& b, const settings_cell& live, c
     const bool get = method == "GET" || method == "HEAD";
     const bool del = method == "DELETE";
     if (rest == "clients") {
-        return get ? audited(who, method, target, [&b, n = *limit] { return clients(b, n); }) : error(405, "use GET");
+        return get ? later([&b, n = *limit] { return clients(b, n); }) : error(405, "use GET");
     }
     if (auto id = segment(rest, "sessions/")) {
         if (!get) {
             return error(405, "use GET");
         }
-        return audited(who, method, target, [&b, id = std::move(*id)] {
-            const auto s = b.find_session(id);
-            if (!s) {
-                return error(404, fmt::format("no session of client '{}'", id));
-            }
-            std::string body;
-            append_client(body, *s);
-            return http::response{200, std::move(body)};
+        return later([&b, id = std::move(*id)] {
+            const auto found = b.find_session(id);
+            return outcome(found.result, fmt::format("no session of client '{}'", id), [&found] {
+                std::string body;
+                append_client(body, found.session);
+                return http::response{200, std::move(body)};
+            });
         });
     }
     if (auto id = segment(rest, "clients/")) {
@@ -218,14 +243,13 @@ http::response admin_request(const mqtt::broker& b, const settings_cell& live, c
             return error(400, "discard_session is true or false");
         }
         const bool discard = d != params->end() && d->second == "true";
-        return audited(who, method, target, [&b, id = std::move(*id), discard] {
-            if (!b.disconnect_client(id, discard)) {
-                return error(404, fmt::format("no client or session '{}'", id));
-            }
-            std::string body = "{\"client_id\":";
-            http::append_json_string(body, id);
-            body += fmt::format(",\"disconnected\":true,\"session_discarded\":{}}}", discard);
-            return http::response{200, std::move(body)};
+        return later([&b, id = std::move(*id), discard] {
+            return outcome(b.disconnect_client(id, discard), fmt::format("no client or session '{}'", id), [&id, discard] {
+                std::string body = "{\"client_id\":";
+                http::append_json_string(body, id);
+                body += fmt::format(",\"disconnected\":true,\"session_discarded\":{}}}", discard);
+                return http::response{200, std::move(body)};
+            });
         });
     }
     if (rest == "retained") {
@@ -237,7 +261,7 @@ http::response admin_request(const mqtt::broker& b, const settings_cell& live, c
             if (!topic::valid_filter(t->second) || !topic::valid_utf8(t->second)) {
                 return error(400, "topic must be a valid topic or filter");
             }
-            return audited(who, method, target, [&b, f = t->second, n = *limit] { return retained(b, f, n); });
+            return later([&b, f = t->second, n = *limit] { return retained(b, f, n); });
         }
         if (!del) {
             return error(405, "use GET or DELETE");
@@ -245,26 +269,43 @@ http::response admin_request(const mqtt::broker& b, const settings_cell& live, c
         if (!topic::valid_name(t->second) || !topic::valid_utf8(t->second) || t->second.starts_with('$')) {
             return error(400, "DELETE takes one topic (no wildcards, not $SYS)");
         }
-        return audited(who, method, target, [&b, topic = t->second] {
-            if (!b.clear_retained(topic)) {
-                return error(404, fmt::format("no retained message on '{}'", topic));
-            }
-            std::string body = "{\"deleted\":";
-            http::append_json_string(body, topic);
-            body += '}';
-            return http::response{200, std::move(body)};
+        return later([&b, topic = t->second] {
+            return outcome(b.clear_retained(topic), fmt::format("no retained message on '{}'", topic), [&topic] {
+                std::string body = "{\"deleted\":";
+                http::append_json_string(body, topic);
+                body += '}';
+                return http::response{200, std::move(body)};
+            });
         });
     }
     if (rest == "tokens") {
-        return get ? audited(who, method, target, [&server] { return tokens_list(server); }) : error(405, "use GET");
+        return get ? later([&server] { return tokens_list(server); }) : error(405, "use GET");
     }
     if (auto name = segment(rest, "tokens/")) {
         if (!del) {
             return error(405, "use DELETE");
         }
-        return audited(who, method, target, [&server, &live, name = std::move(*name)] { return token_revoke(server, live, name); });
+        return later([&server, &live, name = std::move(*name)] { return token_revoke(server, live, name); });
     }
     return error(404, fmt::format("no admin route for {}", path));
+}
+
+}  // namespace
+
+http::response admin_request(const mqtt::broker& b, const settings_cell& live, const server_access& server, std::string_view method, std::string_view target,
+                             std::string_view path, const http::caller& who) {
+    http::response r = route(b, live, server, method, target, path, who);
+    // The audit line, once the answer is known (answered or refused).
+    auto line = [what = fmt::format("{} {}", method, redacted(target)), by = who_is(who)](unsigned status) { log::info("admin: {} by {}: {}", what, by, status); };
+    if (!r.later) {
+        line(r.status);
+        return r;
+    }
+    r.later = [work = std::move(r.later), line = std::move(line)](http::response& out) {
+        work(out);
+        line(out.status);
+    };
+    return r;
 }
 
 }  // namespace vigil::app

@@ -1,7 +1,8 @@
 #pragma once
 // /api/v1/admin/...: the operators' API. It needs a token with the admin right (when tokens are
-// configured), and every call, answered or refused, is written to the audit log with the
-// token's name and the caller's address.
+// configured; without tokens, a loopback client that is not a browser on another site), and
+// every call, answered or refused, is written to the audit log with the token's name and the
+// caller's address (an access_token in the query is not).
 //
 //   GET    /api/v1/admin/clients[?limit=N]                 MQTT clients connected now
 //   GET    /api/v1/admin/sessions/{client id}              one session, online or offline
@@ -24,7 +25,9 @@ namespace vigil::app {
 /// What the routes need of the HTTP server, which is built after them.
 struct server_access {
     std::function<std::shared_ptr<const auth::token_file>()> tokens;
-    std::function<void(std::shared_ptr<const auth::token_file>)> replace_tokens;
+    /// Loads the tokens of the settings in force and applies them (as SIGHUP does; one load at
+    /// a time, so a reload and a revocation cannot undo each other). Errors: throws.
+    std::function<void()> reload_tokens;
     std::function<http::server_counters()> counters;
 };
 

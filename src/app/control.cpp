@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -33,13 +34,16 @@ sockaddr_un address_of(const std::filesystem::path& path) {
     return a;
 }
 
-/// Reads one request line from `fd` within the request timeout; nullopt when the peer did not.
-std::optional<std::string> read_line(int fd) {
+/// Reads one request line from `fd` within the request timeout (for the whole line, not per
+/// read); nullopt when the peer did not, or `stop_fd` became readable (the process stops).
+std::optional<std::string> read_line(int fd, int stop_fd) {
     std::string line;
     std::array<char, 512> buf{};
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds{request_timeout_ms};
     while (line.size() <= max_request) {
-        pollfd p{fd, POLLIN, 0};
-        if (::poll(&p, 1, request_timeout_ms) <= 0) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+        std::array<pollfd, 2> p{pollfd{fd, POLLIN, 0}, pollfd{stop_fd, POLLIN, 0}};
+        if (left <= 0 || ::poll(p.data(), p.size(), static_cast<int>(left)) <= 0 || (p[1].revents & POLLIN) != 0) {
             return std::nullopt;
         }
         const ssize_t n = ::read(fd, buf.data(), buf.size());
@@ -85,10 +89,11 @@ control_socket::control_socket(std::filesystem::path path, control_handler handl
     }
     ::unlink(path_.c_str());  // left by a process that was killed
     listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    const mode_t old = ::umask(077);  // only the user running vigil (and root)
-    const int bound = ::bind(listen_fd_, reinterpret_cast<const sockaddr*>(&a), sizeof a);
-    ::umask(old);
-    if (listen_fd_ < 0 || bound != 0 || ::listen(listen_fd_, 4) != 0 || ::pipe2(stop_pipe_, O_CLOEXEC) != 0) {
+    // Only the user running vigil (and root) may connect. Set after bind: until then the
+    // umask's mode applies (no write bit for others under any usual umask), and the process's
+    // umask is never changed under the other threads.
+    const bool bound = listen_fd_ >= 0 && ::bind(listen_fd_, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0 && ::chmod(path_.c_str(), 0600) == 0;
+    if (!bound || ::listen(listen_fd_, 4) != 0 || ::pipe2(stop_pipe_, O_CLOEXEC) != 0) {
         const int err = errno;
         if (listen_fd_ >= 0) {
             ::close(listen_fd_);
@@ -125,7 +130,7 @@ void control_socket::run() {
         if (fd < 0) {
             continue;
         }
-        if (const auto request = read_line(fd); request && !request->empty()) {
+        if (const auto request = read_line(fd, stop_pipe_[0]); request && !request->empty()) {
             std::string reply;
             try {
                 reply = handler_(*request, peer_of(fd));

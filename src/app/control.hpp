@@ -1,8 +1,7 @@
 #pragma once
 // The control socket: a Unix socket in data_dir through which `vigil db backup` asks the
-// running process to act. Only who may write data_dir can reach it (the socket is its owner's only, owned
-// by the user running vigil), so it needs no other credential; every request is logged with
-// the peer's uid and pid.
+// running process to act. Only the user running vigil and root can reach it (the socket is
+// 0600), so it needs no other credential; every request is logged with the peer's uid and pid.
 
 #include <filesystem>
 #include <functional>
@@ -21,7 +20,7 @@ using control_handler = std::function<std::string(std::string_view request, std:
 
 /// Listens on `path` (replacing a stale socket left by a killed process) and answers one
 /// request at a time on its own thread. A request is one line of at most 4 KiB; a client that
-/// does not send it within 5 s is dropped. Thread safety: construct and destroy on one thread.
+/// has not sent it within 5 s in all is dropped, and so is one still sending when vigil stops. Thread safety: construct and destroy on one thread.
 class control_socket {
 public:
     /// Errors: throws std::runtime_error naming the path when it cannot listen there.

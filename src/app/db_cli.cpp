@@ -16,6 +16,10 @@
 #include <iterator>
 #include <optional>
 
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 namespace vigil::app {
 namespace {
 
@@ -26,6 +30,7 @@ constexpr std::string_view usage =
     "       vigil db restore (--config FILE | --data-dir DIR) SRC [--id N]\n"
     "                                      restore backup N (default: the latest) of SRC into an empty data_dir\n"
     "       vigil db backups SRC           list the backups in SRC\n"
+    "       vigil db purge SRC --keep N    delete all but the N latest backups of SRC\n"
     "  While vigil runs on the data_dir, the backup is made by it (through DATA_DIR/control.sock):\n"
     "  DEST must be writable by the user running vigil. A restore needs vigil stopped.\n";
 
@@ -75,13 +80,45 @@ std::optional<fs::path> data_dir_of(std::string_view flag, std::string_view valu
     return std::nullopt;
 }
 
+/// Why `dest` may not receive a backup of `data_dir`, or "".
+std::string refusal(const fs::path& data_dir, const fs::path& dest) {
+    const std::string d = dest.string();
+    if (std::any_of(d.begin(), d.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
+        return "DEST must not contain control characters (a newline, a tab)";
+    }
+    std::error_code ec;
+    const auto a = fs::weakly_canonical(data_dir, ec);
+    const auto b = fs::weakly_canonical(dest, ec);
+    const auto inside = [](const fs::path& outer, const fs::path& inner) {
+        const auto [o, i] = std::mismatch(outer.begin(), outer.end(), inner.begin(), inner.end());
+        return o == outer.end();
+    };
+    if (inside(a, b) || inside(b, a)) {
+        return fmt::format("DEST {} and data_dir {} overlap: a backup belongs on another directory (and disk)", b.string(), a.string());
+    }
+    return {};
+}
+
 int backup(const fs::path& data_dir, const fs::path& dest) {
+    if (const auto why = refusal(data_dir, dest); !why.empty()) {
+        return fail(why);
+    }
     if (auto reply = control_request(control_path(data_dir), fmt::format("backup {}", dest.string()))) {
         const bool ok = reply->starts_with("ok ");
         std::fprintf(ok ? stdout : stderr, "%s%s\n", ok ? "" : "vigil db: ", reply->c_str() + (ok ? 3 : 6));
         return ok ? 0 : 1;
     }
-    // No vigil runs on data_dir: this process opens the databases (and holds their locks).
+    // No vigil runs on data_dir: this process opens the databases (and holds their locks). It
+    // must be their owner: files RocksDB writes on opening would otherwise become ours, and
+    // vigil could not start on them.
+    struct stat st {};
+    if (::stat(data_dir.c_str(), &st) == 0 && st.st_uid != ::geteuid()) {
+        const passwd* owner = ::getpwuid(st.st_uid);
+        return fail(fmt::format("{} belongs to {}: run this as that user (sudo -u {} vigil db backup ...), or the store's files would become yours and vigil "
+                                "could not start on them",
+                                data_dir.string(), owner != nullptr ? owner->pw_name : fmt::format("uid {}", st.st_uid),
+                                owner != nullptr ? owner->pw_name : "OWNER"));
+    }
     const auto started = std::chrono::steady_clock::now();
     const std::uint64_t before = rocks::directory_bytes(dest);
     const auto store = rocks::create_backup(data_dir, dest / "store", store_label(data_dir));
@@ -107,8 +144,15 @@ int restore(const fs::path& data_dir, const fs::path& src, std::optional<std::ui
         return fail(fmt::format("{}: no backup {} (see `vigil db backups {}`)", src.string(), *id, src.string()));
     }
     const auto archive = archive_of(src, chosen->id);
-    if (archive && fs::exists(data_dir / "archive" / "CURRENT")) {
-        return fail(fmt::format("{}: already holds an archive; a restore never overwrites one: move data_dir aside first", (data_dir / "archive").string()));
+    std::error_code ec;
+    if (fs::exists(data_dir, ec) && !fs::is_empty(data_dir, ec)) {
+        return fail(fmt::format("{}: is not empty; a restore only writes into an empty data_dir (it would delete what is there): move it aside, "
+                                "and create an empty one owned by the user running vigil", data_dir.string()));
+    }
+    // Both verified before anything is written: a damaged backup leaves data_dir as it was.
+    rocks::verify_backup(src / "store", chosen->id);
+    if (archive) {
+        rocks::verify_backup(src / "archive", archive->id);
     }
     rocks::restore_backup(src / "store", chosen->id, data_dir);
     if (archive) {
@@ -117,6 +161,30 @@ int restore(const fs::path& data_dir, const fs::path& src, std::optional<std::ui
     std::printf("restored backup %u of %s (made %s) into %s: store %u files %s, archive %s. Check it with `vigil db check %s`, then start vigil.\n", chosen->id,
                 src.string().c_str(), utc(chosen->time).c_str(), data_dir.string().c_str(), chosen->files, mib(chosen->bytes).c_str(),
                 archive ? fmt::format("{} files {}", archive->files, mib(archive->bytes)).c_str() : "none", data_dir.string().c_str());
+    return 0;
+}
+
+int purge(const fs::path& src, std::size_t keep) {
+    const auto all = rocks::list_backups(src / "store");
+    std::vector<std::uint32_t> kept;
+    std::size_t deleted = 0;
+    for (std::size_t i = 0; i < all.size(); ++i) {
+        if (i + keep < all.size()) {
+            rocks::delete_backup(src / "store", all[i].id);
+            ++deleted;
+        } else {
+            kept.push_back(all[i].id);
+        }
+    }
+    // Archive backups go with their store backup.
+    if (fs::exists(src / "archive")) {
+        for (const auto& a : rocks::list_backups(src / "archive")) {
+            if (std::none_of(kept.begin(), kept.end(), [&a](std::uint32_t id) { return a.label == archive_label(id); })) {
+                rocks::delete_backup(src / "archive", a.id);
+            }
+        }
+    }
+    std::printf("deleted %zu backup(s), kept %zu; %s on disk in %s\n", deleted, kept.size(), mib(rocks::directory_bytes(src)).c_str(), src.string().c_str());
     return 0;
 }
 
@@ -137,6 +205,14 @@ int db_backup_main(const std::vector<std::string_view>& args) {
     try {
         if (args.size() == 2 && args[0] == "backups") {
             return list(fs::path{std::string{args[1]}});
+        }
+        if (args.size() == 4 && args[0] == "purge" && args[2] == "--keep") {
+            std::size_t keep = 0;
+            const auto [end, ec] = std::from_chars(args[3].data(), args[3].data() + args[3].size(), keep);
+            if (ec != std::errc{} || end != args[3].data() + args[3].size() || keep == 0) {
+                return fail("--keep takes a number of backups, at least 1", 2);
+            }
+            return purge(fs::path{std::string{args[1]}}, keep);
         }
         if (args.size() < 4 || (args[0] != "backup" && args[0] != "restore")) {
             return fail("wrong arguments", 2);
@@ -174,6 +250,10 @@ std::string serve_control(const mqtt::broker& b, const fs::path& data_dir, std::
         return "error the only request is `backup /ABSOLUTE/PATH`";
     }
     const fs::path dest{std::string{request.substr(verb.size())}};
+    if (const auto why = refusal(data_dir, dest); !why.empty()) {
+        log::warn("control: refused a backup to {} requested by {}: {}", dest.string(), peer, why);
+        return "error " + why;
+    }
     log::info("control: backup to {} requested by {}", dest.string(), peer);
     try {
         const auto started = std::chrono::steady_clock::now();

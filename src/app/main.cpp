@@ -29,6 +29,7 @@
 #include <cstdio>
 #include <exception>
 #include <filesystem>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -49,6 +50,7 @@ constexpr std::string_view usage = R"(usage: vigil [--config FILE]
        vigil db restore (--config FILE | --data-dir DIR) SRC [--id N]
                                                             restore a backup into an empty data_dir
        vigil db backups SRC                                 list the backups in SRC
+       vigil db purge SRC --keep N                          delete all but the N latest backups
        vigil archive check (--config FILE | DATA_DIR)       verify the history archive offline
        vigil archive export (--config FILE | --data-dir DIR) --topic F [--from T] [--to T] [--format ndjson|csv]
                                                             archived records to standard output
@@ -171,12 +173,11 @@ bool reload_settings(const std::optional<std::string>& file, vigil::app::setting
 
 /// SIGHUP for the HTTP side: API tokens and HTTPS certificates. Whatever fails to load leaves
 /// what is in force and says why.
-void reload_http(vigil::http::server& web, const vigil::config::settings& s) {
+void reload_http(vigil::http::server& web, const vigil::app::server_access& server, const vigil::config::settings& s) {
     try {
-        auto tokens = vigil::auth::token_file::load(s.http);
-        const std::size_t n = tokens ? tokens->size() : 0;
-        web.set_tokens(std::move(tokens));
-        vigil::log::info("reload: API tokens: {}", n);
+        server.reload_tokens();
+        const auto tokens = web.tokens();
+        vigil::log::info("reload: API tokens: {}", tokens ? tokens->size() : 0);
     } catch (const std::exception& e) {
         vigil::log::error("reload: {}; keeping the previous API tokens", e.what());
     }
@@ -223,7 +224,11 @@ int run(const vigil::config::settings& s, const std::optional<std::string>& file
     vigil::app::server_access server;  // filled in once the server exists
     vigil::http::server web{b.shards(), s.http_listeners, vigil::app::make_api(b, s, live, probe.get(), server), std::move(up), std::move(access)};
     server.tokens = [&web] { return web.tokens(); };
-    server.replace_tokens = [&web](std::shared_ptr<const vigil::auth::token_file> t) { web.set_tokens(std::move(t)); };
+    std::mutex tokens_mu;  // one load-and-apply at a time: SIGHUP and the admin API's revocations
+    server.reload_tokens = [&web, &live, &tokens_mu] {
+        const std::lock_guard lock{tokens_mu};
+        web.set_tokens(vigil::auth::token_file::load(live.get()->http));
+    };
     server.counters = [&web] { return web.counters(); };
     web.start();
     b.start();
@@ -302,7 +307,7 @@ int run(const vigil::config::settings& s, const std::optional<std::string>& file
         }
         const auto now = live.get();
         b.reload(*now);
-        reload_http(web, *now);
+        reload_http(web, server, *now);
     }
     vigil::log::info("received {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
     systemd.stopping();
@@ -335,7 +340,7 @@ int main(int argc, char** argv) {
         if (!args.empty() && args[0] == "token") {
             return vigil::app::token_main({args.begin() + 1, args.end()});
         }
-        if (args.size() >= 2 && args[0] == "db" && (args[1] == "backup" || args[1] == "restore" || args[1] == "backups")) {
+        if (args.size() >= 2 && args[0] == "db" && (args[1] == "backup" || args[1] == "restore" || args[1] == "backups" || args[1] == "purge")) {
             return vigil::app::db_backup_main({args.begin() + 1, args.end()});
         }
         if (args.size() >= 2 && args[0] == "archive" && args[1] == "export") {

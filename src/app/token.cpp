@@ -11,10 +11,8 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
 #include <string>
 
-#include <sys/stat.h>
 
 namespace vigil::app {
 namespace {
@@ -104,29 +102,21 @@ int token_main(const std::vector<std::string_view>& given) {
         }
     }
     try {
-        std::string existing;
-        if (std::ifstream probe{file}; probe) {
-            existing = config::read_text_file(file, "tokens file");
-            const auto tokens = auth::token_file::parse(existing, file);  // never append to a broken file
-            const auto all = tokens.all();
-            if (std::any_of(all.begin(), all.end(), [name](const auto& t) { return t->name == name; })) {
-                std::fprintf(stderr, "vigil token: %s already has a token named '%.*s': pick another name, or revoke it first (vigil token --revoke %s %.*s)\n",
-                             file.c_str(), static_cast<int>(name.size()), name.data(), file.c_str(), static_cast<int>(name.size()), name.data());
-                return 1;
-            }
-        }
         const auto issued = auth::token_file::issue(name, sub, pub, admin);
-        const mode_t old = umask(077);
-        std::ofstream out(file, std::ios::app);
-        umask(old);
-        if (!out) {
-            std::fprintf(stderr, "vigil token: %s: cannot write\n", file.c_str());
+        bool taken = false;
+        (void)auth::token_file::edit_file(file, [&](const std::string& text) -> std::optional<std::string> {
+            const auto all = auth::token_file::parse(text, file).all();
+            taken = std::any_of(all.begin(), all.end(), [name](const auto& t) { return t->name == name; });
+            if (taken) {
+                return std::nullopt;
+            }
+            return text + (text.empty() || text.back() == '\n' ? "" : "\n") + issued.line + "\n";
+        });
+        if (taken) {
+            std::fprintf(stderr, "vigil token: %s already has a token named '%.*s': pick another name, or revoke it first (vigil token --revoke %s %.*s)\n",
+                         file.c_str(), static_cast<int>(name.size()), name.data(), file.c_str(), static_cast<int>(name.size()), name.data());
             return 1;
         }
-        if (!existing.empty() && existing.back() != '\n') {
-            out << '\n';
-        }
-        out << issued.line << '\n';
         std::printf("%s\n", issued.secret.c_str());
         std::fprintf(stderr, "token '%.*s' added to %s; its secret is printed above, once (only its SHA-256 is stored). Send vigil SIGHUP to load it.\n",
                      static_cast<int>(name.size()), name.data(), file.c_str());

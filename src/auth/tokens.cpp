@@ -9,14 +9,8 @@
 #include <openssl/sha.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
-#include <fstream>
 #include <map>
 #include <stdexcept>
-
-#include <sys/stat.h>
 
 namespace vigil::auth {
 namespace {
@@ -176,30 +170,6 @@ std::optional<std::string> token_file::without(std::string_view text, std::strin
         out += line;
     }
     return found ? std::optional{std::move(out)} : std::nullopt;
-}
-
-bool token_file::remove_from_file(const std::string& path, std::string_view name) {
-    const std::string text = config::read_text_file(path, "tokens file");
-    (void)parse(text, path);  // never rewrite a broken file
-    const auto rest = without(text, name);
-    if (!rest) {
-        return false;
-    }
-    const std::string tmp = path + ".tmp";
-    {
-        const mode_t old = ::umask(077);
-        std::ofstream out(tmp, std::ios::trunc);
-        ::umask(old);
-        out << *rest;
-        out.close();
-        if (!out) {
-            throw config::config_error(fmt::format("tokens file {}: cannot write {}", path, tmp));
-        }
-    }
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-        throw config::config_error(fmt::format("tokens file {}: cannot replace it: {}", path, std::strerror(errno)));
-    }
-    return true;
 }
 
 std::shared_ptr<const api_token> token_file::find_hash(std::string_view hash) const {

@@ -120,6 +120,13 @@ private:
             upgrade(path, std::move(token));
             return;
         }
+        if (!tokens && path.starts_with("/api/v1/admin/") && !local_request(req)) {
+            // Open mode (no tokens): no browser page from elsewhere, no DNS rebinding.
+            VIGIL_LOG_LIMITED(warn, "http: {} refused: without API tokens the admin API answers loopback clients that name it by a loopback host, "
+                              "without an Origin (Host '{}')", path, std::string_view{req[bhttp::field::host]});
+            send({403, error_json(403, "without API tokens the admin API takes requests only to a loopback host name and without an Origin header")}, false);
+            return;
+        }
         if (token && path.starts_with("/api/") && !path.starts_with("/api/v1/admin/") && token->rights.scope_of("devices/#") == auth::read_scope::none) {
             send({403, error_json(403, fmt::format("token '{}' may not read any devices/# topic", token->name))}, req.keep_alive());
             return;
@@ -192,6 +199,20 @@ private:
         const auto extra = buffer_.data();
         std::vector<std::uint8_t> pending(static_cast<const std::uint8_t*>(extra.data()), static_cast<const std::uint8_t*>(extra.data()) + extra.size());
         start_mqtt_upgrade(std::move(stream_), parser_->release(), std::move(pending), st_->up.mqtt, allow_anonymous_, std::move(ticket_));
+    }
+
+    /// A request to a loopback host name (127.0.0.1, [::1], localhost, with any port) without an
+    /// Origin header: not a browser page of another site, not a rebound DNS name.
+    static bool local_request(const bhttp::request<bhttp::string_body>& req) {
+        if (req.find(bhttp::field::origin) != req.end()) {
+            return false;
+        }
+        std::string_view host{req[bhttp::field::host]};
+        if (host.starts_with('[')) {
+            return host.starts_with("[::1]");
+        }
+        host = host.substr(0, host.find(':'));
+        return host == "127.0.0.1" || host == "localhost";
     }
 
     /// Counts an HTTPS connection's handshake once, when its first read ends (a request, or

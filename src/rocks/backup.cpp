@@ -72,6 +72,9 @@ backup_info create_backup(const fs::path& db_dir, const fs::path& dir, std::stri
     rocksdb::Options o;
     o.info_log = make_logger();
     o.atomic_flush = true;
+    // Recovery as vigil's own: damage anywhere but a torn last record is an error.
+    o.paranoid_checks = true;
+    o.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
     o.max_background_jobs = 1;
     std::vector<std::string> names;
     if (const auto st = rocksdb::DB::ListColumnFamilies(o, db_dir.string(), &names); !st.ok()) {
@@ -116,21 +119,33 @@ std::vector<backup_info> list_backups(const fs::path& dir) {
     return out;
 }
 
-void restore_backup(const fs::path& dir, std::uint32_t id, const fs::path& db_dir) {
-    std::error_code ec;
-    if (fs::exists(db_dir / "CURRENT", ec)) {
-        throw backup_error(fmt::format("{}: already holds a database; a restore never overwrites one: move it aside first", db_dir.string()));
-    }
+void verify_backup(const fs::path& dir, std::uint32_t id) {
     auto engine = open_engine(dir, false);
     if (const auto st = engine->VerifyBackup(id, true); !st.ok()) {
         fail(dir, fmt::format("backup {} does not verify", id), st);
+    }
+}
+
+void restore_backup(const fs::path& dir, std::uint32_t id, const fs::path& db_dir) {
+    std::error_code ec;
+    // RocksDB's restore deletes the files it finds in db_dir: only an empty (or absent) one.
+    if (fs::exists(db_dir, ec) && !fs::is_empty(db_dir, ec)) {
+        throw backup_error(fmt::format("{}: is not empty; a restore only writes into an empty directory (it would delete what is there): move it aside first", db_dir.string()));
     }
     fs::create_directories(db_dir, ec);
     if (ec) {
         throw backup_error(fmt::format("{}: cannot create it: {}", db_dir.string(), ec.message()));
     }
+    auto engine = open_engine(dir, false);
     if (const auto st = engine->RestoreDBFromBackup(rocksdb::RestoreOptions{}, id, db_dir.string(), db_dir.string()); !st.ok()) {
         fail(dir, fmt::format("restoring backup {} into {} failed", id, db_dir.string()), st);
+    }
+}
+
+void delete_backup(const fs::path& dir, std::uint32_t id) {
+    auto engine = open_engine(dir, false);
+    if (const auto st = engine->DeleteBackup(id); !st.ok()) {
+        fail(dir, fmt::format("cannot delete backup {}", id), st);
     }
 }
 

@@ -7,6 +7,8 @@ import shutil
 import socket
 import stat
 import subprocess
+import threading
+import time
 
 from clients import Paho
 from test_29_history import until_records
@@ -109,6 +111,16 @@ def test_backups_are_incremental_and_made_offline_when_vigil_is_stopped(start_vi
     assert r.stdout.startswith(f"restored backup 1 of {dest}")
     missing = db(vigil_binary, "restore", "--data-dir", str(tmp_path / "other"), str(dest), "--id", "9")
     assert missing.returncode == 1 and "no backup 9" in missing.stderr, missing.stderr
+    # Purging keeps the latest, and its archive backup with it.
+    purged = db(vigil_binary, "purge", str(dest), "--keep", "1")
+    assert purged.returncode == 0 and purged.stdout.startswith("deleted 1 backup(s), kept 1"), purged.stdout + purged.stderr
+    listing = db(vigil_binary, "backups", str(dest))
+    assert [line.split()[0] for line in listing.stdout.splitlines()[1:-1]] == ["2"], listing.stdout
+    assert len(list((dest / "archive" / "meta").iterdir())) == 1
+    assert tree_bytes(dest) < after_first + added  # backup 1's own files are gone
+    latest = tmp_path / "latest"
+    assert db(vigil_binary, "restore", "--data-dir", str(latest), str(dest)).returncode == 0
+    assert db(vigil_binary, "check", str(latest)).returncode == 0
 
 
 def test_restore_refuses_a_running_vigil_and_never_overwrites_a_store(start_vigil, vigil_binary, tmp_path):
@@ -121,7 +133,21 @@ def test_restore_refuses_a_running_vigil_and_never_overwrites_a_store(start_vigi
     assert r.returncode == 1 and "is running on" in r.stderr and "stop it before restoring" in r.stderr, r.stderr
     assert v.stop() == 0
     r = db(vigil_binary, "restore", "--config", v.config_path, str(dest))
-    assert r.returncode == 1 and "already holds" in r.stderr and "never overwrites" in r.stderr, r.stderr
+    assert r.returncode == 1 and "is not empty" in r.stderr and "move it aside" in r.stderr, r.stderr
+    # Nor a directory holding anything else: RocksDB's restore would delete it.
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "vigil.toml").write_text("keep me")
+    r = db(vigil_binary, "restore", "--data-dir", str(other), str(dest))
+    assert r.returncode == 1 and "is not empty" in r.stderr, r.stderr
+    assert (other / "vigil.toml").read_text() == "keep me" and len(list(other.iterdir())) == 1
+    # A damaged archive backup: refused before anything is written.
+    manifest = next((dest / "archive" / "private" / "1").glob("MANIFEST-*"))
+    manifest.write_bytes(b"\0" * manifest.stat().st_size)
+    empty = tmp_path / "empty"
+    r = db(vigil_binary, "restore", "--data-dir", str(empty), str(dest))
+    assert r.returncode == 1 and "does not verify" in r.stderr, r.stderr
+    assert not empty.exists() or not any(empty.iterdir())
     again = start_vigil(2, ARCHIVE, data_dir=str(data))
     reader = Paho(again.port, "reader")
     reader.subscribe("devices/+/status", 1)
@@ -129,10 +155,56 @@ def test_restore_refuses_a_running_vigil_and_never_overwrites_a_store(start_vigi
     reader.stop()
 
 
+def test_a_destination_inside_the_data_dir_or_with_control_characters_is_refused(start_vigil, vigil_binary, tmp_path):
+    data = tmp_path / "data"
+    v = start_vigil(2, ARCHIVE, data_dir=str(data))
+    for dest, why in ((data / "backups", "overlap"), (tmp_path, "overlap"), (tmp_path / "a\nb", "control characters")):
+        r = db(vigil_binary, "backup", "--config", v.config_path, str(dest))
+        assert r.returncode == 1 and why in r.stderr, (dest, r.stderr)
+    assert not (data / "backups").exists() and not (tmp_path / "a").exists()
+    assert v.stop() == 0
+    r = db(vigil_binary, "backup", "--data-dir", str(data), str(data / "archive" / "b"))
+    assert r.returncode == 1 and "overlap" in r.stderr, r.stderr
+
+
+def test_an_offline_backup_by_another_user_than_the_owner_is_refused(start_vigil, vigil_binary, tmp_path):
+    data = tmp_path / "data"
+    v = start_vigil(2, ARCHIVE, data_dir=str(data))
+    assert v.stop() == 0
+    os.chown(data, 65534, 65534)  # nobody: the user vigil would run as
+    r = db(vigil_binary, "backup", "--data-dir", str(data), str(tmp_path / "b"))
+    assert r.returncode == 1 and "belongs to nobody" in r.stderr and "sudo -u nobody" in r.stderr, r.stderr
+    assert not (tmp_path / "b").exists()
+
+
+def test_a_slow_control_client_does_not_hold_a_backup_up(start_vigil, vigil_binary, tmp_path):
+    v = start_vigil(2, ARCHIVE, data_dir=str(tmp_path / "data"))
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(str(tmp_path / "data" / "control.sock"))
+    stop = threading.Event()
+
+    def trickle():  # one byte a second, never a whole line
+        while not stop.wait(1):
+            try:
+                s.send(b"b")
+            except OSError:
+                return
+    t = threading.Thread(target=trickle)
+    t.start()
+    started = time.monotonic()
+    r = db(vigil_binary, "backup", "--config", v.config_path, str(tmp_path / "b"))
+    took = time.monotonic() - started
+    stop.set()
+    t.join()
+    s.close()
+    assert r.returncode == 0, r.stderr
+    assert took < 9, took  # the slow client had 5 s in all, not 5 s per byte
+
+
 def test_a_failed_backup_is_reported_and_vigil_keeps_serving(start_vigil, vigil_binary, tmp_path):
     v = start_vigil(2, ARCHIVE, data_dir=str(tmp_path / "data"))
     sock = tmp_path / "data" / "control.sock"
-    assert stat.S_IMODE(os.stat(sock).st_mode) & 0o077 == 0  # its owner only
+    assert stat.S_IMODE(os.stat(sock).st_mode) == 0o600  # its owner only
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
     r = db(vigil_binary, "backup", "--config", v.config_path, str(blocker / "dest"))

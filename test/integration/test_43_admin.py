@@ -6,7 +6,10 @@ using one is closed). `vigil token` refuses a duplicate name, lists and revokes 
 import asyncio
 import http.client
 import json
+import os
+import stat
 import subprocess
+import threading
 
 import pytest
 import websockets
@@ -128,6 +131,7 @@ def test_disconnect_publishes_the_will_and_can_discard_the_session(site):
 def test_retained_messages_are_browsed_and_deleted_for_good(start_vigil, vigil_binary, tmp_path):
     tokens = tmp_path / "tokens"
     ops = issue(vigil_binary, tokens, "ops", "--admin")
+    dash = issue(vigil_binary, tokens, "dash", "--subscribe", "devices/#")
     data = tmp_path / "data"
     v = start_vigil(2, f'[http]\ntokens_file = "{tokens}"\n', data_dir=str(data))
     pub = Paho(v.port, "car")
@@ -139,10 +143,15 @@ def test_retained_messages_are_browsed_and_deleted_for_good(start_vigil, vigil_b
     assert body["retained"] == [{"topic": "devices/car7/status", "qos": 1, "payload": {"battery": 71}},
                                 {"topic": "devices/car8/status", "qos": 1, "payload": "plain text"}]
     watcher = Paho(v.port, "watcher")
-    watcher.subscribe("devices/car7/status", 1)
+    watcher.subscribe("devices/car7/+", 1)
     assert watcher.get().payload == b'{"battery": 71}'
     assert call(v.http_port, "DELETE", "/api/v1/admin/retained?topic=devices/car7/status", ops) == (200, {"deleted": "devices/car7/status"})
-    assert watcher.get().payload == b""  # as an empty retained PUBLISH would
+    # Nothing is delivered: the next message the watcher sees is the next one published.
+    Paho(v.port, "car7").publish("devices/car7/events", "after", 1)
+    assert watcher.get().payload == b"after"
+    # The last value stays (the device's status is still known), and so does the history.
+    status, device = call(v.http_port, "GET", "/api/v1/devices/car7", dash)
+    assert status == 200 and device["values"]["status"]["payload"] == {"battery": 71}, device
     assert call(v.http_port, "DELETE", "/api/v1/admin/retained?topic=devices/car7/status", ops)[0] == 404
     for bad in ("devices/%2B/status", "%23", "%24SYS/broker/version", ""):
         assert call(v.http_port, "DELETE", f"/api/v1/admin/retained?topic={bad}", ops)[0] == 400, bad
@@ -214,3 +223,104 @@ def test_vigil_token_refuses_a_duplicate_name_lists_and_revokes(vigil_binary, tm
     tokens.write_text(tokens.read_text() + "ops sha256:" + "0" * 64 + "\n")
     check = subprocess.run([vigil_binary, "token", "--list", str(tokens)], capture_output=True, text=True)
     assert check.returncode == 1 and "token name 'ops' is already used on line 1" in check.stderr, check.stderr
+
+
+def test_every_admin_call_is_audited_and_secrets_stay_out_of_the_log(site):
+    v, secrets, _ = site
+    ops = secrets["ops"]
+    for method, path, status in (("POST", "/api/v1/admin/clients", 405), ("GET", "/api/v1/admin/clients?limit=0", 400),
+                                 ("GET", "/api/v1/admin/nope", 404), ("GET", "/api/v1/admin/clients?limit=1&limit=2", 400)):
+        assert call(v.http_port, method, path, ops)[0] == status, path
+        assert v.wait_for_log(rf"admin: {method} {path.replace('?', '[?]')} by 127\.0\.0\.1:\d+ \(token 'ops'\): {status}"), path
+    assert call(v.http_port, "GET", f"/api/v1/admin/clients?access_token={ops}&limit=5")[0] == 200
+    assert v.wait_for_log(r"admin: GET /api/v1/admin/clients\?access_token=\*\*\*&limit=5 by .*: 200")
+    assert not any(ops in line for line in v.lines)
+
+
+def test_the_first_clients_by_id_are_listed_with_the_total(site):
+    v, secrets, _ = site
+    cars = [Paho(v.port, f"car{n}", username=f"car{n}", password=f"pw{n}") for n in (8, 7)]
+    disp = [Paho(v.port, f"dispatch-{n:02}", username="dispatch", password="pwd") for n in range(6)]
+    status, body = call(v.http_port, "GET", "/api/v1/admin/clients?limit=3", secrets["ops"])
+    assert status == 200 and [c["client_id"] for c in body["clients"]] == ["car7", "car8", "dispatch-00"], body
+    assert (body["count"], body["total"], body["complete"]) == (3, 8, True)
+    for c in cars + disp:
+        c.stop()
+
+
+def test_the_last_admin_token_is_not_revoked(site):
+    v, secrets, _ = site
+    status, body = call(v.http_port, "DELETE", "/api/v1/admin/tokens/ops", secrets["ops"])
+    assert status == 409 and "last admin token" in body["error"]["message"], body
+    assert call(v.http_port, "GET", "/api/v1/admin/tokens", secrets["ops"])[0] == 200
+
+
+def test_concurrent_revocations_and_issues_all_take_effect(start_vigil, vigil_binary, tmp_path):
+    tokens = tmp_path / "tokens"
+    ops = issue(vigil_binary, tokens, "ops", "--admin")
+    names = [f"t{n:02}" for n in range(30)]
+    for n in names:
+        issue(vigil_binary, tokens, n)
+    v = start_vigil(2, f'[http]\ntokens_file = "{tokens}"\n')
+    by_api, by_cli = names[::2], names[1::2]
+    failures = []
+
+    def api():
+        for n in by_api:
+            status, body = call(v.http_port, "DELETE", f"/api/v1/admin/tokens/{n}", ops)
+            if status != 200:
+                failures.append((n, status, body))
+
+    def cli():
+        for n in by_cli:
+            r = subprocess.run([vigil_binary, "token", "--revoke", str(tokens), n], capture_output=True, text=True)
+            if r.returncode != 0:
+                failures.append((n, r.stderr))
+        for n in range(10):
+            issue(vigil_binary, tokens, f"new{n}")
+    threads = [threading.Thread(target=api), threading.Thread(target=cli)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures, failures
+    left = {line.split()[0] for line in tokens.read_text().splitlines() if line.strip()}
+    assert left == {"ops"} | {f"new{n}" for n in range(10)}, sorted(left)
+    v.proc.send_signal(__import__("signal").SIGHUP)
+    assert v.wait_for_log(r"reload: API tokens: 11")
+    listed = {t["name"] for t in call(v.http_port, "GET", "/api/v1/admin/tokens", ops)[1]["tokens"]}
+    assert listed == left
+
+
+def test_a_revocation_keeps_the_file_s_mode_owner_and_symlink(start_vigil, vigil_binary, tmp_path):
+    real = tmp_path / "real-tokens"
+    ops = issue(vigil_binary, real, "ops", "--admin")
+    issue(vigil_binary, real, "dash")
+    os.chmod(real, 0o640)
+    os.chown(real, 0, 65534)
+    link = tmp_path / "tokens"
+    link.symlink_to(real)
+    v = start_vigil(2, f'[http]\ntokens_file = "{link}"\n')
+    assert call(v.http_port, "DELETE", "/api/v1/admin/tokens/dash", ops)[0] == 200
+    assert link.is_symlink() and "dash " not in real.read_text()
+    st = os.stat(real)
+    assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (0o640, 0, 65534)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".real-tokens")] == []  # no temporary file left
+
+
+def test_without_tokens_the_admin_api_answers_only_local_non_browser_requests(start_vigil):
+    v = start_vigil(2)
+
+    def ask(headers):
+        c = http.client.HTTPConnection("127.0.0.1", v.http_port, timeout=10)
+        c.request("GET", "/api/v1/admin/clients", headers=headers)
+        r = c.getresponse()
+        r.read()
+        c.close()
+        return r.status
+    assert ask({}) == 200  # Host: 127.0.0.1:PORT
+    assert ask({"Host": f"localhost:{v.http_port}"}) == 200
+    assert ask({"Host": "attacker.example"}) == 403  # a rebound DNS name
+    assert ask({"Host": "127.attacker.example"}) == 403
+    assert ask({"Origin": "http://attacker.example"}) == 403  # a page of another site
+    assert ask({"Origin": f"http://127.0.0.1:{v.http_port}"}) == 403  # any browser page

@@ -9,6 +9,7 @@
 
 #include <vigil/auth/permissions.hpp>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -66,9 +67,15 @@ public:
     /// `text` (a tokens file) without the line of token `name`; nullopt when no line names it.
     /// Comments and other lines are kept as they are.
     [[nodiscard]] static std::optional<std::string> without(std::string_view text, std::string_view name);
-    /// Removes token `name` from the tokens file at `path` (written beside it, then renamed
-    /// over it: never half-written); false when the file has no such token.
+    /// Edits the tokens file at `path` (created, 0600, when absent) under an exclusive lock, so
+    /// `vigil token` and the admin API never interleave: `edit` gets its text, which parses,
+    /// and returns the new text (nullopt: no change). A symlink is followed; the new file
+    /// keeps the old one's mode and owner and replaces it at once (written beside it, then
+    /// renamed: never half-written). Returns whether it changed.
     /// Errors: throws config::config_error when the file does not parse or cannot be written.
+    static bool edit_file(const std::string& path, const std::function<std::optional<std::string>(const std::string&)>& edit);
+    /// Removes token `name` from the tokens file at `path` (edit_file); false when it has no
+    /// such token. Errors: as edit_file.
     [[nodiscard]] static bool remove_from_file(const std::string& path, std::string_view name);
 
 private:

@@ -46,9 +46,16 @@ public:
 /// backup directory.
 [[nodiscard]] std::vector<backup_info> list_backups(const std::filesystem::path& dir);
 
-/// Restores backup `id` of `dir` into `db_dir` (created; it must hold no database), after
-/// verifying the backup's checksums. Errors: throws backup_error.
+/// Verifies the checksums of every file of backup `id` in `dir`. Errors: throws backup_error.
+void verify_backup(const std::filesystem::path& dir, std::uint32_t id);
+
+/// Restores backup `id` of `dir` into `db_dir`, which must be empty or absent (RocksDB deletes
+/// what it finds there); verify_backup it first. Errors: throws backup_error.
 void restore_backup(const std::filesystem::path& dir, std::uint32_t id, const std::filesystem::path& db_dir);
+
+/// Deletes backup `id` of `dir` (and the files no other backup shares).
+/// Errors: throws backup_error.
+void delete_backup(const std::filesystem::path& dir, std::uint32_t id);
 
 /// The bytes of every file under `dir` (0 when absent): what a backup added to its directory.
 [[nodiscard]] std::uint64_t directory_bytes(const std::filesystem::path& dir);

@@ -52,30 +52,42 @@ shard& home(broker_core& core, const std::string& client_id) {
 
 }  // namespace
 
-std::vector<client_info> connected_clients(broker_core& core, std::size_t limit) {
-    std::vector<client_info> all;
+broker::client_list connected_clients(broker_core& core, std::size_t limit) {
+    broker::client_list out;
+    const auto by_id = [](const client_info& x, const client_info& y) { return x.client_id < y.client_id; };
     for (auto& sh : core.shards) {
+        // Each shard gives its `limit` first by client id: together they hold the first overall.
         auto part = ask(*sh, [limit](shard& s) {
-            std::vector<client_info> out;
+            std::vector<const client*> online;
             for (const auto& [id, c] : s.clients()) {
-                if (c->conn != nullptr && out.size() < limit) {
-                    out.push_back(info_of(*c));
+                if (c->conn != nullptr) {
+                    online.push_back(c.get());
                 }
             }
-            return out;
+            const std::size_t n = std::min(limit, online.size());
+            std::partial_sort(online.begin(), online.begin() + static_cast<std::ptrdiff_t>(n), online.end(),
+                              [](const client* x, const client* y) { return x->sess.client_id() < y->sess.client_id(); });
+            std::pair<std::vector<client_info>, std::size_t> r{{}, online.size()};
+            for (std::size_t i = 0; i < n; ++i) {
+                r.first.push_back(info_of(*online[i]));
+            }
+            return r;
         });
-        if (part) {
-            std::move(part->begin(), part->end(), std::back_inserter(all));
+        if (!part) {
+            out.complete = false;
+            continue;
         }
+        out.total += part->second;
+        std::move(part->first.begin(), part->first.end(), std::back_inserter(out.clients));
     }
-    std::sort(all.begin(), all.end(), [](const client_info& a, const client_info& b) { return a.client_id < b.client_id; });
-    if (all.size() > limit) {
-        all.resize(limit);
+    std::sort(out.clients.begin(), out.clients.end(), by_id);
+    if (out.clients.size() > limit) {
+        out.clients.resize(limit);
     }
-    return all;
+    return out;
 }
 
-std::optional<client_info> find_session(broker_core& core, const std::string& client_id) {
+broker::session_lookup find_session(broker_core& core, const std::string& client_id) {
     auto found = ask(home(core, client_id), [client_id](shard& s) -> std::optional<client_info> {
         const client* c = s.find_client(client_id);
         if (c == nullptr || c->sink != nullptr) {
@@ -83,11 +95,17 @@ std::optional<client_info> find_session(broker_core& core, const std::string& cl
         }
         return info_of(*c);
     });
-    return found ? *found : std::nullopt;
+    if (!found) {
+        return {broker::admin_result::no_answer, {}};
+    }
+    if (!*found) {
+        return {broker::admin_result::not_found, {}};
+    }
+    return {broker::admin_result::done, std::move(**found)};
 }
 
-bool disconnect_client(broker_core& core, const std::string& client_id, bool discard) {
-    return ask(home(core, client_id), [client_id, discard](shard& s) {
+broker::admin_result disconnect_client(broker_core& core, const std::string& client_id, bool discard) {
+    const auto r = ask(home(core, client_id), [client_id, discard](shard& s) {
         client* c = s.find_client(client_id);
         if (c == nullptr || c->sink != nullptr) {
             return false;
@@ -100,19 +118,13 @@ bool disconnect_client(broker_core& core, const std::string& client_id, bool dis
             s.remove_client(*c);
         }
         return true;
-    }).value_or(false);
+    });
+    return !r ? broker::admin_result::no_answer : *r ? broker::admin_result::done : broker::admin_result::not_found;
 }
 
-bool clear_retained(broker_core& core, const std::string& topic) {
-    if (core.retained.match(topic).empty()) {
-        return false;
-    }
-    // An empty retained message from the server: stored (as a deletion) and delivered as any
-    // other publisher's would be.
-    return ask(*core.shards.front(), [topic](shard& s) {
-        s.route(message::make(topic, std::span<const std::uint8_t>{}, qos::at_most_once, true), nullptr, "");
-        return true;
-    }).value_or(false);
+broker::admin_result clear_retained(broker_core& core, const std::string& topic) {
+    const auto r = ask(*core.shards.front(), [topic](shard& s) { return s.erase_retained(topic); });
+    return !r ? broker::admin_result::no_answer : *r ? broker::admin_result::done : broker::admin_result::not_found;
 }
 
 }  // namespace vigil::mqtt

@@ -12,9 +12,9 @@ namespace vigil::mqtt {
 
 struct broker_core;
 
-[[nodiscard]] std::vector<client_info> connected_clients(broker_core& core, std::size_t limit);
-[[nodiscard]] std::optional<client_info> find_session(broker_core& core, const std::string& client_id);
-[[nodiscard]] bool disconnect_client(broker_core& core, const std::string& client_id, bool discard);
-[[nodiscard]] bool clear_retained(broker_core& core, const std::string& topic);
+[[nodiscard]] broker::client_list connected_clients(broker_core& core, std::size_t limit);
+[[nodiscard]] broker::session_lookup find_session(broker_core& core, const std::string& client_id);
+[[nodiscard]] broker::admin_result disconnect_client(broker_core& core, const std::string& client_id, bool discard);
+[[nodiscard]] broker::admin_result clear_retained(broker_core& core, const std::string& topic);
 
 }  // namespace vigil::mqtt

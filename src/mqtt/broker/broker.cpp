@@ -552,15 +552,17 @@ std::optional<archive::page> broker::history(const archive::query& q, const std:
     return impl_->core.history->read(q, may_read);
 }
 
-std::vector<client_info> broker::connected_clients(std::size_t limit) const { return mqtt::connected_clients(impl_->core, limit); }
+broker::client_list broker::connected_clients(std::size_t limit) const { return mqtt::connected_clients(impl_->core, limit); }
 
-std::optional<client_info> broker::find_session(const std::string& client_id) const { return mqtt::find_session(impl_->core, client_id); }
+broker::session_lookup broker::find_session(const std::string& client_id) const { return mqtt::find_session(impl_->core, client_id); }
 
-bool broker::disconnect_client(const std::string& client_id, bool discard) const { return mqtt::disconnect_client(impl_->core, client_id, discard); }
+broker::admin_result broker::disconnect_client(const std::string& client_id, bool discard) const {
+    return mqtt::disconnect_client(impl_->core, client_id, discard);
+}
 
 std::vector<message_ref> broker::retained(std::string_view filter) const { return impl_->core.retained.match(filter); }
 
-bool broker::clear_retained(const std::string& topic) const { return mqtt::clear_retained(impl_->core, topic); }
+broker::admin_result broker::clear_retained(const std::string& topic) const { return mqtt::clear_retained(impl_->core, topic); }
 
 broker::backup_result broker::backup(const std::filesystem::path& dir, const std::filesystem::path& archive_dir, std::string_view label) const {
     backup_result r{impl_->core.db->backup(dir, label), std::nullopt};

@@ -208,6 +208,9 @@ public:
     /// subscribers.
     /// `client_id`: the publishing client, recorded in the archive ("" for the server).
     void route(const message_ref& m, const std::string* publisher, std::string_view client_id);
+    /// Deletes the retained message of `topic` (memory, quotas, store) without delivering
+    /// anything; false when there is none.
+    bool erase_retained(const std::string& topic);
     /// A retained QoS 0 message of the broker's own ($SYS): kept in memory and delivered
     /// (where the subscriber may read it), not counted as a client's, stored or archived.
     void publish_system(const message_ref& m);

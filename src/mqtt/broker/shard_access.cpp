@@ -115,6 +115,15 @@ void shard::retain(const message_ref& m, const std::string* publisher) {
     }
 }
 
+bool shard::erase_retained(const std::string& topic) {
+    const auto held = core_.retained.match(topic);  // a topic name: its own message, if any
+    if (held.empty()) {
+        return false;
+    }
+    retain(message::make(topic, std::span<const std::uint8_t>{}, held.front()->published_qos(), true), nullptr);
+    return true;
+}
+
 void shard::revoke(const std::unordered_set<std::string>& users, const std::vector<std::shared_ptr<const net::tls_context>>& fresh) {
     const std::vector<connection*> all(live_.begin(), live_.end());
     std::size_t closed = 0;

@@ -212,19 +212,30 @@ public:
 
     // --- Administration (from any thread but a shard's; each waits at most 2 s per shard) ---
 
-    /// The MQTT clients connected now, by client id; at most `limit`.
-    [[nodiscard]] std::vector<client_info> connected_clients(std::size_t limit) const;
-    /// The session of `client_id`, online or a persistent one offline; nullopt when none.
-    [[nodiscard]] std::optional<client_info> find_session(const std::string& client_id) const;
+    /// How an administrative change ended: carried out, nothing to act on, or a shard that did
+    /// not answer in time (the change may still take place).
+    enum class admin_result : std::uint8_t { done, not_found, no_answer };
+    struct client_list {
+        std::vector<client_info> clients;  ///< the first `limit` by client id
+        std::size_t total = 0;             ///< connected in all
+        bool complete = true;              ///< false: a shard did not answer (its clients are missing)
+    };
+    /// The MQTT clients connected now.
+    [[nodiscard]] client_list connected_clients(std::size_t limit) const;
+    /// The session of `client_id`, online or a persistent one offline (`session` when done).
+    struct session_lookup {
+        admin_result result = admin_result::not_found;
+        client_info session;
+    };
+    [[nodiscard]] session_lookup find_session(const std::string& client_id) const;
     /// Closes the connection of `client_id` (its will is published: it did not say goodbye)
-    /// and, with `discard`, discards its session. False when it has neither connection nor
-    /// session.
-    [[nodiscard]] bool disconnect_client(const std::string& client_id, bool discard) const;
+    /// and, with `discard`, discards its session; not_found when it has neither.
+    [[nodiscard]] admin_result disconnect_client(const std::string& client_id, bool discard) const;
     /// The retained messages matching `filter`.
     [[nodiscard]] std::vector<message_ref> retained(std::string_view filter) const;
-    /// Deletes the retained message of `topic` (as an empty retained PUBLISH from the server
-    /// would: subscribers receive it); false when there is none.
-    [[nodiscard]] bool clear_retained(const std::string& topic) const;
+    /// Deletes the retained message of `topic`, from memory and the store; nothing is
+    /// delivered, last values and history are untouched. not_found when there is none.
+    [[nodiscard]] admin_result clear_retained(const std::string& topic) const;
 
     /// Sums the shards' counters (asks each shard on its own thread and waits, at most 2 s:
     /// shards that did not answer are counted in shards_unresponsive). From any thread but a
