@@ -1,6 +1,7 @@
 #include "control.hpp"
 
 #include <vigil/core/log.hpp>
+#include <vigil/core/thread_name.hpp>
 
 #include <fmt/format.h>
 
@@ -114,6 +115,7 @@ control_socket::~control_socket() {
 }
 
 void control_socket::run() {
+    name_thread("vigil-control");
     for (;;) {
         std::array<pollfd, 2> p{pollfd{listen_fd_, POLLIN, 0}, pollfd{stop_pipe_[0], POLLIN, 0}};
         if (::poll(p.data(), p.size(), -1) < 0 && errno != EINTR) {

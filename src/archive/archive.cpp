@@ -19,6 +19,7 @@
 #include "query.hpp"
 
 #include <vigil/core/log.hpp>
+#include <vigil/core/thread_name.hpp>
 #include <vigil/rocks/logger.hpp>
 
 #include <fmt/format.h>
@@ -259,6 +260,7 @@ private:
     }
 
     void run() {
+        name_thread("vigil-archive");
         // Below the shards: on a busy machine the archive waits, not the live path.
         (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
         std::uint64_t served = 0;

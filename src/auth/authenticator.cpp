@@ -1,5 +1,7 @@
 #include <vigil/auth/authenticator.hpp>
 
+#include <vigil/core/thread_name.hpp>
+
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
@@ -116,6 +118,7 @@ bool authenticator::next(std::unique_lock<std::mutex>& lock, job& j, std::string
 }
 
 void authenticator::run() {
+    name_thread("vigil-hash");
     // Best effort: nice 10 for this thread only (Linux), so shards win the CPU under load.
     (void)setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
     for (;;) {

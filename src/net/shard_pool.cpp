@@ -1,6 +1,7 @@
 #include <vigil/net/shard_pool.hpp>
 
 #include <vigil/core/log.hpp>
+#include <vigil/core/thread_name.hpp>
 
 #include <atomic>
 
@@ -26,6 +27,7 @@ void shard_pool::start() {
     for (unsigned i = 0; i < contexts_.size(); ++i) {
         threads_.emplace_back([this, i] {
             t_current_shard = static_cast<int>(i);
+            name_thread("vigil-shard-" + std::to_string(i));
             for (;;) {
                 try {
                     contexts_[i]->run();

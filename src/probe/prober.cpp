@@ -4,6 +4,7 @@
 #include <vigil/probe/probe.hpp>
 
 #include <vigil/core/log.hpp>
+#include <vigil/core/thread_name.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -55,6 +56,7 @@ struct prober::impl {
     }
 
     void run() {
+        name_thread("vigil-probe");
         for (std::uint64_t n = 1;; ++n) {
             const auto r = run_round(o, n, stopping);
             if (stopping) {

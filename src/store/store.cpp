@@ -13,6 +13,7 @@
 #include "rocks.hpp"
 
 #include <vigil/core/log.hpp>
+#include <vigil/core/thread_name.hpp>
 
 #include <fmt/format.h>
 #include <rocksdb/db.h>
@@ -169,6 +170,7 @@ private:
     }
 
     void run() {
+        name_thread("vigil-store");
         check_free_space();
         std::vector<pending> work;
         std::size_t waiting = 0;  // queued batches that could not be written without the rest of a group
