@@ -230,6 +230,16 @@ int run(const vigil::config::settings& s, const std::optional<std::string>& file
         web.set_tokens(vigil::auth::token_file::load(live.get()->http));
     };
     server.counters = [&web] { return web.counters(); };
+    // `vigil db backup` asks this process through data_dir/control.sock (there before the
+    // listeners: whoever sees vigil serve can back it up).
+    std::optional<vigil::app::control_socket> control;
+    try {
+        control.emplace(vigil::app::control_path(s.data_dir), [&b, &s](std::string_view request, std::string_view peer) {
+            return vigil::app::serve_control(b, s.data_dir, request, peer);
+        });
+    } catch (const std::exception& e) {
+        vigil::log::warn("{}: `vigil db backup` can back up only a stopped vigil", e.what());
+    }
     web.start();
     b.start();
     if (probe) {
@@ -249,15 +259,6 @@ int run(const vigil::config::settings& s, const std::optional<std::string>& file
         if (!l.loopback() && l.allow_anonymous) {
             vigil::log::warn("listener {}:{} is reachable beyond this host and allows anonymous clients (allow_anonymous = true)", l.bind, l.port);
         }
-    }
-    // `vigil db backup` asks this process through data_dir/control.sock.
-    std::optional<vigil::app::control_socket> control;
-    try {
-        control.emplace(vigil::app::control_path(s.data_dir), [&b, &s](std::string_view request, std::string_view peer) {
-            return vigil::app::serve_control(b, s.data_dir, request, peer);
-        });
-    } catch (const std::exception& e) {
-        vigil::log::warn("{}: `vigil db backup` can back up only a stopped vigil", e.what());
     }
     vigil::service::notifier systemd;
     systemd.ready(fmt::format("serving {} MQTT and {} HTTP listener(s)", b.listeners().size(), web.listeners().size()));
