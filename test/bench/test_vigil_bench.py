@@ -1,5 +1,7 @@
 """vigil-bench against a real vigil: a small seed run accounts for every message on both paths,
-a ramp stops at its bound, a storm connects everyone, reports are written, bad input is refused."""
+a ramp stops at its bound, a storm connects everyone, reports are written, bad input is refused;
+a production site (mutual TLS with a certificate per device, passwords, tokens) is measured with
+the server's certificate verified, and the report ends with a verdict and the host's details."""
 import json
 import os
 import re
@@ -7,6 +9,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
+from pki import make_pki, mutual_tls
+from test_07_auth import make_users
+from test_19_tokens import issue
 
 SCENARIOS = Path(__file__).resolve().parent.parent.parent / "bench" / "scenarios"
 
@@ -96,7 +102,6 @@ def test_bad_scenarios_are_refused(bench, tmp_path):
 
 
 def test_tls_devices(start_vigil, bench, tmp_path):
-    from pki import make_pki
     (tmp_path / "pki").mkdir()
     pki = make_pki(tmp_path / "pki")
     v = start_vigil(2, f"""
@@ -115,21 +120,11 @@ tls.key = "{pki / 'server.key'}"
 
 def production_site(start_vigil, vigil_binary, tmp_path):
     """Mutual TLS with identities as usernames, API tokens for /ws: as an agency runs it."""
-    from pki import make_pki
-    from test_19_tokens import issue
     (tmp_path / "pki").mkdir()
     pki = make_pki(tmp_path / "pki")
     token_file = tmp_path / "token"
     token_file.write_text(issue(vigil_binary, tmp_path / "tokens", "bench", "--subscribe", "devices/#") + "\n")
-    v = start_vigil(2, f"""allow_anonymous = false
-tls.cert = "{pki / 'server.crt'}"
-tls.key = "{pki / 'server.key'}"
-tls.ca = "{pki / 'ca.crt'}"
-tls.require_certificate = true
-tls.use_identity_as_username = true
-[http]
-tokens_file = "{tmp_path / 'tokens'}"
-""")
+    v = start_vigil(2, "allow_anonymous = false\n" + mutual_tls(pki) + f'[http]\ntokens_file = "{tmp_path / "tokens"}"\n')
     return v, pki, token_file
 
 
@@ -172,7 +167,6 @@ def test_a_wrong_ca_a_wrong_name_and_a_wrong_password_are_named(start_vigil, vig
     r = run_site(bench, v, tmp_path, args, "tls=true", "devices=3", "dashboards=0")
     assert r.returncode == 1 and "certificate verify failed" in r.stderr, r.stderr
     # Passwords on a plain listener: one user per device ({id}), one of them with the wrong password.
-    from test_07_auth import make_users
     users = tmp_path / "passwd"
     make_users(vigil_binary, users, {**{f"bench-dev-0000{i}": "s3cret" for i in range(3)}, "bench-sub-0": "s3cret"})
     plain = start_vigil(2, f'allow_anonymous = false\n[auth]\npassword_file = "{users}"\n')

@@ -87,3 +87,9 @@ def make_crl(d: Path, ca: str, revoked=(), days=30, name="ca.crl"):
     crl = b.sign(ca_key, hashes.SHA256())
     (d / name).write_bytes(crl.public_bytes(serialization.Encoding.PEM))
     return d / name
+
+
+def mutual_tls(d: Path):
+    """The listener keys of mutual TLS with make_pki's files, the certificate's CN as username."""
+    return (f'tls.cert = "{d / "server.crt"}"\ntls.key = "{d / "server.key"}"\ntls.ca = "{d / "ca.crt"}"\n'
+            "tls.require_certificate = true\ntls.use_identity_as_username = true\n")
