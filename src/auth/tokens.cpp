@@ -126,7 +126,8 @@ std::shared_ptr<const token_file> token_file::load(const config::http_settings& 
     }
     const token_file more = parse(inline_lines, "[http] tokens entry");
     for (const auto& [hash, t] : more.by_hash_) {
-        const bool named = std::any_of(all.by_hash_.begin(), all.by_hash_.end(), [&t](const auto& e) { return e.second->name == t->name; });
+        const std::string& name = t->name;  // a structured binding cannot be captured before C++20's P1091 in clang 14
+        const bool named = std::any_of(all.by_hash_.begin(), all.by_hash_.end(), [&name](const auto& e) { return e.second->name == name; });
         if (named || all.by_hash_.contains(hash)) {
             throw config::config_error(fmt::format("[http] tokens: token '{}' is also in {}", t->name, http.tokens_file));
         }
