@@ -1,6 +1,6 @@
 // vigil-archive-bench: the history archive on its own, for capacity planning.
 //
-//   vigil-archive-bench DIR [--devices N] [--hours H] [--queries Q] [--seed S]
+//   vigil-archive-bench DIR [--devices N] [--hours H] [--queries Q] [--seed S] [--query-only START_MS]
 //
 // Fills a new archive in DIR with N devices reporting a JSON position every second for the H
 // hours before now (plus an event a minute each), handing records to the archive writer as
@@ -8,6 +8,8 @@
 // it made: one device's whole track (Q random devices), one hour of devices/+/events for every
 // device (Q random hours), and an export of every position (records/s), and the bytes per
 // record on disk. Messages are made before the clock starts, so the rate is the writer's.
+// With --query-only, DIR is an archive this tool made earlier (its first line says the start):
+// only the queries and the export are timed again.
 #include <vigil/archive/archive.hpp>
 
 #include <fmt/format.h>
@@ -38,6 +40,7 @@ struct options {
     int hours = 24;
     int queries = 20;
     std::uint32_t seed = std::random_device{}();
+    std::int64_t query_only_start = 0;  ///< the start of an existing archive (0: make one)
 };
 
 std::int64_t now_ms() {
@@ -211,20 +214,22 @@ int main(int argc, char** argv) {
             o.queries = static_cast<int>(v);
         } else if (k == "--seed") {
             o.seed = static_cast<std::uint32_t>(v);
+        } else if (k == "--query-only") {
+            o.query_only_start = std::strtoll(argv[i + 1], nullptr, 10);
         } else {
             std::fprintf(stderr, "unknown option %s\n", argv[i]);
             return 2;
         }
     }
-    if (std::filesystem::exists(o.dir)) {
-        std::fprintf(stderr, "%s exists: give a new directory\n", o.dir.c_str());
+    if (std::filesystem::exists(o.dir) != (o.query_only_start != 0)) {
+        std::fprintf(stderr, o.query_only_start != 0 ? "%s: no such archive\n" : "%s exists: give a new directory\n", o.dir.c_str());
         return 2;
     }
-    fmt::print("{} devices x {} h at 1 Hz, an event a minute each; seed {}\n", o.devices, o.hours, o.seed);
     std::mt19937 rng(o.seed);
-    const std::int64_t start = (now_ms() / 1000) * 1000 - std::int64_t{o.hours} * 3'600'000;
-    std::uint64_t records = 0;
-    {
+    const std::int64_t start = o.query_only_start != 0 ? o.query_only_start : (now_ms() / 1000) * 1000 - std::int64_t{o.hours} * 3'600'000;
+    fmt::print("{} devices x {} h at 1 Hz from {} (ms), an event a minute each; seed {}\n", o.devices, o.hours, start, o.seed);
+    if (o.query_only_start == 0) {
+        std::uint64_t records = 0;
         vigil::archive::options ao;
         ao.dir = o.dir;
         ao.retention = std::chrono::milliseconds{0};
@@ -232,9 +237,9 @@ int main(int argc, char** argv) {
         auto a = archive::open(ao);
         fill(*a, o, start, rng, records);
         a->stop();  // memtables to table files
+        const std::uint64_t sst = table_bytes(o.dir);
+        fmt::print("size: {} bytes in table files, {:.1f} bytes/record\n", sst, static_cast<double>(sst) / static_cast<double>(records));
     }
-    const std::uint64_t sst = table_bytes(o.dir);
-    fmt::print("size: {} bytes in table files, {:.1f} bytes/record\n", sst, static_cast<double>(sst) / static_cast<double>(records));
     {
         vigil::archive::options ao;
         ao.dir = o.dir;

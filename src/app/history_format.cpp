@@ -3,10 +3,11 @@
 #include <vigil/core/topic.hpp>
 #include <vigil/http/json.hpp>
 
-#include <fmt/chrono.h>
+#include <fmt/compile.h>
 #include <fmt/format.h>
 
 #include <chrono>
+#include <iterator>
 #include <span>
 
 namespace vigil::app {
@@ -58,10 +59,17 @@ void append_json_record(std::string& out, const archive::record& r) {
 void append_csv_header(std::string& out) { out += "time,time_ms,topic,qos,retain,client,payload\r\n"; }
 
 void append_csv_record(std::string& out, const archive::record& r) {
-    const std::chrono::sys_time<std::chrono::milliseconds> t{std::chrono::milliseconds{r.time_ms}};
-    out += fmt::format("{:%Y-%m-%dT%H:%M:%S}Z,{},", t, r.time_ms);
+    // Formatted field by field without a format string parsed per record: exports run at
+    // a million records a second.
+    using namespace std::chrono;
+    const sys_time<milliseconds> t{milliseconds{r.time_ms}};
+    const auto day = floor<days>(t);
+    const year_month_day ymd{day};
+    const hh_mm_ss hms{floor<seconds>(t - day)};
+    fmt::format_to(std::back_inserter(out), FMT_COMPILE("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z,{},"), static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                   static_cast<unsigned>(ymd.day()), hms.hours().count(), hms.minutes().count(), hms.seconds().count(), r.time_ms);
     append_csv_field(out, r.topic);
-    out += fmt::format(",{},{},", static_cast<unsigned>(r.q), r.retain ? "true" : "false");
+    fmt::format_to(std::back_inserter(out), FMT_COMPILE(",{},{},"), static_cast<unsigned>(r.q), r.retain ? "true" : "false");
     append_csv_field(out, r.client_id);
     out += ',';
     if (topic::valid_utf8(r.payload)) {

@@ -15,6 +15,7 @@
 // data is gone is recorded so queries can say so.
 #include <vigil/archive/archive.hpp>
 
+#include "catalogue.hpp"
 #include "layout.hpp"
 #include "query.hpp"
 
@@ -110,26 +111,31 @@ public:
 
     bool restore(const std::vector<encoded>& records) override {
         rocksdb::WriteBatch wb;
+        std::uint64_t puts = 0;  // records (the batch also holds catalogue keys)
         const std::int64_t floor = kept_from_.load(std::memory_order_relaxed);
         for (const auto& r : records) {
             const auto k = layout::parse_key(r.key);
             if (!k || k->time_ms < floor) {
                 continue;  // damaged, or its day was dropped already
             }
-            const auto h = partition(layout::day_of(k->time_ms));
+            const auto day = layout::day_of(k->time_ms);
+            const auto h = partition(day);
             if (!h) {
                 return false;
             }
             (void)wb.Put(h.get(), r.key, r.value);
+            ++puts;
+            catalogue_.add(wb, h.get(), day, k->topic);
         }
         const rocksdb::Status st = commit(wb, true);
+        settle_catalogue(st);
         if (!st.ok()) {
             note_error(st);
             log::error("archive {}: writing {} records staged before a crash failed: {}; the store keeps them for the next start", opt_.dir.string(), records.size(), st.ToString());
             return false;
         }
         const std::lock_guard lock{mu_};
-        stats_.written += wb.Count();
+        stats_.written += puts;
         return true;
     }
 
@@ -239,6 +245,7 @@ private:
         db_.reset(raw);
         for (std::size_t i = 0; i < names.size(); ++i) {
             if (const auto day = layout::partition_day(names[i])) {
+                (void)catalogue::present(*db_, handles[i], true);
                 partitions_.emplace(*day, adopt(handles[i]));
             } else {
                 meta_handles_.push_back(handles[i]);
@@ -308,16 +315,32 @@ private:
             note_error(st);
             return nullptr;
         }
-        return partitions_.emplace(day, adopt(h)).first->second;
+        auto handle = partitions_.emplace(day, adopt(h)).first->second;
+        if (const rocksdb::Status marked = catalogue::mark(*db_, h); !marked.ok()) {
+            note_error(marked);  // the day is read by seeking from topic to topic
+        }
+        return handle;
     }
 
     void write(std::vector<entry>& work) {
         const std::int64_t start = now_ms();
-        // Sorted by time, so each day's keys go to the write batch close together.
-        std::sort(work.begin(), work.end(), [](const entry& a, const entry& b) { return a.msg->time_ms() < b.msg->time_ms(); });
+        // In key order within each day: a topic's new records then go into the memtable one
+        // after another, each next to the last (RocksDB's skip list remembers where it was).
+        std::sort(work.begin(), work.end(), [](const entry& a, const entry& b) {
+            const message& x = *a.msg;
+            const message& y = *b.msg;
+            if (const auto dx = layout::day_of(x.time_ms()), dy = layout::day_of(y.time_ms()); dx != dy) {
+                return dx < dy;
+            }
+            if (const int c = x.topic().compare(y.topic()); c != 0) {
+                return c < 0;
+            }
+            return std::pair{x.time_ms(), x.origin().seq} < std::pair{y.time_ms(), y.origin().seq};
+        });
         rocksdb::WriteBatch wb;
         std::vector<std::string> staged;
         std::uint64_t skipped = 0;
+        std::uint64_t puts = 0;      // records put in `wb` (it also holds catalogue keys)
         std::uint64_t unstaged = 0;  // records put in `wb` that the store does not keep
         const std::int64_t floor = kept_from_.load(std::memory_order_relaxed);
         std::int64_t oldest = start;
@@ -338,6 +361,8 @@ private:
                     continue;  // a staged copy stays in the store for the next start
                 }
                 (void)wb.Put(h.get(), k, layout::value(m, e.client_id));
+                ++puts;
+                catalogue_.add(wb, h.get(), day, m.topic());
                 unstaged += e.staged ? 0 : 1;
                 oldest = std::min(oldest, m.time_ms());
             }
@@ -346,13 +371,14 @@ private:
             }
         }
         const rocksdb::Status st = commit(wb, !staged.empty());
+        settle_catalogue(st);
         {
             const std::lock_guard lock{mu_};
             ++stats_.flushes;
             stats_.dropped += skipped;
             if (st.ok()) {
                 retrying_ = false;
-                stats_.written += wb.Count();
+                stats_.written += puts;
                 stats_.lag_ms_max = now_ms() - oldest;
                 if (!last_error_.empty()) {
                     log::info("archive {}: writing again", opt_.dir.string());
@@ -380,6 +406,14 @@ private:
         }
         if (!staged.empty() && opt_.on_staged_written) {
             opt_.on_staged_written(std::move(staged));
+        }
+    }
+
+    void settle_catalogue(const rocksdb::Status& st) {
+        if (st.ok()) {
+            catalogue_.written();
+        } else {
+            catalogue_.discarded();
         }
     }
 
@@ -515,6 +549,7 @@ private:
     std::atomic<bool> failed_{false};  // a RocksDB write failed: no more until restart
     std::string failure_;              // why (written once, before failed_ is set, by the writer)
     bool retrying_ = false;            // the last write was refused (compactor thread)
+    catalogue::writer catalogue_;      // the compactor thread's, and restore()'s before any append
     std::thread thread_;  // last: starts after everything it uses
 };
 

@@ -74,10 +74,25 @@ std::string key_at(std::string_view topic, std::int64_t time_ms) {
 
 std::optional<parsed_key> parse_key(std::string_view k) {
     const auto nul = k.find('\0');
-    if (nul == std::string_view::npos || k.size() != nul + 17) {
+    if (nul == 0 || nul == std::string_view::npos || k.size() != nul + 17) {
         return std::nullopt;
     }
     return parsed_key{k.substr(0, nul), static_cast<std::int64_t>(get_be64(k.substr(nul + 1)) ^ time_bias), get_be64(k.substr(nul + 9))};
+}
+
+std::string catalogue_key(std::string_view topic) {
+    std::string k;
+    k.reserve(topic.size() + 1);
+    k.push_back('\0');
+    k.append(topic);
+    return k;
+}
+
+std::optional<std::string_view> catalogue_topic(std::string_view k) {
+    if (k.size() < 2 || k[0] != '\0') {
+        return std::nullopt;
+    }
+    return k.substr(1);
 }
 
 std::string value(const message& m, std::string_view client_id) {

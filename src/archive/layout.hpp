@@ -7,6 +7,11 @@
 // that starts with it ('\0' sorts before every topic character). The same message always gets
 // the same key, so writing it twice keeps one record. The value: one flags byte (QoS in bits
 // 0-1, retain in bit 2), the client id's length (two bytes, big-endian) and bytes, then the payload.
+//
+// Before every record (keys that start with NUL) is the day's topic catalogue: a key NUL + topic
+// for every topic the day holds, written in the same batch as the topic's first record, so a
+// filter with wildcards finds its topics without seeking through the records. The key NUL alone
+// marks a partition whose catalogue is complete (every partition created since it exists).
 
 #include <vigil/archive/archive.hpp>
 
@@ -36,6 +41,12 @@ struct parsed_key {
     std::uint64_t seq = 0;
 };
 [[nodiscard]] std::optional<parsed_key> parse_key(std::string_view k);
+
+/// The catalogue's key of `topic`, its prefix for topics starting with `prefix`, and the marker.
+[[nodiscard]] std::string catalogue_key(std::string_view topic);
+inline constexpr std::string_view catalogue_marker{"\0", 1};
+/// The topic of a catalogue key; nullopt if `k` is not one.
+[[nodiscard]] std::optional<std::string_view> catalogue_topic(std::string_view k);
 
 [[nodiscard]] std::string value(const message& m, std::string_view client_id);
 /// Fills everything of `r` but the key's parts; false on a damaged value.

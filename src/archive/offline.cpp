@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <set>
 
 namespace vigil::archive {
 namespace {
@@ -112,13 +113,33 @@ check_report check(const std::filesystem::path& dir) {
         std::uint64_t damaged = 0;
         std::int64_t first = 0;
         std::int64_t last = 0;
+        // The catalogue comes first: then each topic of the records must be in it.
+        bool catalogued = false;
+        std::set<std::string, std::less<>> listed;
+        std::string topic;
+        std::uint64_t topics = 0;
+        std::uint64_t unlisted = 0;
         std::unique_ptr<rocksdb::Iterator> it{db->NewIterator(rocksdb::ReadOptions{}, handles[i])};
         for (it->SeekToFirst(); it->Valid(); it->Next()) {
-            const auto k = layout::parse_key({it->key().data(), it->key().size()});
+            const std::string_view key{it->key().data(), it->key().size()};
+            if (key == layout::catalogue_marker) {
+                catalogued = true;
+                continue;
+            }
+            if (const auto t = layout::catalogue_topic(key)) {
+                listed.emplace(*t);
+                continue;
+            }
+            const auto k = layout::parse_key(key);
             record rec;
             if (!k || !layout::parse_value({it->value().data(), it->value().size()}, rec)) {
                 ++damaged;
                 continue;
+            }
+            if (n == 0 || k->topic != topic) {
+                topic.assign(k->topic);
+                ++topics;
+                unlisted += catalogued && !listed.contains(topic) ? 1u : 0u;
             }
             first = n == 0 ? k->time_ms : std::min(first, k->time_ms);
             last = n == 0 ? k->time_ms : std::max(last, k->time_ms);
@@ -131,11 +152,17 @@ check_report check(const std::filesystem::path& dir) {
         }
         text += fmt::format("  {}  {} records", names[i].substr(1), n);
         if (n > 0) {
-            text += fmt::format(", {} .. {}", utc(first), utc(last));
+            text += fmt::format(", {} .. {}, {} topics", utc(first), utc(last), topics);
         }
         if (damaged > 0) {
             text += fmt::format(", {} DAMAGED", damaged);
             ok = false;
+        }
+        if (unlisted > 0) {
+            text += fmt::format(", {} topics missing from the day's catalogue: DAMAGED", unlisted);
+            ok = false;
+        } else if (!catalogued && n > 0) {
+            text += " (no topic catalogue: written by an older version; filters read it more slowly)";
         }
         text += '\n';
     }

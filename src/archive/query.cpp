@@ -1,8 +1,7 @@
 #include "query.hpp"
 
+#include "catalogue.hpp"
 #include "layout.hpp"
-
-#include <vigil/core/topic.hpp>
 
 #include <algorithm>
 #include <memory>
@@ -11,19 +10,6 @@
 
 namespace vigil::archive {
 namespace {
-
-/// The order of a page: time, then topic, then sequence.
-bool before(const record& a, const record& b) {
-    return std::tie(a.time_ms, a.topic, a.seq) < std::tie(b.time_ms, b.topic, b.seq);
-}
-
-bool before(const record& a, const position& b) {
-    return std::tie(a.time_ms, a.topic, a.seq) < std::tie(b.time_ms, b.topic, b.seq);
-}
-
-bool after(const record& a, const position& b) {
-    return std::tie(b.time_ms, b.topic, b.seq) < std::tie(a.time_ms, a.topic, a.seq);
-}
 
 /// One topic's records in [lo, hi) of one partition, read in the query's direction: the
 /// head is the next record not past the cursor. Its key is parsed; its value only when taken.
@@ -52,11 +38,16 @@ public:
     }
 
     [[nodiscard]] bool valid() const noexcept { return valid_; }
-    [[nodiscard]] const record& head() const noexcept { return head_; }
+    [[nodiscard]] const std::string& topic() const noexcept { return topic_; }
+    [[nodiscard]] std::int64_t time_ms() const noexcept { return time_ms_; }
+    [[nodiscard]] std::uint64_t seq() const noexcept { return seq_; }
 
-    /// The head, whole (its value parsed); then moves on. False for a damaged value (skipped).
+    /// The head, whole (its value parsed), into `out` (whose strings are reused); then moves
+    /// on. False for a damaged value (skipped).
     bool take(record& out) {
-        out = head_;
+        out.topic.assign(topic_);
+        out.time_ms = time_ms_;
+        out.seq = seq_;
         const bool ok = layout::parse_value({it_->value().data(), it_->value().size()}, out);
         step();
         settle();
@@ -73,15 +64,21 @@ private:
             if (!k) {
                 continue;
             }
-            head_.topic = topic_;
-            head_.time_ms = k->time_ms;
-            head_.seq = k->seq;
-            if (q_.after && (q_.descending ? !before(head_, *q_.after) : !after(head_, *q_.after))) {
+            time_ms_ = k->time_ms;
+            seq_ = k->seq;
+            if (q_.after && !beyond(*q_.after)) {
                 continue;
             }
             valid_ = true;
             return;
         }
+    }
+
+    /// Whether the head comes strictly after `p` in the query's order.
+    [[nodiscard]] bool beyond(const position& p) const {
+        const auto head = std::tie(time_ms_, topic_, seq_);
+        const auto at = std::tie(p.time_ms, p.topic, p.seq);
+        return q_.descending ? head < at : at < head;
     }
 
     std::string topic_;
@@ -91,64 +88,43 @@ private:
     rocksdb::Slice upper_s_;
     const query& q_;
     std::unique_ptr<rocksdb::Iterator> it_;
-    record head_;
+    std::int64_t time_ms_ = 0;
+    std::uint64_t seq_ = 0;
     bool valid_ = false;
 };
 
-/// Calls `f(topic)` for every topic in the partition that matches `filter`, once each.
-template <class F>
-void for_each_topic(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf, std::string_view filter, F&& f) {
-    const auto wild = filter.find_first_of("+#");
-    if (wild == std::string_view::npos) {
-        f(filter);
-        return;
-    }
-    std::string prefix{filter.substr(0, wild)};
-    if (filter[wild] == '#' && !prefix.empty()) {
-        prefix.pop_back();  // "a/#" also matches "a" [MQTT-4.7.1-2]
-    }
-    std::unique_ptr<rocksdb::Iterator> it{db.NewIterator(rocksdb::ReadOptions{}, cf)};
-    for (it->Seek(prefix); it->Valid();) {
-        const std::string_view k{it->key().data(), it->key().size()};
-        const auto nul = k.find('\0');
-        const std::string topic{k.substr(0, nul)};
-        if (!topic.starts_with(prefix)) {
-            break;
-        }
-        if (topic::matches(filter, topic)) {
-            f(topic);
-        }
-        it->Seek(topic + '\x01');  // past every record of this topic, onto the next topic
-    }
-}
-
 /// One partition's records of a query, in the query's order: one reader per topic, merged by
 /// a heap, so it reads what it returns plus one record per topic, however many topics match.
+/// The heap holds each reader's head time and sequence, so ordering rarely leaves it.
 class merger {
 public:
     merger(rocksdb::DB& db, const partition_ref& part, const query& q, const std::function<bool(std::string_view)>& may_read) : q_(q) {
         const std::int64_t lo = std::max(q.from_ms, part.day * layout::day_ms);
         const std::int64_t hi = std::min(q.to_ms, (part.day + 1) * layout::day_ms);
-        for_each_topic(db, part.handle.get(), q.filter, [&](std::string_view topic) {
+        catalogue::for_each_topic(db, part.handle.get(), q.filter, [&](std::string_view topic) {
             if (may_read(topic)) {
                 auto r = std::make_unique<topic_reader>(db, part.handle.get(), std::string{topic}, lo, hi, q);
                 if (r->valid()) {
+                    heap_.push_back({r->time_ms(), r->seq(), r.get()});
                     readers_.push_back(std::move(r));
                 }
             }
         });
-        std::make_heap(readers_.begin(), readers_.end(), later{q_});
+        std::make_heap(heap_.begin(), heap_.end(), later{q_.descending});
     }
 
-    /// The next record; false when the partition has no more.
+    /// The next record into `out` (its strings reused); false when the partition has no more.
     bool next(record& out) {
-        while (!readers_.empty()) {
-            std::pop_heap(readers_.begin(), readers_.end(), later{q_});
-            const bool ok = readers_.back()->take(out);
-            if (readers_.back()->valid()) {
-                std::push_heap(readers_.begin(), readers_.end(), later{q_});
+        while (!heap_.empty()) {
+            std::pop_heap(heap_.begin(), heap_.end(), later{q_.descending});
+            head& h = heap_.back();
+            const bool ok = h.reader->take(out);
+            if (h.reader->valid()) {
+                h.time_ms = h.reader->time_ms();
+                h.seq = h.reader->seq();
+                std::push_heap(heap_.begin(), heap_.end(), later{q_.descending});
             } else {
-                readers_.pop_back();
+                heap_.pop_back();
             }
             if (ok) {
                 return true;
@@ -158,16 +134,31 @@ public:
     }
 
 private:
-    /// The heap's top is the reader whose head comes first in the query's order.
+    struct head {
+        std::int64_t time_ms;
+        std::uint64_t seq;
+        topic_reader* reader;
+    };
+
+    /// The heap's top is the reader whose head comes first in the query's order: time, then
+    /// topic, then sequence.
     struct later {
-        const query& q;
-        bool operator()(const std::unique_ptr<topic_reader>& a, const std::unique_ptr<topic_reader>& b) const {
-            return q.descending ? before(a->head(), b->head()) : before(b->head(), a->head());
+        bool descending;
+        bool operator()(const head& a, const head& b) const { return descending ? first(a, b) : first(b, a); }
+        static bool first(const head& a, const head& b) {
+            if (a.time_ms != b.time_ms) {
+                return a.time_ms < b.time_ms;
+            }
+            if (const int c = a.reader->topic().compare(b.reader->topic()); c != 0) {
+                return c < 0;
+            }
+            return a.seq < b.seq;
         }
     };
 
     const query& q_;
     std::vector<std::unique_ptr<topic_reader>> readers_;
+    std::vector<head> heap_;
 };
 
 /// The partitions a query covers, in its order.
@@ -216,18 +207,21 @@ page run_query(rocksdb::DB& db, const std::vector<partition_ref>& parts, const q
 }
 
 void run_scan(rocksdb::DB& db, const std::vector<partition_ref>& parts, const query& q, const std::function<void(const page&)>& each) {
+    // One page's records are filled again for the next page: their strings keep their room.
     page p;
+    p.records.resize(q.limit);
+    std::size_t n = 0;
     for (const partition_ref* part : covered(parts, q)) {
         merger m{db, *part, q, [](std::string_view) { return true; }};
-        for (record r; m.next(r);) {
-            p.records.push_back(std::move(r));
-            if (p.records.size() == q.limit) {
+        while (m.next(p.records[n])) {
+            if (++n == q.limit) {
                 each(p);
-                p.records.clear();
+                n = 0;
             }
         }
     }
-    if (!p.records.empty()) {
+    if (n > 0) {
+        p.records.resize(n);
         each(p);
     }
 }
