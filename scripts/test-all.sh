@@ -37,7 +37,7 @@ step "public headers compile alone" cmake --build --preset release --target all_
 step "release tests" ctest --preset release
 step "asan+ubsan build" build asan
 step "asan+ubsan tests" ctest --preset asan
-step "tsan build" build tsan
+step "tsan build" build tsan --target vigil unit_tests vigil-bench  # what its tests run
 step "tsan tests (router, shards, integration, vigil-bench)" ctest --preset tsan
 step "fuzzer build" build fuzz --target codec_fuzz auth_files_fuzz records_fuzz ws_fuzz  # not the broker
 step "codec fuzzer (${fuzz_seconds} s)" fuzz codec_fuzz codec "$fuzz_seconds"

@@ -20,11 +20,15 @@ void append_csv_field(std::string& out, std::string_view v) {
         return;
     }
     out += '"';
-    for (const char c : v) {
-        out += c;
-        if (c == '"') {
-            out += '"';
+    for (std::size_t from = 0;;) {
+        const auto quote = v.find('"', from);
+        if (quote == std::string_view::npos) {
+            out.append(v.substr(from));
+            break;
         }
+        out.append(v.substr(from, quote + 1 - from));
+        out += '"';
+        from = quote + 1;
     }
     out += '"';
 }

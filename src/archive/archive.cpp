@@ -154,9 +154,16 @@ public:
 
     archive_stats stats() const override {
         std::size_t days = 0;
+        bool compacting = false;
         {
             const std::lock_guard lock{parts_mu_};
             days = partitions_.size();
+            std::uint64_t running = 0;
+            compacting = db_ && db_->GetIntProperty(rocksdb::DB::Properties::kNumRunningCompactions, &running) && running > 0;
+            for (const auto& [day, h] : partitions_) {
+                std::uint64_t pending = 0;
+                compacting = compacting || (db_->GetIntProperty(h.get(), rocksdb::DB::Properties::kCompactionPending, &pending) && pending > 0);
+            }
         }
         const std::lock_guard lock{mu_};
         archive_stats s = stats_;
@@ -165,6 +172,7 @@ public:
         s.dropped += dropped_;
         s.pending_bytes = pending_bytes_;
         s.healthy = last_error_.empty();
+        s.compacting = compacting;
         return s;
     }
 

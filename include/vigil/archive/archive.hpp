@@ -116,6 +116,7 @@ struct archive_stats {
     std::uint64_t partitions_dropped = 0;
     std::uint64_t bytes_on_disk = 0;
     bool healthy = true;  ///< false while writes fail (the cause: last_error)
+    bool compacting = false;  ///< RocksDB is merging (or has to merge) table files in the background
 };
 
 /// Thread safety: every member is safe from any thread.
