@@ -1,6 +1,5 @@
 #include <vigil/core/log.hpp>
 
-#include <vigil/core/error.hpp>
 #include <vigil/core/json_string.hpp>
 
 #include <unistd.h>
@@ -120,11 +119,3 @@ bool limiter::allow(std::uint64_t& suppressed) noexcept {
 }
 
 }  // namespace vigil::log
-
-namespace vigil {
-void ignore_error(const error_code& ec, std::string_view why) {
-    if (ec) {
-        log::debug("ignored error {}: {}", ec.message(), why);
-    }
-}
-}  // namespace vigil

@@ -1,5 +1,5 @@
 #pragma once
-/// The immutable message shared by every subscriber on every shard (STYLE R8).
+/// The immutable message shared by every subscriber on every shard.
 
 #include <array>
 #include <cstddef>
@@ -23,7 +23,7 @@ constexpr std::size_t payload_padding = 64;
 /// A subscriber writes `[first byte][publish_prefix(q)][packet id if q > 0][payload]`.
 /// Thread safety: immutable after construction; safe to share across threads.
 /// Where a message entered the system: the vigil instance and its sequence number there,
-/// so fan-in from a backplane can be de-duplicated and gaps detected (DESIGN.md).
+/// with the topic and receive time, the key of its archived record (archive::encode).
 struct message_origin {
     std::uint32_t node;
     std::uint64_t seq;

@@ -5,6 +5,7 @@
 /// over WebSocket served by the broker.
 
 #include <vigil/config/settings.hpp>
+#include <vigil/net/bound_listener.hpp>
 
 #include <array>
 #include <cstdint>
@@ -68,11 +69,7 @@ struct server_counters {
     std::uint64_t tls_failures = 0;            ///< failed (a refused certificate, plaintext to an HTTPS port, a client that gave up)
 };
 
-struct bound_listener {
-    std::string address;
-    std::uint16_t port = 0;
-    bool tls = false;
-};
+using net::bound_listener;
 
 /// Takes a connected socket whose upgrade to MQTT over WebSocket is done, on the calling shard
 /// thread (mqtt::broker::adopt_websocket).

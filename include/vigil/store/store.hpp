@@ -1,5 +1,5 @@
 #pragma once
-/// The only RocksDB user (DESIGN.md "Durability"): one database under `data_dir`, one column
+/// The hot store (RocksDB): one database under `data_dir`, one column
 /// family per kind of hot state, and a store thread that group-commits every batch queued
 /// since its last write in one RocksDB write (and one fsync in durable mode); batches linked
 /// into a group (write_batch::link) always share one write.

@@ -1,6 +1,6 @@
 #pragma once
 // One MQTT network connection: reads and decodes packets, drives its client's session,
-// writes with one writer and a byte-bounded queue (STYLE R7).
+// writes with one writer and a byte-bounded queue.
 
 #include "shard.hpp"
 

@@ -6,6 +6,7 @@
 #include <vigil/core/histogram.hpp>
 #include <vigil/core/message.hpp>
 #include <vigil/mqtt/session/session.hpp>
+#include <vigil/net/bound_listener.hpp>
 #include <vigil/store/store.hpp>
 
 #include <array>
@@ -30,12 +31,7 @@ class hub;
 
 namespace vigil::mqtt {
 
-/// A bound listener, as the OS assigned it.
-struct bound_listener {
-    std::string address;
-    std::uint16_t port = 0;
-    bool tls = false;
-};
+using net::bound_listener;
 
 /// How an MQTT connection reaches the broker (its label in the metrics); `probe` is Vigil's own
 /// end-to-end probe (its client id and username), counted apart from the users' traffic.

@@ -1,5 +1,5 @@
 #pragma once
-/// Sans-I/O MQTT 3.1.1 encoder and incremental decoder (STYLE R1).
+/// Sans-I/O MQTT 3.1.1 encoder and incremental decoder.
 
 #include <vigil/core/error.hpp>
 #include <vigil/mqtt/codec/errc.hpp>

@@ -1,5 +1,5 @@
 #pragma once
-/// Error codes of the MQTT protocol layers (STYLE R2).
+/// Error codes of the MQTT protocol layers.
 
 #include <vigil/core/error.hpp>
 

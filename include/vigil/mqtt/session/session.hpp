@@ -1,5 +1,5 @@
 #pragma once
-/// Sans-I/O MQTT 3.1.1 session: packets and deliveries in, actions out (STYLE R1).
+/// Sans-I/O MQTT 3.1.1 session: packets and deliveries in, actions out.
 /// It owns what MQTT calls the session state: subscriptions, QoS 1/2 messages in flight
 /// and queued, and the QoS 2 packet ids received and not yet released (§3.1.2.4).
 
