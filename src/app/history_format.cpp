@@ -63,8 +63,7 @@ void append_json_record(std::string& out, const archive::record& r) {
 void append_csv_header(std::string& out) { out += "time,time_ms,topic,qos,retain,client,payload\r\n"; }
 
 void append_csv_record(std::string& out, const archive::record& r) {
-    // Formatted field by field without a format string parsed per record: exports run at
-    // a million records a second.
+    // Formatted with compiled format strings: no format string is parsed per record.
     using namespace std::chrono;
     const sys_time<milliseconds> t{milliseconds{r.time_ms}};
     const auto day = floor<days>(t);

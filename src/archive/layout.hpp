@@ -42,7 +42,8 @@ struct parsed_key {
 };
 [[nodiscard]] std::optional<parsed_key> parse_key(std::string_view k);
 
-/// The catalogue's key of `topic`, its prefix for topics starting with `prefix`, and the marker.
+/// The catalogue's key of `topic` (also where the topics starting with `topic` begin), and the
+/// marker of a partition with a complete catalogue.
 [[nodiscard]] std::string catalogue_key(std::string_view topic);
 inline constexpr std::string_view catalogue_marker{"\0", 1};
 /// The topic of a catalogue key; nullopt if `k` is not one.
