@@ -8,6 +8,7 @@
 #include <vigil/archive/archive.hpp>
 #include <vigil/auth/acl.hpp>
 #include <vigil/auth/password.hpp>
+#include <vigil/console/console.hpp>
 #include <vigil/auth/tokens.hpp>
 #include <vigil/config/reload.hpp>
 #include <vigil/config/settings.hpp>
@@ -59,8 +60,8 @@ constexpr std::string_view usage = R"(usage: vigil [--config FILE]
        vigil --version | --help
 
 Runs the Vigil MQTT 3.1.1 broker. With no --config, it uses development defaults:
-one MQTT listener on 127.0.0.1:1883, HTTP on 127.0.0.1:8080 (/healthz, /metrics, /api/v1/devices,
-/api/v1/history, /api/v1/admin),
+one MQTT listener on 127.0.0.1:1883, HTTP on 127.0.0.1:8080 (the operations console at /,
+/healthz, /metrics, /api/v1/devices, /api/v1/history, /api/v1/admin),
 one shard per core, the store in ./var.
 SIGHUP reads FILE again: TLS files (a new CRL too), passwords, ACL, API tokens and
 log_level take effect, what needs a restart is named in the log; SIGINT or SIGTERM stops gracefully.
@@ -207,6 +208,9 @@ int run(const vigil::config::settings& s, const std::optional<std::string>& file
     access.allowed_origins = s.http.allowed_origins;
     access.gate = &b.gate();
     access.tokens = vigil::auth::token_file::load(s.http);
+    if (s.ui.enabled) {
+        access.console = std::make_shared<const vigil::console::site>(s);
+    }
     if (!access.tokens) {
         vigil::log::info("HTTP API and /ws are open to anyone who can reach them (no [http] tokens_file or tokens): loopback listeners only");
     } else {

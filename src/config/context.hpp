@@ -97,5 +97,6 @@ struct context {
 void parse_limits(const context& cx, const toml::table& t, limits_settings& lim);
 void parse_archive(const context& cx, const toml::table& t, archive_settings& a);
 void parse_probe(const context& cx, const toml::table& t, probe_settings& p);
+void parse_ui(const context& cx, const toml::table& t, ui_settings& u);
 
 }  // namespace vigil::config

@@ -79,6 +79,7 @@ reload_plan plan_reload(const settings& running, const settings& fresh) {
     section(running.state == fresh.state, "state");
     section(running.archive == fresh.archive, "archive");
     section(running.probe == fresh.probe, "probe");
+    section(running.ui == fresh.ui, "ui");
     section(running.limits == fresh.limits, "limits");
     return p;
 }

@@ -142,7 +142,7 @@ settings parse_settings(std::string_view toml_text, std::string_view source) {
         throw config_error(fmt::format("{}:{}: {}", source, e.source().begin.line, e.description()));
     }
     const context cx{source};
-    cx.only(root, {"workers", "log_level", "log_format", "stats_interval", "sys_interval", "data_dir", "durability", "listener", "http", "limits", "auth", "state", "archive", "probe"}, "");
+    cx.only(root, {"workers", "log_level", "log_format", "stats_interval", "sys_interval", "data_dir", "durability", "listener", "http", "limits", "auth", "state", "archive", "probe", "ui"}, "");
     settings s;
     if (const auto* v = root.get("data_dir")) {
         s.data_dir = cx.string(*v, "data_dir");
@@ -181,6 +181,13 @@ settings parse_settings(std::string_view toml_text, std::string_view source) {
             cx.fail(*v, "'probe' must be a table");
         }
         parse_probe(cx, *t, s.probe);
+    }
+    if (const auto* v = root.get("ui")) {
+        const auto* t = v->as_table();
+        if (t == nullptr) {
+            cx.fail(*v, "'ui' must be a table");
+        }
+        parse_ui(cx, *t, s.ui);
     }
     if (const auto* v = root.get("archive")) {
         const auto* t = v->as_table();

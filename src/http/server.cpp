@@ -132,6 +132,7 @@ server::server(net::shard_pool& pool, std::vector<config::http_listener_settings
     impl_->st->allowed_origins = std::move(acc.allowed_origins);
     impl_->st->tokens.set(std::move(acc.tokens));
     impl_->st->gate = acc.gate;
+    impl_->st->console = std::move(acc.console);
     impl_->st->live = std::make_shared<live_connections>(pool.size());
     impl_->st->queries = impl_->queries.get();
 }
@@ -165,7 +166,8 @@ void server::start() {
             impl_->listener_of.push_back(li);
         }
         impl_->bound.push_back({l.bind, port, tls != nullptr});
-        log::info("listening for HTTP{} on {}:{} (/healthz, /api/v1/devices, /api/v1/history, /ws, /mqtt)", tls ? "S" : "", l.bind, port);
+        log::info("listening for HTTP{} on {}:{} ({}/healthz, /api/v1/devices, /api/v1/history, /ws, /mqtt)", tls ? "S" : "", l.bind, port,
+                  impl_->st->console ? "the console at /, " : "");
     }
     for (std::size_t i = 0; i < impl_->acceptors.size(); ++i) {
         asio::post(*impl_->contexts[i], [a = impl_->acceptors[i]] { a->start(); });

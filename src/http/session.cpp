@@ -3,6 +3,7 @@
 // (response::next_chunk) made a piece at a time on the query thread.
 #include "session.hpp"
 
+#include <vigil/console/console.hpp>
 #include <vigil/core/log.hpp>
 #include <vigil/http/devices.hpp>
 #include <vigil/net/shard_pool.hpp>
@@ -105,6 +106,11 @@ private:
         const auto& req = parser_->get();
         const std::string_view target{req.target().data(), req.target().size()};
         const std::string_view path = target.substr(0, target.find('?'));
+        if (st_->console && console::site::owns(path)) {
+            // Code and styles, no data: served without a token (the page signs in to read).
+            serve_console(req, path);
+            return;
+        }
         std::shared_ptr<const auth::api_token> token;
         const auto tokens = st_->tokens.get();
         // /mqtt clients authenticate with MQTT CONNECT, as on the MQTT listeners.
@@ -235,6 +241,38 @@ private:
         res->keep_alive(keep_alive);
         res->body() = std::move(r.body);
         res->prepare_payload();
+        arm_timeout();
+        bhttp::async_write(stream_, *res, [self = shared_from_this(), res, keep_alive](beast::error_code ec, std::size_t) {
+            if (ec || !keep_alive) {
+                self->close();
+                return;
+            }
+            self->read();
+        });
+    }
+
+    /// One of the console's files. The connection stays open only for a caller with a valid
+    /// token, or when tokens are off, as for any other request.
+    void serve_console(const bhttp::request<bhttp::string_body>& req, std::string_view path) {
+        const auto method = req.method_string();
+        const auto inm = req[bhttp::field::if_none_match];
+        auto r = st_->console->answer({method.data(), method.size()}, path, {inm.data(), inm.size()});
+        const auto tokens = st_->tokens.get();
+        const bool keep_alive = req.keep_alive() && (!tokens || tokens->find(token_of(req)));
+        st_->counters.response(r.status);
+        auto res = std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(r.status), 11);
+        res->set(bhttp::field::server, "vigil");
+        res->set(bhttp::field::content_type, r.content_type);
+        for (auto& [name, value] : r.headers) {
+            res->set(name, std::move(value));
+        }
+        res->keep_alive(keep_alive);
+        if (req.method() == bhttp::verb::head) {
+            res->content_length(r.body.size());
+        } else {
+            res->body() = std::move(r.body);
+            res->prepare_payload();
+        }
         arm_timeout();
         bhttp::async_write(stream_, *res, [self = shared_from_this(), res, keep_alive](beast::error_code ec, std::size_t) {
             if (ec || !keep_alive) {

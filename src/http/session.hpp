@@ -59,6 +59,7 @@ struct shared_state {
     token_slot tokens;
     std::shared_ptr<live_connections> live;  // closed by stop()
     net::connection_gate* gate = nullptr;    // null: no connection bounds
+    std::shared_ptr<const console::site> console;  // null: no console
     asio::thread_pool* queries = nullptr;    // runs response::later, one at a time
     mutable shared_counters counters;
 };

@@ -169,6 +169,20 @@ struct archive_settings {
     bool operator==(const archive_settings&) const = default;
 };
 
+/// `[ui]`: the operations console at `/` on the HTTP listeners.
+struct ui_settings {
+    bool enabled = true;
+    /// Map tiles from the agency's own server ("https://tiles.agency.local/{z}/{x}/{y}.png");
+    /// empty: the embedded basemap (country outlines and a coordinate grid) only.
+    std::string tile_url;
+    std::string tile_attribution;  ///< shown on the map under the tiles (their licence)
+
+    bool operator==(const ui_settings&) const = default;
+};
+
+/// The origin ("https://tiles.agency.local:8443") of a `tile_url` that parse_settings accepted.
+[[nodiscard]] std::string tile_origin(std::string_view tile_url);
+
 struct settings {
     unsigned workers = 0;  ///< 0 = one per core
     std::string data_dir = "./var";  ///< the store (RocksDB)
@@ -183,6 +197,7 @@ struct settings {
     std::vector<listener_settings> listeners;
     std::vector<http_listener_settings> http_listeners;  ///< default: one on 127.0.0.1:8080
     http_settings http;
+    ui_settings ui;
     limits_settings limits;
     auth_settings auth;
 

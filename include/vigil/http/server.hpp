@@ -23,6 +23,9 @@ struct socket_handover;
 namespace vigil::router {
 class hub;
 }
+namespace vigil::console {
+class site;
+}
 namespace vigil::auth {
 struct api_token;
 class token_file;
@@ -91,6 +94,8 @@ public:
         std::shared_ptr<const auth::token_file> tokens;
         std::vector<std::string> allowed_origins;
         net::connection_gate* gate = nullptr;
+        /// The operations console at `/` and `/console/` (null: not served).
+        std::shared_ptr<const console::site> console;
     };
 
     /// Errors: throws std::runtime_error when a listener's TLS certificate or key cannot be loaded.

@@ -1,6 +1,7 @@
 #include <vigil/config/settings.hpp>
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 using namespace vigil::config;
 using Catch::Matchers::Contains;
@@ -225,4 +226,31 @@ TEST_CASE("config: the archive keeps the probe's topic while both are on", "[con
     CHECK(parse_settings("[probe]\ntopic = \"ops/probe\"\n[archive]\ntopics = [\"ops/#\"]\n", "a.toml").archive.topics == topics{"ops/#"});
     CHECK(parse_settings("[probe]\ninterval = \"off\"\n[archive]\ntopics = [\"a/#\"]\n", "a.toml").archive.topics == topics{"a/#"});
     CHECK(parse_settings("[archive]\ntopics = []\n", "a.toml").archive.topics.empty());
+}
+
+TEST_CASE("config: [ui] keys, and tile URLs that could break out of the page's policy", "[config]") {
+    const auto d = default_settings();
+    CHECK(d.ui.enabled);
+    CHECK(d.ui.tile_url.empty());
+
+    const auto s = parse_settings(R"(
+[ui]
+enabled = false
+tile_url = "https://tiles.agency.local:8443/osm/{z}/{x}/{y}.png"
+tile_attribution = "(c) OpenStreetMap contributors"
+)", "u.toml");
+    CHECK_FALSE(s.ui.enabled);
+    CHECK(s.ui.tile_attribution == "(c) OpenStreetMap contributors");
+    CHECK(tile_origin(s.ui.tile_url) == "https://tiles.agency.local:8443");
+    CHECK(tile_origin("http://[fd00::7]:8080/{z}/{x}/{y}") == "http://[fd00::7]:8080");
+    CHECK(tile_origin("http://10.1.2.3/{z}/{x}/{y}") == "http://10.1.2.3");
+
+    for (const char* bad : {"https://t.example/{z}/{x}.png", "https://t.example/{z}/{x}/{y}.png; script-src *", "javascript:x//{z}{x}{y}",
+                            "https://t.example/{z}/{x}/{y}.png 'unsafe-inline'", "https://user@t.example/{z}/{x}/{y}", "https://t.example:99999999/{z}/{x}/{y}",
+                            "https://t_ex/{z}/{x}/{y}", "https:///{z}/{x}/{y}", "//t.example/{z}/{x}/{y}", "https://[::1/{z}/{x}/{y}"}) {
+        INFO(bad);
+        CHECK_THROWS_WITH(parse_settings(fmt::format("[ui]\ntile_url = \"{}\"\n", bad), "v.toml"), Contains("v.toml:2") && Contains("'ui.tile_url'"));
+    }
+    CHECK_THROWS_WITH(parse_settings("[ui]\ntiles = \"x\"\n", "w.toml"), Contains("w.toml:2") && Contains("ui.tiles"));
+    CHECK_THROWS_WITH(parse_settings("[ui]\nenabled = \"yes\"\n", "x.toml"), Contains("x.toml:2") && Contains("true or false"));
 }
