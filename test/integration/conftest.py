@@ -13,6 +13,8 @@ def pytest_addoption(parser):
     parser.addoption("--vigil", required=True, help="path to the vigil binary")
     parser.addoption("--workers", default=os.environ.get("VIGIL_WORKERS", "1,4"),
                      help="comma-separated shard counts to run the broker tests with")
+    parser.addoption("--artifacts", default=None,
+                     help="a directory for what tests leave to look at (the console's screenshots); default: a temporary one")
 
 
 def pytest_generate_tests(metafunc):

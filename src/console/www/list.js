@@ -12,8 +12,9 @@ export function age(ms) {
   return `${Math.floor(s / 86400)}d`;
 }
 
+const collator = new Intl.Collator(undefined, { numeric: true }); // car-9 before car-10
 const SORTS = {
-  id: (a, b) => a.id.localeCompare(b.id, undefined, { numeric: true }),
+  id: (a, b) => collator.compare(a.id, b.id),
   state: (a, b) => (a.state === 'offline' ? 0 : 1) - (b.state === 'offline' ? 0 : 1) || SORTS.id(a, b),
   seen: (a, b) => b.seen - a.seen || SORTS.id(a, b),
   battery: (a, b) => (a.battery ?? 999) - (b.battery ?? 999) || SORTS.id(a, b),
@@ -30,6 +31,8 @@ export class DeviceList {
     this.sort = document.getElementById('sort');
     this.rows = [];
     this.shown = [];
+    this.sortKey = '';
+    this.sortedAt = 0;
     this.selected = null;
     this.search.addEventListener('input', () => this.refresh());
     this.sort.addEventListener('change', () => this.refresh());
@@ -47,13 +50,20 @@ export class DeviceList {
     });
   }
 
-  /** Filters and sorts again (when the store changed, at most twice a second). */
-  refresh() {
+  /** Filters and sorts again when devices came or went, the search or sort changed, or (for
+   *  sorts by changing values) every 2 s; otherwise only the rows in view are redrawn. */
+  refresh(force = true) {
     const q = this.search.value.trim().toLowerCase();
-    const all = [...this.store.devices.values()];
-    this.shown = q ? all.filter((d) => d.id.toLowerCase().includes(q)) : all;
-    this.shown.sort(SORTS[this.sort.value]);
-    this.spacer.style.height = `${this.shown.length * ROW}px`;
+    const key = `${q}|${this.sort.value}|${this.store.devices.size}`;
+    const now = Date.now();
+    if (force || key !== this.sortKey || (this.sort.value !== 'id' && now - this.sortedAt > 2000)) {
+      const all = [...this.store.devices.values()];
+      this.shown = q ? all.filter((d) => d.id.toLowerCase().includes(q)) : all;
+      this.shown.sort(SORTS[this.sort.value]);
+      this.spacer.style.height = `${this.shown.length * ROW}px`;
+      this.sortKey = key;
+      this.sortedAt = now;
+    }
     this.store.listDirty = false;
     this.render();
   }

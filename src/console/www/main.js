@@ -1,7 +1,7 @@
 // The console's start: sign in when the server needs a token, then connect, draw and keep
 // the views current. `window.vigilConsole` exposes counts and timings for diagnostics.
 
-import { PushClient } from './push.js';
+import { Connection } from './connection.js';
 import { DeviceStore } from './store.js';
 import { LiveMap } from './map.js';
 import { DeviceList } from './list.js';
@@ -64,7 +64,7 @@ async function start() {
   const feed = new EventFeed(store, (id) => select(id, true));
   const conn = document.getElementById('conn');
   const connText = document.getElementById('conn-text');
-  const push = new PushClient({
+  const push = new Connection({
     token,
     history: config.history,
     handlers: {
@@ -84,19 +84,26 @@ async function start() {
     const res = await api(`/api/v1/history?topic=${encodeURIComponent('devices/+/events')}&from=${Date.now() - 3600000}&order=desc&limit=200`);
     if (res.ok) for (const r of (await res.json()).records) store.apply(r);
     store.newEvents = [];
+    feed.rebuild();
   }
   push.start();
 
   let lastList = 0;
+  let lastFeed = 0;
   let lastSecond = 0;
   let received = 0;
   const loop = () => {
     const now = Date.now();
-    // Many devices: a redraw every 100 ms is enough for the eye and leaves frames free.
-    map.frame(now, store.devices.size > 2000 ? 100 : 0);
-    if (store.newEvents.length > 0) feed.render();
+    // New positions are drawn at most every 50 ms (devices report about once a second):
+    // enough for the eye, and it leaves most frames free. Panning and zooming draw at once.
+    map.frame(now, 50);
+    // The feed and the list change the page's layout: a few times a second is enough.
+    if (store.newEvents.length > 0 && now - lastFeed >= 250) {
+      feed.update();
+      lastFeed = now;
+    }
     if (now - lastList > 500 && store.listDirty) {
-      list.refresh();
+      list.refresh(false);
       lastList = now;
     }
     if (now - lastSecond >= 1000) {
@@ -109,7 +116,7 @@ async function start() {
       document.getElementById('lag').textContent = lag === null ? '-' : `${Math.round(lag)} ms`;
       received = store.received;
       lastSecond = now;
-      list.render();
+      list.render(); // the ages
       panel.render();
     }
     requestAnimationFrame(loop);
@@ -124,7 +131,7 @@ async function start() {
       return d ? { ...d } : null;
     },
     placed: () => map.placed,
-    lag: () => store.lagSamples.map((s) => s[1]),
+    lag: () => store.lagSamples.slice(), // [drawn at, ms from the device's ts], the last 10 s
   };
 }
 

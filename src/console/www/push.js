@@ -1,7 +1,7 @@
-// The /ws connection (JSON push protocol v1, docs/push-protocol.md): subscribes, checks the
-// frames' sequence numbers, notices a dead socket, reconnects with backoff and comes back
-// correct: a fresh snapshot of positions and statuses, and the events it missed replayed from
-// the history (`since`) when the server keeps history.
+// The /ws connection (JSON push protocol v1, docs/push-protocol.md), run in a worker
+// (push-worker.js): subscribes, checks the frames' sequence numbers, notices a dead socket,
+// reconnects with backoff and comes back correct: a fresh snapshot of positions and statuses,
+// and the events it missed replayed from the history (`since`) when the server keeps history.
 
 const STATE_FILTERS = ['devices/+/location', 'devices/+/status'];
 const EVENT_FILTERS = ['devices/+/events'];
@@ -20,7 +20,7 @@ export class PushClient {
     this.ws = null;
     this.state = 'connecting';
     this.lastSeq = 0;
-    this.lastEventTime = 0; // newest event time seen: where a replay starts
+    this.lastTime = 0; // the newest message time seen (the server's clock): where a replay starts
     this.pending = new Map(); // publish id -> {resolve, reject, timer}
     this.nextId = 1;
     this.attempt = 0;
@@ -29,8 +29,6 @@ export class PushClient {
     this.lastFrameAt = 0;
     this.stopped = false;
     this.pingTimer = setInterval(() => this.keepAlive(), 5000);
-    window.addEventListener('online', () => this.keepAlive(true));
-    document.addEventListener('visibilitychange', () => { if (!document.hidden) this.keepAlive(true); });
   }
 
   start() { this.connect(); }
@@ -72,7 +70,7 @@ export class PushClient {
     this.waiting = new Set(['state', 'events']);
     this.send({ op: 'subscribe', id: 'state', filters: STATE_FILTERS });
     const events = { op: 'subscribe', id: 'events', filters: EVENT_FILTERS };
-    if (this.history && this.lastEventTime > 0) events.since = this.lastEventTime;
+    if (this.history && this.lastTime > 0) events.since = this.lastTime;
     this.send(events);
   }
 
@@ -151,7 +149,7 @@ export class PushClient {
   }
 
   deliver(m, live) {
-    if (m.topic.endsWith('/events') && m.time > this.lastEventTime) this.lastEventTime = m.time;
+    if (m.time > this.lastTime) this.lastTime = m.time;
     this.h.message(m, live);
   }
 
