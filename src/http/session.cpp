@@ -233,14 +233,27 @@ private:
     }
 
     void send(response r, bool keep_alive) {
-        st_->counters.response(r.status);
-        auto res = std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(r.status), 11);
-        res->set(bhttp::field::server, "vigil");
-        res->set(bhttp::field::content_type, r.content_type);
+        auto res = start_response(r.status, r.content_type);
         res->set(bhttp::field::cache_control, "no-store");
-        res->keep_alive(keep_alive);
         res->body() = std::move(r.body);
         res->prepare_payload();
+        write(std::move(res), keep_alive);
+    }
+
+    using full_response = bhttp::response<bhttp::string_body>;
+
+    /// A response with its status counted and the fields every response has.
+    std::shared_ptr<full_response> start_response(unsigned status, std::string_view content_type) {
+        st_->counters.response(status);
+        auto res = std::make_shared<full_response>(static_cast<bhttp::status>(status), 11);
+        res->set(bhttp::field::server, "vigil");
+        res->set(bhttp::field::content_type, content_type);
+        return res;
+    }
+
+    /// Writes `res`, then reads the next request (keep-alive) or closes.
+    void write(std::shared_ptr<full_response> res, bool keep_alive) {
+        res->keep_alive(keep_alive);
         arm_timeout();
         bhttp::async_write(stream_, *res, [self = shared_from_this(), res, keep_alive](beast::error_code ec, std::size_t) {
             if (ec || !keep_alive) {
@@ -259,28 +272,17 @@ private:
         auto r = st_->console->answer({method.data(), method.size()}, path, {inm.data(), inm.size()});
         const auto tokens = st_->tokens.get();
         const bool keep_alive = req.keep_alive() && (!tokens || tokens->find(token_of(req)));
-        st_->counters.response(r.status);
-        auto res = std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(r.status), 11);
-        res->set(bhttp::field::server, "vigil");
-        res->set(bhttp::field::content_type, r.content_type);
+        auto res = start_response(r.status, r.content_type);
         for (auto& [name, value] : r.headers) {
             res->set(name, std::move(value));
         }
-        res->keep_alive(keep_alive);
         if (req.method() == bhttp::verb::head) {
             res->content_length(r.body.size());
         } else {
             res->body() = std::move(r.body);
             res->prepare_payload();
         }
-        arm_timeout();
-        bhttp::async_write(stream_, *res, [self = shared_from_this(), res, keep_alive](beast::error_code ec, std::size_t) {
-            if (ec || !keep_alive) {
-                self->close();
-                return;
-            }
-            self->read();
-        });
+        write(std::move(res), keep_alive);
     }
 
     /// A piece of a chunked body, framed, on its way from the query thread to the shard.
