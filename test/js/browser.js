@@ -6,7 +6,8 @@
 //
 // Commands: goto {url}; eval {js}: the value of an expression; wait {js, timeout}: until the
 // expression is truthy (polled every 25 ms), its value; click {selector}; fill {selector, value}; press {key};
-// screenshot {name}: a PNG in options.screenshots; offline {on}: cut the page's network.
+// screenshot {name}: a PNG in options.screenshots; offline {on}: cut the page's network;
+// worker {url, js}: the value of an expression in the page's worker whose URL ends with url.
 'use strict';
 const path = require('path');
 const readline = require('readline');
@@ -48,6 +49,11 @@ async function main() {
     press: (c) => page.keyboard.press(c.key),
     screenshot: (c) => page.screenshot({ path: path.join(opt.screenshots, `${c.name}.png`) }).then(() => path.join(opt.screenshots, `${c.name}.png`)),
     offline: (c) => context.setOffline(Boolean(c.on)),
+    worker: (c) => {
+      const w = page.workers().find((x) => x.url().endsWith(c.url));
+      if (!w) throw new Error(`no worker ${c.url} (workers: ${page.workers().map((x) => x.url()).join(', ')})`);
+      return w.evaluate(c.js);
+    },
   };
   say({ event: 'ready', version: browser.version() });
   const lines = readline.createInterface({ input: process.stdin });
