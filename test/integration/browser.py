@@ -3,6 +3,7 @@ waits for its answer; the page's console errors and uncaught exceptions are coll
 import itertools
 import json
 import queue
+import time
 
 from jsclients import JS_DIR, Node
 
@@ -30,6 +31,25 @@ class Browser:
                 raise AssertionError(f"the browser driver ended: {e} {self.node._stderr()}")
             if match(e):
                 return e
+
+    def console_message(self, text, timeout=10):
+        """Waits for a console message of the page containing `text` (they come on their own)."""
+        def seen():
+            return next((p for p in self.problems if p["event"] == "console" and text in p["text"]), None)
+        deadline = time.monotonic() + timeout
+        while seen() is None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"no console message with {text!r} within {timeout} s; got {self.problems[-5:]}")
+            try:
+                e = self.node.events.get(timeout=left)
+            except queue.Empty:
+                continue
+            if e["event"] in ("console", "pageerror", "requestfailed"):
+                self.problems.append(e)
+            elif e["event"] in ("exit", "fatal"):
+                raise AssertionError(f"the browser driver ended: {e}")
+        return seen()
 
     def call(self, cmd, timeout=20, **kw):
         """Runs a command; returns its value, or raises with the browser's error."""
