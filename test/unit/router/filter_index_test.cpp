@@ -87,12 +87,22 @@ TEST_CASE("router: readers match while a writer changes the index", "[router][co
     w.add("stable/+", 0);
     std::atomic<bool> done{false};
     std::atomic<long> matched{0};
+    std::atomic<long> wrong{0};  // a match a reader should never see
     std::thread reader([&] {
         snapshot s{w};
         while (!done.load(std::memory_order_acquire)) {
-            s.current()->match("stable/x", [&](const index_node& n) {
-                if (n.filter == "stable/+") {
-                    matched.fetch_add(1, std::memory_order_relaxed);
+            int stable = 0;
+            int other = 0;
+            s.current()->match("stable/x", [&](const index_node& n) { ++(n.filter == "stable/+" ? stable : other); });
+            if (stable == 1 && other == 0) {
+                matched.fetch_add(1, std::memory_order_relaxed);
+            } else {
+                wrong.fetch_add(1, std::memory_order_relaxed);
+            }
+            // A churned filter is either there or not, never another one in its place.
+            s.current()->match("churn/7/x", [&](const index_node& n) {
+                if (n.filter != "churn/7/+") {
+                    wrong.fetch_add(1, std::memory_order_relaxed);
                 }
             });
         }
@@ -105,6 +115,7 @@ TEST_CASE("router: readers match while a writer changes the index", "[router][co
     }
     done.store(true, std::memory_order_release);
     reader.join();
+    CHECK(wrong.load() == 0);
     CHECK(matches(w, "stable/x").size() == 1);
     CHECK(matches(w, "churn/1/x").empty());
 }
