@@ -1,17 +1,33 @@
 // libFuzzer target: the store's record decoders on arbitrary bytes (what a damaged disk could
 // hold), the JSON payload embedding of the HTTP API, and the history API's parameters (query
 // strings, times, cursors). A bad record must decode to "rejected", never crash; a record that
-// decodes must re-encode to the same bytes (in the format written now); so must a cursor.
+// decodes must re-encode to the same bytes (in the format written now); so must a cursor. Every
+// JSON text built from the bytes (an embedded payload, the devices listing, an escaped string)
+// must parse.
 #include <vigil/archive/archive.hpp>
 #include <vigil/http/devices.hpp>
 #include <vigil/http/json.hpp>
 #include <vigil/http/query.hpp>
 #include <vigil/store/records.hpp>
 
+#include <simdjson.h>
+
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
 #include <vector>
+
+namespace {
+
+/// Aborts unless `text` is one complete JSON value.
+void must_parse(const std::string& text) {
+    static simdjson::dom::parser parser;
+    if (parser.parse(text).error() != simdjson::SUCCESS) {
+        std::abort();
+    }
+}
+
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string_view v{reinterpret_cast<const char*>(data), size};
@@ -22,7 +38,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         // Its payload is padded, so the JSON check may read past it; the output must parse.
         std::string out;
         vigil::http::append_payload(out, *m);
-        (void)vigil::http::devices_json(std::vector<vigil::message_ref>{m});
+        must_parse(out);
+        must_parse(vigil::http::devices_json(std::vector<vigil::message_ref>{m}));
     }
     if (const auto r = vigil::store::decode_queue_record(v)) {
         if (vigil::store::encode_queue_record(*r) != v) {
@@ -41,6 +58,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     std::string s;
     vigil::http::append_json_string(s, v);
+    must_parse(s);
     std::string error;
     if (const auto params = vigil::http::query_params(v, error)) {
         for (const auto& [key, value] : *params) {
