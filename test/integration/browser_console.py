@@ -67,7 +67,7 @@ class Site:
     """vigil with two tokens (ops: read all, publish commands; viewer: read only), a simulated
     fleet and a browser."""
 
-    def __init__(self, vigil_binary, tmp, artifacts, fleet_size=40):
+    def __init__(self, vigil_binary, tmp, artifacts, seed, fleet_size=40):
         self.binary = vigil_binary
         self.tmp = tmp
         self.artifacts = artifacts
@@ -79,12 +79,10 @@ class Site:
         self.config = site_config(os.path.join(tmp, "var"), self.tokens, self.mqtt_port, self.http_port)
         self.vigil = None
         self.start_vigil()
-        seed = int(time.time()) % 100000
         self.fleet = subprocess.Popen(["node", str(JS_DIR / "fleet.js"), "--url", f"mqtt://127.0.0.1:{self.mqtt_port}",
                                        "--devices", str(fleet_size), "--hz", "1", "--churn", "0", "--events-per-min", "1",
                                        "--seed", str(seed), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.fleet_size = fleet_size
-        print(f"fleet: seed {seed}")
         line = self.fleet.stdout.readline()
         while line and "connected" not in line:
             line = self.fleet.stdout.readline()
@@ -138,8 +136,8 @@ def artifacts(request):
 
 
 @pytest.fixture
-def site(vigil_binary, tmp_path, artifacts):
-    s = Site(vigil_binary, str(tmp_path), artifacts)
+def site(vigil_binary, tmp_path, artifacts, seed):
+    s = Site(vigil_binary, str(tmp_path), artifacts, seed)
     yield s
     s.close()
 

@@ -13,6 +13,8 @@ def pytest_addoption(parser):
     parser.addoption("--vigil", required=True, help="path to the vigil binary")
     parser.addoption("--workers", default=os.environ.get("VIGIL_WORKERS", "1,4"),
                      help="comma-separated shard counts to run the broker tests with")
+    parser.addoption("--seed", type=int, default=os.environ.get("VIGIL_SEED"),
+                     help="the seed of every randomised test (default: a new one per test, printed); VIGIL_SEED too")
     parser.addoption("--artifacts", default=None,
                      help="a directory for what tests leave to look at (the console's screenshots); default: a temporary one")
 
@@ -21,6 +23,16 @@ def pytest_generate_tests(metafunc):
     if "workers" in metafunc.fixturenames:
         counts = [int(w) for w in metafunc.config.getoption("--workers").split(",")]
         metafunc.parametrize("workers", counts, ids=[f"w{w}" for w in counts])
+
+
+@pytest.fixture
+def seed(request):
+    """The seed of a randomised test: --seed (or VIGIL_SEED) when given, else a new one. It is
+    printed, so a failure's output says how to replay it."""
+    given = request.config.getoption("--seed")
+    value = int(given) if given is not None else int.from_bytes(os.urandom(4), "little")
+    print(f"seed {value} (replay with --seed {value})")
+    return value
 
 
 class Vigil:

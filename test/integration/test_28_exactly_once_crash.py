@@ -124,10 +124,8 @@ def start(target, *args):
     return t
 
 
-def test_qos2_sigkill_cycles_deliver_each_message_once(vigil_binary):
+def test_qos2_sigkill_cycles_deliver_each_message_once(vigil_binary, seed):
     cycles = int(os.environ.get("VIGIL_CRASH_CYCLES", "20"))
-    seed = int.from_bytes(os.urandom(4), "little")
-    print(f"seed {seed}")
     rng = random.Random(seed)
     pub = Publisher()
     subs = [Subscriber(f"eo-sub-{i}") for i in range(SUBSCRIBERS)]

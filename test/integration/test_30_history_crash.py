@@ -63,10 +63,8 @@ def archived_numbers(port):
         params["cursor"] = body["next"]
 
 
-def test_sigkill_during_compaction_loses_no_acknowledged_event_and_duplicates_none(vigil_binary):
+def test_sigkill_during_compaction_loses_no_acknowledged_event_and_duplicates_none(vigil_binary, seed):
     cycles = int(os.environ.get("VIGIL_CRASH_CYCLES", "20"))
-    seed = int.from_bytes(os.urandom(4), "little")
-    print(f"seed {seed}")
     rng = random.Random(seed)
     device = Device()
     with tempfile.TemporaryDirectory() as tmp:

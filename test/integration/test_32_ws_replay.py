@@ -80,9 +80,7 @@ def test_a_subscribe_with_since_replays_what_was_missed_then_goes_live(start_vig
     car.stop()
 
 
-def test_no_gap_and_no_duplicate_at_the_seam_while_a_device_publishes(start_vigil):
-    seed = int.from_bytes(os.urandom(4), "little")
-    print(f"seed {seed}")
+def test_no_gap_and_no_duplicate_at_the_seam_while_a_device_publishes(start_vigil, seed):
     rng = random.Random(seed)
     v = start_vigil(2, FAST)
     published = []

@@ -7,7 +7,6 @@
 #include <rocksdb/db.h>
 
 #include <chrono>
-#include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -172,9 +171,9 @@ TEST_CASE("archive: a day written without a catalogue (an older version) is stil
 }
 
 TEST_CASE("archive: pages joined by cursors return every record once, in order", "[archive]") {
-    const auto seed = std::random_device{}();
-    std::printf("archive paging seed %u\n", seed);
-    std::mt19937 rng(seed);
+    const std::uint64_t seed = Catch::rngSeed();
+    INFO("seed " << seed << " (replay with --rng-seed " << seed << ")");
+    std::mt19937_64 rng{seed};
     temp_dir d{"archive-test"};
     auto a = archive::open(at(d.path));
     // Two days back, so records fall into three partitions.
