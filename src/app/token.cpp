@@ -4,6 +4,7 @@
 
 #include <vigil/auth/tokens.hpp>
 #include <vigil/config/settings.hpp>
+#include <vigil/core/text.hpp>
 #include <vigil/core/topic.hpp>
 
 #include <fmt/format.h>
@@ -16,17 +17,6 @@
 
 namespace vigil::app {
 namespace {
-
-std::vector<std::string> split(std::string_view list) {
-    std::vector<std::string> out;
-    std::size_t pos = 0;
-    while (pos <= list.size() && !list.empty()) {
-        const std::size_t comma = std::min(list.find(',', pos), list.size());
-        out.emplace_back(list.substr(pos, comma - pos));
-        pos = comma + 1;
-    }
-    return out;
-}
 
 constexpr const char* usage =
     "usage: vigil token FILE NAME [--subscribe FILTER,...] [--publish FILTER,...] [--admin]\n"
@@ -93,12 +83,12 @@ int token_main(const std::vector<std::string_view>& given) {
             return 2;
         }
         auto& into = args[i] == "--subscribe" ? sub : pub;
-        for (auto& f : split(args[i + 1])) {
+        for (const std::string_view f : split_commas(args[i + 1])) {
             if (!topic::valid_filter(f)) {
-                std::fprintf(stderr, "vigil token: \"%s\" is not a valid topic filter\n", f.c_str());
+                std::fprintf(stderr, "vigil token: \"%.*s\" is not a valid topic filter\n", static_cast<int>(f.size()), f.data());
                 return 2;
             }
-            into.push_back(std::move(f));
+            into.emplace_back(f);
         }
     }
     try {

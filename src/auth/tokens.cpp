@@ -1,6 +1,7 @@
 #include <vigil/auth/tokens.hpp>
 
 #include <vigil/config/settings.hpp>
+#include <vigil/core/text.hpp>
 #include <vigil/core/topic.hpp>
 
 #include <fmt/format.h>
@@ -28,15 +29,11 @@ std::string sha256_hex(std::string_view s) {
 
 std::vector<std::string> split_filters(std::string_view list, std::string_view source, std::size_t line) {
     std::vector<std::string> out;
-    std::size_t pos = 0;
-    while (pos <= list.size() && !list.empty()) {
-        const std::size_t comma = std::min(list.find(',', pos), list.size());
-        const std::string_view f = list.substr(pos, comma - pos);
+    for (const std::string_view f : split_commas(list)) {
         if (!topic::valid_filter(f) || !topic::valid_utf8(f)) {
             throw config::config_error(fmt::format("{}:{}: \"{}\" is not a valid topic filter", source, line, f));
         }
         out.emplace_back(f);
-        pos = comma + 1;
     }
     return out;
 }

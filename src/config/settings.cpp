@@ -110,7 +110,7 @@ unsigned settings::resolved_workers() const noexcept {
         return workers;
     }
     const unsigned n = std::thread::hardware_concurrency();
-    return n == 0 ? 1 : std::min(n, 64u);
+    return n == 0 ? 1 : std::min(n, max_workers);
 }
 
 namespace {
@@ -204,7 +204,7 @@ settings parse_settings(std::string_view toml_text, std::string_view source) {
         s.sys_interval = cx.interval_or_off(*v, "sys_interval");
     }
     if (const auto* v = root.get("workers")) {
-        s.workers = cx.integer<unsigned>(*v, "workers", 0, 64);
+        s.workers = cx.integer<unsigned>(*v, "workers", 0, max_workers);
     }
     if (const auto* v = root.get("log_format")) {
         if (!log::parse_format(cx.string(*v, "log_format"), s.log_format)) {

@@ -4,6 +4,9 @@
 
 #include "files.hpp"
 
+#include <vigil/core/json_string.hpp>
+#include <vigil/core/text.hpp>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -11,23 +14,20 @@
 namespace vigil::console {
 namespace {
 
-/// `s` as a JSON string (config values: printable ASCII or UTF-8 without control characters
-/// once parsed by the config, but escaped here whatever they hold).
+/// `s` as a JSON string, with `<` escaped too, so that no value can close a script element
+/// even if the text ever ends up inside a page.
 std::string json_string(std::string_view s) {
-    std::string out = "\"";
-    for (const char c : s) {
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += c;
-        } else if (static_cast<unsigned char>(c) < 0x20) {
-            out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
-        } else if (c == '<') {
+    std::string quoted;
+    append_json_string(quoted, s);
+    std::string out;
+    out.reserve(quoted.size());
+    for (const char c : quoted) {
+        if (c == '<') {
             out += "\\u003c";
         } else {
             out += c;
         }
     }
-    out += '"';
     return out;
 }
 
@@ -48,23 +48,14 @@ bool matches(std::string_view if_none_match, std::string_view etag) {
     if (if_none_match == "*") {
         return true;
     }
-    std::size_t at = 0;
-    while (at < if_none_match.size()) {
-        const std::size_t comma = std::min(if_none_match.find(',', at), if_none_match.size());
-        std::string_view one = if_none_match.substr(at, comma - at);
-        while (!one.empty() && one.front() == ' ') {
-            one.remove_prefix(1);
-        }
-        while (!one.empty() && one.back() == ' ') {
-            one.remove_suffix(1);
-        }
+    for (std::string_view one : split_commas(if_none_match)) {
+        one = trim_spaces(one);
         if (one.starts_with("W/")) {
             one.remove_prefix(2);
         }
         if (one == etag) {
             return true;
         }
-        at = comma + 1;
     }
     return false;
 }

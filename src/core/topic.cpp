@@ -1,4 +1,5 @@
 #include <vigil/core/topic.hpp>
+#include <vigil/core/utf8.hpp>
 
 #include <algorithm>
 #include <cstdint>
@@ -46,36 +47,11 @@ bool valid_utf8(std::string_view s) noexcept {
             ++p;
             continue;
         }
-        int extra = 0;
-        std::uint32_t cp = 0;
-        if ((c & 0xE0) == 0xC0) {
-            extra = 1;
-            cp = c & 0x1Fu;
-        } else if ((c & 0xF0) == 0xE0) {
-            extra = 2;
-            cp = c & 0x0Fu;
-        } else if ((c & 0xF8) == 0xF0) {
-            extra = 3;
-            cp = c & 0x07u;
-        } else {
+        const std::size_t n = utf8_sequence({reinterpret_cast<const char*>(p), static_cast<std::size_t>(end - p)});
+        if (n == 0) {
             return false;
         }
-        if (end - p <= extra) {
-            return false;
-        }
-        for (int i = 1; i <= extra; ++i) {
-            const unsigned char cc = p[i];
-            if ((cc & 0xC0) != 0x80) {
-                return false;
-            }
-            cp = (cp << 6) | (cc & 0x3Fu);
-        }
-        // Overlong forms, surrogates and values past U+10FFFF are ill-formed.
-        if ((extra == 1 && cp < 0x80) || (extra == 2 && cp < 0x800) ||
-            (extra == 3 && cp < 0x10000) || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) {
-            return false;
-        }
-        p += extra + 1;
+        p += n;
     }
     return true;
 }

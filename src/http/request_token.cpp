@@ -1,5 +1,7 @@
 #include "request_token.hpp"
 
+#include <vigil/core/text.hpp>
+
 #include <algorithm>
 
 namespace vigil::http {
@@ -11,16 +13,10 @@ namespace bhttp = boost::beast::http;
 template <class F>
 void for_each_subprotocol(const bhttp::request<bhttp::string_body>& req, F&& f) {
     const auto proto = req[bhttp::field::sec_websocket_protocol];
-    std::string_view p{proto.data(), proto.size()};
-    while (!p.empty()) {
-        const auto comma = std::min(p.find(','), p.size());
-        std::string_view item = p.substr(0, comma);
-        item.remove_prefix(std::min(item.find_first_not_of(' '), item.size()));
-        item = item.substr(0, item.find_last_not_of(' ') + 1);
-        if (f(item)) {
+    for (const std::string_view item : split_commas({proto.data(), proto.size()})) {
+        if (f(trim_spaces(item))) {
             return;
         }
-        p.remove_prefix(std::min(comma + 1, p.size()));
     }
 }
 

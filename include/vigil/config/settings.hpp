@@ -183,8 +183,12 @@ struct ui_settings {
 /// The origin ("https://tiles.agency.local:8443") of a `tile_url` that parse_settings accepted.
 [[nodiscard]] std::string tile_origin(std::string_view tile_url);
 
+/// The most shards (`workers`) a broker runs: the router keeps each filter's subscriber shards
+/// in one 64-bit mask (router::max_shards).
+constexpr unsigned max_workers = 64;
+
 struct settings {
-    unsigned workers = 0;  ///< 0 = one per core
+    unsigned workers = 0;  ///< 0 = one per core, at most max_workers
     std::string data_dir = "./var";  ///< the store (RocksDB)
     durability_mode durability = durability_mode::durable;
     state_settings state;

@@ -23,6 +23,7 @@
 
 namespace vigil::router {
 
+/// Shards a filter's subscribers can be on: index_node::shard_mask has a bit for each.
 constexpr unsigned max_shards = 64;
 
 /// One immutable trie node.

@@ -146,6 +146,8 @@ private:
 
 }  // namespace
 
+static_assert(config::max_workers <= router::max_shards, "every shard needs a bit in the router's shard masks");
+
 struct broker::impl {
     std::mutex stats_mu;                     // stats() from the main thread and the query thread
     std::vector<broker_stats> last_answers;  // each shard's last answer to stats(); guarded by stats_mu
