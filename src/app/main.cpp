@@ -63,8 +63,8 @@ Runs the Vigil MQTT 3.1.1 broker. With no --config, it uses development defaults
 one MQTT listener on 127.0.0.1:1883, HTTP on 127.0.0.1:8080 (the operations console at /,
 /healthz, /metrics, /api/v1/devices, /api/v1/history, /api/v1/admin),
 one shard per core, the store in ./var.
-SIGHUP reads FILE again: TLS files (a new CRL too), passwords, ACL, API tokens and
-log_level take effect, what needs a restart is named in the log; SIGINT or SIGTERM stops gracefully.
+SIGHUP reads FILE again: TLS files (a new CRL too), passwords, ACL, API tokens,
+log_level and log_format take effect, what needs a restart is named in the log; SIGINT or SIGTERM stops gracefully.
 )";
 
 constexpr auto shutdown_grace = std::chrono::seconds{5};
