@@ -9,7 +9,7 @@ apt-get install -y --no-install-recommends \
   libtomlplusplus-dev libbenchmark-dev \
   prometheus-cpp-dev prometheus libsystemd-dev systemd dpkg-dev \
   chromium curl iproute2 \
-  mosquitto mosquitto-clients python3 python3-paho-mqtt python3-websockets python3-pytest python3-cryptography python3-yaml openssl
+  mosquitto mosquitto-clients python3 python3-paho-mqtt python3-websockets python3-pytest python3-pytest-xdist python3-cryptography python3-yaml openssl
 # Node.js for the JavaScript clients in the tests (MQTT.js and ws, pinned in test/js): Debian's,
 # unless the machine already has a Node.js with npm.
 if ! command -v npm >/dev/null; then
