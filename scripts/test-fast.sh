@@ -15,6 +15,6 @@ cmake --build --preset release --target vigil unit_tests
 ./build/release/test/unit_tests --order rand --rng-seed time
 smoke=(test_01_connect.py test_03_publish_qos.py test_06_will.py test_22_authorization.py
        test_18_push.py test_29_history.py test_34_metrics.py test_44_store_format.py browser_console.py)
-(cd test/integration && VIGIL_WORKERS=4 /usr/bin/python3 -m pytest -q -p no:cacheprovider -x "${smoke[@]}" \
+(cd test/integration && VIGIL_WORKERS=4 /usr/bin/python3 -m pytest -q -p no:cacheprovider -x -n 4 "${smoke[@]}" \
   --vigil ../../build/release/src/vigil "$@")
 echo "test-fast: passed in $((SECONDS - t0)) s (the full gate: bash scripts/test-all.sh)"
