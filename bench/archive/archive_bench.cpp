@@ -47,16 +47,20 @@ struct options {
 };
 
 std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
 }
 
-double seconds_since(clock_type::time_point t0) { return std::chrono::duration<double>(clock_type::now() - t0).count(); }
+double seconds_since(clock_type::time_point t0) {
+    return std::chrono::duration<double>(clock_type::now() - t0).count();
+}
 
 /// CPU seconds (user and system) this process has used.
 double cpu_seconds() {
     rusage u{};
     ::getrusage(RUSAGE_SELF, &u);
-    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+           static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
 vigil::message_ref make(const std::string& topic, const std::string& payload, std::int64_t t) {
@@ -67,8 +71,11 @@ vigil::message_ref make(const std::string& topic, const std::string& payload, st
 /// p50 and p99 of `ms`, as text.
 std::string percentiles(std::vector<double> ms) {
     std::sort(ms.begin(), ms.end());
-    const auto at = [&](double q) { return ms[std::min(ms.size() - 1, static_cast<std::size_t>(q * static_cast<double>(ms.size())))]; };
-    return fmt::format("p50 {:.1f} ms, p99 {:.1f} ms, max {:.1f} ms ({} runs)", at(0.5), at(0.99), ms.back(), ms.size());
+    const auto at = [&](double q) {
+        return ms[std::min(ms.size() - 1, static_cast<std::size_t>(q * static_cast<double>(ms.size())))];
+    };
+    return fmt::format("p50 {:.1f} ms, p99 {:.1f} ms, max {:.1f} ms ({} runs)", at(0.5), at(0.99), ms.back(),
+                       ms.size());
 }
 
 /// A vehicle moving at 10-20 m/s with a slowly turning heading: realistic, not constant, JSON.
@@ -85,8 +92,8 @@ void fill(archive& a, const options& o, std::int64_t start, std::mt19937& rng, s
     std::uniform_real_distribution<double> u(0.0, 1.0);
     std::vector<vehicle> fleet;
     for (int d = 0; d < o.devices; ++d) {
-        fleet.push_back({59.0 + u(rng), 17.5 + u(rng), u(rng) * 360.0, 10.0 + 10.0 * u(rng), fmt::format("devices/veh-{:05}/location", d),
-                         fmt::format("devices/veh-{:05}/events", d)});
+        fleet.push_back({59.0 + u(rng), 17.5 + u(rng), u(rng) * 360.0, 10.0 + 10.0 * u(rng),
+                         fmt::format("devices/veh-{:05}/location", d), fmt::format("devices/veh-{:05}/events", d)});
     }
     const std::int64_t seconds = std::int64_t{o.hours} * 3600;
     constexpr std::size_t batch = 10'000;
@@ -101,8 +108,9 @@ void fill(archive& a, const options& o, std::int64_t start, std::mt19937& rng, s
             v.heading = std::fmod(v.heading + (u(rng) - 0.5) * 10.0 + 360.0, 360.0);
             v.lat += v.speed * std::cos(v.heading * M_PI / 180.0) / 111'000.0;
             v.lon += v.speed * std::sin(v.heading * M_PI / 180.0) / 55'000.0;
-            const std::string payload = fmt::format(R"({{"lat":{:.6f},"lon":{:.6f},"speed":{:.1f},"heading":{:.0f},"battery":{}}})", v.lat, v.lon, v.speed,
-                                                    v.heading, 100 - s * 60 / std::max<std::int64_t>(seconds, 1));
+            const std::string payload =
+                fmt::format(R"({{"lat":{:.6f},"lon":{:.6f},"speed":{:.1f},"heading":{:.0f},"battery":{}}})", v.lat,
+                            v.lon, v.speed, v.heading, 100 - s * 60 / std::max<std::int64_t>(seconds, 1));
             pending.push_back({make(v.topic, payload, t + d % 1000), "veh"});
             if ((s + d) % 60 == 0) {
                 pending.push_back({make(v.events, R"({"kind":"door","state":"open"})", t + d % 1000), "veh"});
@@ -131,9 +139,12 @@ void fill(archive& a, const options& o, std::int64_t start, std::mt19937& rng, s
     const double cpu = cpu_seconds() - cpu0;
     const auto st = a.stats();
     std::fprintf(stderr, "\r");
-    fmt::print("write: {} records in {:.1f} s of writer time ({:.1f} s with generating them): {:.0f} records/s; written {}, dropped {}; "
-               "cpu {:.1f} s ({:.0f} records per CPU second, generating them included)\n",
-               records, busy, total, static_cast<double>(records) / busy, st.written, st.dropped, cpu, static_cast<double>(records) / cpu);
+    fmt::print(
+        "write: {} records in {:.1f} s of writer time ({:.1f} s with generating them): {:.0f} records/s; written {}, "
+        "dropped {}; "
+        "cpu {:.1f} s ({:.0f} records per CPU second, generating them included)\n",
+        records, busy, total, static_cast<double>(records) / busy, st.written, st.dropped, cpu,
+        static_cast<double>(records) / cpu);
 }
 
 void query_bench(const archive& a, const options& o, std::int64_t start, std::mt19937& rng, std::string_view when) {
@@ -183,8 +194,10 @@ void export_bench(const options& o, std::int64_t start) {
         }
     });
     const double s = seconds_since(t0);
-    fmt::print("export (archive::scan, as vigil archive export reads) of every position: {} records in {:.1f} s: {:.0f} records/s ({:.0f} MB/s of payload)\n", n, s,
-               static_cast<double>(n) / s, static_cast<double>(bytes) / s / 1e6);
+    fmt::print(
+        "export (archive::scan, as vigil archive export reads) of every position: {} records in {:.1f} s: {:.0f} "
+        "records/s ({:.0f} MB/s of payload)\n",
+        n, s, static_cast<double>(n) / s, static_cast<double>(bytes) / s / 1e6);
 }
 
 std::uint64_t table_bytes(const std::filesystem::path& dir) {
@@ -225,12 +238,15 @@ int main(int argc, char** argv) {
         }
     }
     if (std::filesystem::exists(o.dir) != (o.query_only_start != 0)) {
-        std::fprintf(stderr, o.query_only_start != 0 ? "%s: no such archive\n" : "%s exists: give a new directory\n", o.dir.c_str());
+        std::fprintf(stderr, o.query_only_start != 0 ? "%s: no such archive\n" : "%s exists: give a new directory\n",
+                     o.dir.c_str());
         return 2;
     }
     std::mt19937 rng(o.seed);
-    const std::int64_t start = o.query_only_start != 0 ? o.query_only_start : (now_ms() / 1000) * 1000 - std::int64_t{o.hours} * 3'600'000;
-    fmt::print("{} devices x {} h at 1 Hz from {} (ms), an event a minute each; seed {}\n", o.devices, o.hours, start, o.seed);
+    const std::int64_t start =
+        o.query_only_start != 0 ? o.query_only_start : (now_ms() / 1000) * 1000 - std::int64_t{o.hours} * 3'600'000;
+    fmt::print("{} devices x {} h at 1 Hz from {} (ms), an event a minute each; seed {}\n", o.devices, o.hours, start,
+               o.seed);
     if (o.query_only_start == 0) {
         std::uint64_t records = 0;
         vigil::archive::options ao;
@@ -241,7 +257,8 @@ int main(int argc, char** argv) {
         fill(*a, o, start, rng, records);
         a->stop();  // memtables to table files
         const std::uint64_t sst = table_bytes(o.dir);
-        fmt::print("size: {} bytes in table files, {:.1f} bytes/record\n", sst, static_cast<double>(sst) / static_cast<double>(records));
+        fmt::print("size: {} bytes in table files, {:.1f} bytes/record\n", sst,
+                   static_cast<double>(sst) / static_cast<double>(records));
     }
     {
         vigil::archive::options ao;

@@ -21,7 +21,8 @@ struct dashboard::impl {
     std::function<void(bool, std::uint32_t)> ready;
     std::int64_t start = 0;
 
-    impl(asio::io_context& ioc, tcp::endpoint e, recipient* r, std::string t) : ws(ioc), ep(e), rcpt(r), token(std::move(t)) {}
+    impl(asio::io_context& ioc, tcp::endpoint e, recipient* r, std::string t)
+        : ws(ioc), ep(e), rcpt(r), token(std::move(t)) {}
 
     void fail(std::string why) {
         if (error.empty()) {
@@ -58,7 +59,8 @@ struct dashboard::impl {
     }
 };
 
-dashboard::dashboard(asio::io_context& ioc, tcp::endpoint ep, recipient* r, std::string token) : impl_(std::make_unique<impl>(ioc, ep, r, std::move(token))) {}
+dashboard::dashboard(asio::io_context& ioc, tcp::endpoint ep, recipient* r, std::string token)
+    : impl_(std::make_unique<impl>(ioc, ep, r, std::move(token))) {}
 
 const std::string& dashboard::error() const noexcept { return impl_->error; }
 
@@ -83,7 +85,8 @@ void dashboard::start(std::vector<std::string> filters, std::function<void(bool,
         im.ws.next_layer().set_option(tcp::no_delay(true), ignored);
         im.ws.set_option(websocket::stream_base::decorator([token = im.token](websocket::request_type& req) {
             // The token as a subprotocol: it stays out of URLs (and server logs).
-            req.set(beast::http::field::sec_websocket_protocol, token.empty() ? std::string{"vigil.v1"} : "vigil.v1, token." + token);
+            req.set(beast::http::field::sec_websocket_protocol,
+                    token.empty() ? std::string{"vigil.v1"} : "vigil.v1, token." + token);
         }));
         im.ws.async_handshake(im.ep.address().to_string(), "/ws", [self](boost::system::error_code hec) {
             auto& d = *self->impl_;

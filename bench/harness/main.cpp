@@ -96,7 +96,8 @@ int main(int argc, char** argv) {
                 return 2;
             }
         }
-        auto settings = tg.production.server_config.empty() ? decltype(vb::server_settings("")){} : vb::server_settings(tg.production.server_config);
+        auto settings = tg.production.server_config.empty() ? decltype(vb::server_settings("")){}
+                                                            : vb::server_settings(tg.production.server_config);
         vb::run_result r = vb::run_scenario(sc, tg);
         r.host = vb::read_host();
         r.server_settings = std::move(settings);

@@ -52,8 +52,8 @@ bool parse_stamp(std::string_view text, stamp& out) {
     std::size_t pos = 0;
     long long t = 0;
     return field(text, pos, R"({"t":)", t) && field(text, pos, R"(,"d":)", out.device) &&
-           field(text, pos, R"(,"k":)", out.stream) && field(text, pos, R"(,"s":)", out.seq) && (out.t = t, out.stream >= 0) &&
-           out.stream < streams;
+           field(text, pos, R"(,"k":)", out.stream) && field(text, pos, R"(,"s":)", out.seq) &&
+           (out.t = t, out.stream >= 0) && out.stream < streams;
 }
 
 void recipient::on_stamp(const stamp& s, std::int64_t now, std::uint64_t conflated) {
@@ -74,10 +74,17 @@ void recipient::on_stamp(const stamp& s, std::int64_t now, std::uint64_t conflat
     rec->conflated += conflated;
 }
 
-peer::peer(asio::io_context& ioc, tcp::endpoint ep, asio::ssl::context& ctx, bool tls, std::string id, std::optional<will_msg> will, recipient* r, login who,
-           std::string server_name)
-    : stream_(ioc, ctx), tls_(tls), ep_(ep), id_(std::move(id)), will_(std::move(will)), recipient_(r), login_(std::move(who)),
-      server_name_(std::move(server_name)), rx_(1 << 14) {}
+peer::peer(asio::io_context& ioc, tcp::endpoint ep, asio::ssl::context& ctx, bool tls, std::string id,
+           std::optional<will_msg> will, recipient* r, login who, std::string server_name)
+    : stream_(ioc, ctx),
+      tls_(tls),
+      ep_(ep),
+      id_(std::move(id)),
+      will_(std::move(will)),
+      recipient_(r),
+      login_(std::move(who)),
+      server_name_(std::move(server_name)),
+      rx_(1 << 14) {}
 
 template <class Buffers, class Handler>
 void peer::read_some(const Buffers& b, Handler&& h) {
@@ -132,15 +139,18 @@ bool peer::prepare_tls() {
         const bool ip = !not_ip;
         if (!ip) {
             // SSL_set_tlsext_host_name, without its macro's C cast.
-            SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, const_cast<char*>(server_name_.c_str()));
+            SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+                     const_cast<char*>(server_name_.c_str()));
         }
         X509_VERIFY_PARAM* vp = SSL_get0_param(ssl);
-        if ((ip ? X509_VERIFY_PARAM_set1_ip_asc(vp, server_name_.c_str()) : X509_VERIFY_PARAM_set1_host(vp, server_name_.c_str(), 0)) != 1) {
+        if ((ip ? X509_VERIFY_PARAM_set1_ip_asc(vp, server_name_.c_str())
+                : X509_VERIFY_PARAM_set1_host(vp, server_name_.c_str(), 0)) != 1) {
             fail("TLS: cannot check the server's certificate against " + server_name_);
             return false;
         }
     }
-    if (login_.cert && (SSL_use_certificate(ssl, login_.cert.get()) != 1 || SSL_use_PrivateKey(ssl, login_.key.get()) != 1)) {
+    if (login_.cert &&
+        (SSL_use_certificate(ssl, login_.cert.get()) != 1 || SSL_use_PrivateKey(ssl, login_.key.get()) != 1)) {
         fail("TLS: cannot use the client certificate of " + id_);
         return false;
     }
@@ -152,12 +162,16 @@ void peer::send_connect() {
     c.client_id = id_;
     if (!login_.username.empty()) {
         c.username = login_.username;
-        c.password = std::span<const std::uint8_t>{reinterpret_cast<const std::uint8_t*>(login_.password.data()), login_.password.size()};
+        c.password = std::span<const std::uint8_t>{reinterpret_cast<const std::uint8_t*>(login_.password.data()),
+                                                   login_.password.size()};
     }
     c.clean_session = true;
     c.keep_alive = 300;
     if (will_) {
-        c.will = mqtt::will_spec{will_->topic, {reinterpret_cast<const std::uint8_t*>(will_->payload.data()), will_->payload.size()}, qos::at_least_once, true};
+        c.will = mqtt::will_spec{will_->topic,
+                                 {reinterpret_cast<const std::uint8_t*>(will_->payload.data()), will_->payload.size()},
+                                 qos::at_least_once,
+                                 true};
     }
     mqtt::encode(c, pending_);
     flush();
@@ -196,7 +210,12 @@ void peer::publish(std::string_view topic, std::string_view payload, int q, bool
     if (closed_) {
         return;
     }
-    mqtt::publish_packet p{topic, {reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size()}, static_cast<qos>(q), retain, false, 0};
+    mqtt::publish_packet p{topic,
+                           {reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size()},
+                           static_cast<qos>(q),
+                           retain,
+                           false,
+                           0};
     if (q > 0) {
         next_id_ = static_cast<std::uint16_t>(next_id_ == 0xFFFF ? 1 : next_id_ + 1);
         p.packet_id = next_id_;
@@ -230,51 +249,53 @@ void peer::do_read() {
     if (rx_len_ == rx_.size()) {
         rx_.resize(rx_.size() * 2);
     }
-    read_some(asio::buffer(rx_.data() + rx_len_, rx_.size() - rx_len_), [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
-        if (ec) {
-            self->fail(self->connected_ ? "read: " + ec.message() : "closed before CONNACK: " + ec.message());
-            return;
-        }
-        self->rx_len_ += n;
-        std::size_t off = 0;
-        const mqtt::codec_limits lim{1 << 24};
-        for (;;) {
-            mqtt::packet p;
-            const auto r = mqtt::decode({self->rx_.data() + off, self->rx_len_ - off}, p, lim);
-            if (r.status != mqtt::decode_status::complete) {
-                break;
+    read_some(
+        asio::buffer(rx_.data() + rx_len_, rx_.size() - rx_len_),
+        [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+            if (ec) {
+                self->fail(self->connected_ ? "read: " + ec.message() : "closed before CONNACK: " + ec.message());
+                return;
             }
-            if (const auto* pub = std::get_if<mqtt::publish_packet>(&p)) {
-                stamp s;
-                if (self->recipient_ != nullptr &&
-                    parse_stamp({reinterpret_cast<const char*>(pub->payload.data()), pub->payload.size()}, s)) {
-                    self->recipient_->on_stamp(s, now_ns());
+            self->rx_len_ += n;
+            std::size_t off = 0;
+            const mqtt::codec_limits lim{1 << 24};
+            for (;;) {
+                mqtt::packet p;
+                const auto r = mqtt::decode({self->rx_.data() + off, self->rx_len_ - off}, p, lim);
+                if (r.status != mqtt::decode_status::complete) {
+                    break;
                 }
-                if (pub->q == qos::at_least_once) {
-                    mqtt::encode(mqtt::puback_packet{pub->packet_id}, self->pending_);
+                if (const auto* pub = std::get_if<mqtt::publish_packet>(&p)) {
+                    stamp s;
+                    if (self->recipient_ != nullptr &&
+                        parse_stamp({reinterpret_cast<const char*>(pub->payload.data()), pub->payload.size()}, s)) {
+                        self->recipient_->on_stamp(s, now_ns());
+                    }
+                    if (pub->q == qos::at_least_once) {
+                        mqtt::encode(mqtt::puback_packet{pub->packet_id}, self->pending_);
+                    }
+                } else if (std::holds_alternative<mqtt::connack_packet>(p)) {
+                    const auto code = std::get<mqtt::connack_packet>(p).code;
+                    const bool ok = code == mqtt::connect_code::accepted;
+                    self->connected_ = ok;
+                    if (!ok && self->error_.empty()) {
+                        self->error_ = "CONNACK return code " + std::to_string(static_cast<int>(code)) + " (refused)";
+                    }
+                    if (self->on_connack_) {
+                        auto f = std::move(self->on_connack_);
+                        f(ok, static_cast<std::uint32_t>((now_ns() - self->connect_start_) / 1000));
+                    }
+                } else if (std::holds_alternative<mqtt::suback_packet>(p) && self->on_suback_) {
+                    auto f = std::move(self->on_suback_);
+                    f();
                 }
-            } else if (std::holds_alternative<mqtt::connack_packet>(p)) {
-                const auto code = std::get<mqtt::connack_packet>(p).code;
-                const bool ok = code == mqtt::connect_code::accepted;
-                self->connected_ = ok;
-                if (!ok && self->error_.empty()) {
-                    self->error_ = "CONNACK return code " + std::to_string(static_cast<int>(code)) + " (refused)";
-                }
-                if (self->on_connack_) {
-                    auto f = std::move(self->on_connack_);
-                    f(ok, static_cast<std::uint32_t>((now_ns() - self->connect_start_) / 1000));
-                }
-            } else if (std::holds_alternative<mqtt::suback_packet>(p) && self->on_suback_) {
-                auto f = std::move(self->on_suback_);
-                f();
+                off += r.consumed;
             }
-            off += r.consumed;
-        }
-        std::memmove(self->rx_.data(), self->rx_.data() + off, self->rx_len_ - off);
-        self->rx_len_ -= off;
-        self->flush();  // PUBACKs
-        self->do_read();
-    });
+            std::memmove(self->rx_.data(), self->rx_.data() + off, self->rx_len_ - off);
+            self->rx_len_ -= off;
+            self->flush();  // PUBACKs
+            self->do_read();
+        });
 }
 
 }  // namespace vigil::bench

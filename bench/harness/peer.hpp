@@ -37,8 +37,8 @@ void make_payload(const stamp& s, std::size_t size, std::string& out);
 
 /// Where received stamps go: counts, duplicates and latency for one receiving client.
 struct recipient {
-    path_record* rec = nullptr;     ///< null outside a measurement window
-    std::int64_t window_start = 0;  ///< stamps sent before it are not counted
+    path_record* rec = nullptr;           ///< null outside a measurement window
+    std::int64_t window_start = 0;        ///< stamps sent before it are not counted
     std::vector<std::uint32_t> last_seq;  ///< [device * streams + stream]
 
     explicit recipient(std::size_t devices) : last_seq(devices * streams, 0) {}
@@ -54,8 +54,8 @@ public:
     };
     /// `tls`: TLS with `ctx` (which verifies the server's certificate when the site gives a CA;
     /// then against `server_name`). `who`: its username, password and client certificate.
-    peer(asio::io_context& ioc, tcp::endpoint ep, asio::ssl::context& ctx, bool tls, std::string id, std::optional<will_msg> will, recipient* r,
-         login who = {}, std::string server_name = {});
+    peer(asio::io_context& ioc, tcp::endpoint ep, asio::ssl::context& ctx, bool tls, std::string id,
+         std::optional<will_msg> will, recipient* r, login who = {}, std::string server_name = {});
 
     /// Connects and sends CONNECT; `done(ok, microseconds to CONNACK)`.
     void connect(std::function<void(bool, std::uint32_t)> done);

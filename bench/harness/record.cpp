@@ -8,7 +8,8 @@
 namespace vigil::bench {
 
 std::int64_t now_ns() noexcept {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
 }
 
 void path_record::add(std::int64_t sent_ns, std::int64_t now, std::int64_t t0, int stream) {

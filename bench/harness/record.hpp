@@ -32,8 +32,8 @@ struct path_record {
 
 /// Per-second samples of a process.
 struct process_sample {
-    double t = 0;      ///< seconds since the step began
-    double cpu = 0;    ///< cores used over the last second
+    double t = 0;    ///< seconds since the step began
+    double cpu = 0;  ///< cores used over the last second
     double rss_mib = 0;
 };
 
@@ -57,7 +57,7 @@ private:
 struct step_record {
     std::string label;
     double seconds = 0;
-    double location_hz = 0;                    ///< per device
+    double location_hz = 0;                     ///< per device
     std::array<std::uint64_t, streams> sent{};  ///< by the devices, in the window
     double target_publish_rate = 0;             ///< messages/s all streams, as configured
     path_record mqtt;
@@ -74,7 +74,7 @@ struct storm_record {
     unsigned clients = 0;
     unsigned jitter_ms = 0;
     unsigned failed = 0;
-    double all_connected_s = 0;          ///< first attempt to the last CONNACK
+    double all_connected_s = 0;  ///< first attempt to the last CONNACK
     std::vector<std::uint32_t> connect_us;
     double server_rss_mib = 0;
 };

@@ -40,7 +40,9 @@ run_result runner::run() {
         return r;
     }
     r.setup = setup();
-    const auto held = [&](const step_record& s) { return step_p99(s) <= sc_.max_p99_ms && step_loss(s) <= sc_.max_loss; };
+    const auto held = [&](const step_record& s) {
+        return step_p99(s) <= sc_.max_p99_ms && step_loss(s) <= sc_.max_loss;
+    };
     if (!sc_.ramp) {
         r.steps.push_back(step(sc_.location_hz, "steady"));
         r.best_step = held(r.steps.back()) ? 0 : -1;
@@ -75,8 +77,10 @@ run_result runner::run() {
     return r;
 }
 
-void runner::publish_due(double hz, double elapsed, std::int64_t window_start, std::array<std::uint64_t, streams>& sent) {
-    const std::array<double, streams> rate{hz, sc_.status_interval_s > 0 ? 1.0 / sc_.status_interval_s : 0.0, sc_.events_per_min / 60.0};
+void runner::publish_due(double hz, double elapsed, std::int64_t window_start,
+                         std::array<std::uint64_t, streams>& sent) {
+    const std::array<double, streams> rate{hz, sc_.status_interval_s > 0 ? 1.0 / sc_.status_interval_s : 0.0,
+                                           sc_.events_per_min / 60.0};
     const double n = static_cast<double>(devices_.size());
     for (std::size_t i = 0; i < devices_.size(); ++i) {
         auto& d = devices_[i];
@@ -123,7 +127,8 @@ step_record runner::step(double hz, const std::string& label) {
     s.label = label;
     s.seconds = sc_.seconds;
     s.location_hz = hz;
-    const double per_device = hz + (sc_.status_interval_s > 0 ? 1.0 / sc_.status_interval_s : 0.0) + sc_.events_per_min / 60.0;
+    const double per_device =
+        hz + (sc_.status_interval_s > 0 ? 1.0 / sc_.status_interval_s : 0.0) + sc_.events_per_min / 60.0;
     s.target_publish_rate = per_device * static_cast<double>(sc_.devices);
     for (auto& d : devices_) {
         d.due_done = {};
@@ -189,10 +194,13 @@ step_record runner::step(double hz, const std::string& label) {
             s.delivered_per_second.push_back(static_cast<double>(recv_now - recv_before));
             sent_before = sent_now;
             recv_before = recv_now;
-            std::fprintf(stderr, "\r[%s %s] %.0f/%.0f s  sent %.0f/s  delivered %.0f/s  p99 %.2f ms  server %.2f cores %.0f MiB  generator %.2f cores   ",
-                         sc_.name.c_str(), label.c_str(), t, sc_.seconds, s.sent_per_second.back(), s.delivered_per_second.back(),
-                         percentile_ms(last_second, 0.99), s.server.empty() ? 0.0 : s.server.back().cpu,
-                         s.server.empty() ? 0.0 : s.server.back().rss_mib, s.generator.back().cpu);
+            std::fprintf(stderr,
+                         "\r[%s %s] %.0f/%.0f s  sent %.0f/s  delivered %.0f/s  p99 %.2f ms  server %.2f cores %.0f "
+                         "MiB  generator %.2f cores   ",
+                         sc_.name.c_str(), label.c_str(), t, sc_.seconds, s.sent_per_second.back(),
+                         s.delivered_per_second.back(), percentile_ms(last_second, 0.99),
+                         s.server.empty() ? 0.0 : s.server.back().cpu, s.server.empty() ? 0.0 : s.server.back().rss_mib,
+                         s.generator.back().cpu);
             next_sample += 1;
         }
         tick.expires_after(std::chrono::milliseconds{2});
@@ -225,7 +233,8 @@ step_record runner::step(double hz, const std::string& label) {
             last_count = n;
             last_change = clock::now();
         }
-        return n >= expected || clock::now() - last_change > std::chrono::seconds{1} || clock::now() - drain_start > std::chrono::seconds{10};
+        return n >= expected || clock::now() - last_change > std::chrono::seconds{1} ||
+               clock::now() - drain_start > std::chrono::seconds{10};
     });
     on_rx([&] {  // after this, the receiving thread no longer touches `s`
         for (auto& r : sub_rcpt_) {

@@ -28,8 +28,8 @@ struct run_result {
     storm_record setup;      ///< the fleet's first connects
     std::vector<step_record> steps;
     std::vector<storm_record> storms;
-    int best_step = -1;  ///< ramp: the last step within the bounds
-    host_info host;      ///< where the generator ran
+    int best_step = -1;                                                ///< ramp: the last step within the bounds
+    host_info host;                                                    ///< where the generator ran
     std::vector<std::pair<std::string, std::string>> server_settings;  ///< from --server-config
 };
 

@@ -25,7 +25,8 @@ std::string device_name(std::size_t i) {
 
 }  // namespace
 
-runner::runner(const scenario& sc, const target& tg) : sc_(sc), tg_(tg), tls_ctx_(asio::ssl::context::tls_client), logins_(tg.production) {
+runner::runner(const scenario& sc, const target& tg)
+    : sc_(sc), tg_(tg), tls_ctx_(asio::ssl::context::tls_client), logins_(tg.production) {
     if (tg.production.ca.empty()) {
         tls_ctx_.set_verify_mode(asio::ssl::verify_none);  // measured, not trusted: the report says so
     } else {
@@ -68,7 +69,8 @@ std::shared_ptr<peer> runner::make_device_peer(std::size_t i) {
         will = peer::will_msg{"devices/" + device_name(i) + "/status", "offline"};
     }
     const std::string id = "bench-" + device_name(i);
-    return std::make_shared<peer>(ioc_, mqtt_ep_, tls_ctx_, sc_.tls, id, std::move(will), nullptr, devices_[i].who, server_name());
+    return std::make_shared<peer>(ioc_, mqtt_ep_, tls_ctx_, sc_.tls, id, std::move(will), nullptr, devices_[i].who,
+                                  server_name());
 }
 
 std::string runner::server_name() const {
@@ -132,7 +134,8 @@ storm_record runner::setup() {
         on_rx([&, i, filters] {
             sub_rcpt_.push_back(std::make_unique<recipient>(sc_.devices));
             const std::string id = "bench-sub-" + std::to_string(i);
-            auto p = std::make_shared<peer>(rx_ioc_, mqtt_ep_, tls_ctx_, sc_.tls, id, std::nullopt, sub_rcpt_.back().get(), logins_.make(id), server_name());
+            auto p = std::make_shared<peer>(rx_ioc_, mqtt_ep_, tls_ctx_, sc_.tls, id, std::nullopt,
+                                            sub_rcpt_.back().get(), logins_.make(id), server_name());
             p->connect([&, p, filters](bool ok, std::uint32_t us) {
                 connected(ok, us);
                 if (!ok) {
@@ -192,8 +195,10 @@ storm_record runner::setup() {
     rec.all_connected_s = std::chrono::duration<double>(clock::now() - t0).count();
     if (failed > 0) {
         const std::lock_guard lock{error_mu_};
-        throw std::runtime_error(std::to_string(failed) + " of " + std::to_string(rec.clients) + " clients could not connect" +
-                                 (first_error_.empty() ? std::string{" (is the broker running, with /ws for dashboards?)"} : "; the first: " + first_error_));
+        throw std::runtime_error(
+            std::to_string(failed) + " of " + std::to_string(rec.clients) + " clients could not connect" +
+            (first_error_.empty() ? std::string{" (is the broker running, with /ws for dashboards?)"}
+                                  : "; the first: " + first_error_));
     }
     return rec;
 }
@@ -229,7 +234,8 @@ storm_record runner::connect_storm(const std::string& label, unsigned jitter_ms)
     process_probe server{tg_.server_pid};
     const auto deadline = t0 + storm_timeout;
     run_until([&] {
-        progress(label, std::chrono::duration<double>(clock::now() - t0).count(), devices_.size() - pending, devices_.size());
+        progress(label, std::chrono::duration<double>(clock::now() - t0).count(), devices_.size() - pending,
+                 devices_.size());
         return pending == 0 || clock::now() > deadline;
     });
     std::fputc('\n', stderr);
@@ -247,7 +253,8 @@ storm_record runner::reconnect_storm(unsigned jitter_ms) {
     // Let the broker see the closes (and publish the wills) before the storm.
     const auto until = clock::now() + std::chrono::milliseconds{500};
     run_until([&] { return clock::now() >= until; });
-    return connect_storm(jitter_ms == 0 ? "reconnect, no jitter" : "reconnect, " + std::to_string(jitter_ms) + " ms jitter", jitter_ms);
+    return connect_storm(
+        jitter_ms == 0 ? "reconnect, no jitter" : "reconnect, " + std::to_string(jitter_ms) + " ms jitter", jitter_ms);
 }
 
 void runner::give_up(std::size_t& pending, std::size_t& failed) {

@@ -109,7 +109,7 @@ private:
 
     const scenario& sc_;
     const target& tg_;
-    asio::io_context ioc_{1};     // devices: the main thread
+    asio::io_context ioc_{1};  // devices: the main thread
     // Kept busy, so run_until sleeps (not spins) while only the receiving thread has work.
     asio::executor_work_guard<asio::io_context::executor_type> guard_{ioc_.get_executor()};
     asio::io_context rx_ioc_{1};  // subscribers and dashboards: rx_thread_
@@ -126,7 +126,7 @@ private:
     std::vector<std::shared_ptr<peer>> subs_;
     std::vector<std::shared_ptr<dashboard>> dashboards_;
     std::size_t churn_next_ = 0;
-    std::string payload_;  // reused for every message
+    std::string payload_;    // reused for every message
     std::thread rx_thread_;  // last: started once everything it uses exists
 };
 

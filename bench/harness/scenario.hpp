@@ -15,12 +15,12 @@ struct scenario {
     // Devices: each one MQTT connection publishing three streams, with a will.
     unsigned devices = 600;
     bool tls = false;
-    double location_hz = 2;          ///< devices/{id}/location, QoS 0
-    double status_interval_s = 30;   ///< devices/{id}/status, QoS 1 retained (0 = never)
-    double events_per_min = 1;       ///< devices/{id}/events, QoS 1 (0 = none)
-    unsigned payload_bytes = 96;     ///< JSON payload size of each message
-    bool will = true;                ///< "offline" on devices/{id}/status, QoS 1 retained
-    double churn_per_s = 0;          ///< devices dropping and reconnecting per second
+    double location_hz = 2;         ///< devices/{id}/location, QoS 0
+    double status_interval_s = 30;  ///< devices/{id}/status, QoS 1 retained (0 = never)
+    double events_per_min = 1;      ///< devices/{id}/events, QoS 1 (0 = none)
+    unsigned payload_bytes = 96;    ///< JSON payload size of each message
+    bool will = true;               ///< "offline" on devices/{id}/status, QoS 1 retained
+    double churn_per_s = 0;         ///< devices dropping and reconnecting per second
 
     // Dashboards: WebSockets on /ws (JSON push), each watching `watch` devices (0 = all).
     unsigned dashboards = 0;

@@ -85,7 +85,8 @@ login login_maker::make(const std::string& id) const {
     X509_gmtime_adj(X509_getm_notBefore(c), -3600);
     X509_gmtime_adj(X509_getm_notAfter(c), 86400);
     X509_NAME* name = X509_get_subject_name(c);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(id.c_str()), -1, -1, 0);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(id.c_str()), -1, -1,
+                               0);
     X509_set_issuer_name(c, X509_get_subject_name(ca_.get()));
     X509_set_pubkey(c, l.key.get());
     if (l.key == nullptr || X509_sign(c, ca_key_.get(), EVP_sha256()) == 0) {
@@ -133,11 +134,13 @@ std::vector<std::pair<std::string, std::string>> server_settings(const std::stri
     out.emplace_back("passwords", s.auth.password_file.empty() ? "off" : "on");
     out.emplace_back("acl", s.auth.acl_file.empty() ? "off" : "on");
     out.emplace_back("api tokens", s.http.tokens_file.empty() && s.http.tokens.empty() ? "off" : "on");
-    out.emplace_back("archive", s.archive.topics.empty() ? "off" : std::to_string(s.archive.topics.size()) + " filters");
+    out.emplace_back("archive",
+                     s.archive.topics.empty() ? "off" : std::to_string(s.archive.topics.size()) + " filters");
     out.emplace_back("max_inflight", std::to_string(s.limits.max_inflight));
     out.emplace_back("max_queued", std::to_string(s.limits.max_queued));
     out.emplace_back("max_connections", std::to_string(s.limits.max_connections));
-    out.emplace_back("max_publish_rate", s.limits.max_publish_rate == 0 ? "unlimited" : std::to_string(s.limits.max_publish_rate));
+    out.emplace_back("max_publish_rate",
+                     s.limits.max_publish_rate == 0 ? "unlimited" : std::to_string(s.limits.max_publish_rate));
     return out;
 }
 

@@ -15,14 +15,14 @@
 namespace vigil::bench {
 
 struct site {
-    std::string ca;              ///< verify the server's certificate against this bundle ("": not verified)
-    std::string server_name;     ///< the name its certificate must carry ("": the --host)
-    std::string client_ca;       ///< sign a client certificate per client (CN = client id) with
-    std::string client_ca_key;   ///< this CA certificate and key
-    std::string username;        ///< MQTT username of every client; "{id}" becomes the client id
-    std::string password;        ///< MQTT password, the same way
-    std::string token;           ///< API token for the dashboards' /ws
-    std::string server_config;   ///< the server's configuration file (vigil), for the report
+    std::string ca;             ///< verify the server's certificate against this bundle ("": not verified)
+    std::string server_name;    ///< the name its certificate must carry ("": the --host)
+    std::string client_ca;      ///< sign a client certificate per client (CN = client id) with
+    std::string client_ca_key;  ///< this CA certificate and key
+    std::string username;       ///< MQTT username of every client; "{id}" becomes the client id
+    std::string password;       ///< MQTT password, the same way
+    std::string token;          ///< API token for the dashboards' /ws
+    std::string server_config;  ///< the server's configuration file (vigil), for the report
 };
 
 /// How one client logs in.

@@ -24,8 +24,9 @@ check at_most(std::string what, double value, double limit, const char* unit, do
     const double margin = std::abs(l - v);
     const std::string pct = l > 0 ? format(" (%.0f %%)", 100.0 * margin / l) : std::string{};
     return {std::move(what), met,
-            format("%.3f %s, target <= %.3f %s: ", v, unit, l, unit) + (met ? format("met, %.3f %s", margin, unit) + pct + " to spare"
-                                                                               : format("missed by %.3f %s", margin, unit) + pct)};
+            format("%.3f %s, target <= %.3f %s: ", v, unit, l, unit) +
+                (met ? format("met, %.3f %s", margin, unit) + pct + " to spare"
+                     : format("missed by %.3f %s", margin, unit) + pct)};
 }
 
 double generator_cores(const step_record& s) {
@@ -42,7 +43,8 @@ std::vector<check> verdict(const run_result& r) {
     std::vector<check> out;
     const auto connected = [&out](const storm_record& s) {
         out.push_back({"'" + s.label + "': clients connected", s.failed == 0,
-                       format("%u of %u in %.2f s", s.clients - s.failed, s.clients, s.all_connected_s) + (s.failed == 0 ? "" : format(": %u failed", s.failed))});
+                       format("%u of %u in %.2f s", s.clients - s.failed, s.clients, s.all_connected_s) +
+                           (s.failed == 0 ? "" : format(": %u failed", s.failed))});
     };
     if (r.setup.clients > 0) {
         connected(r.setup);
@@ -52,9 +54,12 @@ std::vector<check> verdict(const run_result& r) {
     }
     if (r.sc.ramp) {
         out.push_back({"ramp: a rate held within the bounds", r.best_step >= 0,
-                       r.best_step >= 0 ? format("step '%s' held p99 %.2f ms and loss %.3f %%", r.steps[static_cast<std::size_t>(r.best_step)].label.c_str(),
-                                                 step_p99(r.steps[static_cast<std::size_t>(r.best_step)]), 100 * step_loss(r.steps[static_cast<std::size_t>(r.best_step)]))
-                                        : format("the first step already broke p99 <= %g ms or loss <= %g %%", r.sc.max_p99_ms, 100 * r.sc.max_loss)});
+                       r.best_step >= 0 ? format("step '%s' held p99 %.2f ms and loss %.3f %%",
+                                                 r.steps[static_cast<std::size_t>(r.best_step)].label.c_str(),
+                                                 step_p99(r.steps[static_cast<std::size_t>(r.best_step)]),
+                                                 100 * step_loss(r.steps[static_cast<std::size_t>(r.best_step)]))
+                                        : format("the first step already broke p99 <= %g ms or loss <= %g %%",
+                                                 r.sc.max_p99_ms, 100 * r.sc.max_loss)});
     } else {
         for (const auto& s : r.steps) {
             out.push_back(at_most("'" + s.label + "': p99 latency", step_p99(s), r.sc.max_p99_ms, "ms"));
@@ -64,7 +69,8 @@ std::vector<check> verdict(const run_result& r) {
     for (const auto& s : r.steps) {
         if (generator_cores(s) > 0.9) {
             out.push_back({"'" + s.label + "': caveat", true,
-                           format("the generator used %.2f cores: it, not the server, may have been the limit", generator_cores(s))});
+                           format("the generator used %.2f cores: it, not the server, may have been the limit",
+                                  generator_cores(s))});
         }
     }
     return out;
@@ -82,7 +88,8 @@ std::string verdict_text(const std::vector<check>& checks) {
         lines += std::string{"  "} + (c.met ? "met     " : "MISSED  ") + c.what + ": " + c.detail + "\n";
     }
     return (missed == 0 ? "VERDICT: MET (" + std::to_string(checks.size()) + " checks)\n"
-                        : "VERDICT: MISSED (" + std::to_string(missed) + " of " + std::to_string(checks.size()) + " checks)\n") +
+                        : "VERDICT: MISSED (" + std::to_string(missed) + " of " + std::to_string(checks.size()) +
+                              " checks)\n") +
            lines;
 }
 

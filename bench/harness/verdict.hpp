@@ -10,7 +10,7 @@
 namespace vigil::bench {
 
 struct check {
-    std::string what;    ///< "steady: p99", "storm 'connect': clients connected", ...
+    std::string what;  ///< "steady: p99", "storm 'connect': clients connected", ...
     bool met = false;
     std::string detail;  ///< the measured value, the target and the margin
 };

@@ -111,7 +111,8 @@ private:
         } else if (const auto* a = std::get_if<mqtt::puback_packet>(&p)) {
             if (t_.measuring) {
                 ++t_.acked;
-                const auto us = std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now() - sent_at_[a->packet_id]);
+                const auto us =
+                    std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now() - sent_at_[a->packet_id]);
                 t_.latency_us.push_back(static_cast<std::uint32_t>(us.count()));
             }
             if (publishing_) {
@@ -128,29 +129,31 @@ private:
     }
 
     void read() {
-        sock_.async_read_some(asio::buffer(rx_.data() + rx_len_, rx_.size() - rx_len_), [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
-            if (ec) {
-                return;
-            }
-            self->rx_len_ += n;
-            std::size_t off = 0;
-            for (;;) {
-                mqtt::packet p;
-                const auto r = mqtt::decode({self->rx_.data() + off, self->rx_len_ - off}, p, mqtt::codec_limits{1 << 24});
-                if (r.status != mqtt::decode_status::complete) {
-                    break;
-                }
-                self->on_packet(p);
-                off += r.consumed;
-            }
-            std::memmove(self->rx_.data(), self->rx_.data() + off, self->rx_len_ - off);
-            self->rx_len_ -= off;
-            if (self->rx_len_ == self->rx_.size()) {
-                self->rx_.resize(self->rx_.size() * 2);
-            }
-            self->flush();
-            self->read();
-        });
+        sock_.async_read_some(asio::buffer(rx_.data() + rx_len_, rx_.size() - rx_len_),
+                              [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+                                  if (ec) {
+                                      return;
+                                  }
+                                  self->rx_len_ += n;
+                                  std::size_t off = 0;
+                                  for (;;) {
+                                      mqtt::packet p;
+                                      const auto r = mqtt::decode({self->rx_.data() + off, self->rx_len_ - off}, p,
+                                                                  mqtt::codec_limits{1 << 24});
+                                      if (r.status != mqtt::decode_status::complete) {
+                                          break;
+                                      }
+                                      self->on_packet(p);
+                                      off += r.consumed;
+                                  }
+                                  std::memmove(self->rx_.data(), self->rx_.data() + off, self->rx_len_ - off);
+                                  self->rx_len_ -= off;
+                                  if (self->rx_len_ == self->rx_.size()) {
+                                      self->rx_.resize(self->rx_.size() * 2);
+                                  }
+                                  self->flush();
+                                  self->read();
+                              });
     }
 
     void flush() {
@@ -158,12 +161,13 @@ private:
             return;
         }
         writing_.swap(pending_);
-        asio::async_write(sock_, asio::buffer(writing_), [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-            self->writing_.clear();
-            if (!ec) {
-                self->flush();
-            }
-        });
+        asio::async_write(sock_, asio::buffer(writing_),
+                          [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                              self->writing_.clear();
+                              if (!ec) {
+                                  self->flush();
+                              }
+                          });
     }
 
     tcp::socket sock_;
@@ -184,7 +188,8 @@ private:
 };
 
 options parse(int argc, char** argv) {
-    const vigil::bench::command_line cl(argc, argv, {"subscriber"},
+    const vigil::bench::command_line cl(
+        argc, argv, {"subscriber"},
         "usage: qos1_bench [--port N] [--publishers P] [--window W] [--seconds D] [--payload B]\n"
         "                  [--subscriber] [--server-pid PID] [--label L]\n");
     options o;
@@ -233,7 +238,8 @@ int main(int argc, char** argv) {
         pubs[i]->publish("bench/qos1/" + std::to_string(i), o.window, o.payload);
     }
     // Warm up for a fifth of the run, then measure.
-    const auto warm = clock_type::now() + std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(o.seconds / 5));
+    const auto warm = clock_type::now() +
+                      std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(o.seconds / 5));
     run_until([&] { return clock_type::now() >= warm; });
     t.measuring = true;
     const double cpu0 = vigil::bench::cpu_seconds(o.server_pid);
@@ -247,11 +253,12 @@ int main(int argc, char** argv) {
         p->stop();
     }
     std::printf(
-        "%-18s pubs=%zu window=%zu acked=%.0f/s subscriber=%.0f/s puback p50=%.2fms p99=%.2fms max=%.2fms server_cpu=%.2f\n",
-        o.label.c_str(), o.publishers, o.window, static_cast<double>(t.acked) / wall, static_cast<double>(t.received) / wall,
-        vigil::bench::percentile_ms(t.latency_us, 0.5), vigil::bench::percentile_ms(t.latency_us, 0.99),
-        t.latency_us.empty() ? 0 : *std::max_element(t.latency_us.begin(), t.latency_us.end()) / 1000.0, cpu
-    );
+        "%-18s pubs=%zu window=%zu acked=%.0f/s subscriber=%.0f/s puback p50=%.2fms p99=%.2fms max=%.2fms "
+        "server_cpu=%.2f\n",
+        o.label.c_str(), o.publishers, o.window, static_cast<double>(t.acked) / wall,
+        static_cast<double>(t.received) / wall, vigil::bench::percentile_ms(t.latency_us, 0.5),
+        vigil::bench::percentile_ms(t.latency_us, 0.99),
+        t.latency_us.empty() ? 0 : *std::max_element(t.latency_us.begin(), t.latency_us.end()) / 1000.0, cpu);
     for (auto& p : pubs) {
         p->close();
     }

@@ -13,10 +13,13 @@ const std::string payload = R"({"lat":48.8566,"lon":2.3522,"speed":42.5,"heading
 
 std::vector<std::uint8_t> location_publish() {
     std::vector<std::uint8_t> wire;
-    encode(
-        publish_packet{"devices/veh-00417/location", {reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size()}, vigil::qos::at_most_once, false, false, 0},
-        wire
-    );
+    encode(publish_packet{"devices/veh-00417/location",
+                          {reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size()},
+                          vigil::qos::at_most_once,
+                          false,
+                          false,
+                          0},
+           wire);
     return wire;
 }
 
@@ -33,7 +36,12 @@ void bm_decode_publish(benchmark::State& state) {
 BENCHMARK(bm_decode_publish);
 
 void bm_encode_publish(benchmark::State& state) {
-    const publish_packet p{"devices/veh-00417/location", {reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size()}, vigil::qos::at_least_once, false, false, 7};
+    const publish_packet p{"devices/veh-00417/location",
+                           {reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size()},
+                           vigil::qos::at_least_once,
+                           false,
+                           false,
+                           7};
     std::vector<std::uint8_t> out;
     for (auto _ : state) {
         out.clear();
@@ -45,7 +53,9 @@ BENCHMARK(bm_encode_publish);
 
 void bm_make_message(benchmark::State& state) {
     for (auto _ : state) {
-        auto m = vigil::message::make("devices/veh-00417/location", {reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size()}, vigil::qos::at_most_once, false);
+        auto m = vigil::message::make("devices/veh-00417/location",
+                                      {reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size()},
+                                      vigil::qos::at_most_once, false);
         benchmark::DoNotOptimize(m);
     }
 }

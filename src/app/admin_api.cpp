@@ -23,7 +23,9 @@ constexpr std::size_t max_limit = 100'000;
 http::response error(unsigned status, std::string_view message) { return {status, http::error_json(status, message)}; }
 
 std::string who_is(const http::caller& who) {
-    return fmt::format("{} ({})", who.peer, who.token != nullptr ? fmt::format("token '{}'", who.token->name) : std::string{"open API, no tokens configured"});
+    return fmt::format("{} ({})", who.peer,
+                       who.token != nullptr ? fmt::format("token '{}'", who.token->name)
+                                            : std::string{"open API, no tokens configured"});
 }
 
 /// `target` with the value of an access_token parameter hidden: secrets stay out of logs.
@@ -48,10 +50,14 @@ http::response later(std::function<http::response()> work) {
 }
 
 /// 503 when a shard did not answer an admin call in time.
-http::response unanswered() { return error(503, "a shard did not answer within 2 s (see vigil_shards_unresponsive); the action may still take place"); }
+http::response unanswered() {
+    return error(503,
+                 "a shard did not answer within 2 s (see vigil_shards_unresponsive); the action may still take place");
+}
 
 std::string utc_ms(std::int64_t ms) {
-    return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03}Z", std::chrono::sys_seconds{std::chrono::seconds{ms / 1000}}, ms % 1000);
+    return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03}Z", std::chrono::sys_seconds{std::chrono::seconds{ms / 1000}},
+                       ms % 1000);
 }
 
 void append_client(std::string& out, const mqtt::client_info& c) {
@@ -67,7 +73,8 @@ void append_client(std::string& out, const mqtt::client_info& c) {
     if (c.online) {
         out += ",\"address\":";
         http::append_json_string(out, c.address);
-        out += fmt::format(",\"transport\":\"{}\",\"listener\":{},\"connected_since\":\"{}\"", c.transport, c.listener, utc_ms(c.since_ms));
+        out += fmt::format(",\"transport\":\"{}\",\"listener\":{},\"connected_since\":\"{}\"", c.transport, c.listener,
+                           utc_ms(c.since_ms));
     }
     out += ",\"subscriptions\":[";
     for (std::size_t i = 0; i < c.subscriptions.size(); ++i) {
@@ -108,19 +115,20 @@ http::response clients(const mqtt::broker& b, std::size_t limit) {
         }
         append_client(body, list.clients[i]);
     }
-    body += fmt::format("],\"count\":{},\"total\":{},\"complete\":{}}}", list.clients.size(), list.total, list.complete);
+    body +=
+        fmt::format("],\"count\":{},\"total\":{},\"complete\":{}}}", list.clients.size(), list.total, list.complete);
     return {200, std::move(body)};
 }
 
 /// A change's outcome as an answer: `done` when carried out.
 http::response outcome(mqtt::broker::admin_result r, std::string_view missing, std::function<http::response()> done) {
     switch (r) {
-    case mqtt::broker::admin_result::done:
-        return done();
-    case mqtt::broker::admin_result::not_found:
-        return error(404, missing);
-    case mqtt::broker::admin_result::no_answer:
-        break;
+        case mqtt::broker::admin_result::done:
+            return done();
+        case mqtt::broker::admin_result::not_found:
+            return error(404, missing);
+        case mqtt::broker::admin_result::no_answer:
+            break;
     }
     return unanswered();
 }
@@ -154,7 +162,8 @@ http::response tokens_list(const server_access& server) {
         body += first ? "{\"name\":" : ",{\"name\":";
         first = false;
         http::append_json_string(body, t->name);
-        body += fmt::format(",\"admin\":{},\"source\":\"{}\",\"subscribe\":[", t->admin, t->from_file ? "tokens_file" : "inline");
+        body += fmt::format(",\"admin\":{},\"source\":\"{}\",\"subscribe\":[", t->admin,
+                            t->from_file ? "tokens_file" : "inline");
         for (std::size_t i = 0; i < t->subscribe.size(); ++i) {
             body += i == 0 ? "" : ",";
             http::append_json_string(body, t->subscribe[i]);
@@ -179,14 +188,22 @@ http::response token_revoke(const server_access& server, const settings_cell& li
     }
     const auto settings = live.get();
     if (!(*it)->from_file) {
-        return error(409, fmt::format("token '{}' is an inline [http] tokens entry of the configuration: remove it there and reload", name));
+        return error(
+            409,
+            fmt::format("token '{}' is an inline [http] tokens entry of the configuration: remove it there and reload",
+                        name));
     }
     if ((*it)->admin && std::count_if(all.begin(), all.end(), [](const auto& t) { return t->admin; }) == 1) {
-        return error(409, fmt::format("token '{}' is the last admin token: issue another (vigil token FILE NAME --admin) and reload first", name));
+        return error(
+            409,
+            fmt::format(
+                "token '{}' is the last admin token: issue another (vigil token FILE NAME --admin) and reload first",
+                name));
     }
     try {
         if (!auth::token_file::remove_from_file(settings->http.tokens_file, name)) {
-            return error(409, fmt::format("token '{}' is no longer in {}: reload to apply the file", name, settings->http.tokens_file));
+            return error(409, fmt::format("token '{}' is no longer in {}: reload to apply the file", name,
+                                          settings->http.tokens_file));
         }
         server.reload_tokens();  // the file as it now is; dashboards using the token are closed (1008)
     } catch (const std::exception& e) {
@@ -198,10 +215,11 @@ http::response token_revoke(const server_access& server, const settings_cell& li
     return {200, std::move(body)};
 }
 
-http::response route(const mqtt::broker& b, const settings_cell& live, const server_access& server, std::string_view method, std::string_view target,
-                     std::string_view path, const http::caller& who) {
+http::response route(const mqtt::broker& b, const settings_cell& live, const server_access& server,
+                     std::string_view method, std::string_view target, std::string_view path, const http::caller& who) {
     if (who.token != nullptr && !who.token->admin) {
-        return error(403, fmt::format("token '{}' has no admin right (issue one with `vigil token FILE NAME --admin`)", who.token->name));
+        return error(403, fmt::format("token '{}' has no admin right (issue one with `vigil token FILE NAME --admin`)",
+                                      who.token->name));
     }
     if (!http::percent_decode(path)) {
         return error(400, "a bad %-escape (or an escaped NUL) in the path");
@@ -244,12 +262,13 @@ http::response route(const mqtt::broker& b, const settings_cell& live, const ser
         }
         const bool discard = d != params->end() && d->second == "true";
         return later([&b, id = std::move(*id), discard] {
-            return outcome(b.disconnect_client(id, discard), fmt::format("no client or session '{}'", id), [&id, discard] {
-                std::string body = "{\"client_id\":";
-                http::append_json_string(body, id);
-                body += fmt::format(",\"disconnected\":true,\"session_discarded\":{}}}", discard);
-                return http::response{200, std::move(body)};
-            });
+            return outcome(b.disconnect_client(id, discard), fmt::format("no client or session '{}'", id),
+                           [&id, discard] {
+                               std::string body = "{\"client_id\":";
+                               http::append_json_string(body, id);
+                               body += fmt::format(",\"disconnected\":true,\"session_discarded\":{}}}", discard);
+                               return http::response{200, std::move(body)};
+                           });
         });
     }
     if (rest == "retained") {
@@ -292,11 +311,14 @@ http::response route(const mqtt::broker& b, const settings_cell& live, const ser
 
 }  // namespace
 
-http::response admin_request(const mqtt::broker& b, const settings_cell& live, const server_access& server, std::string_view method, std::string_view target,
-                             std::string_view path, const http::caller& who) {
+http::response admin_request(const mqtt::broker& b, const settings_cell& live, const server_access& server,
+                             std::string_view method, std::string_view target, std::string_view path,
+                             const http::caller& who) {
     http::response r = route(b, live, server, method, target, path, who);
     // The audit line, once the answer is known (answered or refused).
-    auto line = [what = fmt::format("{} {}", method, redacted(target)), by = who_is(who)](unsigned status) { log::info("admin: {} by {}: {}", what, by, status); };
+    auto line = [what = fmt::format("{} {}", method, redacted(target)), by = who_is(who)](unsigned status) {
+        log::info("admin: {} by {}: {}", what, by, status);
+    };
     if (!r.later) {
         line(r.status);
         return r;

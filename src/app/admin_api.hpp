@@ -32,7 +32,8 @@ struct server_access {
 };
 
 /// Answers a request under /api/v1/admin/ (`path` without the query).
-[[nodiscard]] http::response admin_request(const mqtt::broker& b, const settings_cell& live, const server_access& server, std::string_view method,
+[[nodiscard]] http::response admin_request(const mqtt::broker& b, const settings_cell& live,
+                                           const server_access& server, std::string_view method,
                                            std::string_view target, std::string_view path, const http::caller& who);
 
 }  // namespace vigil::app

@@ -34,15 +34,20 @@ std::string probe_verdict(const probe::stats& p, const config::probe_settings& s
     if (!p.last.error.empty()) {
         return p.last.error;
     }
-    const auto ms = [](const std::optional<double>& v) { return v ? fmt::format("{:.1f} ms", *v * 1e3) : std::string{"-"}; };
-    return fmt::format("slower than max_latency {} ms (publish -> MQTT {}, -> /ws {})", s.max_latency.count(), ms(p.last.mqtt_seconds), ms(p.last.ws_seconds));
+    const auto ms = [](const std::optional<double>& v) {
+        return v ? fmt::format("{:.1f} ms", *v * 1e3) : std::string{"-"};
+    };
+    return fmt::format("slower than max_latency {} ms (publish -> MQTT {}, -> /ws {})", s.max_latency.count(),
+                       ms(p.last.mqtt_seconds), ms(p.last.ws_seconds));
 }
 
 }  // namespace
 
-http::handler make_api(const mqtt::broker& b, const config::settings& s, const settings_cell& live, const probe::prober* probe, const server_access& server) {
+http::handler make_api(const mqtt::broker& b, const config::settings& s, const settings_cell& live,
+                       const probe::prober* probe, const server_access& server) {
     const auto started = std::chrono::steady_clock::now();
-    return [&b, &s, &live, probe, &server, started, fields = track_fields{s.archive.lat_field, s.archive.lon_field}](std::string_view method, std::string_view target, const http::caller& who) -> http::response {
+    return [&b, &s, &live, probe, &server, started, fields = track_fields{s.archive.lat_field, s.archive.lon_field}](
+               std::string_view method, std::string_view target, const http::caller& who) -> http::response {
         const std::string_view path = target.substr(0, target.find('?'));
         if (path.starts_with("/api/v1/admin/")) {
             return admin_request(b, live, server, method, target, path, who);
@@ -67,10 +72,14 @@ http::handler make_api(const mqtt::broker& b, const config::settings& s, const s
             http::append_json_string(body, h.store_ok ? std::string{"ok"} : h.store_error);
             body += ",\"archive\":";
             using archive_state = mqtt::broker_health::archive_state;
-            http::append_json_string(body, h.archive == archive_state::off ? std::string{"off"} : h.archive == archive_state::ok ? std::string{"ok"} : "degraded: " + h.archive_error);
+            http::append_json_string(body, h.archive == archive_state::off  ? std::string{"off"}
+                                           : h.archive == archive_state::ok ? std::string{"ok"}
+                                                                            : "degraded: " + h.archive_error);
             body += ",\"probe\":";
-            http::append_json_string(body, !p ? std::string{"off"} : p->now == probe::state::pending ? std::string{"pending"}
-                                            : p->now == probe::state::ok ? std::string{"ok"} : "degraded: " + probe_verdict(*p, s.probe));
+            http::append_json_string(body, !p                                ? std::string{"off"}
+                                           : p->now == probe::state::pending ? std::string{"pending"}
+                                           : p->now == probe::state::ok      ? std::string{"ok"}
+                                                                        : "degraded: " + probe_verdict(*p, s.probe));
             body += fmt::format(",\"connections\":{}}}", h.open_connections);
             return {h.store_ok ? 200u : 503u, std::move(body)};
         }

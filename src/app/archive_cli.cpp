@@ -16,12 +16,14 @@ namespace vigil::app {
 namespace {
 
 constexpr std::string_view usage =
-    "usage: vigil archive export (--config FILE | --data-dir DIR) --topic FILTER [--from T] [--to T] [--format ndjson|csv]\n"
+    "usage: vigil archive export (--config FILE | --data-dir DIR) --topic FILTER [--from T] [--to T] [--format "
+    "ndjson|csv]\n"
     "  T: milliseconds since 1970 or RFC 3339 (2026-12-03T14:00:00Z); default: everything kept.\n"
     "  Writes the records to standard output, oldest first; works while vigil runs.\n";
 
 int fail(std::string_view why) {
-    std::fprintf(stderr, "vigil archive export: %.*s\n%.*s", static_cast<int>(why.size()), why.data(), static_cast<int>(usage.size()), usage.data());
+    std::fprintf(stderr, "vigil archive export: %.*s\n%.*s", static_cast<int>(why.size()), why.data(),
+                 static_cast<int>(usage.size()), usage.data());
     return 2;
 }
 
@@ -31,7 +33,9 @@ int archive_export_main(const std::vector<std::string_view>& args) {
     std::filesystem::path data_dir;
     archive::query q;
     q.from_ms = 0;
-    q.to_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count() + 86'400'000;
+    q.to_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+                  .count() +
+              86'400'000;
     q.limit = 10'000;  // records per page
     record_format format = record_format::ndjson;
     for (std::size_t i = 0; i < args.size(); i += 2) {

@@ -29,7 +29,8 @@ sockaddr_un address_of(const std::filesystem::path& path) {
     a.sun_family = AF_UNIX;
     const std::string p = path.string();
     if (p.size() >= sizeof a.sun_path) {
-        throw std::runtime_error(fmt::format("control socket {}: the path is longer than {} bytes: use a shorter data_dir", p, sizeof a.sun_path - 1));
+        throw std::runtime_error(fmt::format(
+            "control socket {}: the path is longer than {} bytes: use a shorter data_dir", p, sizeof a.sun_path - 1));
     }
     std::memcpy(a.sun_path, p.c_str(), p.size() + 1);
     return a;
@@ -42,7 +43,8 @@ std::optional<std::string> read_line(int fd, int stop_fd) {
     std::array<char, 512> buf{};
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds{request_timeout_ms};
     while (line.size() <= max_request) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
         std::array<pollfd, 2> p{pollfd{fd, POLLIN, 0}, pollfd{stop_fd, POLLIN, 0}};
         if (left <= 0 || ::poll(p.data(), p.size(), static_cast<int>(left)) <= 0 || (p[1].revents & POLLIN) != 0) {
             return std::nullopt;
@@ -83,7 +85,8 @@ std::string peer_of(int fd) {
 
 std::filesystem::path control_path(const std::filesystem::path& data_dir) { return data_dir / "control.sock"; }
 
-control_socket::control_socket(std::filesystem::path path, control_handler handler) : path_(std::move(path)), handler_(std::move(handler)) {
+control_socket::control_socket(std::filesystem::path path, control_handler handler)
+    : path_(std::move(path)), handler_(std::move(handler)) {
     const sockaddr_un a = address_of(path_);
     if (control_request(path_, "").has_value()) {
         throw std::runtime_error(fmt::format("control socket {}: another vigil answers there", path_.string()));
@@ -93,13 +96,15 @@ control_socket::control_socket(std::filesystem::path path, control_handler handl
     // Only the user running vigil (and root) may connect. Set after bind: until then the
     // umask's mode applies (no write bit for others under any usual umask), and the process's
     // umask is never changed under the other threads.
-    const bool bound = listen_fd_ >= 0 && ::bind(listen_fd_, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0 && ::chmod(path_.c_str(), 0600) == 0;
+    const bool bound = listen_fd_ >= 0 && ::bind(listen_fd_, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0 &&
+                       ::chmod(path_.c_str(), 0600) == 0;
     if (!bound || ::listen(listen_fd_, 4) != 0 || ::pipe2(stop_pipe_, O_CLOEXEC) != 0) {
         const int err = errno;
         if (listen_fd_ >= 0) {
             ::close(listen_fd_);
         }
-        throw std::runtime_error(fmt::format("control socket {}: cannot listen: {}", path_.string(), std::strerror(err)));
+        throw std::runtime_error(
+            fmt::format("control socket {}: cannot listen: {}", path_.string(), std::strerror(err)));
     }
     thread_ = std::thread([this] { run(); });
 }
@@ -119,7 +124,8 @@ void control_socket::run() {
     for (;;) {
         std::array<pollfd, 2> p{pollfd{listen_fd_, POLLIN, 0}, pollfd{stop_pipe_[0], POLLIN, 0}};
         if (::poll(p.data(), p.size(), -1) < 0 && errno != EINTR) {
-            log::error("control socket {}: {}; `vigil db backup` cannot reach this process", path_.string(), std::strerror(errno));
+            log::error("control socket {}: {}; `vigil db backup` cannot reach this process", path_.string(),
+                       std::strerror(errno));
             return;
         }
         if ((p[1].revents & POLLIN) != 0) {
@@ -168,7 +174,8 @@ std::optional<std::string> control_request(const std::filesystem::path& path, st
     }
     ::close(fd);
     if (!reply.starts_with("ok ") && !reply.starts_with("error ")) {
-        throw std::runtime_error(fmt::format("control socket {}: the running vigil ended the request without an answer", path.string()));
+        throw std::runtime_error(
+            fmt::format("control socket {}: the running vigil ended the request without an answer", path.string()));
     }
     return reply;
 }

@@ -20,7 +20,8 @@ using control_handler = std::function<std::string(std::string_view request, std:
 
 /// Listens on `path` (replacing a stale socket left by a killed process) and answers one
 /// request at a time on its own thread. A request is one line of at most 4 KiB; a client that
-/// has not sent it within 5 s in all is dropped, and so is one still sending when vigil stops. Thread safety: construct and destroy on one thread.
+/// has not sent it within 5 s in all is dropped, and so is one still sending when vigil stops. Thread safety: construct
+/// and destroy on one thread.
 class control_socket {
 public:
     /// Errors: throws std::runtime_error naming the path when it cannot listen there.

@@ -44,16 +44,24 @@ int fail(std::string_view why, int status = 1) {
 
 std::string mib(std::uint64_t bytes) { return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1 << 20)); }
 
-std::string utc(std::int64_t seconds) { return fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", std::chrono::sys_seconds{std::chrono::seconds{seconds}}); }
+std::string utc(std::int64_t seconds) {
+    return fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", std::chrono::sys_seconds{std::chrono::seconds{seconds}});
+}
 
-std::string store_label(const fs::path& data_dir) { return fmt::format("vigil {} data_dir {}", VIGIL_VERSION, data_dir.string()); }
+std::string store_label(const fs::path& data_dir) {
+    return fmt::format("vigil {} data_dir {}", VIGIL_VERSION, data_dir.string());
+}
 
 std::string archive_label(std::uint32_t store_id) { return fmt::format("store backup {}", store_id); }
 
 /// The one-line account of a backup that was made.
-std::string describe(const fs::path& dest, const rocks::backup_info& store, const std::optional<rocks::backup_info>& archive, std::uint64_t added, std::chrono::milliseconds took) {
-    return fmt::format("backup {} in {}: store {} files {}, archive {}; {} copied in {} ms (verified)", store.id, dest.string(), store.files, mib(store.bytes),
-                       archive ? fmt::format("{} files {}", archive->files, mib(archive->bytes)) : std::string{"off"}, mib(added), took.count());
+std::string describe(const fs::path& dest, const rocks::backup_info& store,
+                     const std::optional<rocks::backup_info>& archive, std::uint64_t added,
+                     std::chrono::milliseconds took) {
+    return fmt::format("backup {} in {}: store {} files {}, archive {}; {} copied in {} ms (verified)", store.id,
+                       dest.string(), store.files, mib(store.bytes),
+                       archive ? fmt::format("{} files {}", archive->files, mib(archive->bytes)) : std::string{"off"},
+                       mib(added), took.count());
 }
 
 /// The archive backup made with store backup `id`, if any.
@@ -94,7 +102,8 @@ std::string refusal(const fs::path& data_dir, const fs::path& dest) {
         return o == outer.end();
     };
     if (inside(a, b) || inside(b, a)) {
-        return fmt::format("DEST {} and data_dir {} overlap: a backup belongs on another directory (and disk)", b.string(), a.string());
+        return fmt::format("DEST {} and data_dir {} overlap: a backup belongs on another directory (and disk)",
+                           b.string(), a.string());
     }
     return {};
 }
@@ -114,10 +123,12 @@ int backup(const fs::path& data_dir, const fs::path& dest) {
     struct stat st {};
     if (::stat(data_dir.c_str(), &st) == 0 && st.st_uid != ::geteuid()) {
         const passwd* owner = ::getpwuid(st.st_uid);
-        return fail(fmt::format("{} belongs to {}: run this as that user (sudo -u {} vigil db backup ...), or the store's files would become yours and vigil "
-                                "could not start on them",
-                                data_dir.string(), owner != nullptr ? owner->pw_name : fmt::format("uid {}", st.st_uid),
-                                owner != nullptr ? owner->pw_name : "OWNER"));
+        return fail(
+            fmt::format("{} belongs to {}: run this as that user (sudo -u {} vigil db backup ...), or the store's "
+                        "files would become yours and vigil "
+                        "could not start on them",
+                        data_dir.string(), owner != nullptr ? owner->pw_name : fmt::format("uid {}", st.st_uid),
+                        owner != nullptr ? owner->pw_name : "OWNER"));
     }
     const auto started = std::chrono::steady_clock::now();
     const std::uint64_t before = rocks::directory_bytes(dest);
@@ -127,7 +138,8 @@ int backup(const fs::path& data_dir, const fs::path& dest) {
         archive = rocks::create_backup(data_dir / "archive", dest / "archive", archive_label(store.id));
     }
     const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
-    std::printf("%s (vigil is not running: made offline)\n", describe(dest, store, archive, rocks::directory_bytes(dest) - before, took).c_str());
+    std::printf("%s (vigil is not running: made offline)\n",
+                describe(dest, store, archive, rocks::directory_bytes(dest) - before, took).c_str());
     return 0;
 }
 
@@ -139,15 +151,19 @@ int restore(const fs::path& data_dir, const fs::path& src, std::optional<std::ui
     if (all.empty()) {
         return fail(fmt::format("{}: holds no backup", src.string()));
     }
-    const auto chosen = id ? std::find_if(all.begin(), all.end(), [&](const auto& b) { return b.id == *id; }) : std::prev(all.end());
+    const auto chosen =
+        id ? std::find_if(all.begin(), all.end(), [&](const auto& b) { return b.id == *id; }) : std::prev(all.end());
     if (chosen == all.end()) {
         return fail(fmt::format("{}: no backup {} (see `vigil db backups {}`)", src.string(), *id, src.string()));
     }
     const auto archive = archive_of(src, chosen->id);
     std::error_code ec;
     if (fs::exists(data_dir, ec) && !fs::is_empty(data_dir, ec)) {
-        return fail(fmt::format("{}: is not empty; a restore only writes into an empty data_dir (it would delete what is there): move it aside, "
-                                "and create an empty one owned by the user running vigil", data_dir.string()));
+        return fail(
+            fmt::format("{}: is not empty; a restore only writes into an empty data_dir (it would delete what is "
+                        "there): move it aside, "
+                        "and create an empty one owned by the user running vigil",
+                        data_dir.string()));
     }
     // Both verified before anything is written: a damaged backup leaves data_dir as it was.
     rocks::verify_backup(src / "store", chosen->id);
@@ -158,9 +174,13 @@ int restore(const fs::path& data_dir, const fs::path& src, std::optional<std::ui
     if (archive) {
         rocks::restore_backup(src / "archive", archive->id, data_dir / "archive");
     }
-    std::printf("restored backup %u of %s (made %s) into %s: store %u files %s, archive %s. Check it with `vigil db check %s`, then start vigil.\n", chosen->id,
-                src.string().c_str(), utc(chosen->time).c_str(), data_dir.string().c_str(), chosen->files, mib(chosen->bytes).c_str(),
-                archive ? fmt::format("{} files {}", archive->files, mib(archive->bytes)).c_str() : "none", data_dir.string().c_str());
+    std::printf(
+        "restored backup %u of %s (made %s) into %s: store %u files %s, archive %s. Check it with `vigil db check %s`, "
+        "then start vigil.\n",
+        chosen->id, src.string().c_str(), utc(chosen->time).c_str(), data_dir.string().c_str(), chosen->files,
+        mib(chosen->bytes).c_str(),
+        archive ? fmt::format("{} files {}", archive->files, mib(archive->bytes)).c_str() : "none",
+        data_dir.string().c_str());
     return 0;
 }
 
@@ -179,12 +199,14 @@ int purge(const fs::path& src, std::size_t keep) {
     // Archive backups go with their store backup.
     if (fs::exists(src / "archive")) {
         for (const auto& a : rocks::list_backups(src / "archive")) {
-            if (std::none_of(kept.begin(), kept.end(), [&a](std::uint32_t id) { return a.label == archive_label(id); })) {
+            if (std::none_of(kept.begin(), kept.end(),
+                             [&a](std::uint32_t id) { return a.label == archive_label(id); })) {
                 rocks::delete_backup(src / "archive", a.id);
             }
         }
     }
-    std::printf("deleted %zu backup(s), kept %zu; %s on disk in %s\n", deleted, kept.size(), mib(rocks::directory_bytes(src)).c_str(), src.string().c_str());
+    std::printf("deleted %zu backup(s), kept %zu; %s on disk in %s\n", deleted, kept.size(),
+                mib(rocks::directory_bytes(src)).c_str(), src.string().c_str());
     return 0;
 }
 
@@ -193,9 +215,11 @@ int list(const fs::path& src) {
     std::printf("%-6s %-21s %-12s %-12s %s\n", "id", "made (UTC)", "store", "archive", "label");
     for (const auto& b : all) {
         const auto a = archive_of(src, b.id);
-        std::printf("%-6u %-21s %-12s %-12s %s\n", b.id, utc(b.time).c_str(), mib(b.bytes).c_str(), a ? mib(a->bytes).c_str() : "-", b.label.c_str());
+        std::printf("%-6u %-21s %-12s %-12s %s\n", b.id, utc(b.time).c_str(), mib(b.bytes).c_str(),
+                    a ? mib(a->bytes).c_str() : "-", b.label.c_str());
     }
-    std::printf("%zu backup(s), %s on disk in %s\n", all.size(), mib(rocks::directory_bytes(src)).c_str(), src.string().c_str());
+    std::printf("%zu backup(s), %s on disk in %s\n", all.size(), mib(rocks::directory_bytes(src)).c_str(),
+                src.string().c_str());
     return 0;
 }
 
@@ -243,7 +267,8 @@ int db_backup_main(const std::vector<std::string_view>& args) {
     }
 }
 
-std::string serve_control(const mqtt::broker& b, const fs::path& data_dir, std::string_view request, std::string_view peer) {
+std::string serve_control(const mqtt::broker& b, const fs::path& data_dir, std::string_view request,
+                          std::string_view peer) {
     constexpr std::string_view verb = "backup ";
     if (!request.starts_with(verb) || request.size() == verb.size() || request[verb.size()] != '/') {
         log::warn("control: refused a request from {}: not `backup /ABSOLUTE/PATH`", peer);
@@ -259,7 +284,8 @@ std::string serve_control(const mqtt::broker& b, const fs::path& data_dir, std::
         const auto started = std::chrono::steady_clock::now();
         const std::uint64_t before = rocks::directory_bytes(dest);
         const auto made = b.backup(dest / "store", dest / "archive", store_label(data_dir));
-        const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+        const auto took =
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
         auto text = describe(dest, made.store, made.archive, rocks::directory_bytes(dest) - before, took);
         log::info("control: {}", text);
         return "ok " + text;

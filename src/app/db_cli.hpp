@@ -18,6 +18,7 @@ int db_backup_main(const std::vector<std::string_view>& args);
 
 /// The running vigil's answer to a control request ("backup DEST"): "ok REPORT" or
 /// "error WHY"; the request and its outcome are logged with `peer`.
-[[nodiscard]] std::string serve_control(const mqtt::broker& b, const std::filesystem::path& data_dir, std::string_view request, std::string_view peer);
+[[nodiscard]] std::string serve_control(const mqtt::broker& b, const std::filesystem::path& data_dir,
+                                        std::string_view request, std::string_view peer);
 
 }  // namespace vigil::app

@@ -25,13 +25,14 @@ namespace {
 constexpr std::size_t default_limit = 1000;
 constexpr std::size_t max_limit = 10'000;
 constexpr std::int64_t default_span_ms = 3'600'000;
-constexpr std::size_t stream_page = 2000;  // records read per chunk of a streamed answer
+constexpr std::size_t stream_page = 2000;          // records read per chunk of a streamed answer
 constexpr std::size_t max_track_read = 2'000'000;  // positions read for one track, at most
 
 http::response bad(std::string_view why) { return {400, http::error_json(400, why)}; }
 
 std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
 }
 
 /// `from` and `to` of `p` into `q` (default: the hour before now); an error response if bad.
@@ -69,12 +70,15 @@ std::optional<http::response> only(const http::params& p, std::initializer_list<
 }
 
 http::response unavailable() {
-    return {503, http::error_json(503, "history is not available: the archive is off ([archive] topics = []) or could not be opened (see /healthz)")};
+    return {503, http::error_json(503,
+                                  "history is not available: the archive is off ([archive] topics = []) or could not "
+                                  "be opened (see /healthz)")};
 }
 
 /// A history query answered as NDJSON or CSV, streamed: a page of records per chunk, read
 /// when the previous chunk is sent, until the range (or `q.limit` records) is done.
-http::response stream_history(const mqtt::broker& b, archive::query q, std::shared_ptr<const auth::permissions> reads, record_format format) {
+http::response stream_history(const mqtt::broker& b, archive::query q, std::shared_ptr<const auth::permissions> reads,
+                              record_format format) {
     struct state {
         archive::query q;
         std::size_t left;  // records still wanted
@@ -151,7 +155,9 @@ http::response history_request(const mqtt::broker& b, std::string_view target, c
         const auto& v = it->second;
         const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
         if (ec != std::errc{} || end != v.data() + v.size() || n == 0 || (n > max_limit && !streamed)) {
-            return bad(streamed ? std::string{"'limit' must be a number from 1"} : fmt::format("'limit' must be a number from 1 to {} (format=ndjson or csv: any)", max_limit));
+            return bad(
+                streamed ? std::string{"'limit' must be a number from 1"}
+                         : fmt::format("'limit' must be a number from 1 to {} (format=ndjson or csv: any)", max_limit));
         }
         q.limit = n;
     } else if (streamed) {
@@ -179,7 +185,9 @@ http::response history_request(const mqtt::broker& b, std::string_view target, c
         reads = std::make_shared<const auth::permissions>(*who.reads);
     }
     if (streamed) {
-        res.later = [&b, q = std::move(q), reads, format](http::response& out) { out = stream_history(b, q, reads, format); };
+        res.later = [&b, q = std::move(q), reads, format](http::response& out) {
+            out = stream_history(b, q, reads, format);
+        };
         return res;
     }
     res.later = [&b, q = std::move(q), reads](http::response& out) {
@@ -191,7 +199,8 @@ http::response history_request(const mqtt::broker& b, std::string_view target, c
         std::string body = "{\"topic\":";
         http::append_json_string(body, q.filter);
         const bool complete = page->kept_from_ms <= q.from_ms;
-        body += fmt::format(",\"from\":{},\"to\":{},\"order\":\"{}\",\"complete\":{}", q.from_ms, q.to_ms, q.descending ? "desc" : "asc", complete ? "true" : "false");
+        body += fmt::format(",\"from\":{},\"to\":{},\"order\":\"{}\",\"complete\":{}", q.from_ms, q.to_ms,
+                            q.descending ? "desc" : "asc", complete ? "true" : "false");
         if (!complete) {
             body += fmt::format(",\"kept_from\":{}", page->kept_from_ms);
         }
@@ -218,7 +227,8 @@ http::response history_request(const mqtt::broker& b, std::string_view target, c
 
 namespace vigil::app {
 
-http::response track_request(const mqtt::broker& b, std::string_view device, std::string_view target, const http::caller& who, const track_fields& fields) {
+http::response track_request(const mqtt::broker& b, std::string_view device, std::string_view target,
+                             const http::caller& who, const track_fields& fields) {
     constexpr std::size_t default_points = 1000;
     constexpr std::size_t max_points_limit = 100'000;
     std::string error;

@@ -24,6 +24,7 @@ struct track_fields {
 /// Answers `GET /api/v1/devices/{id}/track?from=T&to=T&max_points=N`: the positions archived on
 /// `devices/{id}/location` as a GeoJSON LineString, simplified to at most `max_points` (default
 /// 1,000, at most 100,000; at least 2). Payloads without a position are skipped.
-[[nodiscard]] http::response track_request(const mqtt::broker& b, std::string_view device, std::string_view target, const http::caller& who, const track_fields& fields);
+[[nodiscard]] http::response track_request(const mqtt::broker& b, std::string_view device, std::string_view target,
+                                           const http::caller& who, const track_fields& fields);
 
 }  // namespace vigil::app

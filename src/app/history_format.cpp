@@ -51,11 +51,13 @@ std::optional<record_format> parse_format(std::string_view name) {
 void append_json_record(std::string& out, const archive::record& r) {
     out += "{\"topic\":";
     http::append_json_string(out, r.topic);
-    out += fmt::format(",\"time\":{},\"qos\":{},\"retain\":{},\"client\":", r.time_ms, static_cast<unsigned>(r.q), r.retain ? "true" : "false");
+    out += fmt::format(",\"time\":{},\"qos\":{},\"retain\":{},\"client\":", r.time_ms, static_cast<unsigned>(r.q),
+                       r.retain ? "true" : "false");
     http::append_json_string(out, r.client_id);
     out += ",\"payload\":";
     // A message pads its payload, as the JSON check needs.
-    const std::span<const std::uint8_t> bytes{reinterpret_cast<const std::uint8_t*>(r.payload.data()), r.payload.size()};
+    const std::span<const std::uint8_t> bytes{reinterpret_cast<const std::uint8_t*>(r.payload.data()),
+                                              r.payload.size()};
     http::append_payload(out, *message::make(r.topic, bytes, r.q, r.retain, r.time_ms));
     out += '}';
 }
@@ -69,10 +71,12 @@ void append_csv_record(std::string& out, const archive::record& r) {
     const auto day = floor<days>(t);
     const year_month_day ymd{day};
     const hh_mm_ss hms{floor<seconds>(t - day)};
-    fmt::format_to(std::back_inserter(out), FMT_COMPILE("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z,{},"), static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
-                   static_cast<unsigned>(ymd.day()), hms.hours().count(), hms.minutes().count(), hms.seconds().count(), r.time_ms);
+    fmt::format_to(std::back_inserter(out), FMT_COMPILE("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z,{},"),
+                   static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                   hms.hours().count(), hms.minutes().count(), hms.seconds().count(), r.time_ms);
     append_csv_field(out, r.topic);
-    fmt::format_to(std::back_inserter(out), FMT_COMPILE(",{},{},"), static_cast<unsigned>(r.q), r.retain ? "true" : "false");
+    fmt::format_to(std::back_inserter(out), FMT_COMPILE(",{},{},"), static_cast<unsigned>(r.q),
+                   r.retain ? "true" : "false");
     append_csv_field(out, r.client_id);
     out += ',';
     if (topic::valid_utf8(r.payload)) {

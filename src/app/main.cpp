@@ -87,17 +87,21 @@ void raise_fd_limit() {
 
 /// The probe's history path: its message read back from the archive as GET /api/v1/history
 /// would read it (the archive keeps the probe's topic whenever both are on).
-std::optional<vigil::probe::history_check> probe_history(const vigil::mqtt::broker& b, const vigil::config::settings& s) {
+std::optional<vigil::probe::history_check> probe_history(const vigil::mqtt::broker& b,
+                                                         const vigil::config::settings& s) {
     if (s.archive.topics.empty()) {
         return std::nullopt;
     }
     vigil::probe::history_check h;
     h.timeout = s.archive.flush_interval + std::chrono::seconds{10};
     h.archived = [&b, topic = s.probe.topic](const std::string& payload) {
-        const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+        const auto now =
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+                .count();
         const vigil::archive::query q{topic, now - 60'000, now + 1'000, 16, true, std::nullopt};
         const auto page = b.history(q, [](std::string_view) { return true; });
-        return page && std::any_of(page->records.begin(), page->records.end(), [&payload](const vigil::archive::record& r) { return r.payload == payload; });
+        return page && std::any_of(page->records.begin(), page->records.end(),
+                                   [&payload](const vigil::archive::record& r) { return r.payload == payload; });
     };
     return h;
 }
@@ -106,48 +110,28 @@ std::optional<vigil::probe::history_check> probe_history(const vigil::mqtt::brok
 void log_stats(const vigil::mqtt::broker_stats& st) {
     vigil::log::info(
         "stats: connections open {}, accepted {}, refused {}; publishes in {}, deliveries {}; "
-        "dropped QoS 0 (slow clients) {}; protocol errors {}; auth failures {}, busy {}; password checks hashed {}, dropped {}, waiting {}; "
+        "dropped QoS 0 (slow clients) {}; protocol errors {}; auth failures {}, busy {}; password checks hashed {}, "
+        "dropped {}, waiting {}; "
         "denied connects {}, publishes {}, deliveries {}; "
         "publish-rate pauses {}; persistent sessions {} (expired {}), retained {}, last values {}; "
-        "store {}: commits {} ({} fsynced), batches {}, writes {}, failures {}, commit avg {} us max {} us, backlog {} bytes",
-        st.open_connections,
-        st.connections_accepted,
-        st.rejected_connections,
-        st.publishes_in,
-        st.deliveries,
-        st.dropped_qos0_backpressure,
-        st.protocol_errors,
-        st.auth_failures,
-        st.auth_busy,
-        st.auth_hashed,
-        st.auth_dropped,
-        st.auth_queued,
-        st.denied_connects,
-        st.denied_publishes,
-        st.denied_deliveries,
-        st.publish_throttled,
-        st.sessions.persistent_online + st.sessions.persistent_offline,
-        st.sessions_expired,
-        st.retained,
-        st.last_values,
-        st.store_healthy ? "ok" : "FAILING",
-        st.store.commits,
-        st.store.syncs,
-        st.store.batches,
-        st.store.ops,
-        st.store.failures,
+        "store {}: commits {} ({} fsynced), batches {}, writes {}, failures {}, commit avg {} us max {} us, backlog {} "
+        "bytes",
+        st.open_connections, st.connections_accepted, st.rejected_connections, st.publishes_in, st.deliveries,
+        st.dropped_qos0_backpressure, st.protocol_errors, st.auth_failures, st.auth_busy, st.auth_hashed,
+        st.auth_dropped, st.auth_queued, st.denied_connects, st.denied_publishes, st.denied_deliveries,
+        st.publish_throttled, st.sessions.persistent_online + st.sessions.persistent_offline, st.sessions_expired,
+        st.retained, st.last_values, st.store_healthy ? "ok" : "FAILING", st.store.commits, st.store.syncs,
+        st.store.batches, st.store.ops, st.store.failures,
         st.store.commits == 0 ? 0 : static_cast<std::uint64_t>(st.store.commit_seconds.sum() * 1e6) / st.store.commits,
-        st.store.commit_us_max,
-        st.store.backlog_bytes
-    );
+        st.store.commit_us_max, st.store.backlog_bytes);
     if (st.archive_on) {
         const auto& a = st.archive;
         vigil::log::info(
-            "stats: archive {}: records appended {}, written {}, dropped {}; pending {} bytes; flushes {}, lag max {} ms; "
+            "stats: archive {}: records appended {}, written {}, dropped {}; pending {} bytes; flushes {}, lag max {} "
+            "ms; "
             "days dropped {}, {} bytes on disk",
             a.healthy ? "ok" : "FAILING", a.appended, a.written, a.dropped, a.pending_bytes, a.flushes, a.lag_ms_max,
-            a.partitions_dropped, a.bytes_on_disk
-        );
+            a.partitions_dropped, a.bytes_on_disk);
     }
 }
 
@@ -160,7 +144,9 @@ bool reload_settings(const std::optional<std::string>& file, vigil::app::setting
     try {
         auto plan = vigil::config::plan_reload(*live.get(), vigil::config::load_settings(*file));
         if (!plan.needs_restart.empty()) {
-            vigil::log::warn("reload: {}: {} changed; this needs a restart, until then the previous values stay in force", *file, fmt::join(plan.needs_restart, ", "));
+            vigil::log::warn(
+                "reload: {}: {} changed; this needs a restart, until then the previous values stay in force", *file,
+                fmt::join(plan.needs_restart, ", "));
         }
         vigil::log::set_level(plan.next.log_level);
         vigil::log::set_format(plan.next.log_format);
@@ -212,21 +198,23 @@ int run(const vigil::config::settings& s, const std::optional<std::string>& file
         access.console = std::make_shared<const vigil::console::site>(s);
     }
     if (!access.tokens) {
-        vigil::log::info("HTTP API and /ws are open to anyone who can reach them (no [http] tokens_file or tokens): loopback listeners only");
+        vigil::log::info(
+            "HTTP API and /ws are open to anyone who can reach them (no [http] tokens_file or tokens): loopback "
+            "listeners only");
     } else {
-        vigil::log::info("API tokens: {} (tokens_file \"{}\", {} inline)", access.tokens->size(), s.http.tokens_file, s.http.tokens.size());
+        vigil::log::info("API tokens: {} (tokens_file \"{}\", {} inline)", access.tokens->size(), s.http.tokens_file,
+                         s.http.tokens.size());
     }
     vigil::http::upgrades up;
     up.push = &b.push();
-    up.mqtt = [&b](vigil::net::socket_handover h) {
-        b.adopt_websocket(std::move(h));
-    };
+    up.mqtt = [&b](vigil::net::socket_handover h) { b.adopt_websocket(std::move(h)); };
     std::unique_ptr<vigil::probe::prober> probe;
     if (s.probe.interval.count() > 0 && !s.listeners.empty()) {
         probe = std::make_unique<vigil::probe::prober>(s.probe);
     }
     vigil::app::server_access server;  // filled in once the server exists
-    vigil::http::server web{b.shards(), s.http_listeners, vigil::app::make_api(b, s, live, probe.get(), server), std::move(up), std::move(access)};
+    vigil::http::server web{b.shards(), s.http_listeners, vigil::app::make_api(b, s, live, probe.get(), server),
+                            std::move(up), std::move(access)};
     server.tokens = [&web] { return web.tokens(); };
     std::mutex tokens_mu;  // one load-and-apply at a time: SIGHUP and the admin API's revocations
     server.reload_tokens = [&web, &live, &tokens_mu] {
@@ -238,9 +226,10 @@ int run(const vigil::config::settings& s, const std::optional<std::string>& file
     // listeners: whoever sees vigil serve can back it up).
     std::optional<vigil::app::control_socket> control;
     try {
-        control.emplace(vigil::app::control_path(s.data_dir), [&b, &s](std::string_view request, std::string_view peer) {
-            return vigil::app::serve_control(b, s.data_dir, request, peer);
-        });
+        control.emplace(vigil::app::control_path(s.data_dir),
+                        [&b, &s](std::string_view request, std::string_view peer) {
+                            return vigil::app::serve_control(b, s.data_dir, request, peer);
+                        });
     } catch (const std::exception& e) {
         vigil::log::warn("{}: `vigil db backup` can back up only a stopped vigil", e.what());
     }
@@ -261,7 +250,9 @@ int run(const vigil::config::settings& s, const std::optional<std::string>& file
     }
     for (const auto& l : s.listeners) {
         if (!l.loopback() && l.allow_anonymous) {
-            vigil::log::warn("listener {}:{} is reachable beyond this host and allows anonymous clients (allow_anonymous = true)", l.bind, l.port);
+            vigil::log::warn(
+                "listener {}:{} is reachable beyond this host and allows anonymous clients (allow_anonymous = true)",
+                l.bind, l.port);
         }
     }
     vigil::service::notifier systemd;
@@ -273,16 +264,19 @@ int run(const vigil::config::settings& s, const std::optional<std::string>& file
     // The watchdog (WatchdogSec in the unit): pinged at half its period while every shard's
     // heartbeat ran within that half.
     const auto watchdog_every = systemd.watchdog_interval();
-    const auto stall_after = std::max(watchdog_every.value_or(std::chrono::milliseconds{0}), std::chrono::milliseconds{1000});
+    const auto stall_after =
+        std::max(watchdog_every.value_or(std::chrono::milliseconds{0}), std::chrono::milliseconds{1000});
     auto next_watchdog = watchdog_every ? started : clock::time_point::max();
     // $SYS: published at once (the version is there from the start), then every sys_interval.
     vigil::metrics::sys_topics sys{VIGIL_VERSION};
     auto next_sys = s.sys_interval.count() > 0 ? started : clock::time_point::max();
     auto last_sys = started;
     for (;;) {
-        const auto wait = std::max(std::min({next_stats, next_sys, next_watchdog}) - clock::now(), clock::duration::zero());
+        const auto wait =
+            std::max(std::min({next_stats, next_sys, next_watchdog}) - clock::now(), clock::duration::zero());
         const auto secs = std::chrono::duration_cast<std::chrono::seconds>(wait);
-        const timespec ts{static_cast<time_t>(secs.count()), static_cast<long>(std::chrono::duration_cast<std::chrono::nanoseconds>(wait - secs).count())};
+        const timespec ts{static_cast<time_t>(secs.count()),
+                          static_cast<long>(std::chrono::duration_cast<std::chrono::nanoseconds>(wait - secs).count())};
         sig = sigtimedwait(&set, nullptr, &ts);
         if (sig < 0) {  // EAGAIN: an interval passed
             const auto now = clock::now();
@@ -345,7 +339,8 @@ int main(int argc, char** argv) {
         if (!args.empty() && args[0] == "token") {
             return vigil::app::token_main({args.begin() + 1, args.end()});
         }
-        if (args.size() >= 2 && args[0] == "db" && (args[1] == "backup" || args[1] == "restore" || args[1] == "backups" || args[1] == "purge")) {
+        if (args.size() >= 2 && args[0] == "db" &&
+            (args[1] == "backup" || args[1] == "restore" || args[1] == "backups" || args[1] == "purge")) {
             return vigil::app::db_backup_main({args.begin() + 1, args.end()});
         }
         if (args.size() >= 2 && args[0] == "archive" && args[1] == "export") {
@@ -386,7 +381,8 @@ int main(int argc, char** argv) {
                     (void)vigil::net::tls_context::make(*l.tls);
                 }
             }
-            std::printf("%s: configuration is valid (%zu listener(s), %u worker(s))\n", argv[2], s.listeners.size(), s.resolved_workers());
+            std::printf("%s: configuration is valid (%zu listener(s), %u worker(s))\n", argv[2], s.listeners.size(),
+                        s.resolved_workers());
             return 0;
         }
         if (args.size() == 2 && args[0] == "--config") {

@@ -70,7 +70,8 @@ int passwd_main(const std::vector<std::string_view>& args) {
         }
     }
     if (file.empty() || user.empty() || user.find(':') != std::string::npos) {
-        std::fputs("usage: vigil passwd [--stdin] [--iterations N] FILE USER\n       vigil passwd -D FILE USER\n", stderr);
+        std::fputs("usage: vigil passwd [--stdin] [--iterations N] FILE USER\n       vigil passwd -D FILE USER\n",
+                   stderr);
         return 2;
     }
     auth::password_file users;

@@ -14,7 +14,6 @@
 #include <cstdio>
 #include <string>
 
-
 namespace vigil::app {
 namespace {
 
@@ -29,7 +28,8 @@ int list(const std::string& file) {
     const auto tokens = auth::token_file::load(file);
     std::printf("%-20s %-6s %-40s %s\n", "name", "admin", "subscribe", "publish");
     for (const auto& t : tokens.all()) {
-        std::printf("%-20s %-6s %-40s %s\n", t->name.c_str(), t->admin ? "yes" : "no", fmt::format("{}", fmt::join(t->subscribe, ",")).c_str(),
+        std::printf("%-20s %-6s %-40s %s\n", t->name.c_str(), t->admin ? "yes" : "no",
+                    fmt::format("{}", fmt::join(t->subscribe, ",")).c_str(),
                     fmt::format("{}", fmt::join(t->publish, ",")).c_str());
     }
     return 0;
@@ -37,11 +37,13 @@ int list(const std::string& file) {
 
 int revoke(const std::string& file, std::string_view name) {
     if (!auth::token_file::remove_from_file(file, name)) {
-        std::fprintf(stderr, "vigil token: %s has no token named '%.*s'\n", file.c_str(), static_cast<int>(name.size()), name.data());
+        std::fprintf(stderr, "vigil token: %s has no token named '%.*s'\n", file.c_str(), static_cast<int>(name.size()),
+                     name.data());
         return 1;
     }
-    std::fprintf(stderr, "token '%.*s' removed from %s. Send vigil SIGHUP: dashboards using it are then disconnected.\n", static_cast<int>(name.size()), name.data(),
-                 file.c_str());
+    std::fprintf(stderr,
+                 "token '%.*s' removed from %s. Send vigil SIGHUP: dashboards using it are then disconnected.\n",
+                 static_cast<int>(name.size()), name.data(), file.c_str());
     return 0;
 }
 
@@ -85,7 +87,8 @@ int token_main(const std::vector<std::string_view>& given) {
         auto& into = args[i] == "--subscribe" ? sub : pub;
         for (const std::string_view f : split_commas(args[i + 1])) {
             if (!topic::valid_filter(f)) {
-                std::fprintf(stderr, "vigil token: \"%.*s\" is not a valid topic filter\n", static_cast<int>(f.size()), f.data());
+                std::fprintf(stderr, "vigil token: \"%.*s\" is not a valid topic filter\n", static_cast<int>(f.size()),
+                             f.data());
                 return 2;
             }
             into.emplace_back(f);
@@ -103,12 +106,17 @@ int token_main(const std::vector<std::string_view>& given) {
             return text + (text.empty() || text.back() == '\n' ? "" : "\n") + issued.line + "\n";
         });
         if (taken) {
-            std::fprintf(stderr, "vigil token: %s already has a token named '%.*s': pick another name, or revoke it first (vigil token --revoke %s %.*s)\n",
-                         file.c_str(), static_cast<int>(name.size()), name.data(), file.c_str(), static_cast<int>(name.size()), name.data());
+            std::fprintf(stderr,
+                         "vigil token: %s already has a token named '%.*s': pick another name, or revoke it first "
+                         "(vigil token --revoke %s %.*s)\n",
+                         file.c_str(), static_cast<int>(name.size()), name.data(), file.c_str(),
+                         static_cast<int>(name.size()), name.data());
             return 1;
         }
         std::printf("%s\n", issued.secret.c_str());
-        std::fprintf(stderr, "token '%.*s' added to %s; its secret is printed above, once (only its SHA-256 is stored). Send vigil SIGHUP to load it.\n",
+        std::fprintf(stderr,
+                     "token '%.*s' added to %s; its secret is printed above, once (only its SHA-256 is stored). Send "
+                     "vigil SIGHUP to load it.\n",
                      static_cast<int>(name.size()), name.data(), file.c_str());
         return 0;
     } catch (const config::config_error& e) {

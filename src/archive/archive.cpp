@@ -66,7 +66,8 @@ std::size_t entry_bytes(const entry& e) {
 }
 
 std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
 }
 
 class rocks_archive final : public archive {
@@ -90,7 +91,9 @@ public:
             appended_ += batch.size();
             if (pending_bytes_ + bytes > opt_.max_pending_bytes) {
                 dropped_ += batch.size();
-                VIGIL_LOG_LIMITED(warn, "archive {}: {} bytes wait for the compactor (max_pending_bytes): {} records dropped", opt_.dir.string(), pending_bytes_, batch.size());
+                VIGIL_LOG_LIMITED(warn,
+                                  "archive {}: {} bytes wait for the compactor (max_pending_bytes): {} records dropped",
+                                  opt_.dir.string(), pending_bytes_, batch.size());
                 return;
             }
             pending_bytes_ += bytes;
@@ -131,7 +134,10 @@ public:
         settle_catalogue(st);
         if (!st.ok()) {
             note_error(st);
-            log::error("archive {}: writing {} records staged before a crash failed: {}; the store keeps them for the next start", opt_.dir.string(), records.size(), st.ToString());
+            log::error(
+                "archive {}: writing {} records staged before a crash failed: {}; the store keeps them for the next "
+                "start",
+                opt_.dir.string(), records.size(), st.ToString());
             return false;
         }
         const std::lock_guard lock{mu_};
@@ -159,10 +165,13 @@ public:
             const std::lock_guard lock{parts_mu_};
             days = partitions_.size();
             std::uint64_t running = 0;
-            compacting = db_ && db_->GetIntProperty(rocksdb::DB::Properties::kNumRunningCompactions, &running) && running > 0;
+            compacting =
+                db_ && db_->GetIntProperty(rocksdb::DB::Properties::kNumRunningCompactions, &running) && running > 0;
             for (const auto& [day, h] : partitions_) {
                 std::uint64_t pending = 0;
-                compacting = compacting || (db_->GetIntProperty(h.get(), rocksdb::DB::Properties::kCompactionPending, &pending) && pending > 0);
+                compacting = compacting ||
+                             (db_->GetIntProperty(h.get(), rocksdb::DB::Properties::kCompactionPending, &pending) &&
+                              pending > 0);
             }
         }
         const std::lock_guard lock{mu_};
@@ -197,7 +206,8 @@ public:
         thread_.join();
         {
             const std::lock_guard lock{mu_};
-            log::info("archive {}: stopped; {} records written this run, {} dropped", opt_.dir.string(), stats_.written, stats_.dropped + dropped_);
+            log::info("archive {}: stopped; {} records written this run, {} dropped", opt_.dir.string(), stats_.written,
+                      stats_.dropped + dropped_);
         }
         const std::lock_guard lock{parts_mu_};
         // Memtables to table files: the next start replays no log.
@@ -207,7 +217,8 @@ public:
         }
         if (!all.empty() && !failed_.load(std::memory_order_relaxed) && free_bytes() >= opt_.min_free_bytes) {
             if (const rocksdb::Status st = db_->Flush(rocksdb::FlushOptions{}, all); !st.ok()) {
-                log::warn("archive {}: flushing at shutdown failed ({}); the next start replays the log", opt_.dir.string(), st.ToString());
+                log::warn("archive {}: flushing at shutdown failed ({}); the next start replays the log",
+                          opt_.dir.string(), st.ToString());
             }
         }
         partitions_.clear();
@@ -220,7 +231,10 @@ public:
 
 private:
     [[noreturn]] void fail_open(const rocksdb::Status& st) const {
-        throw archive_error(fmt::format("archive {}: cannot open: {}. What to do: check that the directory is a readable, writable directory on a healthy disk; a damaged archive can be moved aside (its history is lost, live traffic is not affected)", opt_.dir.string(), st.ToString()));
+        throw archive_error(fmt::format(
+            "archive {}: cannot open: {}. What to do: check that the directory is a readable, writable directory on a "
+            "healthy disk; a damaged archive can be moved aside (its history is lost, live traffic is not affected)",
+            opt_.dir.string(), st.ToString()));
     }
 
     void open_db() {
@@ -229,8 +243,8 @@ private:
         rocksdb::DBOptions dbo;
         dbo.create_if_missing = true;
         dbo.create_missing_column_families = true;
-        dbo.max_background_jobs = 1;  // the archive stays in the background
-        dbo.atomic_flush = true;      // a backup's table files hold whole batches
+        dbo.max_background_jobs = 1;          // the archive stays in the background
+        dbo.atomic_flush = true;              // a backup's table files hold whole batches
         dbo.info_log = rocks::make_logger();  // no LOG file on the archive's disk
         std::vector<std::string> names;
         const rocksdb::Status listed = rocksdb::DB::ListColumnFamilies(dbo, opt_.dir.string(), &names);
@@ -242,7 +256,8 @@ private:
         }
         std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
         for (const auto& n : names) {
-            cfs.emplace_back(n, n == rocksdb::kDefaultColumnFamilyName ? rocksdb::ColumnFamilyOptions{} : partition_options());
+            cfs.emplace_back(
+                n, n == rocksdb::kDefaultColumnFamilyName ? rocksdb::ColumnFamilyOptions{} : partition_options());
         }
         std::vector<rocksdb::ColumnFamilyHandle*> handles;
         rocksdb::DB* raw = nullptr;
@@ -287,7 +302,9 @@ private:
                 std::unique_lock lock{mu_};
                 // After a refused write, retries wait for the interval, whatever is pending.
                 const bool eager = !retrying_;
-                cv_.wait_for(lock, opt_.flush_interval, [&] { return stopping_ || flush_requested_ > served || (eager && pending_bytes_ >= wake_bytes); });
+                cv_.wait_for(lock, opt_.flush_interval, [&] {
+                    return stopping_ || flush_requested_ > served || (eager && pending_bytes_ >= wake_bytes);
+                });
                 work.swap(pending_);
                 pending_bytes_ = 0;
                 wanted = flush_requested_;
@@ -398,16 +415,20 @@ private:
                 stats_.dropped += unstaged;
                 std::size_t kept = 0;
                 if (!failed_.load(std::memory_order_relaxed)) {
-                    const auto retry = std::stable_partition(work.begin(), work.end(), [](const entry& e) { return e.staged; });
+                    const auto retry =
+                        std::stable_partition(work.begin(), work.end(), [](const entry& e) { return e.staged; });
                     kept = static_cast<std::size_t>(retry - work.begin());
                     for (auto it = work.begin(); it != retry; ++it) {
                         pending_bytes_ += entry_bytes(*it);
                     }
-                    pending_.insert(pending_.begin(), std::make_move_iterator(work.begin()), std::make_move_iterator(retry));
+                    pending_.insert(pending_.begin(), std::make_move_iterator(work.begin()),
+                                    std::make_move_iterator(retry));
                 }
                 retrying_ = true;
                 last_error_ = st.ToString();
-                VIGIL_LOG_LIMITED(error, "archive {}: {} records not written: {}; {} acknowledged ones wait to be written, the others are dropped (live traffic is not affected)",
+                VIGIL_LOG_LIMITED(error,
+                                  "archive {}: {} records not written: {}; {} acknowledged ones wait to be written, "
+                                  "the others are dropped (live traffic is not affected)",
                                   opt_.dir.string(), work.size(), st.ToString(), kept);
                 return;
             }
@@ -431,11 +452,14 @@ private:
     /// restarts, and the free-space reserve is what keeps that from happening.
     rocksdb::Status commit(rocksdb::WriteBatch& wb, bool sync) {
         if (failed_.load(std::memory_order_acquire)) {
-            return rocksdb::Status::IOError("a write failed earlier; the archive takes no more until vigil restarts", failure_);
+            return rocksdb::Status::IOError("a write failed earlier; the archive takes no more until vigil restarts",
+                                            failure_);
         }
         if (const std::uint64_t free = free_bytes(); free < opt_.min_free_bytes) {
-            return rocksdb::Status::NoSpace(fmt::format("{} MiB free on the archive's disk, below [archive] min_free_disk ({} MiB); writing resumes when there is room",
-                                                        free >> 20, opt_.min_free_bytes >> 20));
+            return rocksdb::Status::NoSpace(
+                fmt::format("{} MiB free on the archive's disk, below [archive] min_free_disk ({} MiB); writing "
+                            "resumes when there is room",
+                            free >> 20, opt_.min_free_bytes >> 20));
         }
         if (wb.Count() == 0) {
             return rocksdb::Status::OK();
@@ -447,8 +471,11 @@ private:
             failure_ = st.ToString();
             st = rocksdb::Status::IOError(failure_, "the archive takes no more writes until vigil restarts");
             failed_.store(true, std::memory_order_release);
-            log::error("archive {}: a write failed: {}. The archive takes no more writes until vigil restarts (acknowledged messages wait in the store and are written then); live traffic is not affected. What to do: fix the disk, then restart vigil",
-                       opt_.dir.string(), st.ToString());
+            log::error(
+                "archive {}: a write failed: {}. The archive takes no more writes until vigil restarts (acknowledged "
+                "messages wait in the store and are written then); live traffic is not affected. What to do: fix the "
+                "disk, then restart vigil",
+                opt_.dir.string(), st.ToString());
         }
         return st;
     }
@@ -489,7 +516,8 @@ private:
             total += partition_bytes(h.get());
         }
         for (const auto& [day, h] : parts) {
-            const bool expired = opt_.retention.count() > 0 && (day + 1) * layout::day_ms <= now_ms() - opt_.retention.count();
+            const bool expired =
+                opt_.retention.count() > 0 && (day + 1) * layout::day_ms <= now_ms() - opt_.retention.count();
             const bool over = opt_.max_bytes > 0 && total > opt_.max_bytes && day < today;
             if (!expired && !over) {
                 break;  // days in order: the rest are newer
@@ -514,12 +542,14 @@ private:
         wo.sync = true;  // the floor is on disk before the data goes
         rocksdb::Status st = db_->Put(wo, kept_from_key, v);
         if (st.ok()) {
-            kept_from_.store(std::max(kept_from_.load(std::memory_order_relaxed), kept_from), std::memory_order_relaxed);
+            kept_from_.store(std::max(kept_from_.load(std::memory_order_relaxed), kept_from),
+                             std::memory_order_relaxed);
             st = db_->DropColumnFamily(h);
         }
         if (!st.ok()) {
             note_error(st);
-            VIGIL_LOG_LIMITED(error, "archive {}: dropping day {} failed: {}", opt_.dir.string(), layout::partition_name(day), st.ToString());
+            VIGIL_LOG_LIMITED(error, "archive {}: dropping day {} failed: {}", opt_.dir.string(),
+                              layout::partition_name(day), st.ToString());
             return;
         }
         {
@@ -544,21 +574,21 @@ private:
     mutable std::mutex mu_;
     std::condition_variable cv_;
     std::condition_variable done_cv_;
-    std::vector<entry> pending_;     // guarded by mu_
-    std::size_t pending_bytes_ = 0;  // guarded by mu_
-    std::uint64_t appended_ = 0;     // guarded by mu_
-    std::uint64_t dropped_ = 0;      // guarded by mu_
+    std::vector<entry> pending_;         // guarded by mu_
+    std::size_t pending_bytes_ = 0;      // guarded by mu_
+    std::uint64_t appended_ = 0;         // guarded by mu_
+    std::uint64_t dropped_ = 0;          // guarded by mu_
     std::uint64_t flush_requested_ = 0;  // guarded by mu_
-    std::uint64_t flush_done_ = 0;   // guarded by mu_
-    bool stopping_ = false;          // guarded by mu_
-    bool stopped_ = false;           // guarded by mu_
-    archive_stats stats_;            // guarded by mu_
-    std::string last_error_;         // guarded by mu_
-    std::atomic<bool> failed_{false};  // a RocksDB write failed: no more until restart
-    std::string failure_;              // why (written once, before failed_ is set, by the writer)
-    bool retrying_ = false;            // the last write was refused (compactor thread)
-    catalogue::writer catalogue_;      // the compactor thread's, and restore()'s before any append
-    std::thread thread_;  // last: starts after everything it uses
+    std::uint64_t flush_done_ = 0;       // guarded by mu_
+    bool stopping_ = false;              // guarded by mu_
+    bool stopped_ = false;               // guarded by mu_
+    archive_stats stats_;                // guarded by mu_
+    std::string last_error_;             // guarded by mu_
+    std::atomic<bool> failed_{false};    // a RocksDB write failed: no more until restart
+    std::string failure_;                // why (written once, before failed_ is set, by the writer)
+    bool retrying_ = false;              // the last write was refused (compactor thread)
+    catalogue::writer catalogue_;        // the compactor thread's, and restore()'s before any append
+    std::thread thread_;                 // last: starts after everything it uses
 };
 
 }  // namespace

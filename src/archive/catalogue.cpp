@@ -61,7 +61,8 @@ std::string literal_prefix(std::string_view filter, std::size_t wild) {
 
 }  // namespace
 
-void for_each_topic(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf, std::string_view filter, const std::function<void(std::string_view)>& f) {
+void for_each_topic(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf, std::string_view filter,
+                    const std::function<void(std::string_view)>& f) {
     const auto wild = filter.find_first_of("+#");
     if (wild == std::string_view::npos) {
         f(filter);

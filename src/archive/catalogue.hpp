@@ -45,6 +45,7 @@ private:
 
 /// Calls `f(topic)` once for every topic in partition `cf` that matches `filter`, in order:
 /// from the catalogue when the partition has one, else by seeking from topic to topic.
-void for_each_topic(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf, std::string_view filter, const std::function<void(std::string_view)>& f);
+void for_each_topic(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf, std::string_view filter,
+                    const std::function<void(std::string_view)>& f);
 
 }  // namespace vigil::archive::catalogue

@@ -32,7 +32,8 @@ std::int64_t day_of(std::int64_t time_ms) noexcept {
 
 std::string partition_name(std::int64_t day) {
     const std::chrono::year_month_day ymd{std::chrono::sys_days{std::chrono::days{day}}};
-    return fmt::format("d{:04}{:02}{:02}", static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
+    return fmt::format("d{:04}{:02}{:02}", static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                       static_cast<unsigned>(ymd.day()));
 }
 
 std::optional<std::int64_t> partition_day(std::string_view name) {
@@ -77,7 +78,8 @@ std::optional<parsed_key> parse_key(std::string_view k) {
     if (nul == 0 || nul == std::string_view::npos || k.size() != nul + 17) {
         return std::nullopt;
     }
-    return parsed_key{k.substr(0, nul), static_cast<std::int64_t>(get_be64(k.substr(nul + 1)) ^ time_bias), get_be64(k.substr(nul + 9))};
+    return parsed_key{k.substr(0, nul), static_cast<std::int64_t>(get_be64(k.substr(nul + 1)) ^ time_bias),
+                      get_be64(k.substr(nul + 9))};
 }
 
 std::string catalogue_key(std::string_view topic) {
@@ -116,7 +118,8 @@ bool parse_value(std::string_view v, record& r) {
     if ((flags & 3u) > 2 || (flags & ~7u) != 0) {
         return false;
     }
-    const std::size_t n = (static_cast<std::size_t>(static_cast<unsigned char>(v[1])) << 8) | static_cast<unsigned char>(v[2]);
+    const std::size_t n =
+        (static_cast<std::size_t>(static_cast<unsigned char>(v[1])) << 8) | static_cast<unsigned char>(v[2]);
     if (v.size() < 3 + n) {
         return false;
     }

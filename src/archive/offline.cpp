@@ -62,12 +62,16 @@ struct read_only {
 void scan(const std::filesystem::path& dir, query q, const std::function<void(const page&)>& each) {
     read_only a;
     if (const std::string why = a.open(dir.string()); !why.empty()) {
-        throw archive_error(fmt::format("archive {}: cannot open it: {}. What to do: point at the data_dir of your configuration (the archive is its archive/ directory)", dir.string(), why));
+        throw archive_error(
+            fmt::format("archive {}: cannot open it: {}. What to do: point at the data_dir of your configuration (the "
+                        "archive is its archive/ directory)",
+                        dir.string(), why));
     }
     std::vector<partition_ref> parts;
     for (std::size_t i = 0; i < a.names.size(); ++i) {
         if (const auto day = layout::partition_day(a.names[i])) {
-            parts.push_back({*day, std::shared_ptr<rocksdb::ColumnFamilyHandle>{a.handles[i], [](rocksdb::ColumnFamilyHandle*) {}}});
+            parts.push_back({*day, std::shared_ptr<rocksdb::ColumnFamilyHandle>{a.handles[i],
+                                                                                [](rocksdb::ColumnFamilyHandle*) {}}});
         }
     }
     std::sort(parts.begin(), parts.end(), [](const partition_ref& x, const partition_ref& y) { return x.day < y.day; });

@@ -15,8 +15,14 @@ namespace {
 /// head is the next record not past the cursor. Its key is parsed; its value only when taken.
 class topic_reader {
 public:
-    topic_reader(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf, std::string topic, std::int64_t lo, std::int64_t hi, const query& q)
-        : topic_(std::move(topic)), lower_(layout::key_at(topic_, lo)), upper_(layout::key_at(topic_, hi)), lower_s_(lower_), upper_s_(upper_), q_(q) {
+    topic_reader(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf, std::string topic, std::int64_t lo, std::int64_t hi,
+                 const query& q)
+        : topic_(std::move(topic)),
+          lower_(layout::key_at(topic_, lo)),
+          upper_(layout::key_at(topic_, hi)),
+          lower_s_(lower_),
+          upper_s_(upper_),
+          q_(q) {
         rocksdb::ReadOptions ro;
         ro.iterate_lower_bound = &lower_s_;
         ro.iterate_upper_bound = &upper_s_;
@@ -98,7 +104,9 @@ private:
 /// The heap holds each reader's head time and sequence, so ordering rarely leaves it.
 class merger {
 public:
-    merger(rocksdb::DB& db, const partition_ref& part, const query& q, const std::function<bool(std::string_view)>& may_read) : q_(q) {
+    merger(rocksdb::DB& db, const partition_ref& part, const query& q,
+           const std::function<bool(std::string_view)>& may_read)
+        : q_(q) {
         const std::int64_t lo = std::max(q.from_ms, part.day * layout::day_ms);
         const std::int64_t hi = std::min(q.to_ms, (part.day + 1) * layout::day_ms);
         catalogue::for_each_topic(db, part.handle.get(), q.filter, [&](std::string_view topic) {
@@ -182,7 +190,8 @@ std::vector<const partition_ref*> covered(const std::vector<partition_ref>& part
 
 }  // namespace
 
-page run_query(rocksdb::DB& db, const std::vector<partition_ref>& parts, const query& q, const std::function<bool(std::string_view)>& may_read) {
+page run_query(rocksdb::DB& db, const std::vector<partition_ref>& parts, const query& q,
+               const std::function<bool(std::string_view)>& may_read) {
     page p;
     if (q.limit == 0) {
         return p;
@@ -206,7 +215,8 @@ page run_query(rocksdb::DB& db, const std::vector<partition_ref>& parts, const q
     return p;
 }
 
-void run_scan(rocksdb::DB& db, const std::vector<partition_ref>& parts, const query& q, const std::function<void(const page&)>& each) {
+void run_scan(rocksdb::DB& db, const std::vector<partition_ref>& parts, const query& q,
+              const std::function<void(const page&)>& each) {
     // One page's records are filled again for the next page: their strings keep their room.
     page p;
     p.records.resize(q.limit);

@@ -20,10 +20,12 @@ struct partition_ref {
 };
 
 /// `parts` in ascending day order. Reads what it returns plus one record per matching topic.
-[[nodiscard]] page run_query(rocksdb::DB& db, const std::vector<partition_ref>& parts, const query& q, const std::function<bool(std::string_view)>& may_read);
+[[nodiscard]] page run_query(rocksdb::DB& db, const std::vector<partition_ref>& parts, const query& q,
+                             const std::function<bool(std::string_view)>& may_read);
 
 /// Every record of `q` (q.limit: records per page handed to `each`), in its order, reading each
 /// partition once: for exports, where paging by cursor would set up its readers again per page.
-void run_scan(rocksdb::DB& db, const std::vector<partition_ref>& parts, const query& q, const std::function<void(const page&)>& each);
+void run_scan(rocksdb::DB& db, const std::vector<partition_ref>& parts, const query& q,
+              const std::function<void(const page&)>& each);
 
 }  // namespace vigil::archive

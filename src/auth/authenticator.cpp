@@ -147,7 +147,8 @@ void authenticator::run() {
             const std::lock_guard lock{mu_};
             ++(anyone ? counters_.hashed : counters_.dropped);
             if (anyone) {
-                counters_.seconds.add(std::chrono::duration<double>(std::chrono::steady_clock::now() - j.queued_at).count());
+                counters_.seconds.add(
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - j.queued_at).count());
             }
             if (ok && users_ == users) {  // not reloaded meanwhile
                 if (cache_.size() >= max_cache_entries) {

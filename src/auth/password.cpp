@@ -28,7 +28,8 @@ std::optional<std::vector<unsigned char>> b64decode(std::string_view s) {
         return std::nullopt;
     }
     std::vector<unsigned char> out(3 * s.size() / 4);
-    const int len = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(s.data()), static_cast<int>(s.size()));
+    const int len =
+        EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(s.data()), static_cast<int>(s.size()));
     if (len < 0) {
         return std::nullopt;
     }
@@ -40,9 +41,11 @@ std::optional<std::vector<unsigned char>> b64decode(std::string_view s) {
     return out;
 }
 
-bool pbkdf2(std::string_view password, const std::vector<unsigned char>& salt, unsigned iterations, unsigned char* out, std::size_t out_len) {
-    return PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()), salt.data(), static_cast<int>(salt.size()),
-                             static_cast<int>(iterations), EVP_sha512(), static_cast<int>(out_len), out) == 1;
+bool pbkdf2(std::string_view password, const std::vector<unsigned char>& salt, unsigned iterations, unsigned char* out,
+            std::size_t out_len) {
+    return PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()), salt.data(),
+                             static_cast<int>(salt.size()), static_cast<int>(iterations), EVP_sha512(),
+                             static_cast<int>(out_len), out) == 1;
 }
 
 struct parsed_hash {
@@ -119,10 +122,13 @@ password_file password_file::parse(std::string_view text, std::string_view sourc
         }
         const std::string_view hash = line.substr(colon + 1);
         if (!parse_hash(hash)) {
-            throw config::config_error(fmt::format("{}:{}: the hash of '{}' is not a $7$ PBKDF2-SHA512 hash (make it with 'vigil passwd')", source, line_no, line.substr(0, colon)));
+            throw config::config_error(
+                fmt::format("{}:{}: the hash of '{}' is not a $7$ PBKDF2-SHA512 hash (make it with 'vigil passwd')",
+                            source, line_no, line.substr(0, colon)));
         }
         if (!f.users_.emplace(std::string{line.substr(0, colon)}, std::string{hash}).second) {
-            throw config::config_error(fmt::format("{}:{}: user '{}' appears twice", source, line_no, line.substr(0, colon)));
+            throw config::config_error(
+                fmt::format("{}:{}: user '{}' appears twice", source, line_no, line.substr(0, colon)));
         }
     });
     return f;

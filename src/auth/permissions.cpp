@@ -59,7 +59,8 @@ read_scope permissions::scope_of(std::string_view filter) const {
         // Readable through this grant: its intersection with the filter, unless a single
         // deny rule takes all of it.
         if (const auto both = topic::intersect(g.filter, filter)) {
-            some = std::none_of(denies_.begin(), denies_.end(), [&both](const std::string& d) { return topic::covers(d, *both); });
+            some = std::none_of(denies_.begin(), denies_.end(),
+                                [&both](const std::string& d) { return topic::covers(d, *both); });
         }
     }
     return some ? read_scope::some : read_scope::none;

@@ -52,7 +52,8 @@ permissions rights_of(const std::vector<std::string>& sub, const std::vector<std
 }  // namespace
 
 bool api_token::same_as(const api_token& other) const {
-    return name == other.name && hash == other.hash && subscribe == other.subscribe && publish == other.publish && admin == other.admin;
+    return name == other.name && hash == other.hash && subscribe == other.subscribe && publish == other.publish &&
+           admin == other.admin;
 }
 
 token_file token_file::parse(std::string_view text, std::string_view source) {
@@ -75,7 +76,9 @@ token_file token_file::parse(std::string_view text, std::string_view source) {
             } else if (field == 1) {
                 if (!word.starts_with("sha256:") || word.size() != 7 + 64 ||
                     word.find_first_not_of("0123456789abcdef", 7) != std::string_view::npos) {
-                    throw config::config_error(fmt::format("{}:{}: the second field must be sha256:<64 hex digits> (make lines with `vigil token`)", source, n));
+                    throw config::config_error(fmt::format(
+                        "{}:{}: the second field must be sha256:<64 hex digits> (make lines with `vigil token`)",
+                        source, n));
                 }
                 hash = word.substr(7);
             } else if (word.starts_with("sub=")) {
@@ -85,7 +88,8 @@ token_file token_file::parse(std::string_view text, std::string_view source) {
             } else if (word == "admin") {
                 t->admin = true;
             } else {
-                throw config::config_error(fmt::format("{}:{}: unknown field \"{}\" (expected sub=..., pub=... or admin)", source, n, word));
+                throw config::config_error(
+                    fmt::format("{}:{}: unknown field \"{}\" (expected sub=..., pub=... or admin)", source, n, word));
             }
             ++field;
             pos = line.find_first_not_of(" \t", end);
@@ -97,7 +101,9 @@ token_file token_file::parse(std::string_view text, std::string_view source) {
             throw config::config_error(fmt::format("{}:{}: expected NAME sha256:<hex> [sub=...] [pub=...]", source, n));
         }
         if (const auto [it, fresh] = lines_by_name.emplace(t->name, n); !fresh) {
-            throw config::config_error(fmt::format("{}:{}: token name '{}' is already used on line {}: names identify tokens (logs, revocation)", source, n, t->name, it->second));
+            throw config::config_error(fmt::format(
+                "{}:{}: token name '{}' is already used on line {}: names identify tokens (logs, revocation)", source,
+                n, t->name, it->second));
         }
         t->hash = hash;
         t->rights = rights_of(t->subscribe, t->publish);
@@ -124,9 +130,11 @@ std::shared_ptr<const token_file> token_file::load(const config::http_settings& 
     const token_file more = parse(inline_lines, "[http] tokens entry");
     for (const auto& [hash, t] : more.by_hash_) {
         const std::string& name = t->name;  // a structured binding cannot be captured before C++20's P1091 in clang 14
-        const bool named = std::any_of(all.by_hash_.begin(), all.by_hash_.end(), [&name](const auto& e) { return e.second->name == name; });
+        const bool named = std::any_of(all.by_hash_.begin(), all.by_hash_.end(),
+                                       [&name](const auto& e) { return e.second->name == name; });
         if (named || all.by_hash_.contains(hash)) {
-            throw config::config_error(fmt::format("[http] tokens: token '{}' is also in {}", t->name, http.tokens_file));
+            throw config::config_error(
+                fmt::format("[http] tokens: token '{}' is also in {}", t->name, http.tokens_file));
         }
         auto copy = std::make_shared<api_token>(*t);
         copy->from_file = false;
@@ -175,7 +183,8 @@ std::shared_ptr<const api_token> token_file::find_hash(std::string_view hash) co
     return it == by_hash_.end() ? nullptr : it->second;
 }
 
-token_file::issued token_file::issue(std::string_view name, const std::vector<std::string>& sub, const std::vector<std::string>& pub, bool admin) {
+token_file::issued token_file::issue(std::string_view name, const std::vector<std::string>& sub,
+                                     const std::vector<std::string>& pub, bool admin) {
     unsigned char raw[32];
     if (RAND_bytes(raw, sizeof raw) != 1) {
         throw std::runtime_error("no randomness available for a token");

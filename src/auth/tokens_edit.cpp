@@ -33,8 +33,11 @@ struct fd_guard {
 [[noreturn]] void fail(const std::string& path, std::string_view doing, int err) {
     std::string advice;
     if (err == EACCES || err == EROFS || err == EPERM) {
-        advice = ": the user editing it must be able to write its directory (for the admin API: the user running vigil; keep tokens_file in a "
-                 "directory it may write, such as its data_dir), or revoke with `vigil token --revoke` as its owner and reload";
+        advice =
+            ": the user editing it must be able to write its directory (for the admin API: the user running vigil; "
+            "keep tokens_file in a "
+            "directory it may write, such as its data_dir), or revoke with `vigil token --revoke` as its owner and "
+            "reload";
     }
     throw config::config_error(fmt::format("tokens file {}: {}: {}{}", path, doing, std::strerror(err), advice));
 }
@@ -54,11 +57,13 @@ std::string read_all(int fd, const std::string& path) {
 
 }  // namespace
 
-bool token_file::edit_file(const std::string& path, const std::function<std::optional<std::string>(const std::string&)>& edit) {
+bool token_file::edit_file(const std::string& path,
+                           const std::function<std::optional<std::string>(const std::string&)>& edit) {
     std::error_code ec;
     const std::filesystem::path given{path};
     // A symlink's target is edited (the link stays).
-    const std::string real = std::filesystem::is_symlink(given, ec) ? std::filesystem::canonical(given, ec).string() : path;
+    const std::string real =
+        std::filesystem::is_symlink(given, ec) ? std::filesystem::canonical(given, ec).string() : path;
     for (;;) {
         fd_guard f{::open(real.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600)};
         if (f.fd < 0) {
@@ -69,7 +74,8 @@ bool token_file::edit_file(const std::string& path, const std::function<std::opt
         }
         struct stat held {};
         struct stat now {};
-        if (::fstat(f.fd, &held) != 0 || ::stat(real.c_str(), &now) != 0 || held.st_ino != now.st_ino || held.st_dev != now.st_dev) {
+        if (::fstat(f.fd, &held) != 0 || ::stat(real.c_str(), &now) != 0 || held.st_ino != now.st_ino ||
+            held.st_dev != now.st_dev) {
             continue;  // replaced by another editor while this one waited for the lock: again
         }
         const std::string text = read_all(f.fd, path);
@@ -79,7 +85,8 @@ bool token_file::edit_file(const std::string& path, const std::function<std::opt
             return false;
         }
         const std::string dir = std::filesystem::path{real}.parent_path().string();
-        std::string tmp = (dir.empty() ? std::string{"."} : dir) + "/." + std::filesystem::path{real}.filename().string() + ".XXXXXX";
+        std::string tmp =
+            (dir.empty() ? std::string{"."} : dir) + "/." + std::filesystem::path{real}.filename().string() + ".XXXXXX";
         fd_guard t{::mkstemp(tmp.data())};
         if (t.fd < 0) {
             fail(path, "cannot write beside it", errno);

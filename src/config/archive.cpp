@@ -6,18 +6,23 @@
 namespace vigil::config {
 
 void parse_archive(const context& cx, const toml::table& t, archive_settings& a) {
-    cx.only(t, {"topics", "retention", "max_bytes", "flush_interval", "max_pending_bytes", "min_free_disk", "lat_field", "lon_field"}, "archive.");
+    cx.only(t,
+            {"topics", "retention", "max_bytes", "flush_interval", "max_pending_bytes", "min_free_disk", "lat_field",
+             "lon_field"},
+            "archive.");
     if (const auto* topics = t.get("topics")) {
         a.topics = cx.strings(*topics, "archive.topics", "topic filters");
         for (std::size_t i = 0; i < a.topics.size(); ++i) {
             if (!topic::valid_filter(a.topics[i]) || a.topics[i].starts_with('$')) {
-                cx.fail(*topics->as_array()->get(i), fmt::format("'archive.topics': \"{}\" is not a valid topic filter outside $", a.topics[i]));
+                cx.fail(*topics->as_array()->get(i),
+                        fmt::format("'archive.topics': \"{}\" is not a valid topic filter outside $", a.topics[i]));
             }
         }
     }
     if (const auto* v = t.get("retention")) {
         const auto* s = v->as_string();
-        a.retention = s != nullptr && s->get() == "forever" ? std::chrono::milliseconds{0} : cx.duration(*v, "archive.retention (or \"forever\")");
+        a.retention = s != nullptr && s->get() == "forever" ? std::chrono::milliseconds{0}
+                                                            : cx.duration(*v, "archive.retention (or \"forever\")");
     }
     if (const auto* v = t.get("flush_interval")) {
         a.flush_interval = cx.duration(*v, "archive.flush_interval");

@@ -92,7 +92,6 @@ struct context {
     }
 };
 
-
 /// `[limits]`.
 void parse_limits(const context& cx, const toml::table& t, limits_settings& lim);
 void parse_archive(const context& cx, const toml::table& t, archive_settings& a);

@@ -17,10 +17,13 @@ std::uint64_t context::size(const toml::node& n, std::string_view key, std::uint
         std::uint64_t count = 0;
         const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), count);
         const std::string_view unit{end, static_cast<std::size_t>(text.data() + text.size() - end)};
-        const std::pair<std::string_view, unsigned> units[] = {{"B", 0}, {"KiB", 10}, {"MiB", 20}, {"GiB", 30}, {"TiB", 40}};
-        const auto* u = std::find_if(std::begin(units), std::end(units), [unit](const auto& x) { return x.first == unit; });
+        const std::pair<std::string_view, unsigned> units[] = {
+            {"B", 0}, {"KiB", 10}, {"MiB", 20}, {"GiB", 30}, {"TiB", 40}};
+        const auto* u =
+            std::find_if(std::begin(units), std::end(units), [unit](const auto& x) { return x.first == unit; });
         if (ec != std::errc{} || end == text.data() || u == std::end(units) || count > (hi >> u->second)) {
-            fail(n, fmt::format("'{}' must be a byte count such as 1048576, \"512MiB\" or \"2GiB\", at most {}", key, hi));
+            fail(n,
+                 fmt::format("'{}' must be a byte count such as 1048576, \"512MiB\" or \"2GiB\", at most {}", key, hi));
         }
         bytes = count << u->second;
     } else {

@@ -6,7 +6,8 @@
 namespace vigil::config {
 
 void parse_probe(const context& cx, const toml::table& t, probe_settings& p) {
-    cx.only(t, {"interval", "max_latency", "topic", "client_id", "username", "password", "token", "ca", "cert", "key"}, "probe.");
+    cx.only(t, {"interval", "max_latency", "topic", "client_id", "username", "password", "token", "ca", "cert", "key"},
+            "probe.");
     if (const auto* v = t.get("interval")) {
         p.interval = cx.interval_or_off(*v, "probe.interval");
     }
@@ -18,8 +19,11 @@ void parse_probe(const context& cx, const toml::table& t, probe_settings& p) {
     }
     if (const auto* v = t.get("topic")) {
         p.topic = cx.string(*v, "probe.topic");
-        if (!topic::valid_name(p.topic) || p.topic.starts_with('$') || p.topic.find_first_of("\"\\") != std::string::npos) {
-            cx.fail(*v, fmt::format("'probe.topic': \"{}\" is not a topic name outside $ (no wildcards, quotes or backslashes)", p.topic));
+        if (!topic::valid_name(p.topic) || p.topic.starts_with('$') ||
+            p.topic.find_first_of("\"\\") != std::string::npos) {
+            cx.fail(*v, fmt::format(
+                            "'probe.topic': \"{}\" is not a topic name outside $ (no wildcards, quotes or backslashes)",
+                            p.topic));
         }
     }
     if (const auto* v = t.get("client_id")) {
@@ -28,8 +32,9 @@ void parse_probe(const context& cx, const toml::table& t, probe_settings& p) {
             cx.fail(*v, "'probe.client_id' must be 1 to 256 bytes");
         }
     }
-    for (auto [key, field] : {std::pair{"username", &p.username}, std::pair{"password", &p.password}, std::pair{"token", &p.token},
-                              std::pair{"ca", &p.ca}, std::pair{"cert", &p.cert}, std::pair{"key", &p.key}}) {
+    for (auto [key, field] :
+         {std::pair{"username", &p.username}, std::pair{"password", &p.password}, std::pair{"token", &p.token},
+          std::pair{"ca", &p.ca}, std::pair{"cert", &p.cert}, std::pair{"key", &p.key}}) {
         if (const auto* v = t.get(key)) {
             *field = cx.string(*v, fmt::format("probe.{}", key));
         }

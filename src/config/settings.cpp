@@ -38,7 +38,10 @@ tls_listener_settings parse_tls(const context& cx, const toml::node& v, std::str
     if (tt == nullptr) {
         cx.fail(v, fmt::format("'{}.tls' must be a table (write tls.cert = ..., tls.key = ...)", where));
     }
-    cx.only(*tt, {"cert", "key", "ca", "crl", "require_certificate", "use_identity_as_username", "identity", "ciphers", "ciphersuites"}, fmt::format("{}.tls.", where));
+    cx.only(*tt,
+            {"cert", "key", "ca", "crl", "require_certificate", "use_identity_as_username", "identity", "ciphers",
+             "ciphersuites"},
+            fmt::format("{}.tls.", where));
     tls_listener_settings tls;
     auto str = [&](const char* k, std::string& out) {
         if (const auto* x = tt->get(k)) {
@@ -53,10 +56,13 @@ tls_listener_settings parse_tls(const context& cx, const toml::node& v, std::str
     str("ciphersuites", tls.ciphersuites);
     str("identity", tls.identity);
     if (tls.identity != "cn" && tls.identity != "san-dns" && tls.identity != "san-email" && tls.identity != "san-uri") {
-        cx.fail(*tt->get("identity"), fmt::format("'{}.tls.identity' must be \"cn\", \"san-dns\", \"san-email\" or \"san-uri\"", where));
+        cx.fail(*tt->get("identity"),
+                fmt::format("'{}.tls.identity' must be \"cn\", \"san-dns\", \"san-email\" or \"san-uri\"", where));
     }
-    tls.require_certificate = parse_flag(cx, tt->get("require_certificate"), fmt::format("{}.tls.require_certificate", where), false);
-    tls.use_identity_as_username = parse_flag(cx, tt->get("use_identity_as_username"), fmt::format("{}.tls.use_identity_as_username", where), false);
+    tls.require_certificate =
+        parse_flag(cx, tt->get("require_certificate"), fmt::format("{}.tls.require_certificate", where), false);
+    tls.use_identity_as_username = parse_flag(cx, tt->get("use_identity_as_username"),
+                                              fmt::format("{}.tls.use_identity_as_username", where), false);
     if (tls.cert.empty() || tls.key.empty()) {
         cx.fail(v, "a TLS listener needs tls.cert and tls.key");
     }
@@ -101,9 +107,7 @@ listener_settings parse_listener(const context& cx, const toml::node& n) {
 
 }  // namespace
 
-bool listener_settings::loopback() const noexcept {
-    return bind == "::1" || bind.rfind("127.", 0) == 0;
-}
+bool listener_settings::loopback() const noexcept { return bind == "::1" || bind.rfind("127.", 0) == 0; }
 
 unsigned settings::resolved_workers() const noexcept {
     if (workers != 0) {
@@ -119,7 +123,8 @@ namespace {
 void archive_probe_topic(settings& s) {
     const auto& kept = s.archive.topics;
     if (!kept.empty() && s.probe.interval.count() > 0 &&
-        std::none_of(kept.begin(), kept.end(), [&s](const std::string& f) { return topic::matches(f, s.probe.topic); })) {
+        std::none_of(kept.begin(), kept.end(),
+                     [&s](const std::string& f) { return topic::matches(f, s.probe.topic); })) {
         s.archive.topics.push_back(s.probe.topic);
     }
 }
@@ -142,7 +147,10 @@ settings parse_settings(std::string_view toml_text, std::string_view source) {
         throw config_error(fmt::format("{}:{}: {}", source, e.source().begin.line, e.description()));
     }
     const context cx{source};
-    cx.only(root, {"workers", "log_level", "log_format", "stats_interval", "sys_interval", "data_dir", "durability", "listener", "http", "limits", "auth", "state", "archive", "probe", "ui"}, "");
+    cx.only(root,
+            {"workers", "log_level", "log_format", "stats_interval", "sys_interval", "data_dir", "durability",
+             "listener", "http", "limits", "auth", "state", "archive", "probe", "ui"},
+            "");
     settings s;
     if (const auto* v = root.get("data_dir")) {
         s.data_dir = cx.string(*v, "data_dir");
@@ -170,7 +178,8 @@ settings parse_settings(std::string_view toml_text, std::string_view source) {
             s.state.topics = cx.strings(*topics, "state.topics", "topic filters");
             for (std::size_t i = 0; i < s.state.topics.size(); ++i) {
                 if (!topic::valid_filter(s.state.topics[i])) {
-                    cx.fail(*topics->as_array()->get(i), fmt::format("'state.topics': \"{}\" is not a valid topic filter", s.state.topics[i]));
+                    cx.fail(*topics->as_array()->get(i),
+                            fmt::format("'state.topics': \"{}\" is not a valid topic filter", s.state.topics[i]));
                 }
             }
         }
@@ -242,10 +251,12 @@ settings parse_settings(std::string_view toml_text, std::string_view source) {
             s.http.tokens_file = cx.string(*f, "http.tokens_file");
         }
         if (const auto* o = t->get("tokens")) {
-            s.http.tokens = cx.strings(*o, "http.tokens", "token lines (\"NAME sha256:<hex> sub=... pub=...\", made by `vigil token`)");
+            s.http.tokens = cx.strings(*o, "http.tokens",
+                                       "token lines (\"NAME sha256:<hex> sub=... pub=...\", made by `vigil token`)");
         }
         if (const auto* o = t->get("allowed_origins")) {
-            s.http.allowed_origins = cx.strings(*o, "http.allowed_origins", "origins such as \"https://dispatch.example\"");
+            s.http.allowed_origins =
+                cx.strings(*o, "http.allowed_origins", "origins such as \"https://dispatch.example\"");
         }
         if (const auto* l = t->get("listener")) {
             const auto* arr = l->as_array();
@@ -262,7 +273,8 @@ settings parse_settings(std::string_view toml_text, std::string_view source) {
                 if (const auto* b = lt->get("bind")) {
                     h.bind = cx.string(*b, "http.listener.bind");
                     unsigned char addr[sizeof(in6_addr)];
-                    if (inet_pton(AF_INET, h.bind.c_str(), addr) != 1 && inet_pton(AF_INET6, h.bind.c_str(), addr) != 1) {
+                    if (inet_pton(AF_INET, h.bind.c_str(), addr) != 1 &&
+                        inet_pton(AF_INET6, h.bind.c_str(), addr) != 1) {
                         cx.fail(*b, fmt::format("'http.listener.bind' must be an IP address, got \"{}\"", h.bind));
                     }
                 }
@@ -270,16 +282,21 @@ settings parse_settings(std::string_view toml_text, std::string_view source) {
                     h.port = cx.integer<std::uint16_t>(*p, "http.listener.port", 0, 65535);
                 }
                 if (const auto* r = lt->get("max_connection_rate")) {
-                    h.max_connection_rate = cx.integer<unsigned>(*r, "http.listener.max_connection_rate", 0, 10'000'000);
+                    h.max_connection_rate =
+                        cx.integer<unsigned>(*r, "http.listener.max_connection_rate", 0, 10'000'000);
                 }
                 if (const auto* tv = lt->get("tls")) {
                     h.tls = parse_tls(cx, *tv, "http.listener");
                 }
                 const bool loopback = h.bind == "::1" || h.bind.rfind("127.", 0) == 0;
-                h.allow_anonymous = parse_flag(cx, lt->get("allow_anonymous"), "http.listener.allow_anonymous", loopback);
+                h.allow_anonymous =
+                    parse_flag(cx, lt->get("allow_anonymous"), "http.listener.allow_anonymous", loopback);
                 if (!loopback && s.http.tokens_file.empty() && s.http.tokens.empty()) {
                     // Secure by default: the API shows every device's position.
-                    cx.fail(item, fmt::format("http listener {}:{} is reachable beyond this host: set [http] tokens_file or tokens (API tokens, see `vigil token`), or bind it to 127.0.0.1 or ::1", h.bind, h.port));
+                    cx.fail(item,
+                            fmt::format("http listener {}:{} is reachable beyond this host: set [http] tokens_file or "
+                                        "tokens (API tokens, see `vigil token`), or bind it to 127.0.0.1 or ::1",
+                                        h.bind, h.port));
                 }
                 s.http_listeners.push_back(std::move(h));
             }
@@ -293,7 +310,8 @@ settings parse_settings(std::string_view toml_text, std::string_view source) {
             cx.fail(*v, "'auth' must be a table");
         }
         cx.only(*t, {"password_file", "acl_file", "hash_threads", "client_id_must_match"}, "auth.");
-        s.auth.client_id_must_match = parse_flag(cx, t->get("client_id_must_match"), "auth.client_id_must_match", false);
+        s.auth.client_id_must_match =
+            parse_flag(cx, t->get("client_id_must_match"), "auth.client_id_must_match", false);
         if (const auto* f = t->get("hash_threads")) {
             s.auth.hash_threads = cx.integer<unsigned>(*f, "auth.hash_threads", 0, 64);
         }
@@ -311,7 +329,10 @@ settings parse_settings(std::string_view toml_text, std::string_view source) {
             const auto& l = s.listeners[i++];
             const bool cert_identity = l.tls && l.tls->use_identity_as_username;
             if (!l.loopback() && !l.allow_anonymous && s.auth.password_file.empty() && !cert_identity) {
-                cx.fail(item, fmt::format("listener {}:{} is reachable beyond this host and allows no anonymous clients: set [auth] password_file (or tls.use_identity_as_username), or allow_anonymous = true", l.bind, l.port));
+                cx.fail(item,
+                        fmt::format("listener {}:{} is reachable beyond this host and allows no anonymous clients: set "
+                                    "[auth] password_file (or tls.use_identity_as_username), or allow_anonymous = true",
+                                    l.bind, l.port));
             }
         }
     }

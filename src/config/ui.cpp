@@ -30,7 +30,9 @@ std::string origin_of(std::string_view url) {
         }
         port = host.substr(close + 1);
         host = host.substr(1, close - 1);
-        if (host.empty() || !std::ranges::all_of(host, [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0 || c == ':' || c == '.'; })) {
+        if (host.empty() || !std::ranges::all_of(host, [](char c) {
+                return std::isxdigit(static_cast<unsigned char>(c)) != 0 || c == ':' || c == '.';
+            })) {
             return {};
         }
     } else {
@@ -39,7 +41,9 @@ std::string origin_of(std::string_view url) {
             port = host.substr(colon);
             host = host.substr(0, colon);
         }
-        if (host.empty() || !std::ranges::all_of(host, [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '.' || c == '-'; })) {
+        if (host.empty() || !std::ranges::all_of(host, [](char c) {
+                return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '.' || c == '-';
+            })) {
             return {};
         }
     }
@@ -65,12 +69,16 @@ void parse_ui(const context& cx, const toml::table& t, ui_settings& u) {
     }
     if (const auto* v = t.get("tile_url")) {
         u.tile_url = cx.string(*v, "ui.tile_url");
-        const bool has_xyz = u.tile_url.find("{z}") != std::string::npos && u.tile_url.find("{x}") != std::string::npos &&
-                             u.tile_url.find("{y}") != std::string::npos;
-        const bool plain = std::ranges::none_of(u.tile_url, [](char c) { return c <= ' ' || c == '"' || c == '\'' || c == ';' || c == ',' || c == '\\' || c == 0x7f; });
+        const bool has_xyz = u.tile_url.find("{z}") != std::string::npos &&
+                             u.tile_url.find("{x}") != std::string::npos && u.tile_url.find("{y}") != std::string::npos;
+        const bool plain = std::ranges::none_of(u.tile_url, [](char c) {
+            return c <= ' ' || c == '"' || c == '\'' || c == ';' || c == ',' || c == '\\' || c == 0x7f;
+        });
         if (!u.tile_url.empty() && (!has_xyz || !plain || origin_of(u.tile_url).empty())) {
-            cx.fail(*v, fmt::format("'ui.tile_url' must be an http(s) URL with {{z}}, {{x}} and {{y}} and a plain host, "
-                                    "e.g. \"https://tiles.agency.local/{{z}}/{{x}}/{{y}}.png\"; got \"{}\"", u.tile_url));
+            cx.fail(*v,
+                    fmt::format("'ui.tile_url' must be an http(s) URL with {{z}}, {{x}} and {{y}} and a plain host, "
+                                "e.g. \"https://tiles.agency.local/{{z}}/{{x}}/{{y}}.png\"; got \"{}\"",
+                                u.tile_url));
         }
     }
     if (const auto* v = t.get("tile_attribution")) {

@@ -64,12 +64,14 @@ bool matches(std::string_view if_none_match, std::string_view etag) {
 
 site::site(const config::settings& s) {
     const std::string tiles = s.ui.tile_url.empty() ? std::string{} : " " + config::tile_origin(s.ui.tile_url);
-    csp_ = fmt::format("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:{}; connect-src 'self'; "
-                       "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-                       tiles);
-    config_json_ = fmt::format(R"({{"tile_url":{},"tile_attribution":{},"lat_field":{},"lon_field":{},"history":{}}})", json_string(s.ui.tile_url),
-                               json_string(s.ui.tile_attribution), json_string(s.archive.lat_field), json_string(s.archive.lon_field),
-                               s.archive.topics.empty() ? "false" : "true");
+    csp_ = fmt::format(
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:{}; connect-src 'self'; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        tiles);
+    config_json_ =
+        fmt::format(R"({{"tile_url":{},"tile_attribution":{},"lat_field":{},"lon_field":{},"history":{}}})",
+                    json_string(s.ui.tile_url), json_string(s.ui.tile_attribution), json_string(s.archive.lat_field),
+                    json_string(s.archive.lon_field), s.archive.topics.empty() ? "false" : "true");
     config_etag_ = etag_of(config_json_);
 }
 
@@ -77,8 +79,11 @@ bool site::owns(std::string_view path) noexcept { return path == "/" || path.sta
 
 reply site::answer(std::string_view method, std::string_view path, std::string_view if_none_match) const {
     reply r;
-    r.headers = {{"Content-Security-Policy", csp_}, {"X-Content-Type-Options", "nosniff"}, {"Referrer-Policy", "no-referrer"},
-                 {"X-Frame-Options", "DENY"}, {"Cross-Origin-Opener-Policy", "same-origin"}};
+    r.headers = {{"Content-Security-Policy", csp_},
+                 {"X-Content-Type-Options", "nosniff"},
+                 {"Referrer-Policy", "no-referrer"},
+                 {"X-Frame-Options", "DENY"},
+                 {"Cross-Origin-Opener-Policy", "same-origin"}};
     if (method != "GET" && method != "HEAD") {
         r.status = 405;
         r.content_type = "application/json";

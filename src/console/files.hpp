@@ -9,10 +9,10 @@
 namespace vigil::console {
 
 struct file {
-    std::string_view url;           ///< "/" or "/console/NAME"
+    std::string_view url;  ///< "/" or "/console/NAME"
     std::string_view content_type;
     std::string_view body;
-    std::string_view etag;          ///< quoted, from the contents' SHA-256
+    std::string_view etag;  ///< quoted, from the contents' SHA-256
 };
 
 /// Every embedded file (generated).

@@ -75,8 +75,8 @@ std::string format_line(format f, level l, std::int64_t ms, std::string_view tex
     const std::time_t secs = static_cast<std::time_t>(ms / 1000);
     std::tm tm{};
     gmtime_r(&secs, &tm);
-    const std::string time = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                                         tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
+    const std::string time = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                                         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
     std::string line;
     if (f == format::json) {
         line = fmt::format(R"({{"time":"{}","level":"{}","msg":)", time, level_name(l));
@@ -90,7 +90,9 @@ std::string format_line(format f, level l, std::int64_t ms, std::string_view tex
 }
 
 void write(level l, std::string_view text) {
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
     std::string line = format_line(g_format.load(std::memory_order_relaxed), l, ms, text);
     line += '\n';
     std::size_t off = 0;
@@ -104,13 +106,11 @@ void write(level l, std::string_view text) {
 }
 
 bool limiter::allow(std::uint64_t& suppressed) noexcept {
-    const std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                 std::chrono::steady_clock::now().time_since_epoch()
-    )
-                                 .count();
+    const std::int64_t now =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+            .count();
     std::int64_t next = next_ns_.load(std::memory_order_relaxed);
-    if (now >= next &&
-        next_ns_.compare_exchange_strong(next, now + interval_ns_, std::memory_order_relaxed)) {
+    if (now >= next && next_ns_.compare_exchange_strong(next, now + interval_ns_, std::memory_order_relaxed)) {
         suppressed = suppressed_.exchange(0, std::memory_order_relaxed);
         return true;
     }

@@ -26,8 +26,7 @@ std::size_t encode_remaining_length(std::size_t value, std::uint8_t* out) noexce
     return n;
 }
 
-message::message(private_tag, std::size_t buffer_size)
-    : buf_(new std::uint8_t[buffer_size]) {}
+message::message(private_tag, std::size_t buffer_size) : buf_(new std::uint8_t[buffer_size]) {}
 
 message::~message() = default;
 
@@ -36,13 +35,8 @@ message_ref message::make(std::string_view topic, std::span<const std::uint8_t> 
     return make(topic, payload, q, retain, std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
 }
 
-message_ref message::make(
-    std::string_view topic,
-    std::span<const std::uint8_t> payload,
-    qos q,
-    bool retain,
-    std::int64_t time_ms
-) {
+message_ref message::make(std::string_view topic, std::span<const std::uint8_t> payload, qos q, bool retain,
+                          std::int64_t time_ms) {
     // Layout: [prefix qos0][prefix qos1/2][payload][padding]; each prefix is
     // remaining length (<= 4 bytes) + 2-byte topic length + topic.
     const std::size_t prefix_max = 4 + 2 + topic.size();
@@ -82,9 +76,7 @@ std::string_view message::topic() const noexcept {
     return {reinterpret_cast<const char*>(buf_.get() + topic_off_), topic_len_};
 }
 
-std::span<const std::uint8_t> message::payload() const noexcept {
-    return {buf_.get() + payload_off_, payload_len_};
-}
+std::span<const std::uint8_t> message::payload() const noexcept { return {buf_.get() + payload_off_, payload_len_}; }
 
 std::span<const std::uint8_t> message::publish_prefix(qos q) const noexcept {
     const std::size_t i = q == qos::at_most_once ? 0 : 1;
@@ -96,9 +88,7 @@ std::size_t message::wire_size(qos q) const noexcept {
 }
 
 std::uint8_t message::first_byte(qos q, bool dup, bool retain) noexcept {
-    return static_cast<std::uint8_t>(
-        0x30u | (dup ? 0x08u : 0u) | (static_cast<unsigned>(q) << 1) | (retain ? 1u : 0u)
-    );
+    return static_cast<std::uint8_t>(0x30u | (dup ? 0x08u : 0u) | (static_cast<unsigned>(q) << 1) | (retain ? 1u : 0u));
 }
 
 }  // namespace vigil

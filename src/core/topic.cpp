@@ -12,9 +12,7 @@ constexpr std::uint64_t high_bits = 0x8080808080808080ull;
 constexpr std::uint64_t low_bits = 0x0101010101010101ull;
 
 /// True when none of the 8 bytes in `w` is zero or has its high bit set (plain ASCII).
-constexpr bool ascii_without_nul(std::uint64_t w) noexcept {
-    return ((w | ((w - low_bits) & ~w)) & high_bits) == 0;
-}
+constexpr bool ascii_without_nul(std::uint64_t w) noexcept { return ((w | ((w - low_bits) & ~w)) & high_bits) == 0; }
 
 /// True when all 8 bytes in `w` are printable ASCII: none has its high bit set, none is below
 /// 0x20, none is 0x7F (DEL).
@@ -104,8 +102,7 @@ bool valid_filter(std::string_view filter) noexcept {
 }
 
 bool matches(std::string_view filter, std::string_view name) noexcept {
-    if (!name.empty() && name.front() == '$' && !filter.empty() &&
-        (filter.front() == '+' || filter.front() == '#')) {
+    if (!name.empty() && name.front() == '$' && !filter.empty() && (filter.front() == '+' || filter.front() == '#')) {
         return false;
     }
     std::size_t f = 0;
@@ -178,7 +175,8 @@ std::optional<std::string> intersect(std::string_view a, std::string_view b) {
         const std::string_view al = a.substr(i, ae - i);
         const std::string_view bl = b.substr(j, be - j);
         // A first-level wildcard never matches a '$' topic [MQTT-4.7.2-1].
-        if (first && ((al.starts_with('$') && (bl == "+" || bl == "#")) || (bl.starts_with('$') && (al == "+" || al == "#")))) {
+        if (first &&
+            ((al.starts_with('$') && (bl == "+" || bl == "#")) || (bl.starts_with('$') && (al == "+" || al == "#")))) {
             return std::nullopt;
         }
         if (al == "#" || bl == "#") {

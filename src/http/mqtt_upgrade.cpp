@@ -16,8 +16,13 @@ namespace websocket = boost::beast::websocket;
 /// Lives until the 101 is written. Thread safety: shard-affine.
 class mqtt_upgrade : public std::enable_shared_from_this<mqtt_upgrade> {
 public:
-    mqtt_upgrade(stream s, std::vector<std::uint8_t> pending, const mqtt_adopter& adopt, bool allow_anonymous, net::connection_gate::ticket ticket)
-        : ws_(std::move(s)), pending_(std::move(pending)), adopt_(adopt), allow_anonymous_(allow_anonymous), ticket_(std::move(ticket)) {}
+    mqtt_upgrade(stream s, std::vector<std::uint8_t> pending, const mqtt_adopter& adopt, bool allow_anonymous,
+                 net::connection_gate::ticket ticket)
+        : ws_(std::move(s)),
+          pending_(std::move(pending)),
+          adopt_(adopt),
+          allow_anonymous_(allow_anonymous),
+          ticket_(std::move(ticket)) {}
 
     void start(beast::http::request<beast::http::string_body> req) {
         ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
@@ -40,7 +45,8 @@ private:
         }
         // Bytes the client sent right behind its request come before what the stream holds.
         pending_.insert(pending_.end(), r.pending.begin(), r.pending.end());
-        adopt_(net::socket_handover{r.fd, r.v6, std::move(r.tls), std::move(pending_), allow_anonymous_, std::move(ticket_)});
+        adopt_(net::socket_handover{r.fd, r.v6, std::move(r.tls), std::move(pending_), allow_anonymous_,
+                                    std::move(ticket_)});
     }
 
     websocket::stream<stream> ws_;
@@ -52,8 +58,10 @@ private:
 
 }  // namespace
 
-void start_mqtt_upgrade(stream s, beast::http::request<beast::http::string_body> req, std::vector<std::uint8_t> pending, const mqtt_adopter& adopt, bool allow_anonymous, net::connection_gate::ticket ticket) {
-    std::make_shared<mqtt_upgrade>(std::move(s), std::move(pending), adopt, allow_anonymous, std::move(ticket))->start(std::move(req));
+void start_mqtt_upgrade(stream s, beast::http::request<beast::http::string_body> req, std::vector<std::uint8_t> pending,
+                        const mqtt_adopter& adopt, bool allow_anonymous, net::connection_gate::ticket ticket) {
+    std::make_shared<mqtt_upgrade>(std::move(s), std::move(pending), adopt, allow_anonymous, std::move(ticket))
+        ->start(std::move(req));
 }
 
 }  // namespace vigil::http

@@ -17,6 +17,8 @@ namespace vigil::http {
 
 /// Answers `req` (which offers the `mqtt` subprotocol) with 101 Switching Protocols, then
 /// hands the socket, its TLS state and `pending` (bytes read past the request) to `adopt`.
-void start_mqtt_upgrade(stream s, boost::beast::http::request<boost::beast::http::string_body> req, std::vector<std::uint8_t> pending, const mqtt_adopter& adopt, bool allow_anonymous, net::connection_gate::ticket ticket);
+void start_mqtt_upgrade(stream s, boost::beast::http::request<boost::beast::http::string_body> req,
+                        std::vector<std::uint8_t> pending, const mqtt_adopter& adopt, bool allow_anonymous,
+                        net::connection_gate::ticket ticket);
 
 }  // namespace vigil::http

@@ -127,11 +127,11 @@ void push_session::start_replay(std::string_view id, std::vector<std::string> fs
         auto& queries = self->queries_;  // `self` moves along, and back: the session ends on its shard
         asio::post(queries, [self = std::move(self), id = std::move(id), fs = std::move(fs), since]() mutable {
             auto token = self->token_;
-            router::replay r = self->hub_.history_since(fs, since, max_replay, [&token](std::string_view t) { return !token || token->rights.may_read(t); });
+            router::replay r = self->hub_.history_since(
+                fs, since, max_replay, [&token](std::string_view t) { return !token || token->rights.may_read(t); });
             auto ex = self->ws_.get_executor();
-            asio::post(ex, [self = std::move(self), id = std::move(id), fs = std::move(fs), r = std::move(r)]() mutable {
-                self->queue_replay(id, fs, std::move(r));
-            });
+            asio::post(ex, [self = std::move(self), id = std::move(id), fs = std::move(fs),
+                            r = std::move(r)]() mutable { self->queue_replay(id, fs, std::move(r)); });
         });
     });
 }
@@ -243,7 +243,8 @@ void push_session::on_publish(simdjson::dom::element req, std::string_view id) {
     }
     // "published" means what PUBACK means: in durable mode, committed to the store.
     // What a dashboard sets is counted against its token (all of them share one without tokens).
-    hub_.publish(message::make(t, {reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()}, qos::at_least_once, retain),
+    hub_.publish(message::make(t, {reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()},
+                               qos::at_least_once, retain),
                  token_ ? fmt::format("API token '{}'", token_->name) : std::string{"dashboards without a token"},
                  [weak = weak_from_this(), rid = std::string{id}](bool committed) {
                      auto self = weak.lock();

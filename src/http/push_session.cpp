@@ -72,7 +72,8 @@ void push_session::deliver(const message_ref& m) {
         held_.push_back(m);
         if (held_bytes_ > hard_bound) {
             hub_.count(router::push_event::too_slow);
-            VIGIL_LOG_LIMITED(warn, "push: a WebSocket client is {} bytes behind during a replay: closing it (1013)", held_bytes_);
+            VIGIL_LOG_LIMITED(warn, "push: a WebSocket client is {} bytes behind during a replay: closing it (1013)",
+                              held_bytes_);
             close(websocket::close_reason(websocket::close_code::try_again_later, "too far behind"));
         }
         return;
@@ -163,7 +164,8 @@ void push_session::write() {
         ++writing_frames_;
     }
     ws_.text(true);
-    ws_.async_write(asio::buffer(out_), [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_write(ec); });
+    ws_.async_write(asio::buffer(out_),
+                    [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_write(ec); });
 }
 
 void push_session::on_write(beast::error_code ec) {
@@ -228,7 +230,8 @@ void push_session::tokens_changed(const std::shared_ptr<const auth::token_file>&
     if (now && now->same_as(*token_)) {
         return;
     }
-    log::warn("push: closing a dashboard using token '{}': the token was {} (1008)", token_->name, now ? "changed" : "removed");
+    log::warn("push: closing a dashboard using token '{}': the token was {} (1008)", token_->name,
+              now ? "changed" : "removed");
     if (!attached_) {
         ws_.next_layer().close();  // still in the handshake
         return;
@@ -272,8 +275,12 @@ void push_session::shutdown() {
 
 }  // namespace push
 
-void start_push_session(stream s, boost::beast::http::request<boost::beast::http::string_body> req, router::hub& hub, boost::asio::thread_pool& queries, std::shared_ptr<const auth::api_token> token, std::shared_ptr<live_connections> live, net::connection_gate::ticket ticket, std::string peer) {
-    std::make_shared<push::push_session>(std::move(s), hub, queries, std::move(token), std::move(live), std::move(ticket), std::move(peer))->start(std::move(req));
+void start_push_session(stream s, boost::beast::http::request<boost::beast::http::string_body> req, router::hub& hub,
+                        boost::asio::thread_pool& queries, std::shared_ptr<const auth::api_token> token,
+                        std::shared_ptr<live_connections> live, net::connection_gate::ticket ticket, std::string peer) {
+    std::make_shared<push::push_session>(std::move(s), hub, queries, std::move(token), std::move(live),
+                                         std::move(ticket), std::move(peer))
+        ->start(std::move(req));
 }
 
 }  // namespace vigil::http

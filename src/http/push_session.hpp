@@ -20,6 +20,8 @@ namespace vigil::http {
 /// current shard until it closes. `token` (null: no tokens configured) limits what it may
 /// subscribe to and publish. It is registered in `live` while open.
 /// A `since` subscribe reads the history on `queries`.
-void start_push_session(stream s, boost::beast::http::request<boost::beast::http::string_body> req, router::hub& hub, boost::asio::thread_pool& queries, std::shared_ptr<const auth::api_token> token, std::shared_ptr<live_connections> live, net::connection_gate::ticket ticket, std::string peer);
+void start_push_session(stream s, boost::beast::http::request<boost::beast::http::string_body> req, router::hub& hub,
+                        boost::asio::thread_pool& queries, std::shared_ptr<const auth::api_token> token,
+                        std::shared_ptr<live_connections> live, net::connection_gate::ticket ticket, std::string peer);
 
 }  // namespace vigil::http

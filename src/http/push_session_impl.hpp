@@ -34,17 +34,17 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace websocket = boost::beast::websocket;
 
-inline constexpr std::size_t soft_bound = 256 * 1024;         // conflate state telemetry beyond this
-inline constexpr std::size_t hard_bound = 16 * 1024 * 1024;   // close with 1013 beyond this
+inline constexpr std::size_t soft_bound = 256 * 1024;        // conflate state telemetry beyond this
+inline constexpr std::size_t hard_bound = 16 * 1024 * 1024;  // close with 1013 beyond this
 inline constexpr std::size_t max_frame_in = 64 * 1024;
 inline constexpr std::size_t max_filters = 256;
 inline constexpr std::size_t snapshot_chunk = 1000;           // messages per snapshot or replay frame
 inline constexpr std::size_t snapshot_low_water = 64 * 1024;  // more snapshot frames only below this
 inline constexpr unsigned max_bad_requests = 100;
-inline constexpr std::size_t max_batch_frames = 256;          // JSON objects per WebSocket frame
+inline constexpr std::size_t max_batch_frames = 256;  // JSON objects per WebSocket frame
 inline constexpr std::size_t max_batch_bytes = 64 * 1024;
-inline constexpr std::size_t idle_buffer = 16 * 1024;         // write buffer kept once the queue empties
-inline constexpr std::size_t max_replay = 10'000;             // messages a `since` subscribe replays, at most
+inline constexpr std::size_t idle_buffer = 16 * 1024;  // write buffer kept once the queue empties
+inline constexpr std::size_t max_replay = 10'000;      // messages a `since` subscribe replays, at most
 
 /// The shared part of a message's frame (`"topic":...,"payload":...,"time":...}`), built once
 /// per shard for consecutive recipients.
@@ -54,8 +54,15 @@ inline constexpr std::size_t max_replay = 10'000;             // messages a `sin
 class push_session final : public std::enable_shared_from_this<push_session>, public router::sink, private closable {
 public:
     /// `peer`: the browser's address, for the audit lines.
-    push_session(stream s, router::hub& hub, asio::thread_pool& queries, std::shared_ptr<const auth::api_token> token, std::shared_ptr<live_connections> live, net::connection_gate::ticket ticket, std::string peer)
-        : ws_(std::move(s)), hub_(hub), queries_(queries), token_(std::move(token)), live_(std::move(live)), ticket_(std::move(ticket)), peer_(std::move(peer)) {
+    push_session(stream s, router::hub& hub, asio::thread_pool& queries, std::shared_ptr<const auth::api_token> token,
+                 std::shared_ptr<live_connections> live, net::connection_gate::ticket ticket, std::string peer)
+        : ws_(std::move(s)),
+          hub_(hub),
+          queries_(queries),
+          token_(std::move(token)),
+          live_(std::move(live)),
+          ticket_(std::move(ticket)),
+          peer_(std::move(peer)) {
         live_->add(shard_, this);
         hub_.count(router::push_event::opened);
     }
@@ -75,10 +82,10 @@ private:
     /// A queued JSON object: a message (its head is written out with the batch, so queuing
     /// one allocates nothing) or a whole reply.
     struct frame {
-        std::shared_ptr<const std::string> body;  // a message's shared tail; null for a reply
-        std::uint64_t seq = 0;                    // a message's sequence number
-        std::uint64_t replaced = 0;               // a message's conflated predecessors
-        std::string text;                         // a reply
+        std::shared_ptr<const std::string> body;       // a message's shared tail; null for a reply
+        std::uint64_t seq = 0;                         // a message's sequence number
+        std::uint64_t replaced = 0;                    // a message's conflated predecessors
+        std::string text;                              // a reply
         static constexpr std::size_t head_bytes = 48;  // {"op":"message","seq":N,... (bound)
         [[nodiscard]] std::size_t size() const { return body ? head_bytes + body->size() : text.size(); }
     };
@@ -138,7 +145,9 @@ private:
     /// Leaves the router and drops what is queued (the connection is gone or going).
     void shutdown();
     /// The audit lines' name for the dashboard: its token's name.
-    [[nodiscard]] std::string who() const { return token_ ? fmt::format("token '{}'", token_->name) : std::string{"no token"}; }
+    [[nodiscard]] std::string who() const {
+        return token_ ? fmt::format("token '{}'", token_->name) : std::string{"no token"};
+    }
 
     websocket::stream<stream> ws_;
     router::hub& hub_;
@@ -151,8 +160,8 @@ private:
     beast::flat_buffer rx_;
     std::deque<frame> queue_;
     std::size_t queued_ = 0;
-    std::string out_;                    // the write in progress
-    std::size_t writing_frames_ = 0;     // queue_ entries it carries
+    std::string out_;                 // the write in progress
+    std::size_t writing_frames_ = 0;  // queue_ entries it carries
     bool writing_ = false;
     bool closed_ = false;
     bool attached_ = false;
@@ -173,8 +182,8 @@ private:
     std::size_t checked_filters_ = 0;  // filters of which the token may read only some topics
     std::uint64_t seq_ = 0;
     unsigned bad_requests_ = 0;
-    bool replaying_ = false;                   // a `since` subscribe is being answered
-    std::vector<message_ref> held_;            // live messages that follow the replay
+    bool replaying_ = false;         // a `since` subscribe is being answered
+    std::vector<message_ref> held_;  // live messages that follow the replay
     std::size_t held_bytes_ = 0;
     std::set<std::pair<std::int64_t, std::uint64_t>> replayed_;  // time and origin sequence of what it replays
 };

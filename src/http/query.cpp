@@ -150,12 +150,14 @@ std::optional<std::int64_t> parse_time(std::string_view s) {
     if (pos != s.size() || hour > 23 || minute > 59 || second > 60) {
         return std::nullopt;
     }
-    const std::chrono::year_month_day ymd{std::chrono::year{year}, std::chrono::month{static_cast<unsigned>(month)}, std::chrono::day{static_cast<unsigned>(day)}};
+    const std::chrono::year_month_day ymd{std::chrono::year{year}, std::chrono::month{static_cast<unsigned>(month)},
+                                          std::chrono::day{static_cast<unsigned>(day)}};
     if (!ymd.ok()) {
         return std::nullopt;
     }
     const auto days = std::chrono::sys_days{ymd}.time_since_epoch().count();
-    const std::int64_t secs = std::int64_t{days} * 86400 + hour * 3600 + minute * 60 + std::min(second, 59) - std::int64_t{offset_min} * 60;
+    const std::int64_t secs =
+        std::int64_t{days} * 86400 + hour * 3600 + minute * 60 + std::min(second, 59) - std::int64_t{offset_min} * 60;
     return secs * 1000 + ms;
 }
 

@@ -9,7 +9,8 @@
 namespace vigil::http {
 
 /// True when the request offers WebSocket subprotocol `name`.
-[[nodiscard]] bool offers_subprotocol(const boost::beast::http::request<boost::beast::http::string_body>& req, std::string_view name);
+[[nodiscard]] bool offers_subprotocol(const boost::beast::http::request<boost::beast::http::string_body>& req,
+                                      std::string_view name);
 
 /// The API token a request carries: `Authorization: Bearer T`, `?access_token=T`, or (for
 /// browsers opening a WebSocket, which cannot set headers) a `token.T` subprotocol. A view

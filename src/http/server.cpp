@@ -30,7 +30,8 @@ using tcp = asio::ip::tcp;
 class acceptor : public std::enable_shared_from_this<acceptor> {
 public:
     /// `rate`: this shard's share of the listener's max_connection_rate (0 = unlimited).
-    acceptor(tcp::acceptor a, std::shared_ptr<const shared_state> st, bool allow_anonymous, double rate, std::shared_ptr<const net::tls_context> tls)
+    acceptor(tcp::acceptor a, std::shared_ptr<const shared_state> st, bool allow_anonymous, double rate,
+             std::shared_ptr<const net::tls_context> tls)
         : acc_(std::move(a)),
           retry_(acc_.get_executor()),
           st_(std::move(st)),
@@ -42,7 +43,8 @@ public:
     void set_tls(std::shared_ptr<const net::tls_context> tls) { tls_ = std::move(tls); }
 
     void start() {
-        acc_.async_accept([self = shared_from_this()](beast::error_code ec, tcp::socket s) { self->on_accept(ec, std::move(s)); });
+        acc_.async_accept(
+            [self = shared_from_this()](beast::error_code ec, tcp::socket s) { self->on_accept(ec, std::move(s)); });
     }
 
     void stop() {
@@ -125,8 +127,10 @@ struct server::impl {
     std::unique_ptr<asio::thread_pool> queries = std::make_unique<asio::thread_pool>(1);
 };
 
-server::server(net::shard_pool& pool, std::vector<config::http_listener_settings> listeners, handler h, upgrades up, access acc)
-    : impl_(std::make_unique<impl>(impl{pool, std::move(listeners), std::make_shared<shared_state>(), {}, {}, {}, {}})) {
+server::server(net::shard_pool& pool, std::vector<config::http_listener_settings> listeners, handler h, upgrades up,
+               access acc)
+    : impl_(
+          std::make_unique<impl>(impl{pool, std::move(listeners), std::make_shared<shared_state>(), {}, {}, {}, {}})) {
     impl_->st->h = std::move(h);
     impl_->st->up = std::move(up);
     impl_->st->allowed_origins = std::move(acc.allowed_origins);
@@ -150,24 +154,29 @@ void server::start() {
         }
         std::uint16_t port = l.port;
         if (const auto ec = net::check_unclaimed(impl_->pool.context(0), {asio::ip::make_address(l.bind), port})) {
-            throw std::system_error(ec, fmt::format("cannot listen for HTTP on {}:{}: {}", l.bind, port, net::claimed_advice(ec)));
+            throw std::system_error(
+                ec, fmt::format("cannot listen for HTTP on {}:{}: {}", l.bind, port, net::claimed_advice(ec)));
         }
         for (unsigned i = 0; i < impl_->pool.size(); ++i) {
             auto& ioc = impl_->pool.context(i);
             beast::error_code ec;
-            tcp::acceptor a = net::listen_shared(ioc, {asio::ip::make_address(l.bind), port}, asio::socket_base::max_listen_connections, ec);
+            tcp::acceptor a = net::listen_shared(ioc, {asio::ip::make_address(l.bind), port},
+                                                 asio::socket_base::max_listen_connections, ec);
             if (ec) {
                 throw std::system_error(ec, fmt::format("cannot listen for HTTP on {}:{}", l.bind, port));
             }
             port = a.local_endpoint().port();
-            const double rate = l.max_connection_rate == 0 ? 0.0 : std::max(1.0, double(l.max_connection_rate) / double(impl_->pool.size()));
-            impl_->acceptors.push_back(std::make_shared<acceptor>(std::move(a), impl_->st, l.allow_anonymous, rate, tls));
+            const double rate = l.max_connection_rate == 0
+                                    ? 0.0
+                                    : std::max(1.0, double(l.max_connection_rate) / double(impl_->pool.size()));
+            impl_->acceptors.push_back(
+                std::make_shared<acceptor>(std::move(a), impl_->st, l.allow_anonymous, rate, tls));
             impl_->contexts.push_back(&ioc);
             impl_->listener_of.push_back(li);
         }
         impl_->bound.push_back({l.bind, port, tls != nullptr});
-        log::info("listening for HTTP{} on {}:{} ({}/healthz, /api/v1/devices, /api/v1/history, /ws, /mqtt)", tls ? "S" : "", l.bind, port,
-                  impl_->st->console ? "the console at /, " : "");
+        log::info("listening for HTTP{} on {}:{} ({}/healthz, /api/v1/devices, /api/v1/history, /ws, /mqtt)",
+                  tls ? "S" : "", l.bind, port, impl_->st->console ? "the console at /, " : "");
     }
     for (std::size_t i = 0; i < impl_->acceptors.size(); ++i) {
         asio::post(*impl_->contexts[i], [a = impl_->acceptors[i]] { a->start(); });

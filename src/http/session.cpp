@@ -77,9 +77,8 @@ private:
         parser_->header_limit(max_header_bytes);
         parser_->body_limit(max_body_bytes);
         arm_timeout();
-        bhttp::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-            self->on_read(ec);
-        });
+        bhttp::async_read(stream_, buffer_, *parser_,
+                          [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
     }
 
     void on_read(beast::error_code ec) {
@@ -94,13 +93,15 @@ private:
                 // Not an HTTP parse error: the network or TLS failed (plaintext on an HTTPS
                 // port, an untrusted client certificate). Nothing can be answered.
                 const std::string tls = stream_.valid() ? stream_.tls_failure() : std::string{};
-                VIGIL_LOG_LIMITED(info, "http: connection from {} failed: {}", peer(), tls.empty() ? ec.message() : tls);
+                VIGIL_LOG_LIMITED(info, "http: connection from {} failed: {}", peer(),
+                                  tls.empty() ? ec.message() : tls);
                 close();
                 return;
             }
             const bool too_big = ec == bhttp::error::body_limit || ec == bhttp::error::header_limit;
             VIGIL_LOG_LIMITED(info, "http: bad request: {}", ec.message());
-            send({too_big ? 413u : 400u, error_json(too_big ? 413 : 400, fmt::format("bad request: {}", ec.message()))}, false);
+            send({too_big ? 413u : 400u, error_json(too_big ? 413 : 400, fmt::format("bad request: {}", ec.message()))},
+                 false);
             return;
         }
         const auto& req = parser_->get();
@@ -118,7 +119,10 @@ private:
             token = tokens->find(token_of(req));
             if (!token && path != "/healthz") {
                 VIGIL_LOG_LIMITED(info, "http: {} without a valid API token: 401", path);
-                send({401, error_json(401, "a valid API token is required (Authorization: Bearer, access_token, or a token.<T> WebSocket subprotocol)")}, false);
+                send({401, error_json(401,
+                                      "a valid API token is required (Authorization: Bearer, access_token, or a "
+                                      "token.<T> WebSocket subprotocol)")},
+                     false);
                 return;
             }
         }
@@ -128,25 +132,34 @@ private:
         }
         if (!tokens && path.starts_with("/api/v1/admin/") && !local_request(req)) {
             // Open mode (no tokens): no browser page from elsewhere, no DNS rebinding.
-            VIGIL_LOG_LIMITED(warn, "http: {} refused: without API tokens the admin API answers loopback clients that name it by a loopback host, "
-                              "without an Origin (Host '{}')", path, std::string_view{req[bhttp::field::host]});
-            send({403, error_json(403, "without API tokens the admin API takes requests only to a loopback host name and without an Origin header")}, false);
+            VIGIL_LOG_LIMITED(warn,
+                              "http: {} refused: without API tokens the admin API answers loopback clients that name "
+                              "it by a loopback host, "
+                              "without an Origin (Host '{}')",
+                              path, std::string_view{req[bhttp::field::host]});
+            send({403, error_json(403,
+                                  "without API tokens the admin API takes requests only to a loopback host name and "
+                                  "without an Origin header")},
+                 false);
             return;
         }
-        if (token && path.starts_with("/api/") && !path.starts_with("/api/v1/admin/") && token->rights.scope_of("devices/#") == auth::read_scope::none) {
-            send({403, error_json(403, fmt::format("token '{}' may not read any devices/# topic", token->name))}, req.keep_alive());
+        if (token && path.starts_with("/api/") && !path.starts_with("/api/v1/admin/") &&
+            token->rights.scope_of("devices/#") == auth::read_scope::none) {
+            send({403, error_json(403, fmt::format("token '{}' may not read any devices/# topic", token->name))},
+                 req.keep_alive());
             return;
         }
         const caller who{!tokens || token != nullptr, token ? &token->rights : nullptr, token.get(), peer()};
         response res = st_->h(std::string_view{req.method_string().data(), req.method_string().size()},
-                                std::string_view{req.target().data(), req.target().size()}, who);
+                              std::string_view{req.target().data(), req.target().size()}, who);
         // A request without a valid token (/healthz) gets its answer and the connection ends:
         // nobody holds a connection open without one.
         const bool keep_alive = req.keep_alive() && who.authenticated;
         if (res.later) {
             // Off the shard; the answer comes back to this session's shard to be sent.
             timer_.cancel();
-            asio::post(*st_->queries, [self = shared_from_this(), ex = stream_.get_executor(), work = std::move(res.later), keep_alive]() mutable {
+            asio::post(*st_->queries, [self = shared_from_this(), ex = stream_.get_executor(),
+                                       work = std::move(res.later), keep_alive]() mutable {
                 // `self` moves back to the shard: the session must end (and leave the shard's
                 // live set) on its own shard, never on a query thread.
                 response r;
@@ -162,10 +175,13 @@ private:
                     auto first = std::make_shared<chunk>();
                     first->head = head_of(r, keep_alive);
                     self->make_chunk(r.next_chunk, *first);
-                    asio::post(ex, [self = std::move(self), next = std::move(r.next_chunk), first, keep_alive]() mutable { self->write_chunk(std::move(next), first, keep_alive); });
+                    asio::post(ex, [self = std::move(self), next = std::move(r.next_chunk), first,
+                                    keep_alive]() mutable { self->write_chunk(std::move(next), first, keep_alive); });
                     return;
                 }
-                asio::post(ex, [self = std::move(self), r = std::move(r), keep_alive]() mutable { self->send(std::move(r), keep_alive); });
+                asio::post(ex, [self = std::move(self), r = std::move(r), keep_alive]() mutable {
+                    self->send(std::move(r), keep_alive);
+                });
             });
             return;
         }
@@ -178,23 +194,28 @@ private:
         const std::string_view o{origin.data(), origin.size()};
         const auto& allowed = st_->allowed_origins;
         if (!allowed.empty() && !o.empty() && std::find(allowed.begin(), allowed.end(), o) == allowed.end()) {
-            VIGIL_LOG_LIMITED(warn, "http: WebSocket to {} from origin '{}' refused (not in allowed_origins): 403", path, o);
+            VIGIL_LOG_LIMITED(warn, "http: WebSocket to {} from origin '{}' refused (not in allowed_origins): 403",
+                              path, o);
             send({403, error_json(403, fmt::format("this Origin may not open {}", path))}, false);
             return;
         }
         const bool ws = boost::beast::websocket::is_upgrade(req);
         if (path == "/ws") {
             if (st_->up.push == nullptr || !ws) {
-                send({426, error_json(426, "/ws speaks WebSocket (JSON push protocol v1): send an Upgrade request")}, false);
+                send({426, error_json(426, "/ws speaks WebSocket (JSON push protocol v1): send an Upgrade request")},
+                     false);
                 return;
             }
             timer_.cancel();
             std::string from = peer();  // before the stream moves
-            start_push_session(std::move(stream_), parser_->release(), *st_->up.push, *st_->queries, std::move(token), st_->live, std::move(ticket_), std::move(from));
+            start_push_session(std::move(stream_), parser_->release(), *st_->up.push, *st_->queries, std::move(token),
+                               st_->live, std::move(ticket_), std::move(from));
             return;
         }
         if (!st_->up.mqtt || !ws) {
-            send({426, error_json(426, "/mqtt speaks MQTT over WebSocket: send an Upgrade request with subprotocol \"mqtt\"")}, false);
+            send({426, error_json(
+                           426, "/mqtt speaks MQTT over WebSocket: send an Upgrade request with subprotocol \"mqtt\"")},
+                 false);
             return;
         }
         if (!offers_subprotocol(req, "mqtt")) {
@@ -203,8 +224,10 @@ private:
         }
         timer_.cancel();
         const auto extra = buffer_.data();
-        std::vector<std::uint8_t> pending(static_cast<const std::uint8_t*>(extra.data()), static_cast<const std::uint8_t*>(extra.data()) + extra.size());
-        start_mqtt_upgrade(std::move(stream_), parser_->release(), std::move(pending), st_->up.mqtt, allow_anonymous_, std::move(ticket_));
+        std::vector<std::uint8_t> pending(static_cast<const std::uint8_t*>(extra.data()),
+                                          static_cast<const std::uint8_t*>(extra.data()) + extra.size());
+        start_mqtt_upgrade(std::move(stream_), parser_->release(), std::move(pending), st_->up.mqtt, allow_anonymous_,
+                           std::move(ticket_));
     }
 
     /// A request to a loopback host name (127.0.0.1, [::1], localhost, with any port) without an
@@ -255,13 +278,14 @@ private:
     void write(std::shared_ptr<full_response> res, bool keep_alive) {
         res->keep_alive(keep_alive);
         arm_timeout();
-        bhttp::async_write(stream_, *res, [self = shared_from_this(), res, keep_alive](beast::error_code ec, std::size_t) {
-            if (ec || !keep_alive) {
-                self->close();
-                return;
-            }
-            self->read();
-        });
+        bhttp::async_write(stream_, *res,
+                           [self = shared_from_this(), res, keep_alive](beast::error_code ec, std::size_t) {
+                               if (ec || !keep_alive) {
+                                   self->close();
+                                   return;
+                               }
+                               self->read();
+                           });
     }
 
     /// One of the console's files. The connection stays open only for a caller with a valid
@@ -297,8 +321,11 @@ private:
     /// for a header with no length.
     static std::string head_of(const response& r, bool keep_alive) {
         const auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(r.status));
-        return fmt::format("HTTP/1.1 {} {}\r\nServer: vigil\r\nContent-Type: {}\r\nCache-Control: no-store\r\nTransfer-Encoding: chunked\r\nConnection: {}\r\n\r\n",
-                           r.status, std::string_view{reason.data(), reason.size()}, r.content_type, keep_alive ? "keep-alive" : "close");
+        return fmt::format(
+            "HTTP/1.1 {} {}\r\nServer: vigil\r\nContent-Type: {}\r\nCache-Control: no-store\r\nTransfer-Encoding: "
+            "chunked\r\nConnection: {}\r\n\r\n",
+            r.status, std::string_view{reason.data(), reason.size()}, r.content_type,
+            keep_alive ? "keep-alive" : "close");
     }
 
     /// On the query thread: the next piece, framed as a chunk (and the last chunk after it
@@ -308,7 +335,10 @@ private:
         try {
             c.last = !next(piece);
         } catch (const std::exception& e) {
-            VIGIL_LOG_LIMITED(warn, "http: a streamed answer to {} failed midway: {}; the connection is closed without its last chunk", peer(), e.what());
+            VIGIL_LOG_LIMITED(
+                warn,
+                "http: a streamed answer to {} failed midway: {}; the connection is closed without its last chunk",
+                peer(), e.what());
             c.failed = true;
             return;
         }
@@ -331,24 +361,29 @@ private:
         }
         c->head += c->bytes;
         arm_timeout();
-        asio::async_write(stream_, asio::buffer(c->head), [self = shared_from_this(), next = std::move(next), c, keep_alive](beast::error_code ec, std::size_t) mutable {
-            if (ec || (c->last && !keep_alive)) {
-                self->close();
-                return;
-            }
-            if (c->last) {
-                self->read();
-                return;
-            }
-            self->timer_.cancel();
-            auto ex = self->stream_.get_executor();
-            auto& queries = *self->st_->queries;
-            asio::post(queries, [self = std::move(self), ex, next = std::move(next), keep_alive]() mutable {
-                auto piece = std::make_shared<chunk>();
-                self->make_chunk(next, *piece);
-                asio::post(ex, [self = std::move(self), next = std::move(next), piece, keep_alive]() mutable { self->write_chunk(std::move(next), piece, keep_alive); });
+        asio::async_write(
+            stream_, asio::buffer(c->head),
+            [self = shared_from_this(), next = std::move(next), c, keep_alive](beast::error_code ec,
+                                                                               std::size_t) mutable {
+                if (ec || (c->last && !keep_alive)) {
+                    self->close();
+                    return;
+                }
+                if (c->last) {
+                    self->read();
+                    return;
+                }
+                self->timer_.cancel();
+                auto ex = self->stream_.get_executor();
+                auto& queries = *self->st_->queries;
+                asio::post(queries, [self = std::move(self), ex, next = std::move(next), keep_alive]() mutable {
+                    auto piece = std::make_shared<chunk>();
+                    self->make_chunk(next, *piece);
+                    asio::post(ex, [self = std::move(self), next = std::move(next), piece, keep_alive]() mutable {
+                        self->write_chunk(std::move(next), piece, keep_alive);
+                    });
+                });
             });
-        });
     }
 
     /// The client's address:port, for logs.
@@ -379,10 +414,10 @@ private:
     net::connection_gate::ticket ticket_;  // handed on with the stream on an upgrade
 };
 
-
 }  // namespace
 
-void start_session(stream s, std::shared_ptr<const shared_state> st, bool allow_anonymous, net::connection_gate::ticket ticket) {
+void start_session(stream s, std::shared_ptr<const shared_state> st, bool allow_anonymous,
+                   net::connection_gate::ticket ticket) {
     std::make_shared<session>(std::move(s), std::move(st), allow_anonymous, std::move(ticket))->start();
 }
 

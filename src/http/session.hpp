@@ -57,16 +57,16 @@ struct shared_state {
     upgrades up;
     std::vector<std::string> allowed_origins;
     token_slot tokens;
-    std::shared_ptr<live_connections> live;  // closed by stop()
-    net::connection_gate* gate = nullptr;    // null: no connection bounds
+    std::shared_ptr<live_connections> live;        // closed by stop()
+    net::connection_gate* gate = nullptr;          // null: no connection bounds
     std::shared_ptr<const console::site> console;  // null: no console
-    asio::thread_pool* queries = nullptr;    // runs response::later, one at a time
+    asio::thread_pool* queries = nullptr;          // runs response::later, one at a time
     mutable shared_counters counters;
 };
 
-
 /// Serves HTTP/1.1 on `s` (keep-alive, bounded header and body sizes, idle timeout) until the
 /// peer goes, an upgrade takes the stream, or the server stops. Call on the stream's shard.
-void start_session(stream s, std::shared_ptr<const shared_state> st, bool allow_anonymous, net::connection_gate::ticket ticket);
+void start_session(stream s, std::shared_ptr<const shared_state> st, bool allow_anonymous,
+                   net::connection_gate::ticket ticket);
 
 }  // namespace vigil::http

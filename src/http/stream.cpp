@@ -34,7 +34,7 @@ struct stream::state {
     std::vector<std::uint8_t> cipher_in = std::vector<std::uint8_t>(16 * 1024);
     std::vector<std::uint8_t> plain;  // decrypted, from plain_at on not yet read
     std::size_t plain_at = 0;
-    error_code read_failed;  // a TLS failure behind the plaintext still buffered
+    error_code read_failed;             // a TLS failure behind the plaintext still buffered
     std::vector<std::uint8_t> out;      // ciphertext waiting for the writer
     std::vector<std::uint8_t> writing;  // the write in progress
     bool busy = false;
@@ -92,28 +92,29 @@ void pump_writes(const std::shared_ptr<stream::state>& st) {
 }
 
 void read_more(const std::shared_ptr<stream::state>& st, asio::mutable_buffer b, stream::handler_type h) {
-    st->sock.async_read_some(asio::buffer(st->cipher_in), [st, b, h = std::move(h)](error_code ec, std::size_t n) mutable {
-        if (ec) {
-            std::move(h)(ec, 0);
-            return;
-        }
-        st->tls->feed({st->cipher_in.data(), n});
-        st->plain.clear();
-        st->plain_at = 0;
-        st->read_failed = st->tls->pump(st->plain);
-        st->collect();  // handshake flights, session tickets, alerts
-        pump_writes(st);
-        if (st->plain.empty()) {
-            if (st->read_failed) {
-                std::move(h)(st->read_failed, 0);
-                return;
-            }
-            read_more(st, b, std::move(h));
-            return;
-        }
-        const std::size_t got = st->copy_plain(b);
-        std::move(h)(error_code{}, got);
-    });
+    st->sock.async_read_some(asio::buffer(st->cipher_in),
+                             [st, b, h = std::move(h)](error_code ec, std::size_t n) mutable {
+                                 if (ec) {
+                                     std::move(h)(ec, 0);
+                                     return;
+                                 }
+                                 st->tls->feed({st->cipher_in.data(), n});
+                                 st->plain.clear();
+                                 st->plain_at = 0;
+                                 st->read_failed = st->tls->pump(st->plain);
+                                 st->collect();  // handshake flights, session tickets, alerts
+                                 pump_writes(st);
+                                 if (st->plain.empty()) {
+                                     if (st->read_failed) {
+                                         std::move(h)(st->read_failed, 0);
+                                         return;
+                                     }
+                                     read_more(st, b, std::move(h));
+                                     return;
+                                 }
+                                 const std::size_t got = st->copy_plain(b);
+                                 std::move(h)(error_code{}, got);
+                             });
 }
 
 }  // namespace
@@ -157,9 +158,7 @@ void stream::read_tls(asio::mutable_buffer b, handler_type h) {
     read_more(st_, b, std::move(h));
 }
 
-error_code stream::encrypt(std::span<const std::uint8_t> plain) {
-    return st_->tls->write(plain);
-}
+error_code stream::encrypt(std::span<const std::uint8_t> plain) { return st_->tls->write(plain); }
 
 void stream::write_tls(error_code ec, std::size_t n, handler_type h) {
     if (!ec) {
@@ -178,9 +177,9 @@ namespace {
 /// Beast's TCP teardown, completing `h` (type-erased handlers carry no executor Beast can post
 /// to, so the socket's is bound).
 void tcp_teardown(boost::beast::role_type role, tcp::socket& sock, stream::teardown_handler h) {
-    boost::beast::websocket::async_teardown(role, sock, asio::bind_executor(sock.get_executor(), [h = std::move(h)](error_code ec) mutable {
-        std::move(h)(ec);
-    }));
+    boost::beast::websocket::async_teardown(
+        role, sock,
+        asio::bind_executor(sock.get_executor(), [h = std::move(h)](error_code ec) mutable { std::move(h)(ec); }));
 }
 }  // namespace
 
@@ -192,13 +191,14 @@ void stream::async_teardown(boost::beast::role_type role, teardown_handler h) {
     st_->tls->shutdown();  // close_notify, then the TCP teardown once it is written
     st_->collect();
     auto st = st_;
-    st_->waiters.push_back({st_->produced, 0, handler_type([st, role, h = std::move(h)](error_code ec, std::size_t) mutable {
-        if (ec) {
-            std::move(h)(ec);
-            return;
-        }
-        tcp_teardown(role, st->sock, std::move(h));
-    })});
+    st_->waiters.push_back(
+        {st_->produced, 0, handler_type([st, role, h = std::move(h)](error_code ec, std::size_t) mutable {
+             if (ec) {
+                 std::move(h)(ec);
+                 return;
+             }
+             tcp_teardown(role, st->sock, std::move(h));
+         })});
     if (st_->busy || !st_->out.empty()) {
         pump_writes(st_);
         return;

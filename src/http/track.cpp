@@ -31,7 +31,8 @@ double offset(const track_point& p, const track_point& a, const track_point& b) 
 
 }  // namespace
 
-std::optional<track_point> position_of(std::string_view payload, std::string_view lat_field, std::string_view lon_field) {
+std::optional<track_point> position_of(std::string_view payload, std::string_view lat_field,
+                                       std::string_view lon_field) {
     thread_local simdjson::dom::parser parser;
     simdjson::dom::element doc;
     double lat = 0;
@@ -83,8 +84,9 @@ std::vector<track_point> simplify(const std::vector<track_point>& points, std::s
     for (std::size_t i = 0; i < order.size(); ++i) {
         order[i] = i;
     }
-    std::nth_element(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(max_points), order.end(),
-                     [&rank](std::size_t a, std::size_t b) { return rank[a] > rank[b] || (rank[a] == rank[b] && a < b); });
+    std::nth_element(
+        order.begin(), order.begin() + static_cast<std::ptrdiff_t>(max_points), order.end(),
+        [&rank](std::size_t a, std::size_t b) { return rank[a] > rank[b] || (rank[a] == rank[b] && a < b); });
     order.resize(max_points);
     std::sort(order.begin(), order.end());
     std::vector<track_point> out;

@@ -37,7 +37,8 @@ double boot_time() {
 std::uint64_t count_fds() {
     std::uint64_t n = 0;
     std::error_code ec;
-    for (auto it = std::filesystem::directory_iterator{"/proc/self/fd", ec}; !ec && it != std::filesystem::directory_iterator{}; it.increment(ec)) {
+    for (auto it = std::filesystem::directory_iterator{"/proc/self/fd", ec};
+         !ec && it != std::filesystem::directory_iterator{}; it.increment(ec)) {
         ++n;
     }
     return n;
@@ -52,7 +53,8 @@ std::atomic<std::int64_t> fds_counted_at{-1};  // steady clock, s; -1: never
 std::atomic<bool> fds_counting{false};
 
 std::uint64_t open_fds() {
-    const auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    const auto now =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
     const auto at = fds_counted_at.load(std::memory_order_acquire);
     if (at < 0) {
         fds_counted.store(count_fds(), std::memory_order_relaxed);
@@ -61,12 +63,15 @@ std::uint64_t open_fds() {
         try {
             std::thread([] {
                 fds_counted.store(count_fds(), std::memory_order_relaxed);
-                const auto done = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+                const auto done = std::chrono::duration_cast<std::chrono::seconds>(
+                                      std::chrono::steady_clock::now().time_since_epoch())
+                                      .count();
                 fds_counted_at.store(done, std::memory_order_release);
                 fds_counting.store(false, std::memory_order_release);
             }).detach();
         } catch (const std::system_error&) {
-            fds_counting.store(false, std::memory_order_release);  // no thread now (a thread limit): the next scrape tries again
+            fds_counting.store(
+                false, std::memory_order_release);  // no thread now (a thread limit): the next scrape tries again
         }
     }
     return fds_counted.load(std::memory_order_relaxed);

@@ -9,7 +9,8 @@
 
 namespace vigil::metrics {
 
-void sys_topics::add_load(std::vector<std::pair<std::string, std::string>>& out, const std::string& name, load& l, std::uint64_t total, double elapsed_seconds, bool first) {
+void sys_topics::add_load(std::vector<std::pair<std::string, std::string>>& out, const std::string& name, load& l,
+                          std::uint64_t total, double elapsed_seconds, bool first) {
     static constexpr std::array<double, 3> windows{60, 300, 900};
     static constexpr std::array<const char*, 3> labels{"1min", "5min", "15min"};
     if (!first && elapsed_seconds > 0) {
@@ -26,7 +27,8 @@ void sys_topics::add_load(std::vector<std::pair<std::string, std::string>>& out,
     }
 }
 
-std::vector<std::pair<std::string, std::string>> sys_topics::update(const mqtt::broker_stats& b, double uptime_seconds, double elapsed_seconds) {
+std::vector<std::pair<std::string, std::string>> sys_topics::update(const mqtt::broker_stats& b, double uptime_seconds,
+                                                                    double elapsed_seconds) {
     std::uint64_t messages_in = 0;
     std::uint64_t messages_out = 0;
     std::uint64_t bytes_in = 0;
@@ -46,7 +48,8 @@ std::vector<std::pair<std::string, std::string>> sys_topics::update(const mqtt::
         connected += t.open;
     }
     max_connected_ = std::max(max_connected_, connected);
-    const std::uint64_t dropped = b.dropped_qos0_backpressure + b.dropped_queue_full + b.denied_publishes + b.denied_deliveries;
+    const std::uint64_t dropped =
+        b.dropped_qos0_backpressure + b.dropped_queue_full + b.denied_publishes + b.denied_deliveries;
     const auto& s = b.sessions;
     const std::int64_t stored = s.queued + s.inflight;
     std::vector<std::pair<std::string, std::string>> out{

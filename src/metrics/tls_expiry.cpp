@@ -38,7 +38,8 @@ std::optional<double> seconds(const ASN1_TIME* t) {
 /// The earliest time `when` gives for the PEM objects `read` finds in `file` (or the first's
 /// only); nullopt when the file holds none or cannot be read.
 template <typename T, typename Free>
-std::optional<double> earliest(const std::string& file, T* (*read)(BIO*, T**, pem_password_cb*, void*), Free free, const ASN1_TIME* (*when)(const T*), bool first_only) {
+std::optional<double> earliest(const std::string& file, T* (*read)(BIO*, T**, pem_password_cb*, void*), Free free,
+                               const ASN1_TIME* (*when)(const T*), bool first_only) {
     std::unique_ptr<BIO, bio_free> in{BIO_new_file(file.c_str(), "r")};
     if (!in) {
         return std::nullopt;
@@ -67,8 +68,10 @@ std::vector<tls_expiry> read_tls_expiry(const config::settings& s) {
             return;
         }
         const std::string k{kind};
-        out.push_back({k, file, k == "crl" ? earliest(file, PEM_read_bio_X509_CRL, crl_free{}, X509_CRL_get0_nextUpdate, false)
-                                           : earliest(file, PEM_read_bio_X509, x509_free{}, X509_get0_notAfter, k == "certificate")});
+        out.push_back({k, file,
+                       k == "crl"
+                           ? earliest(file, PEM_read_bio_X509_CRL, crl_free{}, X509_CRL_get0_nextUpdate, false)
+                           : earliest(file, PEM_read_bio_X509, x509_free{}, X509_get0_notAfter, k == "certificate")});
     };
     auto listener = [&](const std::optional<config::tls_listener_settings>& tls) {
         if (tls) {

@@ -24,16 +24,13 @@ boost::system::error_code check_unclaimed(boost::asio::io_context& ioc, const bo
 
 const char* claimed_advice(const boost::system::error_code& ec) noexcept {
     return ec == boost::asio::error::address_in_use
-               ? "another process already listens there (another vigil with this port and another data_dir would silently take part of the connections): stop it, or give this one other ports"
+               ? "another process already listens there (another vigil with this port and another data_dir would "
+                 "silently take part of the connections): stop it, or give this one other ports"
                : "check the address (it must be one of this host's)";
 }
 
-boost::asio::ip::tcp::acceptor listen_shared(
-    boost::asio::io_context& ioc,
-    const boost::asio::ip::tcp::endpoint& ep,
-    int backlog,
-    boost::system::error_code& ec
-) {
+boost::asio::ip::tcp::acceptor listen_shared(boost::asio::io_context& ioc, const boost::asio::ip::tcp::endpoint& ep,
+                                             int backlog, boost::system::error_code& ec) {
     using tcp = boost::asio::ip::tcp;
     using reuse_port = boost::asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
     tcp::acceptor a(ioc);

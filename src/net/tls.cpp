@@ -47,9 +47,15 @@ void warn_if_crl_stale(const X509_CRL* crl, const std::string& path) {
         return;
     }
     if (days < 0 || (days == 0 && secs <= 0)) {
-        log::error("{}: the CRL's next-update date has passed: every client certificate is refused until a new CRL is loaded (SIGHUP)", path);
+        log::error(
+            "{}: the CRL's next-update date has passed: every client certificate is refused until a new CRL is loaded "
+            "(SIGHUP)",
+            path);
     } else if (days < 7) {
-        log::warn("{}: the CRL's next-update date is in {} days {} h: publish a new CRL before then, or clients will be refused", path, days, secs / 3600);
+        log::warn(
+            "{}: the CRL's next-update date is in {} days {} h: publish a new CRL before then, or clients will be "
+            "refused",
+            path, days, secs / 3600);
     }
 }
 
@@ -65,7 +71,8 @@ std::shared_ptr<const tls_context> tls_context::make(const tls_settings& s) {
     c->ctx_ = ctx;
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);  // TLS 1.2 and 1.3 only
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
-    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_mode(ctx,
+                     SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
     // Resumption (TLS 1.2 session cache, TLS 1.3 tickets) makes a reconnect storm cheap; the
     // context id is required for it once client certificates are verified.
     static constexpr unsigned char session_context[] = "vigil";
@@ -80,7 +87,8 @@ std::shared_ptr<const tls_context> tls_context::make(const tls_settings& s) {
         throw std::runtime_error(fmt::format("TLS ciphersuites '{}': {}", s.ciphersuites, openssl_reason()));
     }
     if (SSL_CTX_use_certificate_chain_file(ctx, s.cert.c_str()) != 1) {
-        throw std::runtime_error(fmt::format("{}: cannot load the TLS certificate chain: {}", s.cert, openssl_reason()));
+        throw std::runtime_error(
+            fmt::format("{}: cannot load the TLS certificate chain: {}", s.cert, openssl_reason()));
     }
     if (SSL_CTX_use_PrivateKey_file(ctx, s.key.c_str(), SSL_FILETYPE_PEM) != 1) {
         throw std::runtime_error(fmt::format("{}: cannot load the TLS private key: {}", s.key, openssl_reason()));
@@ -156,8 +164,9 @@ error_code tls_session::pump(std::vector<std::uint8_t>& out) {
                 return {};
             }
             const long verify = SSL_get_verify_result(ssl);
-            failure_ = verify != X509_V_OK ? fmt::format("client certificate refused: {}", X509_verify_cert_error_string(verify))
-                                           : openssl_reason();
+            failure_ = verify != X509_V_OK
+                           ? fmt::format("client certificate refused: {}", X509_verify_cert_error_string(verify))
+                           : openssl_reason();
             ERR_clear_error();
             return tls_failure();
         }
@@ -256,7 +265,8 @@ std::optional<std::string> tls_session::peer_identity() const {
         const GENERAL_NAME* g = sk_GENERAL_NAME_value(names, i);
         if (g->type == type) {
             const ASN1_IA5STRING* v = g->d.ia5;  // dNSName, rfc822Name and URI are all IA5String
-            found = std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(v)), static_cast<std::size_t>(ASN1_STRING_length(v)));
+            found = std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(v)),
+                                static_cast<std::size_t>(ASN1_STRING_length(v)));
         }
     }
     GENERAL_NAMES_free(names);

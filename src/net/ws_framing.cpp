@@ -86,30 +86,30 @@ ws_framing::status ws_framing::feed(std::span<const std::uint8_t> in, std::vecto
             mask_at_ = 0;
             remaining_ = len;
             switch (opcode_) {
-            case op_text:
-                return fail(unsupported_data, "a text frame (MQTT over WebSocket uses binary frames)");
-            case op_binary:
-                if (in_message_) {
-                    return fail(protocol_error, "a new message inside a fragmented one");
-                }
-                in_message_ = !fin_;
-                break;
-            case op_continuation:
-                if (!in_message_) {
-                    return fail(protocol_error, "a continuation frame outside a fragmented message");
-                }
-                in_message_ = !fin_;
-                break;
-            case op_close:
-            case op_ping:
-            case op_pong:
-                if (!fin_ || len > max_control_payload) {
-                    return fail(protocol_error, "a fragmented or oversized control frame");
-                }
-                control_.clear();
-                break;
-            default:
-                return fail(protocol_error, "an unknown opcode");
+                case op_text:
+                    return fail(unsupported_data, "a text frame (MQTT over WebSocket uses binary frames)");
+                case op_binary:
+                    if (in_message_) {
+                        return fail(protocol_error, "a new message inside a fragmented one");
+                    }
+                    in_message_ = !fin_;
+                    break;
+                case op_continuation:
+                    if (!in_message_) {
+                        return fail(protocol_error, "a continuation frame outside a fragmented message");
+                    }
+                    in_message_ = !fin_;
+                    break;
+                case op_close:
+                case op_ping:
+                case op_pong:
+                    if (!fin_ || len > max_control_payload) {
+                        return fail(protocol_error, "a fragmented or oversized control frame");
+                    }
+                    control_.clear();
+                    break;
+                default:
+                    return fail(protocol_error, "an unknown opcode");
             }
             in_payload_ = true;
         }
@@ -148,8 +148,10 @@ ws_framing::status ws_framing::end_of_frame() {
         if (control_.size() == 1) {
             return fail(protocol_error, "a Close frame with a 1-byte payload");
         }
-        const std::uint16_t code = control_.size() >= 2 ? static_cast<std::uint16_t>((control_[0] << 8) | control_[1]) : normal;
-        const bool echoable = (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011) || (code >= 3000 && code <= 4999);
+        const std::uint16_t code =
+            control_.size() >= 2 ? static_cast<std::uint16_t>((control_[0] << 8) | control_[1]) : normal;
+        const bool echoable =
+            (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011) || (code >= 3000 && code <= 4999);
         done_ = true;
         close(echoable ? code : normal);  // codes never sent on the wire (1005, 1006) are not echoed
         return status::closed;

@@ -20,7 +20,7 @@ struct prober::impl {
     mutable std::mutex mu;
     std::condition_variable wake;
     std::atomic<bool> stopping{false};  // also read by a round in progress
-    stats st;               // guarded by mu
+    stats st;                           // guarded by mu
     std::thread thread;
 
     void record(const round_result& r) {
@@ -47,11 +47,17 @@ struct prober::impl {
             st.last_time = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
             before = std::exchange(st.now, verdict);
         }
-        const auto ms = [](const std::optional<double>& s) { return s ? fmt::format("{:.1f} ms", *s * 1e3) : std::string{"-"}; };
+        const auto ms = [](const std::optional<double>& s) {
+            return s ? fmt::format("{:.1f} ms", *s * 1e3) : std::string{"-"};
+        };
         if (verdict == state::ok && before != state::ok) {
-            log::info("probe: ok (publish -> MQTT {}, -> /ws {}, -> history {})", ms(r.mqtt_seconds), ms(r.ws_seconds), ms(r.history_seconds));
+            log::info("probe: ok (publish -> MQTT {}, -> /ws {}, -> history {})", ms(r.mqtt_seconds), ms(r.ws_seconds),
+                      ms(r.history_seconds));
         } else if (verdict == state::degraded && before != state::degraded) {
-            log::warn("probe: degraded: {}", failed ? r.error : fmt::format("slower than max_latency {} ms (publish -> MQTT {}, -> /ws {})", o.settings.max_latency.count(), ms(r.mqtt_seconds), ms(r.ws_seconds)));
+            log::warn("probe: degraded: {}",
+                      failed ? r.error
+                             : fmt::format("slower than max_latency {} ms (publish -> MQTT {}, -> /ws {})",
+                                           o.settings.max_latency.count(), ms(r.mqtt_seconds), ms(r.ws_seconds)));
         }
     }
 

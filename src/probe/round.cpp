@@ -69,8 +69,8 @@ struct round_state {
     std::optional<double> ws_seconds;
     std::string mqtt_stage = "not started";
     std::string ws_stage = "not started";
-    event ws_ready;  // the dashboard is subscribed (or gave up)
-    event ws_done;   // the dashboard saw the message (or gave up)
+    event ws_ready;                     // the dashboard is subscribed (or gave up)
+    event ws_done;                      // the dashboard saw the message (or gave up)
     std::vector<tcp::socket*> sockets;  // closed when the round times out or MQTT failed
     bool abandoned = false;             // closed on purpose: the /ws side's error says nothing
 };
@@ -122,7 +122,9 @@ ssl::context make_tls(const config::probe_settings& s) {
 tcp::socket& lowest(tcp::socket& s) { return s; }
 tcp::socket& lowest(ssl::stream<tcp::socket>& s) { return s.next_layer(); }
 asio::awaitable<void> handshake(tcp::socket&) { co_return; }
-asio::awaitable<void> handshake(ssl::stream<tcp::socket>& s) { co_await s.async_handshake(ssl::stream_base::client, use_awaitable); }
+asio::awaitable<void> handshake(ssl::stream<tcp::socket>& s) {
+    co_await s.async_handshake(ssl::stream_base::client, use_awaitable);
+}
 
 /// Reads the next MQTT packet into `p` (borrowing `rx`, whose first `used` bytes it spans).
 template <typename Stream>
@@ -163,7 +165,8 @@ asio::awaitable<void> mqtt_part(Stream s, const options& o, round_state& st) {
     mqtt::connect_packet c;
     c.client_id = cfg.client_id;
     c.keep_alive = 30;
-    const std::span<const std::uint8_t> password{reinterpret_cast<const std::uint8_t*>(cfg.password.data()), cfg.password.size()};
+    const std::span<const std::uint8_t> password{reinterpret_cast<const std::uint8_t*>(cfg.password.data()),
+                                                 cfg.password.size()};
     if (!cfg.username.empty()) {
         c.username = cfg.username;
         c.password = password;
@@ -175,7 +178,8 @@ asio::awaitable<void> mqtt_part(Stream s, const options& o, round_state& st) {
     const auto connack = co_await read_packet(s, rx, used);
     const auto* ca = std::get_if<mqtt::connack_packet>(&connack);
     if (ca == nullptr || ca->code != mqtt::connect_code::accepted) {
-        throw std::runtime_error(ca == nullptr ? "no CONNACK" : fmt::format("CONNACK refused with code {}", static_cast<int>(ca->code)));
+        throw std::runtime_error(
+            ca == nullptr ? "no CONNACK" : fmt::format("CONNACK refused with code {}", static_cast<int>(ca->code)));
     }
     st.mqtt_stage = "SUBSCRIBE";
     // Packets are built outside co_await: GCC 12 rejects a temporary array (an initializer
@@ -186,12 +190,14 @@ asio::awaitable<void> mqtt_part(Stream s, const options& o, round_state& st) {
     const auto suback = co_await read_packet(s, rx, used);
     const auto* sa = std::get_if<mqtt::suback_packet>(&suback);
     if (sa == nullptr || sa->return_codes.empty() || sa->return_codes[0] == mqtt::suback_failure) {
-        throw std::runtime_error(fmt::format("SUBSCRIBE to '{}' refused (the probe's identity needs read and write on it)", cfg.topic));
+        throw std::runtime_error(
+            fmt::format("SUBSCRIBE to '{}' refused (the probe's identity needs read and write on it)", cfg.topic));
     }
     st.mqtt_stage = "waiting for the /ws dashboard";
     co_await st.ws_ready.wait();
     st.mqtt_stage = "PUBLISH";
-    const std::span<const std::uint8_t> payload{reinterpret_cast<const std::uint8_t*>(st.nonce.data()), st.nonce.size()};
+    const std::span<const std::uint8_t> payload{reinterpret_cast<const std::uint8_t*>(st.nonce.data()),
+                                                st.nonce.size()};
     st.published = clock::now();
     co_await send(s, mqtt::publish_packet{cfg.topic, payload, qos::at_least_once, false, false, 2});
     bool acked = false;
@@ -280,7 +286,8 @@ std::string describe(const std::exception_ptr& e) {
 
 /// Asks every 10 ms whether the message is readable from the archive: the time from its
 /// publish, or nullopt when the timeout or a stop came first.
-std::optional<double> until_archived(const history_check& h, const std::string& payload, clock::time_point published, const std::atomic<bool>& stopping) {
+std::optional<double> until_archived(const history_check& h, const std::string& payload, clock::time_point published,
+                                     const std::atomic<bool>& stopping) {
     while (!stopping.load(std::memory_order_relaxed)) {
         if (h.archived(payload)) {
             return since(published);
@@ -357,8 +364,10 @@ round_result run_round(const options& o, std::uint64_t n, const std::atomic<bool
         // (which refers to `st`) outlives this function.
         while (!(mqtt_finished && ws_finished) && ioc.run_one() > 0) {
         }
-        mqtt_error = st.mqtt_seconds ? std::string{} : fmt::format("MQTT: timed out after {} ms at {}", limit.count(), mqtt_stage);
-        ws_error = !o.ws || st.ws_seconds ? std::string{} : fmt::format("/ws: timed out after {} ms at {}", limit.count(), ws_stage);
+        mqtt_error = st.mqtt_seconds ? std::string{}
+                                     : fmt::format("MQTT: timed out after {} ms at {}", limit.count(), mqtt_stage);
+        ws_error = !o.ws || st.ws_seconds ? std::string{}
+                                          : fmt::format("/ws: timed out after {} ms at {}", limit.count(), ws_stage);
     }
     out.mqtt_seconds = st.mqtt_seconds;
     out.ws_seconds = st.ws_seconds;
@@ -369,7 +378,8 @@ round_result run_round(const options& o, std::uint64_t n, const std::atomic<bool
     if (o.history && out.mqtt_seconds) {
         out.history_seconds = until_archived(*o.history, st.nonce, st.published, stopping);
         if (!out.history_seconds && !stopping.load(std::memory_order_relaxed)) {
-            const std::string e = fmt::format("history: not readable {} ms after its publish", o.history->timeout.count());
+            const std::string e =
+                fmt::format("history: not readable {} ms after its publish", o.history->timeout.count());
             out.error = out.error.empty() ? e : out.error + "; " + e;
         }
     }

@@ -130,14 +130,18 @@ void restore_backup(const fs::path& dir, std::uint32_t id, const fs::path& db_di
     std::error_code ec;
     // RocksDB's restore deletes the files it finds in db_dir: only an empty (or absent) one.
     if (fs::exists(db_dir, ec) && !fs::is_empty(db_dir, ec)) {
-        throw backup_error(fmt::format("{}: is not empty; a restore only writes into an empty directory (it would delete what is there): move it aside first", db_dir.string()));
+        throw backup_error(
+            fmt::format("{}: is not empty; a restore only writes into an empty directory (it would delete what is "
+                        "there): move it aside first",
+                        db_dir.string()));
     }
     fs::create_directories(db_dir, ec);
     if (ec) {
         throw backup_error(fmt::format("{}: cannot create it: {}", db_dir.string(), ec.message()));
     }
     auto engine = open_engine(dir, false);
-    if (const auto st = engine->RestoreDBFromBackup(rocksdb::RestoreOptions{}, id, db_dir.string(), db_dir.string()); !st.ok()) {
+    if (const auto st = engine->RestoreDBFromBackup(rocksdb::RestoreOptions{}, id, db_dir.string(), db_dir.string());
+        !st.ok()) {
         fail(dir, fmt::format("restoring backup {} into {} failed", id, db_dir.string()), st);
     }
 }

@@ -65,7 +65,8 @@ hnode_ptr pair_of(hnode::entry a, hnode::entry b, unsigned shift) {
 
 /// `n` with `key` set to `value` (null: removed); `n` itself when nothing changes, null when
 /// nothing is left. `delta` is the change in the number of keys.
-hnode_ptr set(const hnode_ptr& n, unsigned shift, std::uint64_t hash, std::string_view key, node_ptr value, long& delta) {
+hnode_ptr set(const hnode_ptr& n, unsigned shift, std::uint64_t hash, std::string_view key, node_ptr value,
+              long& delta) {
     if (!n) {
         if (!value) {
             return n;
@@ -104,7 +105,8 @@ hnode_ptr set(const hnode_ptr& n, unsigned shift, std::uint64_t hash, std::strin
         ++delta;
         auto copy = std::make_shared<hnode>(*n);
         copy->bitmap |= s.bit;
-        copy->entries.insert(copy->entries.begin() + static_cast<std::ptrdiff_t>(s.pos), {hash, std::string{key}, std::move(value), nullptr});
+        copy->entries.insert(copy->entries.begin() + static_cast<std::ptrdiff_t>(s.pos),
+                             {hash, std::string{key}, std::move(value), nullptr});
         return copy;
     }
     const hnode::entry& e = n->entries[s.pos];

@@ -15,14 +15,13 @@ std::vector<std::string_view> split(std::string_view filter) {
     return levels;
 }
 
-bool empty_node(const index_node& n) {
-    return n.shard_mask == 0 && n.children.empty() && !n.plus && !n.hash;
-}
+bool empty_node(const index_node& n) { return n.shard_mask == 0 && n.children.empty() && !n.plus && !n.hash; }
 
 /// Returns a copy of `n` (or a fresh node) with `levels[i..]` updated by `apply`;
 /// nullptr when the result is empty and can be pruned.
 template <class Apply>
-node_ptr update(const index_node* n, const std::vector<std::string_view>& levels, std::size_t i, std::string_view filter, Apply& apply) {
+node_ptr update(const index_node* n, const std::vector<std::string_view>& levels, std::size_t i,
+                std::string_view filter, Apply& apply) {
     auto copy = n ? std::make_shared<index_node>(*n) : std::make_shared<index_node>();
     if (i == levels.size()) {
         apply(*copy);

@@ -81,9 +81,7 @@ std::vector<message_ref> retained_store::match(std::string_view filter) const {
     }
     for (const partition& p : parts_) {
         const std::lock_guard lock{p.mu};
-        for (auto it = p.by_topic.lower_bound(prefix);
-             it != p.by_topic.end() && it->first.starts_with(prefix);
-             ++it) {
+        for (auto it = p.by_topic.lower_bound(prefix); it != p.by_topic.end() && it->first.starts_with(prefix); ++it) {
             if (topic::matches(filter, it->first)) {
                 out.push_back(it->second.msg);
             }

@@ -34,7 +34,10 @@ void notifier::watchdog(const std::vector<unsigned>& stalled) {
         return;
     }
     if (!std::exchange(withheld_, true)) {
-        log::error("watchdog: shard(s) {} stopped turning; withholding the watchdog ping (systemd restarts vigil when WatchdogSec passes)", fmt::join(stalled, ", "));
+        log::error(
+            "watchdog: shard(s) {} stopped turning; withholding the watchdog ping (systemd restarts vigil when "
+            "WatchdogSec passes)",
+            fmt::join(stalled, ", "));
     }
 }
 

@@ -114,13 +114,8 @@ message_ref decode_message(std::string_view v) {
         return nullptr;
     }
     const std::string_view payload = v.substr(12 + topic_len);
-    return message::make(
-        topic,
-        {reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size()},
-        static_cast<qos>(q),
-        (flags & 4u) != 0,
-        time_ms
-    );
+    return message::make(topic, {reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size()},
+                         static_cast<qos>(q), (flags & 4u) != 0, time_ms);
 }
 
 // [format][granted qos][flags: retain | released << 1][packet id: 2][message, unless released]

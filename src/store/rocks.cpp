@@ -18,15 +18,19 @@ constexpr std::string_view format_version = "1";
     const std::string why = st.ToString();
     std::string advice;
     if (st.IsCorruption()) {
-        advice = "the database is damaged: run `vigil db check " + path + "`, then restore the directory from a backup or move it aside to start empty (state in it is lost)";
+        advice = "the database is damaged: run `vigil db check " + path +
+                 "`, then restore the directory from a backup or move it aside to start empty (state in it is lost)";
     } else if (why.find("No space left") != std::string::npos || st.IsNoSpace()) {
         advice = "the disk is full: free space on the device holding data_dir, then start again";
     } else if (why.find("Read-only file system") != std::string::npos) {
         // Checked before the lock: RocksDB names its LOCK file when it cannot create it.
         advice = "data_dir is on a read-only file system: mount it read-write, or pick another data_dir";
     } else if (why.find("Permission denied") != std::string::npos) {
-        advice = "vigil may not read or write there: give the user running vigil ownership of data_dir (chown), or pick another data_dir";
-    } else if (why.find("lock hold") != std::string::npos || why.find("Resource temporarily unavailable") != std::string::npos ||
+        advice =
+            "vigil may not read or write there: give the user running vigil ownership of data_dir (chown), or pick "
+            "another data_dir";
+    } else if (why.find("lock hold") != std::string::npos ||
+               why.find("Resource temporarily unavailable") != std::string::npos ||
                why.find("No locks available") != std::string::npos) {
         advice = "another vigil process is using this data_dir: stop it, or give this one its own data_dir";
     } else {
@@ -55,12 +59,18 @@ rocks_db open_rocks(const std::filesystem::path& dir, bool read_only) {
     std::error_code ec;
     if (read_only) {
         if (!std::filesystem::exists(dir / "CURRENT", ec)) {
-            throw store_error(fmt::format("data_dir {}: no vigil store here (no CURRENT file). What to do: point at the data_dir of your configuration", r.path));
+            throw store_error(
+                fmt::format("data_dir {}: no vigil store here (no CURRENT file). What to do: point at the data_dir of "
+                            "your configuration",
+                            r.path));
         }
     } else {
         std::filesystem::create_directories(dir, ec);
         if (ec) {
-            throw store_error(fmt::format("data_dir {}: cannot create it: {}. What to do: create it and give the user running vigil ownership (chown), or pick another data_dir", r.path, ec.message()));
+            throw store_error(
+                fmt::format("data_dir {}: cannot create it: {}. What to do: create it and give the user running vigil "
+                            "ownership (chown), or pick another data_dir",
+                            r.path, ec.message()));
         }
     }
     rocksdb::Options opt;
@@ -122,7 +132,10 @@ rocks_db open_rocks(const std::filesystem::path& dir, bool read_only) {
     } else if (!gs.ok() && !gs.IsNotFound()) {
         fail_open(r.path, gs);
     } else if (gs.ok() && version != format_version) {
-        throw store_error(fmt::format("data_dir {}: store format {} is not the format {} this vigil reads. What to do: run the vigil version that wrote it, or start with an empty data_dir", r.path, version, format_version));
+        throw store_error(
+            fmt::format("data_dir {}: store format {} is not the format {} this vigil reads. What to do: run the vigil "
+                        "version that wrote it, or start with an empty data_dir",
+                        r.path, version, format_version));
     }
     return r;
 }

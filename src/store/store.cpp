@@ -89,7 +89,10 @@ public:
             f({it->key().data(), it->key().size()}, {it->value().data(), it->value().size()});
         }
         if (!it->status().ok()) {
-            throw store_error(fmt::format("data_dir {}: reading the store failed: {}. Nothing was discarded. What to do: run `vigil db check {}`; restore data_dir from a backup, or move it aside to start empty", db_.path, it->status().ToString(), db_.path));
+            throw store_error(
+                fmt::format("data_dir {}: reading the store failed: {}. Nothing was discarded. What to do: run `vigil "
+                            "db check {}`; restore data_dir from a backup, or move it aside to start empty",
+                            db_.path, it->status().ToString(), db_.path));
         }
     }
 
@@ -139,7 +142,8 @@ public:
             // Memtables to table files: the next start opens without replaying the log.
             const rocksdb::Status st = db_.db->Flush(rocksdb::FlushOptions{}, db_.handles);
             if (!st.ok()) {
-                log::warn("{}: flushing the store at shutdown failed ({}); the next start replays the log", db_.path, st.ToString());
+                log::warn("{}: flushing the store at shutdown failed ({}); the next start replays the log", db_.path,
+                          st.ToString());
             }
         }
     }
@@ -178,7 +182,8 @@ private:
             {
                 std::unique_lock lock{mu_};
                 // Wakes at least every second to look at the disk's free space.
-                const bool woken = cv_.wait_for(lock, std::chrono::seconds{1}, [&] { return queue_.size() > waiting || stopping_; });
+                const bool woken =
+                    cv_.wait_for(lock, std::chrono::seconds{1}, [&] { return queue_.size() > waiting || stopping_; });
                 if (!woken) {
                     lock.unlock();
                     check_free_space();
@@ -222,7 +227,10 @@ private:
         const bool low = free < min_free_;
         if (low != disk_low_.exchange(low, std::memory_order_relaxed)) {
             if (low) {
-                log::warn("{}: {} MiB free, below min_free_disk ({} MiB): new retained messages are refused until there is room", db_.path, free >> 20, min_free_ >> 20);
+                log::warn(
+                    "{}: {} MiB free, below min_free_disk ({} MiB): new retained messages are refused until there is "
+                    "room",
+                    db_.path, free >> 20, min_free_ >> 20);
             } else {
                 log::info("{}: {} MiB free again: retained messages are stored again", db_.path, free >> 20);
             }
@@ -272,7 +280,8 @@ private:
             }
         }
         const auto end = std::chrono::steady_clock::now();
-        const auto us = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(end - t0).count());
+        const auto us =
+            static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(end - t0).count());
         const bool ok = st.ok();
         {
             const std::lock_guard lock{mu_};
@@ -294,7 +303,10 @@ private:
         }
         if (!ok) {
             healthy_.store(false, std::memory_order_release);
-            VIGIL_LOG_LIMITED(error, "{}: writing the store failed: {}. Nothing in it is acknowledged; free disk space or fix the device, then restart vigil", db_.path, st.ToString());
+            VIGIL_LOG_LIMITED(error,
+                              "{}: writing the store failed: {}. Nothing in it is acknowledged; free disk space or fix "
+                              "the device, then restart vigil",
+                              db_.path, st.ToString());
         }
         backlog_.fetch_sub(bytes, std::memory_order_relaxed);
         for (auto& p : work) {

@@ -25,7 +25,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         const std::string_view first = text.substr(0, std::min(text.find('\n'), text.size()));
         const std::string_view topics[] = {"devices/car7/location", "$SYS/x", "devices/secret/x", first};
         const std::string_view filters[] = {"#", "devices/+/location", "devices/#", "+/+/x", first};
-        for (const auto& p : {acl.for_client("car7", "car7"), acl.for_client("dispatch", "%c"), acl.for_client("", "a/b")}) {
+        for (const auto& p :
+             {acl.for_client("car7", "car7"), acl.for_client("dispatch", "%c"), acl.for_client("", "a/b")}) {
             for (const std::string_view topic : topics) {
                 if (!vigil::topic::valid_name(topic) || !vigil::topic::valid_utf8(topic)) {
                     continue;
@@ -33,11 +34,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 (void)p.may_write(topic);
                 const bool readable = p.may_read(topic);
                 for (const std::string_view filter : filters) {
-                    if (!vigil::topic::valid_filter(filter) || !vigil::topic::valid_utf8(filter) || !vigil::topic::matches(filter, topic)) {
+                    if (!vigil::topic::valid_filter(filter) || !vigil::topic::valid_utf8(filter) ||
+                        !vigil::topic::matches(filter, topic)) {
                         continue;
                     }
                     const auto scope = p.scope_of(filter);
-                    if ((scope == vigil::auth::read_scope::all && !readable) || (scope == vigil::auth::read_scope::none && readable)) {
+                    if ((scope == vigil::auth::read_scope::all && !readable) ||
+                        (scope == vigil::auth::read_scope::none && readable)) {
                         std::abort();
                     }
                 }

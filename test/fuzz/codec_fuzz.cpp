@@ -25,34 +25,41 @@ bool same_optional(const std::optional<T>& a, const std::optional<T>& b, Same eq
 }
 
 bool same(const connect_packet& a, const connect_packet& b) {
-    return a.protocol_name == b.protocol_name && a.protocol_level == b.protocol_level && a.clean_session == b.clean_session &&
-           a.keep_alive == b.keep_alive && a.client_id == b.client_id &&
-           same_optional(a.will, b.will, [](const auto& x, const auto& y) { return same(x, y); }) && a.username == b.username &&
+    return a.protocol_name == b.protocol_name && a.protocol_level == b.protocol_level &&
+           a.clean_session == b.clean_session && a.keep_alive == b.keep_alive && a.client_id == b.client_id &&
+           same_optional(a.will, b.will, [](const auto& x, const auto& y) { return same(x, y); }) &&
+           a.username == b.username &&
            same_optional(a.password, b.password, [](const auto& x, const auto& y) { return same(x, y); });
 }
-bool same(const connack_packet& a, const connack_packet& b) { return a.session_present == b.session_present && a.code == b.code; }
+bool same(const connack_packet& a, const connack_packet& b) {
+    return a.session_present == b.session_present && a.code == b.code;
+}
 bool same(const publish_packet& a, const publish_packet& b) {
     return a.topic == b.topic && same(a.payload, b.payload) && a.q == b.q && a.retain == b.retain && a.dup == b.dup &&
            a.packet_id == b.packet_id;
 }
 bool same(const subscribe_packet& a, const subscribe_packet& b) {
-    return a.packet_id == b.packet_id &&
-           std::ranges::equal(a.topics, b.topics, [](const auto& x, const auto& y) { return x.filter == y.filter && x.q == y.q; });
+    return a.packet_id == b.packet_id && std::ranges::equal(a.topics, b.topics, [](const auto& x, const auto& y) {
+               return x.filter == y.filter && x.q == y.q;
+           });
 }
-bool same(const suback_packet& a, const suback_packet& b) { return a.packet_id == b.packet_id && a.return_codes == b.return_codes; }
-bool same(const unsubscribe_packet& a, const unsubscribe_packet& b) { return a.packet_id == b.packet_id && a.filters == b.filters; }
+bool same(const suback_packet& a, const suback_packet& b) {
+    return a.packet_id == b.packet_id && a.return_codes == b.return_codes;
+}
+bool same(const unsubscribe_packet& a, const unsubscribe_packet& b) {
+    return a.packet_id == b.packet_id && a.filters == b.filters;
+}
 /// The acknowledgements carry a packet id only.
 template <typename Ack>
-    requires requires(const Ack& k) { k.packet_id; }
-bool same(const Ack& a, const Ack& b) {
-    return a.packet_id == b.packet_id;
-}
+requires requires(const Ack& k) { k.packet_id; }
+bool same(const Ack& a, const Ack& b) { return a.packet_id == b.packet_id; }
 bool same(const pingreq_packet&, const pingreq_packet&) { return true; }
 bool same(const pingresp_packet&, const pingresp_packet&) { return true; }
 bool same(const disconnect_packet&, const disconnect_packet&) { return true; }
 
 bool same(const packet& a, const packet& b) {
-    return a.index() == b.index() && std::visit([&](const auto& x) { return same(x, std::get<std::decay_t<decltype(x)>>(b)); }, a);
+    return a.index() == b.index() &&
+           std::visit([&](const auto& x) { return same(x, std::get<std::decay_t<decltype(x)>>(b)); }, a);
 }
 
 }  // namespace

@@ -13,7 +13,8 @@ struct temp_dir {
     std::filesystem::path path;
     explicit temp_dir(std::string_view what) {
         std::random_device rd;
-        path = std::filesystem::temp_directory_path() / ("vigil-" + std::string{what} + "-" + std::to_string(rd()) + std::to_string(rd()));
+        path = std::filesystem::temp_directory_path() /
+               ("vigil-" + std::string{what} + "-" + std::to_string(rd()) + std::to_string(rd()));
     }
     ~temp_dir() {
         std::error_code ec;

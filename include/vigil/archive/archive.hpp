@@ -86,7 +86,7 @@ struct position {
 [[nodiscard]] std::optional<position> decode_cursor(std::string_view text);
 
 struct query {
-    std::string filter;  ///< a topic or a filter with wildcards
+    std::string filter;        ///< a topic or a filter with wildcards
     std::int64_t from_ms = 0;  ///< inclusive
     std::int64_t to_ms = 0;    ///< exclusive
     std::size_t limit = 1000;
@@ -111,11 +111,11 @@ struct archive_stats {
     std::uint64_t dropped = 0;   ///< records dropped: pending bound reached, or a failed write
     std::uint64_t flushes = 0;
     std::size_t pending_bytes = 0;
-    std::int64_t lag_ms_max = 0;  ///< longest time from a record's receipt to its write, last flush
+    std::int64_t lag_ms_max = 0;   ///< longest time from a record's receipt to its write, last flush
     std::uint64_t partitions = 0;  ///< days held
     std::uint64_t partitions_dropped = 0;
     std::uint64_t bytes_on_disk = 0;
-    bool healthy = true;  ///< false while writes fail (the cause: last_error)
+    bool healthy = true;      ///< false while writes fail (the cause: last_error)
     bool compacting = false;  ///< RocksDB is merging (or has to merge) table files in the background
 };
 

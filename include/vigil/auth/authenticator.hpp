@@ -40,7 +40,7 @@ namespace vigil::auth {
 struct check_request {
     std::string user;
     std::string password;
-    std::string address;            ///< the client's IP: checks queue and run per address
+    std::string address;              ///< the client's IP: checks queue and run per address
     std::weak_ptr<const void> owner;  ///< the asking connection: once gone, the check is dropped
 };
 
@@ -49,7 +49,8 @@ class authenticator {
 public:
     /// `threads`: hashing workers (0 = one per core). At most `max_per_address` checks wait
     /// per address and `max_queued` in all.
-    explicit authenticator(password_file users, unsigned threads = 0, std::size_t max_per_address = 16, std::size_t max_queued = 4096);
+    explicit authenticator(password_file users, unsigned threads = 0, std::size_t max_per_address = 16,
+                           std::size_t max_queued = 4096);
     ~authenticator();
     authenticator(const authenticator&) = delete;
     authenticator& operator=(const authenticator&) = delete;
@@ -67,10 +68,10 @@ public:
     std::vector<std::string> reload(password_file users);
 
     struct counters {
-        std::uint64_t hashed = 0;   ///< checks that ran
-        std::uint64_t dropped = 0;  ///< checks whose connections had all gone: not hashed
-        std::uint64_t refused = 0;  ///< checks refused: a queue was full
-        std::size_t queued = 0;     ///< checks waiting now
+        std::uint64_t hashed = 0;            ///< checks that ran
+        std::uint64_t dropped = 0;           ///< checks whose connections had all gone: not hashed
+        std::uint64_t refused = 0;           ///< checks refused: a queue was full
+        std::size_t queued = 0;              ///< checks waiting now
         histogram<duration_bounds> seconds;  ///< of each hashed check, from queued to verdict
     };
     [[nodiscard]] counters stats() const;
@@ -96,14 +97,14 @@ private:
     const std::size_t max_per_address_;
     const std::size_t max_queued_;
     mutable std::mutex mu_;
-    std::shared_ptr<const password_file> users_;  // guarded by mu_
-    std::unordered_set<std::string> cache_;        // guarded by mu_
+    std::shared_ptr<const password_file> users_;               // guarded by mu_
+    std::unordered_set<std::string> cache_;                    // guarded by mu_
     std::unordered_map<std::string, std::deque<job>> queued_;  // by address; guarded by mu_
-    std::deque<std::string> turn_;                 // addresses with a job and none in flight; guarded by mu_
-    std::unordered_set<std::string> in_flight_;    // addresses with a job being hashed; guarded by mu_
+    std::deque<std::string> turn_;               // addresses with a job and none in flight; guarded by mu_
+    std::unordered_set<std::string> in_flight_;  // addresses with a job being hashed; guarded by mu_
     std::unordered_map<std::string, std::vector<waiter>> waiting_;  // by digest; guarded by mu_
-    counters counters_;                            // guarded by mu_
-    bool stopping_ = false;                        // guarded by mu_
+    counters counters_;                                             // guarded by mu_
+    bool stopping_ = false;                                         // guarded by mu_
     std::condition_variable cv_;
     std::vector<std::thread> workers_;
 };

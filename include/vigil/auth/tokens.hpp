@@ -62,7 +62,8 @@ public:
         std::string secret;
         std::string line;
     };
-    [[nodiscard]] static issued issue(std::string_view name, const std::vector<std::string>& sub, const std::vector<std::string>& pub, bool admin = false);
+    [[nodiscard]] static issued issue(std::string_view name, const std::vector<std::string>& sub,
+                                      const std::vector<std::string>& pub, bool admin = false);
 
     /// `text` (a tokens file) without the line of token `name`; nullopt when no line names it.
     /// Comments and other lines are kept as they are.
@@ -73,7 +74,8 @@ public:
     /// keeps the old one's mode and owner and replaces it at once (written beside it, then
     /// renamed: never half-written). Returns whether it changed.
     /// Errors: throws config::config_error when the file does not parse or cannot be written.
-    static bool edit_file(const std::string& path, const std::function<std::optional<std::string>(const std::string&)>& edit);
+    static bool edit_file(const std::string& path,
+                          const std::function<std::optional<std::string>(const std::string&)>& edit);
     /// Removes token `name` from the tokens file at `path` (edit_file); false when it has no
     /// such token. Errors: as edit_file.
     [[nodiscard]] static bool remove_from_file(const std::string& path, std::string_view name);

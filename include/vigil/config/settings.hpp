@@ -93,10 +93,10 @@ struct limits_settings {
     std::size_t max_packet_size = 262144;
     std::size_t max_outbound_bytes = 1024 * 1024;
     std::chrono::milliseconds connect_timeout{10000};
-    std::size_t max_connections = 100000;     ///< open connections, all listeners (MQTT and HTTP) together
+    std::size_t max_connections = 100000;         ///< open connections, all listeners (MQTT and HTTP) together
     std::size_t max_connections_per_address = 0;  ///< open connections from one IP address (0 = unlimited)
-    unsigned max_publish_rate = 0;            ///< PUBLISH packets/s per client (0 = unlimited)
-    std::size_t max_queued_bytes = 64u << 20; ///< payload bytes queued per session
+    unsigned max_publish_rate = 0;                ///< PUBLISH packets/s per client (0 = unlimited)
+    std::size_t max_queued_bytes = 64u << 20;     ///< payload bytes queued per session
     /// A persistent session whose client has been away this long is discarded with its
     /// queue (0 = never, as MQTT 3.1.1 and mosquitto's default).
     std::chrono::milliseconds session_expiry{0};
@@ -134,15 +134,15 @@ struct state_settings {
 /// HTTP listener's /ws as a real client, publishes a QoS 1 message on `topic` and times its
 /// arrival at both.
 struct probe_settings {
-    std::chrono::milliseconds interval{30000};     ///< 0 ("off"): no probe
-    std::chrono::milliseconds max_latency{1000};   ///< slower than this: degraded
-    std::string topic = "vigil/probe";             ///< where it publishes (its ACL rights need only this)
+    std::chrono::milliseconds interval{30000};    ///< 0 ("off"): no probe
+    std::chrono::milliseconds max_latency{1000};  ///< slower than this: degraded
+    std::string topic = "vigil/probe";            ///< where it publishes (its ACL rights need only this)
     std::string client_id = "vigil-probe";
     std::string username;  ///< MQTT credentials, when the listener needs them
     std::string password;
-    std::string token;     ///< an API token for /ws, when tokens are configured
-    std::string ca;        ///< verifies the listeners' certificates (empty: not verified)
-    std::string cert;      ///< a client certificate, for a listener that requires one
+    std::string token;  ///< an API token for /ws, when tokens are configured
+    std::string ca;     ///< verifies the listeners' certificates (empty: not verified)
+    std::string cert;   ///< a client certificate, for a listener that requires one
     std::string key;
 
     bool operator==(const probe_settings&) const = default;
@@ -188,14 +188,14 @@ struct ui_settings {
 constexpr unsigned max_workers = 64;
 
 struct settings {
-    unsigned workers = 0;  ///< 0 = one per core, at most max_workers
+    unsigned workers = 0;            ///< 0 = one per core, at most max_workers
     std::string data_dir = "./var";  ///< the store (RocksDB)
     durability_mode durability = durability_mode::durable;
     state_settings state;
     archive_settings archive;
     probe_settings probe;
     log::level log_level = log::level::info;
-    log::format log_format = log::format::text;  ///< "json": one JSON object per line
+    log::format log_format = log::format::text;       ///< "json": one JSON object per line
     std::chrono::milliseconds stats_interval{60000};  ///< how often a "stats:" line is logged
     std::chrono::milliseconds sys_interval{10000};    ///< how often $SYS topics are published (0, "off": never)
     std::vector<listener_settings> listeners;

@@ -39,6 +39,7 @@ private:
 };
 
 /// Durations in seconds, 100 us to 10 s: store commits and fsyncs, password checks, loop lag.
-inline constexpr std::array<double, 16> duration_bounds{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+inline constexpr std::array<double, 16> duration_bounds{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                        0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
 
 }  // namespace vigil

@@ -61,8 +61,7 @@ void error(fmt::format_string<Args...> f, Args&&... args) {
 /// Thread safety: safe.
 class limiter {
 public:
-    explicit constexpr limiter(std::int64_t interval_ms = 1000) noexcept
-        : interval_ns_(interval_ms * 1'000'000) {}
+    explicit constexpr limiter(std::int64_t interval_ms = 1000) noexcept : interval_ns_(interval_ms * 1'000'000) {}
     /// True when this event may be logged; `suppressed` is how many were dropped since the last.
     [[nodiscard]] bool allow(std::uint64_t& suppressed) noexcept;
 
@@ -76,14 +75,14 @@ private:
 }  // namespace vigil::log
 
 /// Rate-limited log line: at most one per second per call site, with the count it swallowed.
-#define VIGIL_LOG_LIMITED(lvl, ...)                                                          \
-    do {                                                                                     \
-        static ::vigil::log::limiter vigil_log_limiter_;                                     \
-        std::uint64_t vigil_suppressed_ = 0;                                                 \
-        if (vigil_log_limiter_.allow(vigil_suppressed_)) {                                   \
-            ::vigil::log::lvl(__VA_ARGS__);                                                  \
-            if (vigil_suppressed_ > 0) {                                                     \
-                ::vigil::log::lvl("(and {} similar events suppressed)", vigil_suppressed_);  \
-            }                                                                                \
-        }                                                                                    \
+#define VIGIL_LOG_LIMITED(lvl, ...)                                                         \
+    do {                                                                                    \
+        static ::vigil::log::limiter vigil_log_limiter_;                                    \
+        std::uint64_t vigil_suppressed_ = 0;                                                \
+        if (vigil_log_limiter_.allow(vigil_suppressed_)) {                                  \
+            ::vigil::log::lvl(__VA_ARGS__);                                                 \
+            if (vigil_suppressed_ > 0) {                                                    \
+                ::vigil::log::lvl("(and {} similar events suppressed)", vigil_suppressed_); \
+            }                                                                               \
+        }                                                                                   \
     } while (false)

@@ -33,21 +33,13 @@ class message {
 public:
     /// Builds a message stamped with this node's id and its next sequence number.
     /// Precondition: topic is a valid topic name (see topic::valid_name).
-    [[nodiscard]] static std::shared_ptr<const message> make(
-        std::string_view topic,
-        std::span<const std::uint8_t> payload,
-        qos q,
-        bool retain
-    );
+    [[nodiscard]] static std::shared_ptr<const message> make(std::string_view topic,
+                                                             std::span<const std::uint8_t> payload, qos q, bool retain);
     /// The same, with the wall-clock time the message was first received (a message
     /// restored from the store keeps its original time).
-    [[nodiscard]] static std::shared_ptr<const message> make(
-        std::string_view topic,
-        std::span<const std::uint8_t> payload,
-        qos q,
-        bool retain,
-        std::int64_t time_ms
-    );
+    [[nodiscard]] static std::shared_ptr<const message> make(std::string_view topic,
+                                                             std::span<const std::uint8_t> payload, qos q, bool retain,
+                                                             std::int64_t time_ms);
 
     /// Sets the node id stamped on messages made from now on (startup, before shards run).
     static void set_node_id(std::uint32_t node) noexcept;

@@ -19,7 +19,7 @@ namespace vigil::net {
 class connection_gate;
 class shard_pool;
 struct socket_handover;
-}
+}  // namespace vigil::net
 namespace vigil::router {
 class hub;
 }
@@ -30,7 +30,7 @@ namespace vigil::auth {
 struct api_token;
 class token_file;
 class permissions;
-}
+}  // namespace vigil::auth
 
 namespace vigil::http {
 
@@ -69,7 +69,8 @@ using handler = std::function<response(std::string_view method, std::string_view
 struct server_counters {
     std::array<std::uint64_t, 4> responses{};  ///< by status class: 2xx, 3xx, 4xx, 5xx
     std::uint64_t tls_handshakes = 0;          ///< HTTPS handshakes completed
-    std::uint64_t tls_failures = 0;            ///< failed (a refused certificate, plaintext to an HTTPS port, a client that gave up)
+    std::uint64_t tls_failures =
+        0;  ///< failed (a refused certificate, plaintext to an HTTPS port, a client that gave up)
 };
 
 using net::bound_listener;
@@ -99,7 +100,8 @@ public:
     };
 
     /// Errors: throws std::runtime_error when a listener's TLS certificate or key cannot be loaded.
-    server(net::shard_pool& pool, std::vector<config::http_listener_settings> listeners, handler h, upgrades up, access acc);
+    server(net::shard_pool& pool, std::vector<config::http_listener_settings> listeners, handler h, upgrades up,
+           access acc);
     ~server();
     server(const server&) = delete;
     server& operator=(const server&) = delete;

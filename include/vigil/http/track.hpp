@@ -19,7 +19,8 @@ struct track_point {
 
 /// The position in a JSON payload with numeric fields `lat_field` and `lon_field` (latitude
 /// -90..90, longitude -180..180); nullopt for anything else.
-[[nodiscard]] std::optional<track_point> position_of(std::string_view payload, std::string_view lat_field, std::string_view lon_field);
+[[nodiscard]] std::optional<track_point> position_of(std::string_view payload, std::string_view lat_field,
+                                                     std::string_view lon_field);
 
 /// At most `max_points` of `points` (max_points >= 2), first and last always kept: the points
 /// Douglas-Peucker keeps longest as its tolerance grows, in their original order.
@@ -27,6 +28,7 @@ struct track_point {
 
 /// `{"type":"Feature","geometry":{"type":"LineString","coordinates":[[lon,lat],...]},
 ///   "properties":{"device":"car-7","times":[ms,...],"points":N,"total_points":M}}`
-[[nodiscard]] std::string track_geojson(std::string_view device, const std::vector<track_point>& points, std::size_t total_points);
+[[nodiscard]] std::string track_geojson(std::string_view device, const std::vector<track_point>& points,
+                                        std::size_t total_points);
 
 }  // namespace vigil::http

@@ -20,7 +20,9 @@ public:
     /// The topics and payloads to publish now: totals, gauges, and per-minute load averages
     /// over 1, 5 and 15 minutes (Mosquitto's exponential decay), `elapsed_seconds` after the
     /// previous call (the first call starts the averages at 0).
-    [[nodiscard]] std::vector<std::pair<std::string, std::string>> update(const mqtt::broker_stats& b, double uptime_seconds, double elapsed_seconds);
+    [[nodiscard]] std::vector<std::pair<std::string, std::string>> update(const mqtt::broker_stats& b,
+                                                                          double uptime_seconds,
+                                                                          double elapsed_seconds);
 
 private:
     /// One counter's load averages.
@@ -28,7 +30,8 @@ private:
         std::uint64_t last = 0;
         std::array<double, 3> average{};  // 1, 5 and 15 minutes
     };
-    void add_load(std::vector<std::pair<std::string, std::string>>& out, const std::string& name, load& l, std::uint64_t total, double elapsed_seconds, bool first);
+    void add_load(std::vector<std::pair<std::string, std::string>>& out, const std::string& name, load& l,
+                  std::uint64_t total, double elapsed_seconds, bool first);
 
     std::string version_;
     bool started_ = false;

@@ -69,7 +69,7 @@ private:
     std::uint8_t opcode_ = 0;
     bool in_payload_ = false;
     bool fin_ = false;
-    bool in_message_ = false;       // a fragmented binary message goes on
+    bool in_message_ = false;            // a fragmented binary message goes on
     std::vector<std::uint8_t> control_;  // a control frame's payload (at most 125 bytes)
 
     bool done_ = false;

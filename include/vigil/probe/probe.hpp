@@ -34,7 +34,7 @@ struct history_check {
 
 struct options {
     endpoint mqtt;
-    std::optional<endpoint> ws;  ///< the /ws of an HTTP listener; nullopt: MQTT only
+    std::optional<endpoint> ws;            ///< the /ws of an HTTP listener; nullopt: MQTT only
     std::optional<history_check> history;  ///< nullopt: no archive
     config::probe_settings settings;
     /// A round that has not finished by then fails (at least max_latency).
@@ -46,10 +46,10 @@ struct options {
 
 /// What one round measured.
 struct round_result {
-    std::optional<double> mqtt_seconds;  ///< publish -> the MQTT subscriber
-    std::optional<double> ws_seconds;    ///< publish -> the /ws dashboard
+    std::optional<double> mqtt_seconds;     ///< publish -> the MQTT subscriber
+    std::optional<double> ws_seconds;       ///< publish -> the /ws dashboard
     std::optional<double> history_seconds;  ///< publish -> queryable in the history archive
-    std::string error;                   ///< empty when every path delivered
+    std::string error;                      ///< empty when every path delivered
 };
 
 /// Runs one round now, on the calling thread, within `o.timeout` (ending within 50 ms once
@@ -69,7 +69,7 @@ struct stats {
     latency_histogram ws;
     latency_histogram history;
     round_result last;
-    double last_time = 0;   ///< when the last round ended (s since the Unix epoch); 0: none yet
+    double last_time = 0;  ///< when the last round ended (s since the Unix epoch); 0: none yet
     state now = state::pending;
     bool ws_on = false;
     bool history_on = false;

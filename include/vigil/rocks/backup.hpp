@@ -23,7 +23,7 @@ struct backup_info {
     std::int64_t time = 0;    ///< when it was made (seconds since the Unix epoch)
     std::uint64_t bytes = 0;  ///< the database's files it holds (some shared with other backups)
     std::uint32_t files = 0;
-    std::string label;        ///< what its maker attached to it
+    std::string label;  ///< what its maker attached to it
 };
 
 /// A backup could not be made, read or restored; the message names the path and the cause.
@@ -40,7 +40,8 @@ public:
 /// The same for the database in `db_dir` that no process has open: it is opened (taking its
 /// lock, so nothing starts on it meanwhile) with all its column families, then closed.
 /// Errors: throws backup_error (also when another process has it open).
-[[nodiscard]] backup_info create_backup(const std::filesystem::path& db_dir, const std::filesystem::path& dir, std::string_view label);
+[[nodiscard]] backup_info create_backup(const std::filesystem::path& db_dir, const std::filesystem::path& dir,
+                                        std::string_view label);
 
 /// The good backups in `dir`, oldest first. Errors: throws backup_error when `dir` is not a
 /// backup directory.

@@ -56,20 +56,15 @@ public:
 
 private:
     template <class F>
-    static void match_level(
-        const index_node& n,
-        std::string_view topic,
-        std::size_t pos,
-        bool dollar_first,
-        F& f
-    ) {
+    static void match_level(const index_node& n, std::string_view topic, std::size_t pos, bool dollar_first, F& f) {
         const bool first_level = pos == 0;
         // '#' matches this level and everything below, including the parent [MQTT-4.7.1-2].
         if (n.hash && n.hash->shard_mask != 0 && !(first_level && dollar_first)) {
             f(*n.hash);
         }
         const std::size_t slash = topic.find('/', pos);
-        const std::string_view level = topic.substr(pos, slash == std::string_view::npos ? std::string_view::npos : slash - pos);
+        const std::string_view level =
+            topic.substr(pos, slash == std::string_view::npos ? std::string_view::npos : slash - pos);
         const bool last = slash == std::string_view::npos;
         auto visit = [&](const index_node& c) {
             if (last) {
@@ -106,9 +101,7 @@ public:
     void remove(std::string_view filter, unsigned shard);
 
     /// The current version number; acquire pairs with the release in publish_locked().
-    [[nodiscard]] std::uint64_t version() const noexcept {
-        return version_.load(std::memory_order_acquire);
-    }
+    [[nodiscard]] std::uint64_t version() const noexcept { return version_.load(std::memory_order_acquire); }
     /// The current index (takes the writer lock briefly; used on version change only).
     [[nodiscard]] std::shared_ptr<const filter_index> current() const;
 

@@ -57,8 +57,8 @@ public:
     /// The last values and retained messages matching `filter`, newest per topic.
     [[nodiscard]] virtual std::vector<message_ref> snapshot(std::string_view filter) const = 0;
     /// Routes `m` from the calling shard, as if an MQTT client had published it; what it
-    /// retains counts against `publisher`'s quota; `done(true)` runs on this shard once it is as safe as an MQTT PUBACK says
-    /// (committed to the store in durable mode), `done(false)` if the store failed to commit it.
+    /// retains counts against `publisher`'s quota; `done(true)` runs on this shard once it is as safe as an MQTT PUBACK
+    /// says (committed to the store in durable mode), `done(false)` if the store failed to commit it.
     virtual void publish(const message_ref& m, const std::string& publisher, std::function<void(bool)> done) = 0;
     /// Counts `e` on the calling shard.
     virtual void count(push_event e) = 0;
@@ -70,7 +70,8 @@ public:
     /// The messages on `filters` received since `since_ms` (inclusive) that `may_read`
     /// allows, everything handed to the history so far included. Reads the disk: call it
     /// off the shards.
-    [[nodiscard]] virtual replay history_since(const std::vector<std::string>& filters, std::int64_t since_ms, std::size_t max,
+    [[nodiscard]] virtual replay history_since(const std::vector<std::string>& filters, std::int64_t since_ms,
+                                               std::size_t max,
                                                const std::function<bool(std::string_view)>& may_read) const = 0;
 
 protected:

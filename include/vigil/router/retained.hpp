@@ -57,7 +57,7 @@ private:
         };
         // Owned keys: a newer message for a topic replaces only the value.
         std::map<std::string, entry, std::less<>> by_topic;  // guarded by mu
-        std::size_t bytes = 0;                                // guarded by mu
+        std::size_t bytes = 0;                               // guarded by mu
     };
     [[nodiscard]] partition& part_for(std::string_view topic) const noexcept;
 

@@ -103,16 +103,16 @@ inline constexpr std::array<double, 12> commit_size_bounds{1, 2, 5, 10, 20, 50, 
 
 /// Counters of the store thread (a snapshot).
 struct store_stats {
-    std::uint64_t commits = 0;        ///< RocksDB writes (each one WAL append)
-    std::uint64_t syncs = 0;          ///< of which fsynced
-    std::uint64_t batches = 0;        ///< batches submitted by shards
-    std::uint64_t ops = 0;            ///< puts and deletes
-    std::uint64_t failures = 0;       ///< commits that failed (disk full, I/O error)
+    std::uint64_t commits = 0;   ///< RocksDB writes (each one WAL append)
+    std::uint64_t syncs = 0;     ///< of which fsynced
+    std::uint64_t batches = 0;   ///< batches submitted by shards
+    std::uint64_t ops = 0;       ///< puts and deletes
+    std::uint64_t failures = 0;  ///< commits that failed (disk full, I/O error)
     std::uint64_t commit_us_max = 0;
-    std::size_t backlog_bytes = 0;    ///< submitted, not yet committed
-    std::uint64_t size_bytes = 0;     ///< table files and memtables (what the log would replay)
-    histogram<duration_bounds> commit_seconds;  ///< each commit, its fsync included
-    histogram<duration_bounds> fsync_seconds;   ///< the fsync of each synced commit
+    std::size_t backlog_bytes = 0;                ///< submitted, not yet committed
+    std::uint64_t size_bytes = 0;                 ///< table files and memtables (what the log would replay)
+    histogram<duration_bounds> commit_seconds;    ///< each commit, its fsync included
+    histogram<duration_bounds> fsync_seconds;     ///< the fsync of each synced commit
     histogram<commit_size_bounds> commit_writes;  ///< puts and deletes per commit
 };
 

@@ -7,9 +7,8 @@
 namespace vigil::mqtt {
 
 void acceptor::do_accept() {
-    acc_.async_accept(shard_.context(), [self = shared_from_this()](error_code ec, tcp::socket s) {
-        self->on_accept(ec, std::move(s));
-    });
+    acc_.async_accept(shard_.context(),
+                      [self = shared_from_this()](error_code ec, tcp::socket s) { self->on_accept(ec, std::move(s)); });
 }
 
 void acceptor::on_accept(error_code ec, tcp::socket s) {

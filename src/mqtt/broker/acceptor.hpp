@@ -22,7 +22,8 @@ class acceptor : public std::enable_shared_from_this<acceptor> {
 public:
     /// `rate` is this shard's share of the listener's max_connection_rate (0 = unlimited);
     /// `tls` is null on a plain listener.
-    acceptor(shard& s, int listener, tcp::acceptor a, bool allow_anonymous, double rate, std::shared_ptr<const net::tls_context> tls)
+    acceptor(shard& s, int listener, tcp::acceptor a, bool allow_anonymous, double rate,
+             std::shared_ptr<const net::tls_context> tls)
         : shard_(s),
           listener_(listener),
           acc_(std::move(a)),

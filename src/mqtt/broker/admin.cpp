@@ -65,8 +65,9 @@ broker::client_list connected_clients(broker_core& core, std::size_t limit) {
                 }
             }
             const std::size_t n = std::min(limit, online.size());
-            std::partial_sort(online.begin(), online.begin() + static_cast<std::ptrdiff_t>(n), online.end(),
-                              [](const client* x, const client* y) { return x->sess.client_id() < y->sess.client_id(); });
+            std::partial_sort(
+                online.begin(), online.begin() + static_cast<std::ptrdiff_t>(n), online.end(),
+                [](const client* x, const client* y) { return x->sess.client_id() < y->sess.client_id(); });
             std::pair<std::vector<client_info>, std::size_t> r{{}, online.size()};
             for (std::size_t i = 0; i < n; ++i) {
                 r.first.push_back(info_of(*online[i]));

@@ -59,7 +59,8 @@ public:
                 out[it->second] = std::move(m);
             }
         }
-        std::sort(out.begin(), out.end(), [](const message_ref& a, const message_ref& b) { return a->topic() < b->topic(); });
+        std::sort(out.begin(), out.end(),
+                  [](const message_ref& a, const message_ref& b) { return a->topic() < b->topic(); });
         return out;
     }
 
@@ -71,12 +72,24 @@ public:
     void count(router::push_event e) override {
         auto& c = here().counters();
         switch (e) {
-            case router::push_event::opened: ++c.ws_open; break;
-            case router::push_event::closed: --c.ws_open; break;
-            case router::push_event::sent: ++c.ws_sent; break;
-            case router::push_event::conflated: ++c.ws_conflated; break;
-            case router::push_event::denied: ++c.denied_deliveries; break;
-            case router::push_event::too_slow: ++c.ws_too_slow; break;
+            case router::push_event::opened:
+                ++c.ws_open;
+                break;
+            case router::push_event::closed:
+                --c.ws_open;
+                break;
+            case router::push_event::sent:
+                ++c.ws_sent;
+                break;
+            case router::push_event::conflated:
+                ++c.ws_conflated;
+                break;
+            case router::push_event::denied:
+                ++c.denied_deliveries;
+                break;
+            case router::push_event::too_slow:
+                ++c.ws_too_slow;
+                break;
         }
     }
 
@@ -108,7 +121,10 @@ public:
             return r;
         }
         core_.history->flush();  // what the shards handed over is readable
-        const std::int64_t until = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count() + 60'000;
+        const std::int64_t until =
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+                .count() +
+            60'000;
         const auto& kept = core_.settings.archive.topics;
         r.complete = true;
         std::vector<archive::record> found;
@@ -119,20 +135,24 @@ public:
             archive::query q{f, since_ms, until, max + 1, false, std::nullopt};
             const auto page = core_.history->read(q, may_read);
             r.complete = r.complete && page.kept_from_ms <= since_ms && !page.next;
-            found.insert(found.end(), std::make_move_iterator(page.records.begin()), std::make_move_iterator(page.records.end()));
+            found.insert(found.end(), std::make_move_iterator(page.records.begin()),
+                         std::make_move_iterator(page.records.end()));
         }
         std::sort(found.begin(), found.end(), [](const archive::record& a, const archive::record& b) {
             return std::tie(a.time_ms, a.seq, a.topic) < std::tie(b.time_ms, b.seq, b.topic);  // as received
         });
-        found.erase(std::unique(found.begin(), found.end(), [](const archive::record& a, const archive::record& b) {
-                        return a.time_ms == b.time_ms && a.seq == b.seq && a.topic == b.topic;
-                    }), found.end());  // overlapping filters
+        found.erase(std::unique(found.begin(), found.end(),
+                                [](const archive::record& a, const archive::record& b) {
+                                    return a.time_ms == b.time_ms && a.seq == b.seq && a.topic == b.topic;
+                                }),
+                    found.end());  // overlapping filters
         if (found.size() > max) {
             found.resize(max);
             r.complete = false;
         }
         for (const auto& rec : found) {
-            const std::span<const std::uint8_t> bytes{reinterpret_cast<const std::uint8_t*>(rec.payload.data()), rec.payload.size()};
+            const std::span<const std::uint8_t> bytes{reinterpret_cast<const std::uint8_t*>(rec.payload.data()),
+                                                      rec.payload.size()};
             r.messages.push_back({message::make(rec.topic, bytes, rec.q, rec.retain, rec.time_ms), rec.seq});
         }
         return r;
@@ -153,7 +173,8 @@ struct broker::impl {
     std::vector<broker_stats> last_answers;  // each shard's last answer to stats(); guarded by stats_mu
     explicit impl(const config::settings& s) : pool(s.resolved_workers()) {
         core.settings = s;
-        core.gate = std::make_unique<net::connection_gate>(s.limits.max_connections, s.limits.max_connections_per_address);
+        core.gate =
+            std::make_unique<net::connection_gate>(s.limits.max_connections, s.limits.max_connections_per_address);
         core.retained_quotas = std::make_unique<retained_quota>(core.settings.limits);
         for (unsigned i = 0; i < pool.size(); ++i) {
             core.shards.push_back(std::make_unique<shard>(core, i, pool.context(i)));
@@ -211,11 +232,16 @@ struct broker::impl {
         o.max_bytes = a.max_bytes;
         o.max_pending_bytes = static_cast<std::size_t>(a.max_pending_bytes);
         o.min_free_bytes = a.min_free_disk;
-        o.on_staged_written = [db = core.db.get()](std::vector<std::string> keys) { release_staged(*db, std::move(keys)); };
+        o.on_staged_written = [db = core.db.get()](std::vector<std::string> keys) {
+            release_staged(*db, std::move(keys));
+        };
         try {
             core.history = archive::archive::open(o);
-            log::info("archive {}: keeping {} ({} filters), retention {}, flush every {} ms", o.dir.string(), fmt::join(a.topics, ", "), a.topics.size(),
-                      a.retention.count() == 0 ? std::string{"forever"} : fmt::format("{} h", a.retention.count() / 3'600'000), a.flush_interval.count());
+            log::info("archive {}: keeping {} ({} filters), retention {}, flush every {} ms", o.dir.string(),
+                      fmt::join(a.topics, ", "), a.topics.size(),
+                      a.retention.count() == 0 ? std::string{"forever"}
+                                               : fmt::format("{} h", a.retention.count() / 3'600'000),
+                      a.flush_interval.count());
         } catch (const archive::archive_error& e) {
             core.history_error = e.what();
             log::error("{}. vigil runs without history until this is fixed and it restarts", e.what());
@@ -230,7 +256,8 @@ struct broker::impl {
             }
             const tcp::endpoint requested{asio::ip::make_address(l.bind), l.port};
             if (const auto ec = net::check_unclaimed(core.shards.front()->context(), requested)) {
-                throw std::system_error(ec, fmt::format("cannot listen on {}:{}: {}", l.bind, l.port, net::claimed_advice(ec)));
+                throw std::system_error(
+                    ec, fmt::format("cannot listen on {}:{}: {}", l.bind, l.port, net::claimed_advice(ec)));
             }
             std::uint16_t port = l.port;
             for (auto& sh : core.shards) {
@@ -240,8 +267,11 @@ struct broker::impl {
                     throw std::system_error(ec, fmt::format("cannot listen on {}:{}", l.bind, port));
                 }
                 port = a.local_endpoint().port();
-                const double rate = l.max_connection_rate == 0 ? 0.0 : std::max(1.0, double(l.max_connection_rate) / double(core.shards.size()));
-                acceptors.push_back(std::make_shared<acceptor>(*sh, static_cast<int>(bound.size()), std::move(a), l.allow_anonymous, rate, tls));
+                const double rate = l.max_connection_rate == 0
+                                        ? 0.0
+                                        : std::max(1.0, double(l.max_connection_rate) / double(core.shards.size()));
+                acceptors.push_back(std::make_shared<acceptor>(*sh, static_cast<int>(bound.size()), std::move(a),
+                                                               l.allow_anonymous, rate, tls));
             }
             bound.push_back({l.bind, port, l.tls.has_value()});
         }
@@ -274,7 +304,8 @@ void broker::start() {
     }
     impl_->pool.start();
     for (const auto& b : impl_->bound) {
-        log::info("listening for MQTT{} on {}:{} ({} shards)", b.tls ? " over TLS" : "", b.address, b.port, impl_->pool.size());
+        log::info("listening for MQTT{} on {}:{} ({} shards)", b.tls ? " over TLS" : "", b.address, b.port,
+                  impl_->pool.size());
     }
 }
 
@@ -303,7 +334,8 @@ void broker::reload(const config::settings& next) {
             for (auto& u : impl_->core.authn->reload(std::move(users))) {
                 revoked_users.insert(std::move(u));
             }
-            log::info("reload: password file {}: {} users ({} removed or changed)", s.auth.password_file, n, revoked_users.size());
+            log::info("reload: password file {}: {} users ({} removed or changed)", s.auth.password_file, n,
+                      revoked_users.size());
         } catch (const std::exception& e) {
             ++failures;
             log::error("reload: {}; keeping the previous passwords", e.what());
@@ -350,7 +382,8 @@ void broker::reload(const config::settings& next) {
             try {
                 fresh.push_back(net::tls_context::make(*h.tls));
             } catch (const std::exception& e) {
-                log::error("reload: {}; MQTT over WebSocket connections on {}:{} are not re-checked", e.what(), h.bind, h.port);
+                log::error("reload: {}; MQTT over WebSocket connections on {}:{} are not re-checked", e.what(), h.bind,
+                           h.port);
             }
         }
     }
@@ -364,7 +397,8 @@ void broker::publish_system(std::vector<std::pair<std::string, std::string>> val
     shard* first = impl_->core.shards.front().get();
     asio::post(first->context(), [first, values = std::move(values)] {
         for (const auto& [topic, payload] : values) {
-            const std::span<const std::uint8_t> bytes{reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size()};
+            const std::span<const std::uint8_t> bytes{reinterpret_cast<const std::uint8_t*>(payload.data()),
+                                                      payload.size()};
             first->publish_system(message::make(topic, bytes, qos::at_most_once, true));
         }
     });
@@ -547,16 +581,21 @@ broker_health broker::health() const {
     return h;
 }
 
-std::optional<archive::page> broker::history(const archive::query& q, const std::function<bool(std::string_view)>& may_read) const {
+std::optional<archive::page> broker::history(const archive::query& q,
+                                             const std::function<bool(std::string_view)>& may_read) const {
     if (!impl_->core.history) {
         return std::nullopt;
     }
     return impl_->core.history->read(q, may_read);
 }
 
-broker::client_list broker::connected_clients(std::size_t limit) const { return mqtt::connected_clients(impl_->core, limit); }
+broker::client_list broker::connected_clients(std::size_t limit) const {
+    return mqtt::connected_clients(impl_->core, limit);
+}
 
-broker::session_lookup broker::find_session(const std::string& client_id) const { return mqtt::find_session(impl_->core, client_id); }
+broker::session_lookup broker::find_session(const std::string& client_id) const {
+    return mqtt::find_session(impl_->core, client_id);
+}
 
 broker::admin_result broker::disconnect_client(const std::string& client_id, bool discard) const {
     return mqtt::disconnect_client(impl_->core, client_id, discard);
@@ -564,9 +603,12 @@ broker::admin_result broker::disconnect_client(const std::string& client_id, boo
 
 std::vector<message_ref> broker::retained(std::string_view filter) const { return impl_->core.retained.match(filter); }
 
-broker::admin_result broker::clear_retained(const std::string& topic) const { return mqtt::clear_retained(impl_->core, topic); }
+broker::admin_result broker::clear_retained(const std::string& topic) const {
+    return mqtt::clear_retained(impl_->core, topic);
+}
 
-broker::backup_result broker::backup(const std::filesystem::path& dir, const std::filesystem::path& archive_dir, std::string_view label) const {
+broker::backup_result broker::backup(const std::filesystem::path& dir, const std::filesystem::path& archive_dir,
+                                     std::string_view label) const {
     backup_result r{impl_->core.db->backup(dir, label), std::nullopt};
     if (impl_->core.history) {
         r.archive = impl_->core.history->backup(archive_dir, fmt::format("store backup {}", r.store.id));

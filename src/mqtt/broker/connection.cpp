@@ -53,35 +53,35 @@ disconnect_reason reason_of(const error_code& ec) {
         return disconnect_reason::connection_lost;  // EOF, reset, TLS or WebSocket failures
     }
     switch (static_cast<errc>(ec.value())) {
-    case errc::keep_alive_timeout:
-        return disconnect_reason::keepalive_timeout;
-    case errc::session_taken_over:
-        return disconnect_reason::takeover;
-    case errc::bad_credentials:
-    case errc::not_authorized:
-        return disconnect_reason::auth_failure;
-    case errc::credentials_revoked:
-        return disconnect_reason::revoked;
-    case errc::disconnected_by_admin:
-        return disconnect_reason::admin;
-    case errc::queue_overflow:
-    case errc::server_busy:
-    case errc::packet_timeout:
-    case errc::connect_timeout:
-        return disconnect_reason::limit;
-    case errc::server_shutdown:
-        return disconnect_reason::shutdown;
-    case errc::store_failure:
-        return disconnect_reason::store_failure;
-    case errc::malformed_packet:
-    case errc::protocol_violation:
-    case errc::unacceptable_protocol_version:
-    case errc::identifier_rejected:
-    case errc::packet_too_large:
-    case errc::invalid_utf8:
-    case errc::invalid_topic:
-    case errc::control_character:
-        return disconnect_reason::protocol_error;
+        case errc::keep_alive_timeout:
+            return disconnect_reason::keepalive_timeout;
+        case errc::session_taken_over:
+            return disconnect_reason::takeover;
+        case errc::bad_credentials:
+        case errc::not_authorized:
+            return disconnect_reason::auth_failure;
+        case errc::credentials_revoked:
+            return disconnect_reason::revoked;
+        case errc::disconnected_by_admin:
+            return disconnect_reason::admin;
+        case errc::queue_overflow:
+        case errc::server_busy:
+        case errc::packet_timeout:
+        case errc::connect_timeout:
+            return disconnect_reason::limit;
+        case errc::server_shutdown:
+            return disconnect_reason::shutdown;
+        case errc::store_failure:
+            return disconnect_reason::store_failure;
+        case errc::malformed_packet:
+        case errc::protocol_violation:
+        case errc::unacceptable_protocol_version:
+        case errc::identifier_rejected:
+        case errc::packet_too_large:
+        case errc::invalid_utf8:
+        case errc::invalid_topic:
+        case errc::control_character:
+            return disconnect_reason::protocol_error;
     }
     return disconnect_reason::protocol_error;
 }
@@ -113,7 +113,9 @@ connection::connection(shard& s, tcp::socket sock, bool allow_anonymous, transfe
       tls_(std::move(t.tls)),
       ws_(std::move(t.ws)),
       cipher_out_(std::move(t.cipher_out)),
-      transport_(ws_ ? transport::mqtt_ws : tls_ ? transport::mqtt_tls : transport::mqtt),
+      transport_(ws_    ? transport::mqtt_ws
+                 : tls_ ? transport::mqtt_tls
+                        : transport::mqtt),
       listener_(t.listener) {
     rx_end_ = rx_.size();
     ++traffic().open;
@@ -182,7 +184,8 @@ void connection::hand_off(unsigned home) {
         return;
     }
     transfer t;
-    t.plaintext.assign(rx_.begin() + static_cast<std::ptrdiff_t>(rx_begin_), rx_.begin() + static_cast<std::ptrdiff_t>(rx_end_));
+    t.plaintext.assign(rx_.begin() + static_cast<std::ptrdiff_t>(rx_begin_),
+                       rx_.begin() + static_cast<std::ptrdiff_t>(rx_end_));
     t.tls = std::move(tls_);
     t.cipher_out = std::move(cipher_out_);
     t.ws = std::move(ws_);
@@ -331,7 +334,8 @@ void connection::on_timer(error_code ec) {
     const auto now = std::chrono::steady_clock::now();
     if (partial_since_ && now >= *partial_since_ + shard_.core().settings.limits.packet_timeout) {
         ++shard_.counters().packet_timeouts;
-        VIGIL_LOG_LIMITED(info, "{}: client '{}' left a packet unfinished for packet_timeout: closing", peer_, client_ != nullptr ? client_->sess.client_id() : std::string{});
+        VIGIL_LOG_LIMITED(info, "{}: client '{}' left a packet unfinished for packet_timeout: closing", peer_,
+                          client_ != nullptr ? client_->sess.client_id() : std::string{});
         close(make_error_code(errc::packet_timeout), true);
         return;
     }
@@ -357,9 +361,8 @@ void connection::arm_next_deadline() {
 }
 
 void connection::close_later(error_code reason, bool publish_will) {
-    asio::post(shard_.context(), [self = shared_from_this(), reason, publish_will] {
-        self->close(reason, publish_will);
-    });
+    asio::post(shard_.context(),
+               [self = shared_from_this(), reason, publish_will] { self->close(reason, publish_will); });
 }
 
 void connection::close(error_code reason, bool publish_will) {
@@ -398,12 +401,14 @@ void connection::close(error_code reason, bool publish_will) {
     const bool will_allowed = publish_will && will_ && client_ != nullptr && client_->may_write(will_->topic());
     if (publish_will && will_ && !will_allowed) {
         ++shard_.counters().denied_publishes;
-        VIGIL_LOG_LIMITED(warn, "{}: client '{}' (identity '{}') may no longer publish its will to '{}': not published", peer_, id, username_, will_->topic());
+        VIGIL_LOG_LIMITED(warn, "{}: client '{}' (identity '{}') may no longer publish its will to '{}': not published",
+                          peer_, id, username_, will_->topic());
     }
     if (was_active && transport_ != transport::probe) {
         // The audit trail: every client that was connected, with why it left.
         log::info("{}: client '{}' (identity {}) disconnected: {} ({})", peer_, id, identity_of(username_),
-                  disconnect_reason_names[static_cast<std::size_t>(reason_of(reason))], reason ? reason.message() : "DISCONNECT");
+                  disconnect_reason_names[static_cast<std::size_t>(reason_of(reason))],
+                  reason ? reason.message() : "DISCONNECT");
     } else if (is_quiet_close(reason)) {
         log::debug("{}: client '{}' disconnected ({})", peer_, id, reason ? reason.message() : "DISCONNECT");
     } else {
@@ -427,7 +432,8 @@ void connection::close(error_code reason, bool publish_will) {
     if (will_allowed) {
         // [MQTT-3.1.2-8]; stamped now (it was made at CONNECT), so history and the device
         // views show when the device went away.
-        shard_.route(message::make(will_->topic(), will_->payload(), will_->published_qos(), will_->retain()), &quota_owner_, id);
+        shard_.route(message::make(will_->topic(), will_->payload(), will_->published_qos(), will_->retain()),
+                     &quota_owner_, id);
     }
     will_.reset();  // [MQTT-3.1.2-10]
 }

@@ -68,7 +68,8 @@ public:
     /// After a reload: closes (without the will) when the client logged in as one of `users`
     /// with a password, or when its certificate fails against the matching context of
     /// `fresh`. Returns false when it closed.
-    bool recheck_credentials(const std::unordered_set<std::string>& users, const std::vector<std::shared_ptr<const net::tls_context>>& fresh);
+    bool recheck_credentials(const std::unordered_set<std::string>& users,
+                             const std::vector<std::shared_ptr<const net::tls_context>>& fresh);
     /// Fills in where the client is: address, transport, listener, since when.
     void describe(client_info& into) const;
 
@@ -77,7 +78,7 @@ private:
         message_ref msg;                     // PUBLISH: shared pre-encoded message
         std::array<std::uint8_t, 16> small;  // PUBLISH: first byte + packet id; else the packet
         std::uint8_t small_len = 0;
-        std::vector<std::uint8_t> large;     // control packets over 16 bytes (SUBACK)
+        std::vector<std::uint8_t> large;  // control packets over 16 bytes (SUBACK)
         std::uint32_t size = 0;
     };
 
@@ -87,7 +88,7 @@ private:
         bool clean_session = true;
         std::uint16_t keep_alive = 0;
         message_ref will;
-        std::string username;  ///< verified, or empty
+        std::string username;      ///< verified, or empty
         bool by_password = false;  ///< verified by its password (else by a certificate, or anonymous)
         bool mqtt31 = false;       ///< an MQTT 3.1 client
     };
@@ -126,7 +127,9 @@ private:
     /// write in progress, and TLS or WebSocket output (handshake, Pongs) not yet written.
     [[nodiscard]] std::size_t pending_out() const noexcept { return out_bytes_ + cipher_out_.size(); }
     /// This connection's transport's counters on its shard.
-    [[nodiscard]] transport_stats& traffic() noexcept { return shard_.counters().by_transport[static_cast<std::size_t>(transport_)]; }
+    [[nodiscard]] transport_stats& traffic() noexcept {
+        return shard_.counters().by_transport[static_cast<std::size_t>(transport_)];
+    }
     void send_control(const packet& p);
     void push(out_item item);
     struct gathered {
@@ -205,13 +208,14 @@ private:
     std::unique_ptr<net::tls_session> tls_;
     std::unique_ptr<net::ws_framing> ws_;
     std::vector<std::uint8_t> ws_control_;  // WebSocket control frames on their way into TLS
-    std::vector<std::uint8_t> cipher_out_;      // produced (TLS records, or plain bytes the kernel did not take), not yet written
+    std::vector<std::uint8_t>
+        cipher_out_;  // produced (TLS records, or plain bytes the kernel did not take), not yet written
     std::vector<std::uint8_t> cipher_writing_;  // the async_write in progress
     int handoff_to_ = -1;                       // a hand-off waiting for a write to finish
     std::vector<std::uint8_t> encode_buf_;
     action_list acts_;
-    transport transport_;  // after tls_ and ws_, which decide it; `probe` once its CONNECT says so
-    int listener_;         // the MQTT listener it came through; -1: /mqtt on an HTTP listener
+    transport transport_;        // after tls_ and ws_, which decide it; `probe` once its CONNECT says so
+    int listener_;               // the MQTT listener it came through; -1: /mqtt on an HTTP listener
     std::int64_t since_ms_ = 0;  // when its CONNECT was accepted (ms since the Unix epoch)
 };
 

@@ -14,11 +14,9 @@ bool connection::tls_identity_as_username() const { return tls_->settings().use_
 
 void connection::handle_connect(const connect_packet& c) {
     if (const error_code ec = check_connect(c)) {
-        refuse(
-            ec == make_error_code(errc::unacceptable_protocol_version) ? connect_code::unacceptable_protocol_version
-                                                                       : connect_code::identifier_rejected,
-            ec
-        );
+        refuse(ec == make_error_code(errc::unacceptable_protocol_version) ? connect_code::unacceptable_protocol_version
+                                                                          : connect_code::identifier_rejected,
+               ec);
         return;
     }
     accepted_connect ac;
@@ -46,7 +44,9 @@ void connection::handle_connect(const connect_packet& c) {
         // file the client is anonymous whatever name it sends.
         ac.username = std::string{*c.username};
         ac.by_password = true;
-        const std::string password = c.password ? std::string{reinterpret_cast<const char*>(c.password->data()), c.password->size()} : std::string{};
+        const std::string password =
+            c.password ? std::string{reinterpret_cast<const char*>(c.password->data()), c.password->size()}
+                       : std::string{};
         if (authn->cached(ac.username, password)) {
             accept(std::move(ac));
             return;
@@ -82,18 +82,17 @@ void connection::check_password(accepted_connect ac, const std::string& password
     // check waits the connection keeps reading (continue_input), so a client that goes away
     // is noticed and its check dropped.
     const bool queued = shard_.core().authn->verify_async(
-        std::move(r),
-        [weak = weak_from_this(), ctx = &shard_.context(), ac](bool ok) mutable {
+        std::move(r), [weak = weak_from_this(), ctx = &shard_.context(), ac](bool ok) mutable {
             asio::post(*ctx, [weak, ok, ac = std::move(ac)]() mutable {
                 if (auto self = weak.lock()) {
                     self->on_authenticated(ok, std::move(ac));
                 }
             });
-        }
-    );
+        });
     if (!queued) {
         ++shard_.counters().auth_busy;
-        VIGIL_LOG_LIMITED(warn, "{}: too many password checks waiting (for this address or in all): CONNACK 0x03", peer_);
+        VIGIL_LOG_LIMITED(warn, "{}: too many password checks waiting (for this address or in all): CONNACK 0x03",
+                          peer_);
         refuse(connect_code::server_unavailable, make_error_code(errc::server_busy));
         return;
     }
@@ -106,7 +105,8 @@ void connection::on_authenticated(bool ok, accepted_connect ac) {
     }
     if (!ok) {
         ++shard_.counters().auth_failures;
-        log::info("{}: login of client '{}' refused: bad username or password for user {}: CONNACK 0x04", peer_, ac.client_id, identity_of(ac.username));
+        log::info("{}: login of client '{}' refused: bad username or password for user {}: CONNACK 0x04", peer_,
+                  ac.client_id, identity_of(ac.username));
         shard_.core().logins.failed(peer_addr_);  // its next attempt waits before hashing
         refuse(connect_code::bad_username_or_password, make_error_code(errc::bad_credentials));
         return;
@@ -136,7 +136,8 @@ bool connection::is_probe(const accepted_connect& ac) {
 
 std::string connection::session_refusal(const accepted_connect& ac, const auth::permissions* perms) {
     const std::string& id = ac.client_id;
-    if (const auto& probe = shard_.core().settings.probe; probe.interval.count() > 0 && id == probe.client_id && !is_probe(ac)) {
+    if (const auto& probe = shard_.core().settings.probe;
+        probe.interval.count() > 0 && id == probe.client_id && !is_probe(ac)) {
         return fmt::format("client id '{}' is reserved for Vigil's end-to-end probe (probe.client_id)", id);
     }
     if (shard_.core().settings.auth.client_id_must_match && id != ac.username) {
@@ -175,7 +176,8 @@ void connection::accept(accepted_connect ac) {
     auto perms = shard_.permissions_for(ac.username, id);
     if (const std::string why = session_refusal(ac, perms.get()); !why.empty()) {
         ++shard_.counters().denied_connects;
-        VIGIL_LOG_LIMITED(warn, "{}: CONNECT of client '{}' (identity '{}') refused: {}: CONNACK 0x05", peer_, id, ac.username, why);
+        VIGIL_LOG_LIMITED(warn, "{}: CONNECT of client '{}' (identity '{}') refused: {}: CONNACK 0x05", peer_, id,
+                          ac.username, why);
         refuse(connect_code::not_authorized, make_error_code(errc::not_authorized));
         return;
     }
@@ -186,7 +188,10 @@ void connection::accept(accepted_connect ac) {
         const std::size_t max = shard_.core().settings.limits.max_sessions_per_identity;
         if (!shard_.core().owners.try_add(ac.username, max)) {
             ++shard_.counters().sessions_refused;
-            VIGIL_LOG_LIMITED(warn, "{}: CONNECT of client '{}' refused: identity '{}' has max_sessions_per_identity ({}) persistent sessions: CONNACK 0x05", peer_, id, ac.username, max);
+            VIGIL_LOG_LIMITED(warn,
+                              "{}: CONNECT of client '{}' refused: identity '{}' has max_sessions_per_identity ({}) "
+                              "persistent sessions: CONNACK 0x05",
+                              peer_, id, ac.username, max);
             refuse(connect_code::not_authorized, make_error_code(errc::not_authorized));
             return;
         }
@@ -223,7 +228,9 @@ void connection::accept(accepted_connect ac) {
     quota_owner_ = quota_owner(username_, id);
     keep_alive_ = std::chrono::seconds{ac.keep_alive};
     phase_ = phase::active;
-    since_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    since_ms_ =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
     if (is_probe(ac)) {
         // Vigil's own end-to-end probe: its traffic is counted apart from the users'.
         --traffic().open;
@@ -235,8 +242,9 @@ void connection::accept(accepted_connect ac) {
     if (transport_ == transport::probe) {
         log::debug("{}: client '{}' connected (the end-to-end probe)", peer_, id);
     } else {
-        log::info("{}: client '{}' connected (identity {}, {}, clean={}, keep-alive={}s)", peer_, id, identity_of(username_),
-                  transport_names[static_cast<std::size_t>(transport_)], ac.clean_session, ac.keep_alive);
+        log::info("{}: client '{}' connected (identity {}, {}, clean={}, keep-alive={}s)", peer_, id,
+                  identity_of(username_), transport_names[static_cast<std::size_t>(transport_)], ac.clean_session,
+                  ac.keep_alive);
     }
     send_control(connack_packet{present && !ac.mqtt31, connect_code::accepted});  // 3.1 has no such flag
     timer_.cancel();
@@ -253,7 +261,8 @@ void connection::accept(accepted_connect ac) {
     execute(acts_);
 }
 
-bool connection::recheck_credentials(const std::unordered_set<std::string>& users, const std::vector<std::shared_ptr<const net::tls_context>>& fresh) {
+bool connection::recheck_credentials(const std::unordered_set<std::string>& users,
+                                     const std::vector<std::shared_ptr<const net::tls_context>>& fresh) {
     if (phase_ != phase::active) {
         return true;
     }
@@ -268,8 +277,9 @@ bool connection::recheck_credentials(const std::unordered_set<std::string>& user
         if (listener_ >= 0 && static_cast<std::size_t>(listener_) < std::min(mqtt_listeners, fresh.size())) {
             ctx = fresh[static_cast<std::size_t>(listener_)].get();
         } else if (mqtt_listeners <= fresh.size()) {
-            const auto it = std::find_if(fresh.begin() + static_cast<std::ptrdiff_t>(mqtt_listeners), fresh.end(),
-                                         [this](const auto& f) { return f && f->settings().cert == tls_->settings().cert; });
+            const auto it =
+                std::find_if(fresh.begin() + static_cast<std::ptrdiff_t>(mqtt_listeners), fresh.end(),
+                             [this](const auto& f) { return f && f->settings().cert == tls_->settings().cert; });
             ctx = it != fresh.end() ? it->get() : nullptr;
         }
         if (ctx != nullptr) {
@@ -281,7 +291,8 @@ bool connection::recheck_credentials(const std::unordered_set<std::string>& user
     if (why.empty()) {
         return true;
     }
-    log::warn("{}: closing the connection of client '{}' (identity '{}'): {}", peer_, client_->sess.client_id(), username_, why);
+    log::warn("{}: closing the connection of client '{}' (identity '{}'): {}", peer_, client_->sess.client_id(),
+              username_, why);
     close(make_error_code(errc::credentials_revoked), false);
     return false;
 }
@@ -290,7 +301,8 @@ bool connection::may_publish(std::string_view topic) const {
     const bool ok = client_->may_write(topic);
     if (!ok) {
         ++shard_.counters().denied_publishes;
-        VIGIL_LOG_LIMITED(warn, "{}: client '{}' (user '{}') may not publish to '{}': dropped", peer_, client_->sess.client_id(), username_, topic);
+        VIGIL_LOG_LIMITED(warn, "{}: client '{}' (user '{}') may not publish to '{}': dropped", peer_,
+                          client_->sess.client_id(), username_, topic);
     }
     return ok;
 }
@@ -300,7 +312,8 @@ subscribe_grant connection::may_subscribe(std::string_view filter) const {
     const std::size_t max = shard_.core().settings.limits.max_subscriptions;
     if (subs.size() >= max && subs.find(filter) == subs.end()) {
         ++shard_.counters().subscriptions_refused;
-        VIGIL_LOG_LIMITED(warn, "{}: client '{}' has max_subscriptions ({}) filters: '{}' refused (SUBACK 0x80)", peer_, client_->sess.client_id(), max, filter);
+        VIGIL_LOG_LIMITED(warn, "{}: client '{}' has max_subscriptions ({}) filters: '{}' refused (SUBACK 0x80)", peer_,
+                          client_->sess.client_id(), max, filter);
         return subscribe_grant::refused;
     }
     if (!client_->perms) {
@@ -314,7 +327,8 @@ subscribe_grant connection::may_subscribe(std::string_view filter) const {
         case auth::read_scope::none:
             break;
     }
-    VIGIL_LOG_LIMITED(warn, "{}: client '{}' (user '{}') may not read any topic of '{}': SUBACK 0x80", peer_, client_->sess.client_id(), username_, filter);
+    VIGIL_LOG_LIMITED(warn, "{}: client '{}' (user '{}') may not read any topic of '{}': SUBACK 0x80", peer_,
+                      client_->sess.client_id(), username_, filter);
     return subscribe_grant::refused;
 }
 

@@ -184,7 +184,8 @@ void connection::continue_input() {
         // Over max_publish_rate: process and read nothing more until the bucket refills
         // (TCP backpressure slows the device; nothing it sent is dropped).
         ++shard_.counters().publish_throttled;
-        VIGIL_LOG_LIMITED(info, "{}: client '{}' is over max_publish_rate: reading paused", peer_, client_ != nullptr ? client_->sess.client_id() : std::string{});
+        VIGIL_LOG_LIMITED(info, "{}: client '{}' is over max_publish_rate: reading paused", peer_,
+                          client_ != nullptr ? client_->sess.client_id() : std::string{});
         throttle_timer_.expires_after(throttle_wait_);
         throttle_wait_ = {};
         throttle_timer_.async_wait([self = shared_from_this()](error_code tec) {
@@ -210,7 +211,8 @@ bool connection::must_pause_input() {
     if (publisher && shard_.core().db->backlog_bytes() > max_store_backlog) {
         // The disk is behind: a publisher waits (TCP backpressure), nothing is buffered here.
         // Subscribers keep being read: their acknowledgements are what drains queues.
-        VIGIL_LOG_LIMITED(warn, "the store is {} MiB behind: pausing reads from publishers", shard_.core().db->backlog_bytes() >> 20);
+        VIGIL_LOG_LIMITED(warn, "the store is {} MiB behind: pausing reads from publishers",
+                          shard_.core().db->backlog_bytes() >> 20);
         throttle_timer_.expires_after(std::chrono::milliseconds{10});
         throttle_timer_.async_wait([self = shared_from_this()](error_code tec) {
             if (!tec && self->phase_ == phase::active) {

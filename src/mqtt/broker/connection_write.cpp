@@ -231,9 +231,8 @@ void connection::write_cipher() {
     // Counted until written, so the outbound bound also covers what the kernel did not take.
     out_bytes_ += cipher_writing_.size();
     writing_ = true;
-    asio::async_write(sock_, asio::buffer(cipher_writing_), [self = shared_from_this()](error_code wec, std::size_t) {
-        self->on_write(wec);
-    });
+    asio::async_write(sock_, asio::buffer(cipher_writing_),
+                      [self = shared_from_this()](error_code wec, std::size_t) { self->on_write(wec); });
 }
 
 void connection::on_write(error_code ec) {

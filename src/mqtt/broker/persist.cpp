@@ -21,7 +21,8 @@ ack_barrier::~ack_barrier() {
         return;  // the shards are going away; the clients will resend what is unacknowledged
     }
     shard* s = &origin_;
-    asio::post(s->context(), [s, seq = seq_, acks = std::move(acks_), cbs = std::move(callbacks_), failed = failed_.load(std::memory_order_relaxed)]() mutable {
+    asio::post(s->context(), [s, seq = seq_, acks = std::move(acks_), cbs = std::move(callbacks_),
+                              failed = failed_.load(std::memory_order_relaxed)]() mutable {
         s->release(seq, std::move(acks), std::move(cbs), failed);
     });
 }
@@ -77,19 +78,20 @@ void shard::commit() {
         return;
     }
     pass_batch_.set_sync(!held_.empty() || !pass_uncommitted_.empty());
-    core_.db->submit(std::move(pass_batch_), [this, held = std::move(held_), msgs = std::exchange(pass_uncommitted_, {})](bool ok) mutable {
-        if (!ok) {
-            for (auto& b : held) {
-                b->fail();
-            }
-        }
-        held.clear();  // on the store thread: the last holder posts the acks to their shard
-        // After a failed commit too: the publisher is disconnected and sends again, and a
-        // store that failed once keeps nothing more, so no copy is recognised anyway.
-        if (!msgs.empty() && !core_.stopping.load(std::memory_order_acquire)) {
-            asio::post(ioc_, [this, msgs = std::move(msgs)] { release_held(msgs); });
-        }
-    });
+    core_.db->submit(std::move(pass_batch_),
+                     [this, held = std::move(held_), msgs = std::exchange(pass_uncommitted_, {})](bool ok) mutable {
+                         if (!ok) {
+                             for (auto& b : held) {
+                                 b->fail();
+                             }
+                         }
+                         held.clear();  // on the store thread: the last holder posts the acks to their shard
+                         // After a failed commit too: the publisher is disconnected and sends again, and a
+                         // store that failed once keeps nothing more, so no copy is recognised anyway.
+                         if (!msgs.empty() && !core_.stopping.load(std::memory_order_acquire)) {
+                             asio::post(ioc_, [this, msgs = std::move(msgs)] { release_held(msgs); });
+                         }
+                     });
     pass_batch_ = store::write_batch{};
     held_.clear();
     if (!archive_staged_.empty()) {
@@ -134,9 +136,7 @@ void shard::release_held(const std::vector<message_ref>& committed) {
     });
 }
 
-void shard::defer_ack(connection& c, packet p) {
-    current_barrier()->add(c.weak_from_this(), std::move(p));
-}
+void shard::defer_ack(connection& c, packet p) { current_barrier()->add(c.weak_from_this(), std::move(p)); }
 
 void shard::after_commit(std::function<void(bool)> done) {
     if (!core_.durable) {
@@ -146,7 +146,8 @@ void shard::after_commit(std::function<void(bool)> done) {
     current_barrier()->add(std::move(done));
 }
 
-void shard::release(std::uint64_t seq, std::vector<ack_barrier::pending_ack> acks, std::vector<std::function<void(bool)>> callbacks, bool failed) {
+void shard::release(std::uint64_t seq, std::vector<ack_barrier::pending_ack> acks,
+                    std::vector<std::function<void(bool)>> callbacks, bool failed) {
     released_early_.emplace(seq, released_barrier{std::move(acks), std::move(callbacks), failed});
     // Barriers complete out of order when they wait on different shards; acks go out in
     // the order their packets arrived.
@@ -172,7 +173,8 @@ void shard::release(std::uint64_t seq, std::vector<ack_barrier::pending_ack> ack
 void shard::persist(const client& c, const action& a) {
     const std::string& id = c.sess.client_id();
     if (const auto* m = std::get_if<store_message>(&a)) {
-        batch().put(family::queue, store::queue_key(id, m->seq), store::encode_queue_record({m->q, m->retain, m->packet_id, m->released, m->msg}));
+        batch().put(family::queue, store::queue_key(id, m->seq),
+                    store::encode_queue_record({m->q, m->retain, m->packet_id, m->released, m->msg}));
     } else if (const auto* e = std::get_if<erase_message>(&a)) {
         batch().erase(family::queue, store::queue_key(id, e->seq));
     } else if (const auto* in = std::get_if<store_inbound>(&a)) {
@@ -185,7 +187,8 @@ void shard::persist(const client& c, const action& a) {
 }
 
 void shard::persist_subscription(const client& c, const std::string& filter, qos q) {
-    batch().put(family::subscriptions, store::subscription_key(c.sess.client_id(), filter), std::string(1, static_cast<char>(q)));
+    batch().put(family::subscriptions, store::subscription_key(c.sess.client_id(), filter),
+                std::string(1, static_cast<char>(q)));
 }
 
 void shard::persist_unsubscription(const client& c, const std::string& filter) {
@@ -197,7 +200,8 @@ void shard::persist_session(const client& c, const message_ref& will) {
     if (c.owner_known) {
         owner = c.owner;
     }
-    batch().put(family::sessions, store::client_prefix(c.sess.client_id()), store::encode_session_record({will, std::move(owner)}));
+    batch().put(family::sessions, store::client_prefix(c.sess.client_id()),
+                store::encode_session_record({will, std::move(owner)}));
 }
 
 void shard::update_state(const message_ref& m) {
@@ -223,7 +227,9 @@ void shard::update_state(const message_ref& m) {
     }
 }
 
-client& shard::restore_client(const std::string& id, std::optional<std::string> owner, std::vector<restored_message> messages, std::vector<std::uint16_t> inbound, const std::vector<std::pair<std::string, qos>>& subs) {
+client& shard::restore_client(const std::string& id, std::optional<std::string> owner,
+                              std::vector<restored_message> messages, std::vector<std::uint16_t> inbound,
+                              const std::vector<std::pair<std::string, qos>>& subs) {
     client& c = create_client(id, true);
     c.sess.restore(std::move(messages), std::move(inbound), subs);
     c.owner_known = owner.has_value();
@@ -236,7 +242,9 @@ client& shard::restore_client(const std::string& id, std::optional<std::string> 
     }
     // The rules in force judge what it was given before (queued under older rules, or
     // stored without an owner: nothing until its identity connects).
-    set_permissions(c, c.owner_known ? permissions_for(c.owner, id) : std::make_shared<const auth::permissions>(std::vector<auth::permissions::rule>{}, true));
+    set_permissions(c, c.owner_known
+                           ? permissions_for(c.owner, id)
+                           : std::make_shared<const auth::permissions>(std::vector<auth::permissions::rule>{}, true));
     return c;
 }
 

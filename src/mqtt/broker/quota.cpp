@@ -57,7 +57,8 @@ retained_quota::verdict retained_quota::update(const message& m, const std::stri
     if (all.count + 1 > lim_.max_retained || all.bytes + bytes > lim_.max_retained_bytes) {
         return verdict::over_total;
     }
-    if (owner != nullptr && (mine.count + 1 > lim_.max_retained_per_identity || mine.bytes + bytes > lim_.max_retained_bytes_per_identity)) {
+    if (owner != nullptr && (mine.count + 1 > lim_.max_retained_per_identity ||
+                             mine.bytes + bytes > lim_.max_retained_bytes_per_identity)) {
         return verdict::over_identity;
     }
     if (old != by_topic_.end()) {

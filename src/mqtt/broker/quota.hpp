@@ -50,8 +50,8 @@ private:
     const config::limits_settings& lim_;
     std::mutex mu_;
     std::unordered_map<std::string, entry, router::string_hash, std::equal_to<>> by_topic_;  // guarded by mu_
-    std::unordered_map<std::string, usage> by_owner_;  // guarded by mu_
-    usage total_;                                      // guarded by mu_
+    std::unordered_map<std::string, usage> by_owner_;                                        // guarded by mu_
+    usage total_;                                                                            // guarded by mu_
 };
 
 /// How many persistent sessions each identity owns. Anonymous clients (identity "") are not

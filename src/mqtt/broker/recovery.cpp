@@ -22,9 +22,10 @@ struct recovered_session {
 };
 
 [[noreturn]] void corrupt(const broker_core& core, std::string_view fam, std::string_view what) {
-    throw store::store_error(fmt::format(
-        "data_dir {}: a {} record is damaged ({}). Nothing was discarded. What to do: run `vigil db check {}`; restore data_dir from a backup, or move it aside to start empty",
-        core.settings.data_dir, fam, what, core.settings.data_dir));
+    throw store::store_error(
+        fmt::format("data_dir {}: a {} record is damaged ({}). Nothing was discarded. What to do: run `vigil db check "
+                    "{}`; restore data_dir from a backup, or move it aside to start empty",
+                    core.settings.data_dir, fam, what, core.settings.data_dir));
 }
 
 std::string printable(std::string_view key) {
@@ -72,8 +73,10 @@ std::size_t restore_history(broker_core& core) {
         write();
     }
     if (waiting > 0) {
-        log::warn("recovery: {} acknowledged messages staged for the history stay in the store until the archive can take them ({})", waiting,
-                  core.history ? "writing them failed" : "the archive is off or could not be opened");
+        log::warn(
+            "recovery: {} acknowledged messages staged for the history stay in the store until the archive can take "
+            "them ({})",
+            waiting, core.history ? "writing them failed" : "the archive is off or could not be opened");
     }
     return restored;
 }
@@ -118,7 +121,8 @@ recovery_summary recover(broker_core& core) {
     // Sessions: a client id found in any per-client family has a session, even when its
     // session record was not yet committed.
     std::map<std::string, recovered_session, std::less<>> sessions;
-    auto session_of = [&](std::string_view key, std::string_view fam) -> std::pair<recovered_session*, std::string_view> {
+    auto session_of = [&](std::string_view key,
+                          std::string_view fam) -> std::pair<recovered_session*, std::string_view> {
         const auto ck = store::split_client_key(key);
         if (!ck || ck->client_id.empty()) {
             corrupt(core, fam, printable(key));
@@ -174,7 +178,8 @@ recovery_summary recover(broker_core& core) {
     std::vector<will_to_publish> with_will;
     for (auto& [id, rs] : sessions) {
         shard& home = *core.shards[core.shards.front()->home_of(id)];
-        client& c = home.restore_client(id, std::move(rs.owner), std::move(rs.messages), std::move(rs.inbound), rs.subs);
+        client& c =
+            home.restore_client(id, std::move(rs.owner), std::move(rs.messages), std::move(rs.inbound), rs.subs);
         ++r.sessions;
         if (rs.will) {
             with_will.push_back({&home, &c, std::move(rs.will)});
@@ -187,13 +192,16 @@ recovery_summary recover(broker_core& core) {
         w.home->persist_session(*w.c, nullptr);
         if (!w.c->may_write(w.will->topic())) {
             ++r.wills_denied;
-            log::warn("recovery: the will of client '{}' (identity '{}') on '{}' is not allowed by the rules in force: not published",
-                      w.c->sess.client_id(), w.c->owner_known ? w.c->owner : std::string{"unknown"}, w.will->topic());
+            log::warn(
+                "recovery: the will of client '{}' (identity '{}') on '{}' is not allowed by the rules in force: not "
+                "published",
+                w.c->sess.client_id(), w.c->owner_known ? w.c->owner : std::string{"unknown"}, w.will->topic());
             continue;
         }
         const std::string owner = quota_owner(w.c->owner_known ? w.c->owner : std::string{}, w.c->sess.client_id());
         const auto& m = *w.will;  // stamped now: the device is known to be gone from now on
-        w.home->route(message::make(m.topic(), m.payload(), m.published_qos(), m.retain()), &owner, w.c->sess.client_id());
+        w.home->route(message::make(m.topic(), m.payload(), m.published_qos(), m.retain()), &owner,
+                      w.c->sess.client_id());
         ++r.wills;
     }
     r.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);

@@ -17,10 +17,10 @@ struct recovery_summary {
     std::size_t last_values = 0;
     std::size_t sessions = 0;
     std::size_t subscriptions = 0;
-    std::size_t messages = 0;  ///< queued and in-flight QoS 1/2 messages
-    std::size_t wills = 0;     ///< published because their devices were connected at the crash
+    std::size_t messages = 0;      ///< queued and in-flight QoS 1/2 messages
+    std::size_t wills = 0;         ///< published because their devices were connected at the crash
     std::size_t wills_denied = 0;  ///< not published: the rules in force do not allow them
-    std::size_t history = 0;  ///< acknowledged messages staged for the archive at a crash, written to it now
+    std::size_t history = 0;       ///< acknowledged messages staged for the archive at a crash, written to it now
     std::chrono::milliseconds elapsed{0};
 };
 

@@ -90,7 +90,8 @@ void shard::route(const message_ref& m, const std::string* publisher, std::strin
     ++counters_.publishes_in;
     if (core_.history) {
         const auto& filters = core_.settings.archive.topics;
-        if (std::any_of(filters.begin(), filters.end(), [&m](const std::string& f) { return topic::matches(f, m->topic()); })) {
+        if (std::any_of(filters.begin(), filters.end(),
+                        [&m](const std::string& f) { return topic::matches(f, m->topic()); })) {
             if (core_.durable && m->published_qos() != qos::at_most_once) {
                 // Staged in the commit its acknowledgement waits for: no crash loses it from the history.
                 auto staged = archive::encode(*m, client_id);
@@ -263,7 +264,9 @@ void shard::deliver_to(client& c, const message_ref& m, qos q, bool retain) {
     counters_.dropped_queue_full += after.dropped_queue_full - before.dropped_queue_full;
     counters_.dropped_qos0_offline += after.dropped_qos0_offline - before.dropped_qos0_offline;
     if (c.conn == nullptr && after.dropped_queue_full != before.dropped_queue_full) {
-        VIGIL_LOG_LIMITED(warn, "client '{}' is offline with {} queued messages (max_queued): dropping new QoS 1/2 messages for it", c.sess.client_id(), c.sess.queued_count());
+        VIGIL_LOG_LIMITED(
+            warn, "client '{}' is offline with {} queued messages (max_queued): dropping new QoS 1/2 messages for it",
+            c.sess.client_id(), c.sess.queued_count());
     }
     carry_out(c, scratch_);
 }
@@ -281,7 +284,8 @@ void shard::carry_out(client& c, action_list& acts) {
         if (auto* p = std::get_if<send_publish>(&a)) {
             c.conn->send(*p);
         } else if (auto* cl = std::get_if<close_connection>(&a)) {
-            VIGIL_LOG_LIMITED(warn, "client '{}': {} queued messages, disconnecting a subscriber that does not keep up", c.sess.client_id(), c.sess.queued_count());
+            VIGIL_LOG_LIMITED(warn, "client '{}': {} queued messages, disconnecting a subscriber that does not keep up",
+                              c.sess.client_id(), c.sess.queued_count());
             c.conn->close_later(cl->reason, cl->publish_will);
         }
     }

@@ -180,7 +180,8 @@ public:
     /// subscriptions (checked or not), and queued messages no longer readable (dropped).
     void set_acl(std::shared_ptr<const auth::acl> a);
     /// The rights of `identity` using `client_id` under the ACL in force (null: no ACL).
-    [[nodiscard]] std::shared_ptr<const auth::permissions> permissions_for(std::string_view identity, std::string_view client_id) const;
+    [[nodiscard]] std::shared_ptr<const auth::permissions> permissions_for(std::string_view identity,
+                                                                           std::string_view client_id) const;
     /// Gives `c` these rights: re-judges its subscriptions and drops what it may no longer
     /// read from its queue. Returns the number of messages dropped.
     std::size_t set_permissions(client& c, std::shared_ptr<const auth::permissions> perms);
@@ -193,7 +194,9 @@ public:
     /// Looks up the client with this id, or nullptr.
     [[nodiscard]] client* find_client(const std::string& id);
     /// Every client (session) of this shard, by client id.
-    [[nodiscard]] const std::unordered_map<std::string, std::unique_ptr<client>>& clients() const noexcept { return clients_; }
+    [[nodiscard]] const std::unordered_map<std::string, std::unique_ptr<client>>& clients() const noexcept {
+        return clients_;
+    }
     /// Creates a client (session); the id must not exist.
     client& create_client(const std::string& id, bool persistent);
     /// Drops a client's subscriptions and the client itself.
@@ -203,9 +206,8 @@ public:
     void unsubscribe(client& c, const std::string& filter);
 
     /// Routes a message published on this shard by `publisher` (an identity; null: the
-    /// server itself): the archive (when its topic is archived), retained store (within the retained quotas and the disk's free-space
-    /// mark), local subscribers, and one batched hand-off per other shard with matching
-    /// subscribers.
+    /// server itself): the archive (when its topic is archived), retained store (within the retained quotas and the
+    /// disk's free-space mark), local subscribers, and one batched hand-off per other shard with matching subscribers.
     /// `client_id`: the publishing client, recorded in the archive ("" for the server).
     void route(const message_ref& m, const std::string* publisher, std::string_view client_id);
     /// Deletes the retained message of `topic` (memory, quotas, store) without delivering
@@ -244,10 +246,13 @@ public:
     void persist_session(const client& c, const message_ref& will);
     /// Restores a persistent session from the store (recovery, before the shards run).
     /// `owner`: nullopt for a session stored before sessions were bound to identities.
-    client& restore_client(const std::string& id, std::optional<std::string> owner, std::vector<restored_message> messages, std::vector<std::uint16_t> inbound, const std::vector<std::pair<std::string, qos>>& subs);
+    client& restore_client(const std::string& id, std::optional<std::string> owner,
+                           std::vector<restored_message> messages, std::vector<std::uint16_t> inbound,
+                           const std::vector<std::pair<std::string, qos>>& subs);
     /// Sends (or, after a failed commit, closes the connections of) a barrier's acks, in
     /// barrier order. Called on this shard.
-    void release(std::uint64_t seq, std::vector<ack_barrier::pending_ack> acks, std::vector<std::function<void(bool)>> callbacks, bool failed);
+    void release(std::uint64_t seq, std::vector<ack_barrier::pending_ack> acks,
+                 std::vector<std::function<void(bool)>> callbacks, bool failed);
     /// Writes the last values changed since the previous flush (timer, and at shutdown).
     void flush_last_values();
     /// What this shard's sessions hold now.
@@ -268,7 +273,8 @@ public:
     [[nodiscard]] shard_loop_stats loop_stats() const;
     /// When its heartbeat last ran (from any thread): a shard that stops turning stops it.
     [[nodiscard]] std::chrono::steady_clock::time_point last_beat() const noexcept {
-        return std::chrono::steady_clock::time_point{std::chrono::steady_clock::duration{last_beat_.load(std::memory_order_relaxed)}};
+        return std::chrono::steady_clock::time_point{
+            std::chrono::steady_clock::duration{last_beat_.load(std::memory_order_relaxed)}};
     }
     // --- Push sinks (WebSocket dashboards), shard-affine ---
     void attach_sink(router::sink& s);
@@ -283,16 +289,15 @@ public:
     /// CA bundle and CRL of `fresh` (the context with the same settings as its own).
     /// `fresh`: one TLS context per MQTT listener (null: plain, or it failed to load), then
     /// those of the HTTP listeners.
-    void revoke(const std::unordered_set<std::string>& users, const std::vector<std::shared_ptr<const net::tls_context>>& fresh);
-
-
+    void revoke(const std::unordered_set<std::string>& users,
+                const std::vector<std::shared_ptr<const net::tls_context>>& fresh);
 
 private:
     struct remote_delivery {
         message_ref msg;
-        std::shared_ptr<ack_barrier> barrier;  // durable QoS 1/2: held until this shard commits
-        std::uint64_t group = 0;  // durable QoS 2: the store group of its writes (0: none)
-        std::uint32_t parts = 0;  // shards in that group
+        std::shared_ptr<ack_barrier> barrier;               // durable QoS 1/2: held until this shard commits
+        std::uint64_t group = 0;                            // durable QoS 2: the store group of its writes (0: none)
+        std::uint32_t parts = 0;                            // shards in that group
         std::shared_ptr<const router::filter_index> index;  // keeps `nodes` alive
         boost::container::small_vector<const router::index_node*, 4> nodes;
     };
@@ -341,7 +346,7 @@ private:
         bool checked;  // every subscription it matched through is checked
     };
     std::vector<delivery_target> targets_;  // scratch for one delivery
-    action_list scratch_;                             // scratch for deliver_to
+    action_list scratch_;                   // scratch for deliver_to
     std::uint64_t next_assigned_id_ = 0;
     std::shared_ptr<const auth::acl> acl_;
     std::vector<std::uint8_t> cipher_scratch_ = std::vector<std::uint8_t>(64 * 1024);
@@ -358,14 +363,14 @@ private:
     shard_loop_stats loop_;
     // steady_clock ticks of the last heartbeat; relaxed: a watchdog's reading.
     std::atomic<std::chrono::steady_clock::rep> last_beat_{std::chrono::steady_clock::now().time_since_epoch().count()};
-    bool closing_ = false;                             // close_all ran: the server is stopping
+    bool closing_ = false;                            // close_all ran: the server is stopping
     std::vector<std::shared_ptr<ack_barrier>> held_;  // released when pass_batch_ commits
     std::shared_ptr<ack_barrier> barrier_;            // this pass's, created on first use
     std::unordered_set<const message*> uncommitted_;  // durable QoS 2 delivered here, awaiting commit
     std::vector<message_ref> pass_uncommitted_;       // those delivered in this pass
     std::vector<client*> holding_;                    // clients with held deliveries
-    std::vector<archive::entry> archive_pass_;       // messages of this pass for the archive
-    std::vector<archive::entry> archive_staged_;     // those staged in pass_batch_: handed over once it is submitted
+    std::vector<archive::entry> archive_pass_;        // messages of this pass for the archive
+    std::vector<archive::entry> archive_staged_;      // those staged in pass_batch_: handed over once it is submitted
     bool commit_scheduled_ = false;
     std::uint64_t next_barrier_ = 1;
     std::uint64_t next_release_ = 1;

@@ -43,7 +43,8 @@ shard::shard(broker_core& core, unsigned id, asio::io_context& ioc)
 
 shard::~shard() = default;
 
-std::shared_ptr<const auth::permissions> shard::permissions_for(std::string_view identity, std::string_view client_id) const {
+std::shared_ptr<const auth::permissions> shard::permissions_for(std::string_view identity,
+                                                                std::string_view client_id) const {
     if (!acl_) {
         return nullptr;
     }
@@ -70,7 +71,9 @@ void shard::set_acl(std::shared_ptr<const auth::acl> a) {
         if (c->sink != nullptr) {
             continue;  // a dashboard's rights are its API token's
         }
-        auto perms = c->owner_known ? permissions_for(c->owner, id) : std::make_shared<const auth::permissions>(std::vector<auth::permissions::rule>{}, true);
+        auto perms = c->owner_known
+                         ? permissions_for(c->owner, id)
+                         : std::make_shared<const auth::permissions>(std::vector<auth::permissions::rule>{}, true);
         const std::size_t n = set_permissions(*c, std::move(perms));
         dropped += n;
         std::size_t limited = 0;
@@ -79,12 +82,16 @@ void shard::set_acl(std::shared_ptr<const auth::acl> a) {
         }
         restricted += limited;
         if (n > 0 || limited > 0) {
-            log::info("shard {}: client '{}' (identity '{}'): {} of {} subscriptions limited by the ACL, {} queued messages no longer readable dropped",
-                      id_, id, c->owner, limited, c->sess.subscriptions().size(), n);
+            log::info(
+                "shard {}: client '{}' (identity '{}'): {} of {} subscriptions limited by the ACL, {} queued messages "
+                "no longer readable dropped",
+                id_, id, c->owner, limited, c->sess.subscriptions().size(), n);
         }
     }
     if (!clients_.empty()) {
-        log::info("shard {}: {} clients re-checked against the ACL: {} subscriptions limited, {} queued messages dropped", id_, clients_.size(), restricted, dropped);
+        log::info(
+            "shard {}: {} clients re-checked against the ACL: {} subscriptions limited, {} queued messages dropped",
+            id_, clients_.size(), restricted, dropped);
     }
 }
 
@@ -92,7 +99,10 @@ void shard::retain(const message_ref& m, const std::string* publisher) {
     const bool clears = m->payload().empty();
     if (!clears && core_.db->disk_low()) {
         ++counters_.retained_refused;
-        VIGIL_LOG_LIMITED(warn, "retained message on '{}' not stored: data_dir's disk has less than min_free_disk free (delivered live only)", m->topic());
+        VIGIL_LOG_LIMITED(warn,
+                          "retained message on '{}' not stored: data_dir's disk has less than min_free_disk free "
+                          "(delivered live only)",
+                          m->topic());
         return;
     }
     const auto verdict = core_.retained_quotas->update(*m, publisher);
@@ -100,10 +110,16 @@ void shard::retain(const message_ref& m, const std::string* publisher) {
         ++counters_.retained_refused;
         const auto& lim = core_.settings.limits;
         if (verdict == retained_quota::verdict::over_total) {
-            VIGIL_LOG_LIMITED(warn, "retained message on '{}' not stored: over max_retained ({}) or max_retained_bytes ({}) (delivered live only)", m->topic(), lim.max_retained, lim.max_retained_bytes);
+            VIGIL_LOG_LIMITED(warn,
+                              "retained message on '{}' not stored: over max_retained ({}) or max_retained_bytes ({}) "
+                              "(delivered live only)",
+                              m->topic(), lim.max_retained, lim.max_retained_bytes);
         } else {
-            VIGIL_LOG_LIMITED(warn, "retained message on '{}' from {} not stored: over max_retained_per_identity ({}) or max_retained_bytes_per_identity ({}) (delivered live only)",
-                              m->topic(), *publisher, lim.max_retained_per_identity, lim.max_retained_bytes_per_identity);
+            VIGIL_LOG_LIMITED(warn,
+                              "retained message on '{}' from {} not stored: over max_retained_per_identity ({}) or "
+                              "max_retained_bytes_per_identity ({}) (delivered live only)",
+                              m->topic(), *publisher, lim.max_retained_per_identity,
+                              lim.max_retained_bytes_per_identity);
         }
         return;
     }
@@ -124,7 +140,8 @@ bool shard::erase_retained(const std::string& topic) {
     return true;
 }
 
-void shard::revoke(const std::unordered_set<std::string>& users, const std::vector<std::shared_ptr<const net::tls_context>>& fresh) {
+void shard::revoke(const std::unordered_set<std::string>& users,
+                   const std::vector<std::shared_ptr<const net::tls_context>>& fresh) {
     const std::vector<connection*> all(live_.begin(), live_.end());
     std::size_t closed = 0;
     for (connection* c : all) {

@@ -113,8 +113,6 @@ decode_result decode(std::span<const std::uint8_t> in, packet& out, const codec_
     return {decode_status::complete, header + remaining, {}};
 }
 
-packet_type type_of(const packet& p) noexcept {
-    return static_cast<packet_type>(p.index() + 1);
-}
+packet_type type_of(const packet& p) noexcept { return static_cast<packet_type>(p.index() + 1); }
 
 }  // namespace vigil::mqtt

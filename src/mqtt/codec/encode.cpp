@@ -17,9 +17,7 @@ public:
         u16(static_cast<std::uint16_t>(b.size()));
         bytes(b);
     }
-    void str(std::string_view s) {
-        binary({reinterpret_cast<const std::uint8_t*>(s.data()), s.size()});
-    }
+    void str(std::string_view s) { binary({reinterpret_cast<const std::uint8_t*>(s.data()), s.size()}); }
 
     void finish(std::uint8_t first, std::vector<std::uint8_t>& out) const {
         std::uint8_t len[4];
@@ -84,10 +82,8 @@ void encode(const packet& p, std::vector<std::uint8_t>& out) {
             } else if constexpr (std::is_same_v<T, pubrel_packet>) {
                 first = header(packet_type::pubrel, 0x2);
                 w.u16(v.packet_id);
-            } else if constexpr (
-                std::is_same_v<T, puback_packet> || std::is_same_v<T, pubrec_packet> ||
-                std::is_same_v<T, pubcomp_packet> || std::is_same_v<T, unsuback_packet>
-            ) {
+            } else if constexpr (std::is_same_v<T, puback_packet> || std::is_same_v<T, pubrec_packet> ||
+                                 std::is_same_v<T, pubcomp_packet> || std::is_same_v<T, unsuback_packet>) {
                 w.u16(v.packet_id);
             } else if constexpr (std::is_same_v<T, subscribe_packet>) {
                 first = header(packet_type::subscribe, 0x2);
@@ -108,8 +104,7 @@ void encode(const packet& p, std::vector<std::uint8_t>& out) {
             }
             // pingreq, pingresp, disconnect: no body
         },
-        p
-    );
+        p);
     w.finish(first, out);
 }
 

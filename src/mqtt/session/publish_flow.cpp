@@ -46,7 +46,8 @@ void session::on_publish(const publish_packet& p, action_list& out) {
 // PUBREL (a session resuming after a crash may still hold its half of the QoS 2 flow).
 
 bool session::wrong_flow(std::uint16_t id, action_list& out) {
-    const auto it = std::find_if(inflight_.begin(), inflight_.end(), [id](const inflight_entry& e) { return e.packet_id == id; });
+    const auto it =
+        std::find_if(inflight_.begin(), inflight_.end(), [id](const inflight_entry& e) { return e.packet_id == id; });
     if (it == inflight_.end()) {
         return false;
     }
@@ -73,7 +74,7 @@ void session::on_pubrec(std::uint16_t id, action_list& out) {
         it = find_inflight(id, out_state::awaiting_pubcomp);  // a repeated PUBREC
     }
     if (it == inflight_.end()) {
-        if (!wrong_flow(id, out)) {  // a QoS 1 message answered with PUBREC closes
+        if (!wrong_flow(id, out)) {                         // a QoS 1 message answered with PUBREC closes
             out.push_back(send_packet{pubrel_packet{id}});  // unsolicited: release it
         }
         return;
@@ -82,7 +83,7 @@ void session::on_pubrec(std::uint16_t id, action_list& out) {
         out.push_back(store_message{it->seq, nullptr, it->q, it->retain, id, true});
     }
     it->state = out_state::awaiting_pubcomp;
-    it->msg.reset();  // the message is delivered; only the packet id is still held
+    it->msg.reset();                                // the message is delivered; only the packet id is still held
     out.push_back(send_packet{pubrel_packet{id}});  // [MQTT-4.3.3-1]
 }
 

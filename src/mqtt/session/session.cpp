@@ -75,7 +75,8 @@ session_totals session::footprint() const noexcept {
     return f;
 }
 
-void session::restore(std::vector<restored_message> messages, std::vector<std::uint16_t> inbound, const std::vector<std::pair<std::string, qos>>& subscriptions) {
+void session::restore(std::vector<restored_message> messages, std::vector<std::uint16_t> inbound,
+                      const std::vector<std::pair<std::string, qos>>& subscriptions) {
     const tally t{*this};
     for (auto& m : messages) {
         next_seq_ = std::max(next_seq_, m.seq + 1);
@@ -139,8 +140,7 @@ void session::on_packet(const packet& p, action_list& out) {
                 out.push_back(close_connection{make_error_code(errc::protocol_violation), true});
             }
         },
-        p
-    );
+        p);
 }
 
 void session::deliver(const message_ref& m, qos q, bool retain, action_list& out) {
@@ -176,8 +176,7 @@ void session::deliver(const message_ref& m, qos q, bool retain, action_list& out
 
 void session::send_new(const message_ref& m, qos q, bool retain, std::uint64_t seq, action_list& out) {
     const std::uint16_t id = next_packet_id();
-    const out_state s =
-        q == qos::at_least_once ? out_state::awaiting_puback : out_state::awaiting_pubrec;
+    const out_state s = q == qos::at_least_once ? out_state::awaiting_puback : out_state::awaiting_pubrec;
     inflight_.push_back({id, s, q, retain, m, seq});
     if (persistent_) {
         out.push_back(store_message{seq, m, q, retain, id, false});
@@ -211,9 +210,8 @@ std::uint16_t session::next_packet_id() noexcept {
     // The window is far smaller than the id space, so a free id is always near.
     for (;;) {
         last_packet_id_ = static_cast<std::uint16_t>(last_packet_id_ == 65535 ? 1 : last_packet_id_ + 1);
-        const auto used = std::any_of(inflight_.begin(), inflight_.end(), [this](const inflight_entry& e) {
-            return e.packet_id == last_packet_id_;
-        });
+        const auto used = std::any_of(inflight_.begin(), inflight_.end(),
+                                      [this](const inflight_entry& e) { return e.packet_id == last_packet_id_; });
         if (!used) {
             return last_packet_id_;
         }
@@ -221,9 +219,8 @@ std::uint16_t session::next_packet_id() noexcept {
 }
 
 boost::container::deque<session::inflight_entry>::iterator session::find_inflight(std::uint16_t id, out_state s) {
-    return std::find_if(inflight_.begin(), inflight_.end(), [id, s](const inflight_entry& e) {
-        return e.packet_id == id && e.state == s;
-    });
+    return std::find_if(inflight_.begin(), inflight_.end(),
+                        [id, s](const inflight_entry& e) { return e.packet_id == id && e.state == s; });
 }
 
 }  // namespace vigil::mqtt

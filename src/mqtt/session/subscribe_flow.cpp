@@ -25,7 +25,8 @@ void session::on_subscribe(const subscribe_packet& s, action_list& out) {
     out.push_back(send_packet{std::move(ack)});  // [MQTT-3.8.4-1]
     for (std::size_t i = 0; i < s.topics.size(); ++i) {
         if (granted[i] != subscribe_grant::refused) {
-            out.push_back(deliver_retained{std::string{s.topics[i].filter}, s.topics[i].q, granted[i] == subscribe_grant::checked});  // [MQTT-3.3.1-6]
+            out.push_back(deliver_retained{std::string{s.topics[i].filter}, s.topics[i].q,
+                                           granted[i] == subscribe_grant::checked});  // [MQTT-3.3.1-6]
         }
     }
 }

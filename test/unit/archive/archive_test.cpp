@@ -32,7 +32,8 @@ options at(const std::filesystem::path& dir) {
 constexpr std::int64_t day = 86'400'000;
 
 std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
 }
 
 /// A message received at `t`, as a shard hands it over.
@@ -94,18 +95,21 @@ TEST_CASE("archive: a filter merges its topics in time order and leaves out what
     temp_dir d{"archive-test"};
     auto a = archive::open(at(d.path));
     const std::int64_t t0 = now_ms() - 10'000;
-    a->append({rec("devices/car-1/events", t0 + 30), rec("devices/car-2/events", t0 + 10), rec("devices/car-3/events", t0 + 20),
-               rec("devices/car-1/location", t0 + 15), rec("devices/car-10/events", t0 + 40), rec("devices/car-1", t0 + 5)});
+    a->append({rec("devices/car-1/events", t0 + 30), rec("devices/car-2/events", t0 + 10),
+               rec("devices/car-3/events", t0 + 20), rec("devices/car-1/location", t0 + 15),
+               rec("devices/car-10/events", t0 + 40), rec("devices/car-1", t0 + 5)});
     a->flush();
     const auto p = a->read(q("devices/+/events", t0, t0 + 100), all);
     CHECK(times(p) == std::vector<std::int64_t>{t0 + 10, t0 + 20, t0 + 30, t0 + 40});
-    const auto hidden = a->read(q("devices/+/events", t0, t0 + 100), [](std::string_view t) { return t != "devices/car-2/events"; });
+    const auto hidden =
+        a->read(q("devices/+/events", t0, t0 + 100), [](std::string_view t) { return t != "devices/car-2/events"; });
     CHECK(times(hidden) == std::vector<std::int64_t>{t0 + 20, t0 + 30, t0 + 40});
     const auto all_of_car1 = a->read(q("devices/car-1/#", t0, t0 + 100), all);
     CHECK(times(all_of_car1) == std::vector<std::int64_t>{t0 + 5, t0 + 15, t0 + 30});
 }
 
-TEST_CASE("archive: filters find every topic of a day from its catalogue, across batches, restores and reopens", "[archive]") {
+TEST_CASE("archive: filters find every topic of a day from its catalogue, across batches, restores and reopens",
+          "[archive]") {
     temp_dir d{"archive-test"};
     const std::int64_t t0 = now_ms() - 10'000;
     {
@@ -120,7 +124,8 @@ TEST_CASE("archive: filters find every topic of a day from its catalogue, across
     a->flush();
     const entry restored = rec("devices/car-4/events", t0 + 7);
     CHECK(a->restore({encode(*restored.msg, restored.client_id)}));
-    CHECK(times(a->read(q("devices/+/events", t0, t0 + 100), all)) == std::vector<std::int64_t>{t0 + 1, t0 + 2, t0 + 3, t0 + 5, t0 + 6, t0 + 7});
+    CHECK(times(a->read(q("devices/+/events", t0, t0 + 100), all)) ==
+          std::vector<std::int64_t>{t0 + 1, t0 + 2, t0 + 3, t0 + 5, t0 + 6, t0 + 7});
     CHECK(times(a->read(q("#", t0, t0 + 100), all)).size() == 7);
     CHECK(times(a->read(q("devices/abcdefgh/#", t0, t0 + 100), all)) == std::vector<std::int64_t>{t0 + 4});
     a->stop();
@@ -130,12 +135,16 @@ TEST_CASE("archive: filters find every topic of a day from its catalogue, across
     CHECK(report.text.find(", 5 topics") != std::string::npos);
 }
 
-TEST_CASE("archive: a day written without a catalogue (an older version) is still read by filters; a topic missing from one is damage", "[archive]") {
+TEST_CASE(
+    "archive: a day written without a catalogue (an older version) is still read by filters; a topic missing from one "
+    "is damage",
+    "[archive]") {
     temp_dir d{"archive-test"};
     const std::int64_t t0 = now_ms() - 10'000;
     {
         auto a = archive::open(at(d.path));
-        a->append({rec("devices/car-1/events", t0 + 1), rec("devices/car-2/events", t0 + 2), rec("devices/car-2/location", t0 + 3)});
+        a->append({rec("devices/car-1/events", t0 + 1), rec("devices/car-2/events", t0 + 2),
+                   rec("devices/car-2/location", t0 + 3)});
         a->stop();
     }
     const auto edit = [&](const std::function<void(rocksdb::DB&, rocksdb::ColumnFamilyHandle*)>& change) {
@@ -156,12 +165,16 @@ TEST_CASE("archive: a day written without a catalogue (an older version) is stil
             REQUIRE(db->DestroyColumnFamilyHandle(handles[i]).ok());
         }
     };
-    edit([](rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf) { REQUIRE(db.Delete(rocksdb::WriteOptions{}, cf, std::string{"\0devices/car-2/events", 21}).ok()); });
+    edit([](rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf) {
+        REQUIRE(db.Delete(rocksdb::WriteOptions{}, cf, std::string{"\0devices/car-2/events", 21}).ok());
+    });
     auto damaged = check(d.path);
     CHECK(!damaged.ok);
     CHECK(damaged.text.find("1 topics missing from the day's catalogue") != std::string::npos);
     // Without its marker the day is read by seeking from topic to topic: nothing is missed.
-    edit([](rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf) { REQUIRE(db.Delete(rocksdb::WriteOptions{}, cf, std::string{"\0", 1}).ok()); });
+    edit([](rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf) {
+        REQUIRE(db.Delete(rocksdb::WriteOptions{}, cf, std::string{"\0", 1}).ok());
+    });
     const auto legacy = check(d.path);
     CHECK(legacy.ok);
     CHECK(legacy.text.find("no topic catalogue") != std::string::npos);
@@ -227,7 +240,8 @@ TEST_CASE("archive: the same message written twice is one record, and records su
     CHECK(p.records[0].payload == "online");
 }
 
-TEST_CASE("archive: staged records are reported once written, and a restore writes them under their own keys", "[archive]") {
+TEST_CASE("archive: staged records are reported once written, and a restore writes them under their own keys",
+          "[archive]") {
     temp_dir d{"archive-test"};
     const std::int64_t t0 = now_ms() - 1000;
     std::vector<std::string> reported;
@@ -237,7 +251,9 @@ TEST_CASE("archive: staged records are reported once written, and a restore writ
     const encoded copy = encode(*staged.msg, staged.client_id);  // what the hot store keeps
     {
         options o = at(d.path);
-        o.on_staged_written = [&](std::vector<std::string> keys) { reported.insert(reported.end(), keys.begin(), keys.end()); };
+        o.on_staged_written = [&](std::vector<std::string> keys) {
+            reported.insert(reported.end(), keys.begin(), keys.end());
+        };
         auto a = archive::open(o);
         a->append({staged, plain});
         a->flush();
@@ -285,16 +301,18 @@ TEST_CASE("archive: over max_bytes the oldest days are dropped whole, never toda
     o.max_bytes = 1;                             // every day but today is over it
     auto a = archive::open(o);
     const std::int64_t now = now_ms();
-    a->append({rec("devices/car-1/location", now - 3 * day), rec("devices/car-1/location", now - 2 * day), rec("devices/car-1/location", now - 1000)});
+    a->append({rec("devices/car-1/location", now - 3 * day), rec("devices/car-1/location", now - 2 * day),
+               rec("devices/car-1/location", now - 1000)});
     a->flush();
     const auto p = a->read(q("devices/car-1/location", now - 5 * day, now), all);
     CHECK(times(p) == std::vector<std::int64_t>{now - 1000});  // today stays, however large
-    CHECK(p.kept_from_ms > now - 2 * day);  // the caller learns that older data is gone
+    CHECK(p.kept_from_ms > now - 2 * day);                     // the caller learns that older data is gone
     CHECK(p.kept_from_ms <= now);
     CHECK(a->stats().partitions_dropped == 2);
 }
 
-TEST_CASE("archive: beyond max_pending_bytes records are dropped and counted, never queued without bound", "[archive]") {
+TEST_CASE("archive: beyond max_pending_bytes records are dropped and counted, never queued without bound",
+          "[archive]") {
     temp_dir d{"archive-test"};
     options o = at(d.path);
     o.flush_interval = std::chrono::hours{1};  // nothing is written until flush()

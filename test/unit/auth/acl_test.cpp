@@ -49,10 +49,10 @@ TEST_CASE("acl: allow/deny table", "[auth][acl]") {
         // a device writes only under its own client id and reads its own commands
         {"car7", "car7", "pub", "devices/car7/location", "yes"},
         {"car7", "car7", "pub", "devices/car7/events/crash", "yes"},
-        {"car7", "car7", "pub", "devices/car8/location", "no"},   // spoofing another device
+        {"car7", "car7", "pub", "devices/car8/location", "no"},  // spoofing another device
         {"car7", "car7", "sub", "devices/car7/commands", "all"},
         {"car7", "car7", "sub", "devices/car8/commands", "none"},
-        {"car7", "car7", "sub", "devices/+/commands", "some"},    // granted, only its own delivered
+        {"car7", "car7", "sub", "devices/+/commands", "some"},  // granted, only its own delivered
         {"car7", "car7", "read", "devices/car8/commands", "no"},
         {"car7", "car7", "read", "devices/car7/commands", "yes"},
         {"car7", "car7", "sub", "#", "some"},
@@ -68,7 +68,7 @@ TEST_CASE("acl: allow/deny table", "[auth][acl]") {
         {"dispatcher", "d1", "read", "devices/car7/location", "yes"},
         {"dispatcher", "d1", "sub", "devices/car7/+", "all"},
         {"dispatcher", "d1", "sub", "devices/#", "some"},
-        {"dispatcher", "d1", "sub", "devices", "all"},              // "devices/#" matches "devices"
+        {"dispatcher", "d1", "sub", "devices", "all"},  // "devices/#" matches "devices"
         {"dispatcher", "d1", "sub", "devices/secret/x", "none"},
         {"dispatcher", "d1", "sub", "devices/secret/#", "none"},
         {"dispatcher", "d1", "pub", "devices/car7/commands", "yes"},
@@ -115,7 +115,8 @@ TEST_CASE("acl: a deny rule that intersects a granted filter limits it, a covere
     CHECK(q.scope_of("secret/+") == read_scope::some);
 }
 
-TEST_CASE("acl: one coverage rule for ACLs: a/# grants a, # does not grant $SYS", "[auth][acl][MQTT-4.7.1-2][MQTT-4.7.2-1]") {
+TEST_CASE("acl: one coverage rule for ACLs: a/# grants a, # does not grant $SYS",
+          "[auth][acl][MQTT-4.7.1-2][MQTT-4.7.2-1]") {
     const auto a = acl::parse("topic read a/#\ntopic read #\n", "acl");
     const permissions p = a.for_client("", "x");
     CHECK(p.scope_of("a") == read_scope::all);

@@ -29,7 +29,8 @@ TEST_CASE("auth: hashes verify, are salted, and reject other passwords", "[auth]
 TEST_CASE("auth: a mosquitto_passwd hash verifies", "[auth][password]") {
     // Made with Debian's mosquitto_passwd 2.0.11: `mosquitto_passwd -b f car7 correct-horse`.
     const std::string hash =
-        "$7$101$1pTRnnhuWcqP0G3A$8+uPiMb2DIfhTPKM4FRjTL5gY8kmki2gdgAMfJ907xr+Dm/3bwl2hu9HsUpSkfpIwAjfOQdSFCPUiA5mNGx/Zw==";
+        "$7$101$1pTRnnhuWcqP0G3A$8+uPiMb2DIfhTPKM4FRjTL5gY8kmki2gdgAMfJ907xr+Dm/3bwl2hu9HsUpSkfpIwAjfOQdSFCPUiA5mNGx/"
+        "Zw==";
     CHECK(verify_password(hash, "correct-horse"));
     CHECK_FALSE(verify_password(hash, "correct-horse!"));
 }
@@ -41,7 +42,8 @@ TEST_CASE("auth: password file parsing", "[auth][password]") {
     REQUIRE(f.find("car1") != nullptr);
     CHECK(f.find("car3") == nullptr);
     CHECK_THROWS_WITH(password_file::parse("car1\n", "p"), Contains("p:1") && Contains("user:hash"));
-    CHECK_THROWS_WITH(password_file::parse("ok:" + h + "\ncar1:plain\n", "p"), Contains("p:2") && Contains("vigil passwd"));
+    CHECK_THROWS_WITH(password_file::parse("ok:" + h + "\ncar1:plain\n", "p"),
+                      Contains("p:2") && Contains("vigil passwd"));
     CHECK_THROWS_WITH(password_file::parse("a:" + h + "\na:" + h + "\n", "p"), Contains("p:2") && Contains("twice"));
     auto g = f;
     g.set("car1", {});
@@ -97,7 +99,8 @@ TEST_CASE("auth: several hashing threads answer every check once", "[auth][passw
     for (int i = 0; i < 24; ++i) {
         // Even checks carry the right password, odd ones a wrong one; four addresses.
         const int user = i / 2;
-        check_request r{"dev" + std::to_string(user), i % 2 == 0 ? "pw" + std::to_string(user) : "nope", "10.0.0." + std::to_string(i % 4), owner};
+        check_request r{"dev" + std::to_string(user), i % 2 == 0 ? "pw" + std::to_string(user) : "nope",
+                        "10.0.0." + std::to_string(i % 4), owner};
         REQUIRE(a.verify_async(std::move(r), [&, i](bool ok) {
             const std::lock_guard lock{mu};
             results[static_cast<std::size_t>(i)] = ok;
@@ -106,9 +109,8 @@ TEST_CASE("auth: several hashing threads answer every check once", "[auth][passw
         }));
     }
     std::unique_lock lock{mu};
-    REQUIRE(cv.wait_for(lock, std::chrono::seconds{30}, [&] {
-        return std::all_of(answers.begin(), answers.end(), [](int n) { return n >= 1; });
-    }));
+    REQUIRE(cv.wait_for(lock, std::chrono::seconds{30},
+                        [&] { return std::all_of(answers.begin(), answers.end(), [](int n) { return n >= 1; }); }));
     for (std::size_t i = 0; i < 24; ++i) {
         CHECK(answers[i] == 1);
         CHECK(results[i] == (i % 2 == 0));
@@ -139,7 +141,8 @@ TEST_CASE("auth: a flood of checks from one address delays another's by one hash
     CHECK(a.stats().refused == static_cast<std::uint64_t>(refused));
     REQUIRE(ask("user", "198.51.100.7", "right"));
     std::unique_lock lock{mu};
-    REQUIRE(cv.wait_for(lock, std::chrono::seconds{60}, [&] { return static_cast<int>(order.size()) == accepted + 1; }));
+    REQUIRE(
+        cv.wait_for(lock, std::chrono::seconds{60}, [&] { return static_cast<int>(order.size()) == accepted + 1; }));
     const auto user_at = std::find(order.begin(), order.end(), "user") - order.begin();
     INFO("answered in order: user at " << user_at << " of " << order.size());
     CHECK(user_at <= 2);  // one attacker check in flight, at most one more taken before its turn

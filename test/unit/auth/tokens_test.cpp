@@ -69,7 +69,8 @@ TEST_CASE("auth: the admin right is issued, parsed and part of a token's identit
 TEST_CASE("auth: token names are unique in a file", "[auth][tokens]") {
     const auto a = token_file::issue("ops", {}, {});
     const auto b = token_file::issue("ops", {"#"}, {});
-    CHECK_THROWS_WITH(token_file::parse("# x\n" + a.line + "\n" + b.line + "\n", "t"), Contains("t:3") && Contains("'ops' is already used on line 2"));
+    CHECK_THROWS_WITH(token_file::parse("# x\n" + a.line + "\n" + b.line + "\n", "t"),
+                      Contains("t:3") && Contains("'ops' is already used on line 2"));
 }
 
 TEST_CASE("auth: a token's line is removed by name, everything else kept", "[auth][tokens]") {
@@ -78,7 +79,7 @@ TEST_CASE("auth: a token's line is removed by name, everything else kept", "[aut
     const std::string text = "# ops here\nops " + h + " admin\n  ops2 " + g + "\n# the end";
     CHECK(token_file::without(text, "ops") == "# ops here\n  ops2 " + g + "\n# the end");
     CHECK(token_file::without(text, "ops2") == "# ops here\nops " + h + " admin\n# the end");
-    CHECK_FALSE(token_file::without(text, "op"));      // whole names only
-    CHECK_FALSE(token_file::without(text, "#"));       // never a comment
+    CHECK_FALSE(token_file::without(text, "op"));  // whole names only
+    CHECK_FALSE(token_file::without(text, "#"));   // never a comment
     CHECK_FALSE(token_file::without(text, "here"));
 }

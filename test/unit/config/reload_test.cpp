@@ -69,7 +69,8 @@ TEST_CASE("reload: what needs a restart is named and left as it was", "[config][
     CHECK(p.next.log_level == vigil::log::level::warn);  // what can change still does
 }
 
-TEST_CASE("reload: a listener turning TLS on or off, passwords switched on or off, and a removed ACL need a restart", "[config][reload]") {
+TEST_CASE("reload: a listener turning TLS on or off, passwords switched on or off, and a removed ACL need a restart",
+          "[config][reload]") {
     const auto running = parse_settings(base, "vigil.toml");
     auto plain = running;
     plain.listeners[0].tls.reset();

@@ -55,7 +55,8 @@ TEST_CASE("console: files, revalidation and errors", "[console]") {
 TEST_CASE("console: the security policy and the page's configuration follow [ui]", "[console]") {
     auto s = config::default_settings();
     const std::string plain = console::site{s}.content_security_policy();
-    CHECK(plain.starts_with("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self';"));
+    CHECK(plain.starts_with(
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self';"));
     CHECK(plain.find("frame-ancestors 'none'") != std::string::npos);
 
     s.ui.tile_url = "https://tiles.agency.local/{z}/{x}/{y}.png";
@@ -66,7 +67,9 @@ TEST_CASE("console: the security policy and the page's configuration follow [ui]
     const auto cfg = site.answer("GET", "/console/config.json", "");
     CHECK(cfg.status == 200);
     CHECK(cfg.content_type == "application/json");
-    CHECK(cfg.body == R"({"tile_url":"https://tiles.agency.local/{z}/{x}/{y}.png","tile_attribution":"Agency \"maps\" \u003c/script>","lat_field":"lat","lon_field":"lon","history":false})");
+    CHECK(
+        cfg.body ==
+        R"({"tile_url":"https://tiles.agency.local/{z}/{x}/{y}.png","tile_attribution":"Agency \"maps\" \u003c/script>","lat_field":"lat","lon_field":"lon","history":false})");
     CHECK(site.answer("GET", "/console/config.json", std::string{header(cfg, "ETag")}).status == 304);
     CHECK(header(cfg, "Content-Security-Policy") == site.content_security_policy());
 }

@@ -35,7 +35,8 @@ TEST_CASE("topic: filters allow '+' as a level and '#' only last", "[topic][MQTT
 TEST_CASE("topic: control characters are found at every position", "[topic][MQTT-1.5.3]") {
     const std::string base = "devices/car-0417/location/with/a/long/ascii/tail";
     CHECK_FALSE(topic::has_control_character(base));
-    CHECK_FALSE(topic::has_control_character("\xC2\xA0 \xE2\x80\xA8 ~ \xF0\x9F\x9A\x93"));  // U+00A0, U+2028, '~', U+1F693
+    CHECK_FALSE(
+        topic::has_control_character("\xC2\xA0 \xE2\x80\xA8 ~ \xF0\x9F\x9A\x93"));  // U+00A0, U+2028, '~', U+1F693
     for (const std::string& c : {"\x01"s, "\x09"s, "\x0a"s, "\x1f"s, "\x7f"s, "\xC2\x80"s, "\xC2\x9F"s}) {
         for (std::size_t at = 0; at <= base.size(); ++at) {
             std::string s = base;
@@ -85,13 +86,13 @@ TEST_CASE("topic: matching table", "[topic]") {
 
 TEST_CASE("topic: UTF-8 validation rejects U+0000, overlongs, surrogates", "[topic][MQTT-1.5.3-1][MQTT-1.5.3-2]") {
     CHECK(topic::valid_utf8("plain"));
-    CHECK(topic::valid_utf8("\xC3\xA9t\xC3\xA9"));    // été
-    CHECK(topic::valid_utf8("\xF0\x9F\x9A\x93"));     // U+1F693 police car
-    CHECK_FALSE(topic::valid_utf8("a\0b"s));          // U+0000
-    CHECK_FALSE(topic::valid_utf8("\xC0\xAF"));       // overlong '/'
-    CHECK_FALSE(topic::valid_utf8("\xED\xA0\x80"));   // U+D800 surrogate
+    CHECK(topic::valid_utf8("\xC3\xA9t\xC3\xA9"));       // été
+    CHECK(topic::valid_utf8("\xF0\x9F\x9A\x93"));        // U+1F693 police car
+    CHECK_FALSE(topic::valid_utf8("a\0b"s));             // U+0000
+    CHECK_FALSE(topic::valid_utf8("\xC0\xAF"));          // overlong '/'
+    CHECK_FALSE(topic::valid_utf8("\xED\xA0\x80"));      // U+D800 surrogate
     CHECK_FALSE(topic::valid_utf8("\xF4\x90\x80\x80"));  // past U+10FFFF
-    CHECK_FALSE(topic::valid_utf8("\xE2\x82"));       // truncated
+    CHECK_FALSE(topic::valid_utf8("\xE2\x82"));          // truncated
     CHECK_FALSE(topic::valid_utf8("\xFF"));
 }
 
@@ -139,11 +140,13 @@ TEST_CASE("topic: one filter covers another", "[topic]") {
     CHECK(covers("$SYS/#", "$SYS/broker/load"));
 }
 
-TEST_CASE("topic: the standard's examples, for matching and coverage alike", "[topic][MQTT-4.7.1-2][MQTT-4.7.1-3][MQTT-4.7.2-1]") {
+TEST_CASE("topic: the standard's examples, for matching and coverage alike",
+          "[topic][MQTT-4.7.1-2][MQTT-4.7.1-3][MQTT-4.7.2-1]") {
     using vigil::topic::covers;
     using vigil::topic::matches;
     // §4.7.1.2: "sport/tennis/player1/#" matches these three.
-    for (const char* t : {"sport/tennis/player1", "sport/tennis/player1/ranking", "sport/tennis/player1/score/wimbledon"}) {
+    for (const char* t :
+         {"sport/tennis/player1", "sport/tennis/player1/ranking", "sport/tennis/player1/score/wimbledon"}) {
         INFO(t);
         CHECK(matches("sport/tennis/player1/#", t));
         CHECK(covers("sport/tennis/player1/#", t));  // a name is a filter without wildcards

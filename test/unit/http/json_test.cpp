@@ -86,5 +86,6 @@ TEST_CASE("devices group last values and derive online from status", "[http][jso
     REQUIRE(one);
     CHECK(std::string_view(parse(p, *one)["id"]) == "car-2");
     CHECK_FALSE(http::device_json(values, "car-9"));
-    CHECK(std::string_view(parse(p, http::error_json(404, "no \"such\" device"))["error"]["message"]) == "no \"such\" device");
+    CHECK(std::string_view(parse(p, http::error_json(404, "no \"such\" device"))["error"]["message"]) ==
+          "no \"such\" device");
 }

@@ -44,7 +44,8 @@ TEST_CASE("track: simplification keeps the ends, the corners and the order withi
     }
     CHECK(std::is_sorted(times.begin(), times.end()));
     CHECK(std::find(times.begin(), times.end(), 250) != times.end());  // the spike
-    CHECK(std::count_if(times.begin(), times.end(), [](std::int64_t t) { return t == 499 || t == 500; }) >= 1);  // the corner
+    CHECK(std::count_if(times.begin(), times.end(), [](std::int64_t t) { return t == 499 || t == 500; }) >=
+          1);  // the corner
     CHECK(simplify(pts, 2000).size() == pts.size());
     CHECK(simplify(pts, 2).size() == 2);
     // A straight line of many points simplifies to any budget with its ends kept.

@@ -37,7 +37,9 @@ metrics::snapshot sample() {
     return s;
 }
 
-bool has_line(const std::string& text, const std::string& line) { return text.find("\n" + line + "\n") != std::string::npos || text.starts_with(line + "\n"); }
+bool has_line(const std::string& text, const std::string& line) {
+    return text.find("\n" + line + "\n") != std::string::npos || text.starts_with(line + "\n");
+}
 
 }  // namespace
 
@@ -53,7 +55,8 @@ TEST_CASE("metrics: counters and gauges carry the broker's values under their Pr
     CHECK(has_line(text, "process_resident_memory_bytes 4096"));
     // One # TYPE per family, however many label sets it has.
     std::size_t types = 0;
-    for (auto at = text.find("# TYPE vigil_messages_dropped_total "); at != std::string::npos; at = text.find("# TYPE vigil_messages_dropped_total ", at + 1)) {
+    for (auto at = text.find("# TYPE vigil_messages_dropped_total "); at != std::string::npos;
+         at = text.find("# TYPE vigil_messages_dropped_total ", at + 1)) {
         ++types;
     }
     CHECK(types == 1);
@@ -94,7 +97,8 @@ TEST_CASE("metrics: each shard's loop lag and CPU time carry its number", "[metr
 
 TEST_CASE("metrics: TLS expiry per file; unreadable files are counted, not shown as expired", "[metrics]") {
     const auto text = metrics::render(sample());
-    CHECK(has_line(text, "vigil_tls_expiry_timestamp_seconds{kind=\"certificate\",file=\"/etc/vigil/server.pem\"} 1893456000"));
+    CHECK(has_line(
+        text, "vigil_tls_expiry_timestamp_seconds{kind=\"certificate\",file=\"/etc/vigil/server.pem\"} 1893456000"));
     CHECK(text.find("ca.crl\"") == std::string::npos);
     CHECK(has_line(text, "vigil_tls_files_unreadable 1"));
 }

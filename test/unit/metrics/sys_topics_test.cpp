@@ -8,7 +8,9 @@
 using namespace vigil;
 
 namespace {
-std::map<std::string, std::string> as_map(const std::vector<std::pair<std::string, std::string>>& v) { return {v.begin(), v.end()}; }
+std::map<std::string, std::string> as_map(const std::vector<std::pair<std::string, std::string>>& v) {
+    return {v.begin(), v.end()};
+}
 }  // namespace
 
 TEST_CASE("$SYS: Mosquitto's topics from the counters", "[metrics]") {

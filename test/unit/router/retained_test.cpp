@@ -61,15 +61,17 @@ TEST_CASE("retained: wildcard lookups", "[retained]") {
 
 TEST_CASE("retained: changes are reported once until taken, then again", "[retained][last-value]") {
     retained_store r;
-    const auto m = [](const char* v) { return message::make("devices/a/location", as_span(v), qos::at_most_once, false); };
+    const auto m = [](const char* v) {
+        return message::make("devices/a/location", as_span(v), qos::at_most_once, false);
+    };
     CHECK(r.update(m("1")));        // new topic: remember it
     CHECK_FALSE(r.update(m("2")));  // still waiting for its write-through
     auto taken = r.take_changed("devices/a/location");
     REQUIRE(taken.has_value());
     REQUIRE(*taken != nullptr);
-    CHECK((*taken)->payload()[0] == '2');  // the newest, not the one that marked it
+    CHECK((*taken)->payload()[0] == '2');                           // the newest, not the one that marked it
     CHECK_FALSE(r.take_changed("devices/a/location").has_value());  // taken already
-    CHECK(r.update(m("3")));  // changed again after the write-through
+    CHECK(r.update(m("3")));                                        // changed again after the write-through
     CHECK(r.update(message::make("devices/a/location", {}, qos::at_most_once, false)));  // cleared
     taken = r.take_changed("devices/a/location");
     REQUIRE(taken.has_value());

@@ -23,7 +23,10 @@ TEST_CASE("client keys are length-prefixed so no client's range holds another's"
     REQUIRE(k);
     CHECK(k->client_id == "dev-7");
     CHECK(k->rest == "devices/+/status");
-    CHECK_FALSE(split_client_key(std::string{"\x00\x09" "abc", 5}));
+    CHECK_FALSE(
+        split_client_key(std::string{"\x00\x09"
+                                     "abc",
+                                     5}));
     CHECK_FALSE(split_client_key("x"));
 }
 
@@ -112,9 +115,15 @@ TEST_CASE("store: session records of format 1 (before sessions had owners) still
     CHECK(with_will->will->topic() == "devices/1/status");
     CHECK_FALSE(with_will->owner);
     // Format 2: [2][owner length: 2][owner][has will].
-    const auto owned = decode_session_record(std::string{"\x02\x00\x03" "car\x00", 7});
+    const auto owned =
+        decode_session_record(std::string{"\x02\x00\x03"
+                                          "car\x00",
+                                          7});
     REQUIRE(owned);
     CHECK(owned->owner == "car");
-    CHECK_FALSE(decode_session_record(std::string{"\x02\x00\x09" "car\x00", 7}));  // owner past the end
-    CHECK_FALSE(decode_session_record(std::string{"\x03\x00", 2}));             // unknown format
+    CHECK_FALSE(
+        decode_session_record(std::string{"\x02\x00\x09"
+                                          "car\x00",
+                                          7}));                      // owner past the end
+    CHECK_FALSE(decode_session_record(std::string{"\x03\x00", 2}));  // unknown format
 }

@@ -22,7 +22,6 @@ using vigil::test::temp_dir;
 
 namespace {
 
-
 std::map<std::string, std::string> dump(const store& s, family f) {
     std::map<std::string, std::string> out;
     s.for_each(f, [&](std::string_view k, std::string_view v) { out.emplace(k, v); });
@@ -63,16 +62,36 @@ TEST_CASE("erase_prefix removes one client's range and nothing else", "[store]")
     temp_dir d{"store-test"};
     auto s = store::open({d.path, false});
     write_batch b;
-    b.put(family::subscriptions, std::string{"\x00\x03" "abc" "x/1", 8}, "1");
-    b.put(family::subscriptions, std::string{"\x00\x03" "abc" "x/2", 8}, "1");
-    b.put(family::subscriptions, std::string{"\x00\x04" "abcd" "x/1", 9}, "1");
+    b.put(family::subscriptions,
+          std::string{"\x00\x03"
+                      "abc"
+                      "x/1",
+                      8},
+          "1");
+    b.put(family::subscriptions,
+          std::string{"\x00\x03"
+                      "abc"
+                      "x/2",
+                      8},
+          "1");
+    b.put(family::subscriptions,
+          std::string{"\x00\x04"
+                      "abcd"
+                      "x/1",
+                      9},
+          "1");
     REQUIRE(commit(*s, std::move(b)));
     write_batch e;
-    e.erase_prefix(family::subscriptions, std::string{"\x00\x03" "abc", 5});
+    e.erase_prefix(family::subscriptions, std::string{"\x00\x03"
+                                                      "abc",
+                                                      5});
     REQUIRE(commit(*s, std::move(e)));
     const auto left = dump(*s, family::subscriptions);
     REQUIRE(left.size() == 1);
-    CHECK(left.begin()->first == std::string{"\x00\x04" "abcd" "x/1", 9});
+    CHECK(left.begin()->first == std::string{"\x00\x04"
+                                             "abcd"
+                                             "x/1",
+                                             9});
 }
 
 TEST_CASE("completions run in submission order when threads submit concurrently", "[store]") {
@@ -187,7 +206,7 @@ TEST_CASE("linked batches are written together; batches queued behind an incompl
             p->set_value();
         });
     };
-    submit("a", 2);        // one part of group 42
+    submit("a", 2);             // one part of group 42
     submit("b", std::nullopt);  // behind it
     // Neither may be written before the group's other part is queued.
     CHECK(waits[0].wait_for(std::chrono::milliseconds(200)) == std::future_status::timeout);

@@ -24,7 +24,7 @@ namespace vigil::net {
 class connection_gate;
 class shard_pool;
 struct socket_handover;
-}
+}  // namespace vigil::net
 namespace vigil::router {
 class hub;
 }
@@ -42,9 +42,22 @@ inline constexpr std::array<std::string_view, 4> transport_names{"mqtt", "mqtt-t
 /// error, a takeover by the same client id, a refused login, revoked credentials, a limit
 /// (queue, packet or connect timeout, server busy), the server stopping, a store failure, or
 /// an operator (admin API).
-enum class disconnect_reason : std::uint8_t { clean, connection_lost, keepalive_timeout, protocol_error, takeover, auth_failure, revoked, limit, shutdown, store_failure, admin };
+enum class disconnect_reason : std::uint8_t {
+    clean,
+    connection_lost,
+    keepalive_timeout,
+    protocol_error,
+    takeover,
+    auth_failure,
+    revoked,
+    limit,
+    shutdown,
+    store_failure,
+    admin
+};
 inline constexpr std::array<std::string_view, 11> disconnect_reason_names{
-    "clean", "connection_lost", "keepalive_timeout", "protocol_error", "takeover", "auth_failure", "revoked", "limit", "shutdown", "store_failure", "admin"};
+    "clean",   "connection_lost", "keepalive_timeout", "protocol_error", "takeover", "auth_failure",
+    "revoked", "limit",           "shutdown",          "store_failure",  "admin"};
 
 /// A client's session as the admin API shows it.
 struct client_info {
@@ -79,16 +92,16 @@ struct shard_loop_stats {
     std::uint64_t remote_queued = 0;  ///< messages other shards handed it, not yet delivered
 };
 
-
 /// Counters of the whole broker (sums over the shards): what every limit and failure did.
 struct broker_stats {
-    std::uint64_t open_connections = 0;       ///< MQTT and HTTP (WebSockets included)
-    std::uint64_t connections_accepted = 0;   ///< CONNECTs accepted
-    std::uint64_t publishes_in = 0;           ///< messages routed (client PUBLISH and wills)
-    std::uint64_t deliveries = 0;             ///< messages handed to sessions
+    std::uint64_t open_connections = 0;      ///< MQTT and HTTP (WebSockets included)
+    std::uint64_t connections_accepted = 0;  ///< CONNECTs accepted
+    std::uint64_t publishes_in = 0;          ///< messages routed (client PUBLISH and wills)
+    std::uint64_t deliveries = 0;            ///< messages handed to sessions
     std::uint64_t dropped_qos0_backpressure = 0;
-    std::uint64_t dropped_queue_full = 0;    ///< QoS 1/2 messages for a session whose queue was full (max_queued)
-    std::uint64_t dropped_qos0_offline = 0;  ///< QoS 0 messages for an offline persistent session (not kept, as MQTT allows)
+    std::uint64_t dropped_queue_full = 0;  ///< QoS 1/2 messages for a session whose queue was full (max_queued)
+    std::uint64_t dropped_qos0_offline =
+        0;  ///< QoS 0 messages for an offline persistent session (not kept, as MQTT allows)
     std::uint64_t protocol_errors = 0;
     std::uint64_t auth_failures = 0;
     std::uint64_t auth_busy = 0;              ///< CONNACK 0x03: the password-check queue was full
@@ -101,7 +114,7 @@ struct broker_stats {
     std::uint64_t denied_connects = 0;        ///< CONNECTs refused by the ACL or session ownership
     std::uint64_t rejected_connections = 0;   ///< over max_connections or max_connection_rate
     std::uint64_t publish_throttled = 0;      ///< reads paused by max_publish_rate
-    session_totals sessions;  ///< what every session (MQTT and /ws) holds
+    session_totals sessions;                  ///< what every session (MQTT and /ws) holds
     std::uint64_t sessions_expired = 0;       ///< persistent sessions discarded by session_expiry
     std::uint64_t retained = 0;               ///< retained messages held
     std::uint64_t retained_bytes = 0;         ///< their topics and payloads
@@ -193,18 +206,20 @@ public:
 
     /// The archived messages matching `q` that `may_read(topic)` allows; nullopt when there is
     /// no archive (off, or it could not be opened). Reads the disk: call it off the shards.
-    [[nodiscard]] std::optional<archive::page> history(const archive::query& q, const std::function<bool(std::string_view)>& may_read) const;
+    [[nodiscard]] std::optional<archive::page> history(const archive::query& q,
+                                                       const std::function<bool(std::string_view)>& may_read) const;
 
     /// A backup of the hot store into the backup directory `dir`, and of the archive into
     /// `archive_dir` when the archive is on (store::store::backup, archive::archive::backup),
     /// in that order: a record the archive takes over between the two is then in both, never
-    /// in neither. The archive's backup is labelled "store backup ID". From any thread but a shard's; the broker keeps serving meanwhile.
-    /// Errors: throws rocks::backup_error.
+    /// in neither. The archive's backup is labelled "store backup ID". From any thread but a shard's; the broker keeps
+    /// serving meanwhile. Errors: throws rocks::backup_error.
     struct backup_result {
         rocks::backup_info store;
         std::optional<rocks::backup_info> archive;
     };
-    [[nodiscard]] backup_result backup(const std::filesystem::path& dir, const std::filesystem::path& archive_dir, std::string_view label) const;
+    [[nodiscard]] backup_result backup(const std::filesystem::path& dir, const std::filesystem::path& archive_dir,
+                                       std::string_view label) const;
 
     // --- Administration (from any thread but a shard's; each waits at most 2 s per shard) ---
 

@@ -32,9 +32,7 @@ enum class errc : int {
 
 const boost::system::error_category& mqtt_category() noexcept;
 
-inline error_code make_error_code(errc e) noexcept {
-    return {static_cast<int>(e), mqtt_category()};
-}
+inline error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), mqtt_category()}; }
 
 }  // namespace vigil::mqtt
 

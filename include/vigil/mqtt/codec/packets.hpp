@@ -115,21 +115,9 @@ struct pingreq_packet {};
 struct pingresp_packet {};
 struct disconnect_packet {};
 
-using packet = std::variant<
-    connect_packet,
-    connack_packet,
-    publish_packet,
-    puback_packet,
-    pubrec_packet,
-    pubrel_packet,
-    pubcomp_packet,
-    subscribe_packet,
-    suback_packet,
-    unsubscribe_packet,
-    unsuback_packet,
-    pingreq_packet,
-    pingresp_packet,
-    disconnect_packet>;
+using packet = std::variant<connect_packet, connack_packet, publish_packet, puback_packet, pubrec_packet, pubrel_packet,
+                            pubcomp_packet, subscribe_packet, suback_packet, unsubscribe_packet, unsuback_packet,
+                            pingreq_packet, pingresp_packet, disconnect_packet>;
 
 /// The packet type of a packet value.
 [[nodiscard]] packet_type type_of(const packet& p) noexcept;

@@ -59,8 +59,8 @@ struct deliver_retained {
 /// driver writes it to the store under (client id, seq), replacing what was there.
 struct store_message {
     std::uint64_t seq = 0;
-    message_ref msg;              ///< null once released (QoS 2 PUBREC received)
-    qos q = qos::at_least_once;   ///< granted QoS
+    message_ref msg;             ///< null once released (QoS 2 PUBREC received)
+    qos q = qos::at_least_once;  ///< granted QoS
     bool retain = false;
     std::uint16_t packet_id = 0;  ///< 0: queued, not sent yet
     bool released = false;
@@ -83,17 +83,8 @@ struct close_connection {
     bool publish_will = true;
 };
 
-using action = std::variant<
-    send_packet,
-    send_publish,
-    route_publish,
-    add_subscription,
-    remove_subscription,
-    deliver_retained,
-    store_message,
-    erase_message,
-    store_inbound,
-    close_connection>;
+using action = std::variant<send_packet, send_publish, route_publish, add_subscription, remove_subscription,
+                            deliver_retained, store_message, erase_message, store_inbound, close_connection>;
 
 using action_list = std::vector<action>;
 

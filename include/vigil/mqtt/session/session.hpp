@@ -20,8 +20,8 @@
 namespace vigil::mqtt {
 
 struct session_limits {
-    std::uint16_t max_inflight = 32;  ///< QoS 1/2 messages sent and not yet acknowledged
-    std::size_t max_queued = 10000;   ///< QoS 1/2 messages waiting behind the window or offline
+    std::uint16_t max_inflight = 32;                       ///< QoS 1/2 messages sent and not yet acknowledged
+    std::size_t max_queued = 10000;                        ///< QoS 1/2 messages waiting behind the window or offline
     std::size_t max_queued_bytes = std::size_t{64} << 20;  ///< their payload bytes
 };
 
@@ -86,7 +86,7 @@ struct restored_message {
 class session {
 public:
     session(std::string client_id, bool persistent, session_limits lim);
-    ~session();  ///< leaves the totals it is counted in
+    ~session();                             ///< leaves the totals it is counted in
     session(session&&) noexcept = default;  ///< the totals follow what they count
     session& operator=(session&&) = delete;
     session(const session&) = delete;
@@ -103,7 +103,8 @@ public:
 
     /// Loads the state of a persistent session from the store (before any attach).
     /// `messages` are in sequence order; those with a packet id were in flight.
-    void restore(std::vector<restored_message> messages, std::vector<std::uint16_t> inbound, const std::vector<std::pair<std::string, qos>>& subscriptions);
+    void restore(std::vector<restored_message> messages, std::vector<std::uint16_t> inbound,
+                 const std::vector<std::pair<std::string, qos>>& subscriptions);
 
     /// A connection takes this session: re-sends what was in flight (DUP set, PUBRELs
     /// again) and then queued messages, as the window allows [MQTT-4.4.0-1]. `auth`
@@ -147,7 +148,8 @@ private:
     /// every public member that changes the session.
     class tally {
     public:
-        explicit tally(session& s) noexcept : s_(s), before_(s.totals_.p != nullptr ? s.footprint() : session_totals{}) {}
+        explicit tally(session& s) noexcept
+            : s_(s), before_(s.totals_.p != nullptr ? s.footprint() : session_totals{}) {}
         ~tally() {
             if (s_.totals_.p != nullptr) {
                 *s_.totals_.p += s_.footprint();

@@ -33,17 +33,16 @@ std::string str(std::span<const std::uint8_t> s) { return {s.begin(), s.end()}; 
 }  // namespace
 
 TEST_CASE("codec: CONNECT with will, username and password round-trips", "[codec][connect]") {
-    const bytes wire{
-        0x10, 0x26,                          // CONNECT, remaining length 38
-        0x00, 0x04, 'M', 'Q', 'T', 'T',      // protocol name
-        0x04,                                // level 4 (3.1.1)
-        0xf6,                                // user, pass, will retain, will QoS 2, will, clean
-        0x00, 0x3c,                          // keep-alive 60
-        0x00, 0x03, 'c', 'a', 'r',           // client id
-        0x00, 0x05, 'c', 'a', 'r', '/', 'w', // will topic
-        0x00, 0x03, 'o', 'f', 'f',           // will payload
-        0x00, 0x04, 'u', 's', 'e', 'r',      // username
-        0x00, 0x03, 'p', 'w', 'd'};          // password
+    const bytes wire{0x10, 0x26,                           // CONNECT, remaining length 38
+                     0x00, 0x04, 'M', 'Q', 'T', 'T',       // protocol name
+                     0x04,                                 // level 4 (3.1.1)
+                     0xf6,                                 // user, pass, will retain, will QoS 2, will, clean
+                     0x00, 0x3c,                           // keep-alive 60
+                     0x00, 0x03, 'c', 'a', 'r',            // client id
+                     0x00, 0x05, 'c', 'a', 'r', '/', 'w',  // will topic
+                     0x00, 0x03, 'o', 'f', 'f',            // will payload
+                     0x00, 0x04, 'u', 's', 'e', 'r',       // username
+                     0x00, 0x03, 'p', 'w', 'd'};           // password
     const auto p = decode_all(wire);
     const auto& c = std::get<connect_packet>(p);
     CHECK(c.protocol_name == "MQTT");
@@ -81,11 +80,10 @@ TEST_CASE("codec: CONNACK", "[codec][connack]") {
 }
 
 TEST_CASE("codec: PUBLISH QoS 0, 1 and 2", "[codec][publish]") {
-    const bytes q0{
-        0x31,                       // PUBLISH, QoS 0, RETAIN
-        0x07,                       // remaining length 7
-        0x00, 0x03, 'a', '/', 'b',  // topic
-        'h', 'i'};                  // payload
+    const bytes q0{0x31,                       // PUBLISH, QoS 0, RETAIN
+                   0x07,                       // remaining length 7
+                   0x00, 0x03, 'a', '/', 'b',  // topic
+                   'h',  'i'};                 // payload
     const auto p0 = decode_all(q0);
     const auto& v0 = std::get<publish_packet>(p0);
     CHECK(v0.topic == "a/b");
@@ -95,12 +93,11 @@ TEST_CASE("codec: PUBLISH QoS 0, 1 and 2", "[codec][publish]") {
     CHECK(str(v0.payload) == "hi");
     CHECK(encode_one(p0) == q0);
 
-    const bytes q1{
-        0x32,                            // PUBLISH, QoS 1
-        0x0c,                            // remaining length = 12
-        0x00, 0x03, 'a', '/', 'b',       // topic "a/b"
-        0x12, 0x34,                      // packet id 0x1234
-        'h', 'e', 'l', 'l', 'o'};        // payload
+    const bytes q1{0x32,                        // PUBLISH, QoS 1
+                   0x0c,                        // remaining length = 12
+                   0x00, 0x03, 'a', '/', 'b',   // topic "a/b"
+                   0x12, 0x34,                  // packet id 0x1234
+                   'h',  'e',  'l', 'l', 'o'};  // payload
     const auto p1 = decode_all(q1);
     CHECK(std::get<publish_packet>(p1).packet_id == 0x1234);
     CHECK(encode_one(p1) == q1);
@@ -133,11 +130,10 @@ TEST_CASE("codec: PUBACK, PUBREC, PUBREL, PUBCOMP, UNSUBACK", "[codec][acks]") {
 }
 
 TEST_CASE("codec: SUBSCRIBE and SUBACK", "[codec][subscribe]") {
-    const bytes wire{
-        0x82, 0x0e,                       // SUBSCRIBE (flags 0010), remaining 14
-        0x00, 0x0a,                       // packet id 10
-        0x00, 0x03, 'a', '/', '#', 0x01,  // "a/#" QoS 1
-        0x00, 0x03, '+', '/', 'b', 0x02}; // "+/b" QoS 2
+    const bytes wire{0x82, 0x0e,                        // SUBSCRIBE (flags 0010), remaining 14
+                     0x00, 0x0a,                        // packet id 10
+                     0x00, 0x03, 'a', '/', '#', 0x01,   // "a/#" QoS 1
+                     0x00, 0x03, '+', '/', 'b', 0x02};  // "+/b" QoS 2
     const auto p = decode_all(wire);
     const auto& s = std::get<subscribe_packet>(p);
     CHECK(s.packet_id == 10);

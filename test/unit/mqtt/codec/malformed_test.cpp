@@ -23,33 +23,38 @@ TEST_CASE("codec: reserved packet types 0 and 15 are malformed", "[codec][malfor
 
 TEST_CASE("codec: wrong fixed-header flags are malformed", "[codec][malformed][MQTT-2.2.2-2]") {
     CHECK(fails_with({0x80, 0x05, 0x00, 0x01, 0x00, 0x01, 'a'}) == errc::malformed_packet);  // SUBSCRIBE flags 0000
-    CHECK(fails_with({0x60, 0x02, 0x00, 0x01}) == errc::malformed_packet);  // PUBREL flags 0000
-    CHECK(fails_with({0x41, 0x02, 0x00, 0x01}) == errc::malformed_packet);  // PUBACK flags 0001
-    CHECK(fails_with({0xc1, 0x00}) == errc::malformed_packet);              // PINGREQ flags 0001
+    CHECK(fails_with({0x60, 0x02, 0x00, 0x01}) == errc::malformed_packet);                   // PUBREL flags 0000
+    CHECK(fails_with({0x41, 0x02, 0x00, 0x01}) == errc::malformed_packet);                   // PUBACK flags 0001
+    CHECK(fails_with({0xc1, 0x00}) == errc::malformed_packet);                               // PINGREQ flags 0001
     CHECK(fails_with({0xa0, 0x05, 0x00, 0x01, 0x00, 0x01, 'a'}) == errc::malformed_packet);  // UNSUBSCRIBE 0000
 }
 
 TEST_CASE("codec: PUBLISH rule violations", "[codec][malformed]") {
-    CHECK(fails_with({0x36, 0x05, 0x00, 0x01, 't', 0x00, 0x01}) == errc::malformed_packet);   // QoS 3 [MQTT-3.3.1-4]
-    CHECK(fails_with({0x38, 0x03, 0x00, 0x01, 't'}) == errc::malformed_packet);               // DUP with QoS 0 [MQTT-3.3.1-2]
-    CHECK(fails_with({0x30, 0x05, 0x00, 0x03, 'a', '/', '+'}) == errc::invalid_topic);        // wildcard [MQTT-3.3.2-2]
+    CHECK(fails_with({0x36, 0x05, 0x00, 0x01, 't', 0x00, 0x01}) == errc::malformed_packet);  // QoS 3 [MQTT-3.3.1-4]
+    CHECK(fails_with({0x38, 0x03, 0x00, 0x01, 't'}) == errc::malformed_packet);         // DUP with QoS 0 [MQTT-3.3.1-2]
+    CHECK(fails_with({0x30, 0x05, 0x00, 0x03, 'a', '/', '+'}) == errc::invalid_topic);  // wildcard [MQTT-3.3.2-2]
     CHECK(fails_with({0x30, 0x05, 0x00, 0x03, 'a', '/', '#'}) == errc::invalid_topic);
-    CHECK(fails_with({0x30, 0x02, 0x00, 0x00}) == errc::invalid_topic);                       // empty topic
-    CHECK(fails_with({0x30, 0x05, 0x00, 0x03, 'a', 0x00, 'b'}) == errc::invalid_utf8);        // U+0000
-    CHECK(fails_with({0x30, 0x04, 0x00, 0x02, 0xc0, 0xaf}) == errc::invalid_utf8);            // overlong
-    CHECK(fails_with({0x32, 0x05, 0x00, 0x01, 't', 0x00, 0x00}) == errc::protocol_violation); // packet id 0
-    CHECK(fails_with({0x30, 0x03, 0x00, 0x05, 't'}) == errc::malformed_packet);               // topic past end
+    CHECK(fails_with({0x30, 0x02, 0x00, 0x00}) == errc::invalid_topic);                        // empty topic
+    CHECK(fails_with({0x30, 0x05, 0x00, 0x03, 'a', 0x00, 'b'}) == errc::invalid_utf8);         // U+0000
+    CHECK(fails_with({0x30, 0x04, 0x00, 0x02, 0xc0, 0xaf}) == errc::invalid_utf8);             // overlong
+    CHECK(fails_with({0x32, 0x05, 0x00, 0x01, 't', 0x00, 0x00}) == errc::protocol_violation);  // packet id 0
+    CHECK(fails_with({0x30, 0x03, 0x00, 0x05, 't'}) == errc::malformed_packet);                // topic past end
 }
 
-TEST_CASE("codec: control characters in topics, filters, client ids and usernames are refused", "[codec][malformed][MQTT-1.5.3]") {
-    CHECK(fails_with({0x30, 0x05, 0x00, 0x03, 'a', '\n', 'b'}) == errc::control_character);        // PUBLISH topic, U+000A
-    CHECK(fails_with({0x30, 0x05, 0x00, 0x03, 'a', 0x7f, 'b'}) == errc::control_character);         // U+007F
-    CHECK(fails_with({0x30, 0x06, 0x00, 0x04, 'a', 0xc2, 0x85, 'b'}) == errc::control_character);   // U+0085 (NEL)
-    CHECK(fails_with({0x82, 0x07, 0x00, 0x01, 0x00, 0x02, 'a', 0x01, 0x00}) == errc::control_character);  // SUBSCRIBE filter
-    CHECK(fails_with({0xa2, 0x06, 0x00, 0x01, 0x00, 0x02, 'a', 0x1b}) == errc::control_character);  // UNSUBSCRIBE filter
+TEST_CASE("codec: control characters in topics, filters, client ids and usernames are refused",
+          "[codec][malformed][MQTT-1.5.3]") {
+    CHECK(fails_with({0x30, 0x05, 0x00, 0x03, 'a', '\n', 'b'}) == errc::control_character);  // PUBLISH topic, U+000A
+    CHECK(fails_with({0x30, 0x05, 0x00, 0x03, 'a', 0x7f, 'b'}) == errc::control_character);  // U+007F
+    CHECK(fails_with({0x30, 0x06, 0x00, 0x04, 'a', 0xc2, 0x85, 'b'}) == errc::control_character);  // U+0085 (NEL)
+    CHECK(fails_with({0x82, 0x07, 0x00, 0x01, 0x00, 0x02, 'a', 0x01, 0x00}) ==
+          errc::control_character);  // SUBSCRIBE filter
+    CHECK(fails_with({0xa2, 0x06, 0x00, 0x01, 0x00, 0x02, 'a', 0x1b}) ==
+          errc::control_character);  // UNSUBSCRIBE filter
     // CONNECT: client id "a\r"; then a username "u\t"
-    CHECK(fails_with({0x10, 0x0e, 0x00, 0x04, 'M', 'Q', 'T', 'T', 0x04, 0x02, 0x00, 0x00, 0x00, 0x02, 'a', '\r'}) == errc::control_character);
-    CHECK(fails_with({0x10, 0x11, 0x00, 0x04, 'M', 'Q', 'T', 'T', 0x04, 0x82, 0x00, 0x00, 0x00, 0x01, 'a', 0x00, 0x02, 'u', '\t'}) == errc::control_character);
+    CHECK(fails_with({0x10, 0x0e, 0x00, 0x04, 'M', 'Q', 'T', 'T', 0x04, 0x02, 0x00, 0x00, 0x00, 0x02, 'a', '\r'}) ==
+          errc::control_character);
+    CHECK(fails_with({0x10, 0x11, 0x00, 0x04, 'M', 'Q', 'T', 'T', 0x04, 0x82, 0x00, 0x00, 0x00, 0x01, 'a', 0x00, 0x02,
+                      'u', '\t'}) == errc::control_character);
     // Not control characters: U+00A0 and U+2028 pass, as does a long plain ASCII topic.
     packet p;
     CHECK(decode(bytes{0x30, 0x06, 0x00, 0x04, 'a', 0xc2, 0xa0, 'b'}, p, {}).status == decode_status::complete);
@@ -75,12 +80,12 @@ TEST_CASE("codec: CONNECT flag rules", "[codec][malformed][connect]") {
 }
 
 TEST_CASE("codec: SUBSCRIBE and UNSUBSCRIBE rule violations", "[codec][malformed]") {
-    CHECK(fails_with({0x82, 0x02, 0x00, 0x01}) == errc::protocol_violation);                    // no filters [MQTT-3.8.3-3]
+    CHECK(fails_with({0x82, 0x02, 0x00, 0x01}) == errc::protocol_violation);  // no filters [MQTT-3.8.3-3]
     CHECK(fails_with({0x82, 0x06, 0x00, 0x01, 0x00, 0x01, 'a', 0x03}) == errc::malformed_packet);  // QoS 3
     CHECK(fails_with({0x82, 0x06, 0x00, 0x01, 0x00, 0x01, 'a', 0x04}) == errc::malformed_packet);  // reserved bits
     CHECK(fails_with({0x82, 0x07, 0x00, 0x01, 0x00, 0x02, 'a', '#', 0x00}) == errc::invalid_topic);
     CHECK(fails_with({0x82, 0x06, 0x00, 0x00, 0x00, 0x01, 'a', 0x00}) == errc::protocol_violation);  // id 0
-    CHECK(fails_with({0xa2, 0x02, 0x00, 0x01}) == errc::protocol_violation);  // [MQTT-3.10.3-2]
+    CHECK(fails_with({0xa2, 0x02, 0x00, 0x01}) == errc::protocol_violation);                         // [MQTT-3.10.3-2]
 }
 
 TEST_CASE("codec: lengths", "[codec][malformed]") {

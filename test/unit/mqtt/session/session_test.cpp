@@ -45,7 +45,9 @@ TEST_CASE("session: CONNECT checks", "[session][connect]") {
     c.client_id = "abcdefghijklmnopqrstuvw";
     CHECK_FALSE(check_connect(c));
     CHECK(is_mqtt31(c));
-    c.client_id = "\xC3\xA9" "bcdefghijklmnopqrstuvw";  // 23 characters, 24 bytes
+    c.client_id =
+        "\xC3\xA9"
+        "bcdefghijklmnopqrstuvw";  // 23 characters, 24 bytes
     CHECK_FALSE(check_connect(c));
     c.client_id = "abcdefghijklmnopqrstuvwx";
     CHECK(check_connect(c) == errc::identifier_rejected);
@@ -125,7 +127,8 @@ TEST_CASE("session: outbound QoS 2 flow PUBLISH, PUBREC, PUBREL, PUBCOMP", "[ses
     CHECK(s.inflight_count() == 0);
 }
 
-TEST_CASE("session: acknowledgements of the wrong kind close; an unsolicited PUBREC gets PUBREL", "[session][publish]") {
+TEST_CASE("session: acknowledgements of the wrong kind close; an unsolicited PUBREC gets PUBREL",
+          "[session][publish]") {
     auto closes = [](action_list& acts) {
         const auto c = all_of<close_connection>(acts);
         return c.size() == 1 && c[0].reason == errc::protocol_violation && c[0].publish_will;
@@ -393,8 +396,9 @@ session_totals walked(std::initializer_list<const session*> sessions) {
 }
 
 bool same(const session_totals& a, const session_totals& b) {
-    return a.persistent_online == b.persistent_online && a.persistent_offline == b.persistent_offline && a.subscriptions == b.subscriptions &&
-           a.queued == b.queued && a.queued_bytes == b.queued_bytes && a.inflight == b.inflight;
+    return a.persistent_online == b.persistent_online && a.persistent_offline == b.persistent_offline &&
+           a.subscriptions == b.subscriptions && a.queued == b.queued && a.queued_bytes == b.queued_bytes &&
+           a.inflight == b.inflight;
 }
 }  // namespace
 
