@@ -4,7 +4,7 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
 apt-get install -y --no-install-recommends \
-  cmake ninja-build ccache g++ clang libclang-rt-14-dev mold pkg-config coreutils \
+  cmake ninja-build ccache g++ clang clang-format libclang-rt-14-dev mold pkg-config coreutils \
   libboost1.81-all-dev libssl-dev librocksdb-dev libsimdjson-dev libfmt-dev catch2 \
   libtomlplusplus-dev libbenchmark-dev \
   prometheus-cpp-dev prometheus libsystemd-dev systemd dpkg-dev \

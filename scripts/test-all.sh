@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds and runs every test: release (with the vigil-bench smoke test), ASan+UBSan, TSan
+# Checks the formatting, then builds and runs every test: release (with the vigil-bench smoke test), ASan+UBSan, TSan
 # (threaded parts; the integration tests with 4 shards only), the codec fuzzer for 60 s and the password/ACL, store-record (with the history
 # API's parameters) and WebSocket framing fuzzers for 30 s each. Prints one summary line at the
 # end; exits non-zero if anything failed.
@@ -32,6 +32,7 @@ fuzz() {  # fuzz TARGET CORPUS SECONDS
   return "$rc"
 }
 
+step "formatting (clang-format 14, .clang-format)" bash -c "git ls-files '*.cpp' '*.hpp' | xargs clang-format --dry-run --Werror"
 step "release build" build release
 step "public headers compile alone" cmake --build --preset release --target all_verify_interface_header_sets
 step "release tests" ctest --preset release
