@@ -14,6 +14,7 @@
 #include <vigil/http/json.hpp>
 
 #include <boost/asio/post.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
 #include <fmt/format.h>
 
 namespace vigil::http {

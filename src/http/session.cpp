@@ -297,8 +297,8 @@ private:
         const auto tokens = st_->tokens.get();
         const bool keep_alive = req.keep_alive() && (!tokens || tokens->find(token_of(req)));
         auto res = start_response(r.status, r.content_type);
-        for (auto& [name, value] : r.headers) {
-            res->set(name, std::move(value));
+        for (const auto& [name, value] : r.headers) {
+            res->set(name, value);
         }
         if (req.method() == bhttp::verb::head) {
             res->content_length(r.body.size());
