@@ -132,10 +132,7 @@ connection::connection(shard& s, tcp::socket sock, bool allow_anonymous, transfe
 }
 
 connection::~connection() {
-    --traffic().open;
-    if (listener_ >= 0) {
-        --shard_.counters().open_by_listener[static_cast<std::size_t>(listener_)];
-    }
+    uncount();
     shard_.remove_connection(this);
     if (client_ != nullptr && client_->conn == this) {
         client_->conn = nullptr;
@@ -175,6 +172,17 @@ bool connection::handle_first_packet(const packet& p, std::size_t size) {
     return phase_ == phase::active;
 }
 
+void connection::uncount() {
+    if (!counted_) {
+        return;
+    }
+    counted_ = false;
+    --traffic().open;
+    if (listener_ >= 0) {
+        --shard_.counters().open_by_listener[static_cast<std::size_t>(listener_)];
+    }
+}
+
 void connection::hand_off(unsigned home) {
     // Move the socket (and its TLS state) to the shard that owns this client id, before
     // any session logic, so sessions, takeover and the client registry stay shard-local.
@@ -196,6 +204,7 @@ void connection::hand_off(unsigned home) {
     const int fd = sock_.release(ec);
     phase_ = phase::closed;
     timer_.cancel();
+    uncount();  // the connection is the home shard's now, even while this object drains
     if (ec) {
         VIGIL_LOG_LIMITED(warn, "{}: cannot hand the connection to shard {}: {}", peer_, home, ec.message());
         return;

@@ -118,6 +118,8 @@ private:
     /// Why this CONNECT may not have the session it asks for, or "" (see accept).
     [[nodiscard]] std::string session_refusal(const accepted_connect& ac, const auth::permissions* perms);
     void hand_off(unsigned home);
+    /// Takes the connection out of the open counts, once.
+    void uncount();
     [[nodiscard]] bool tls_identity_as_username() const;
     void execute(action_list& acts);
     void acknowledge(packet p);
@@ -201,6 +203,7 @@ private:
     boost::container::deque<out_item> outq_;
     std::size_t out_bytes_ = 0;
     bool writing_ = false;  // an async_write is in progress
+    bool counted_ = true;   // in its transport's and listener's open counts (until handed off or gone)
     bool dirty_ = false;    // queued on the shard's flush list
     bool close_when_flushed_ = false;
     error_code close_reason_;
