@@ -20,6 +20,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <span>
 #include <tuple>
@@ -159,7 +161,14 @@ public:
     }
 
 private:
-    shard& here() const { return *core_.shards[static_cast<std::size_t>(net::shard_pool::current())]; }
+    shard& here() const {
+        const int on = net::shard_pool::current();
+        if (on < 0) {
+            std::fputs("vigil: the push hub was called off the shards\n", stderr);
+            std::abort();
+        }
+        return *core_.shards[static_cast<std::size_t>(on)];
+    }
 
     broker_core& core_;
 };
@@ -205,6 +214,7 @@ struct broker::impl {
 
     ~impl() {
         pool.stop_and_join(std::chrono::milliseconds{0});
+        core.running = false;
         core.authn.reset();  // before the io_contexts it posts to are destroyed
         if (core.history) {
             core.history->stop();  // writes what the shards handed over
@@ -302,6 +312,7 @@ void broker::start() {
             s->start_heartbeat();
         });
     }
+    impl_->core.running = true;
     impl_->pool.start();
     for (const auto& b : impl_->bound) {
         log::info("listening for MQTT{} on {}:{} ({} shards)", b.tls ? " over TLS" : "", b.address, b.port,
@@ -520,6 +531,7 @@ void broker::stop(std::chrono::milliseconds grace) {
         asio::post(sh->context(), [s = sh.get()] { s->close_all(); });
     }
     impl_->pool.stop_and_join(grace);
+    impl_->core.running = false;
     impl_->acceptors.clear();
     // The authenticator thread posts verdicts to the shards' io_contexts: stop it while they
     // still exist (they are destroyed with the pool).

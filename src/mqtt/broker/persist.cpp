@@ -139,6 +139,7 @@ void shard::release_held(const std::vector<message_ref>& committed) {
 void shard::defer_ack(connection& c, packet p) { current_barrier()->add(c.weak_from_this(), std::move(p)); }
 
 void shard::after_commit(std::function<void(bool)> done) {
+    expect_here();
     if (!core_.durable) {
         done(true);
         return;

@@ -10,12 +10,20 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <chrono>
 #include <functional>
 #include <utility>
 
 namespace vigil::mqtt {
+
+void shard::off_shard(std::source_location where) const noexcept {
+    std::fprintf(stderr, "vigil: %s ran on thread %d, not on shard %u (shard::expect_here)\n", where.function_name(),
+                 net::shard_pool::current(), id_);
+    std::abort();
+}
 
 unsigned shard::home_of(std::string_view client_id) const noexcept {
     return static_cast<unsigned>(std::hash<std::string_view>{}(client_id) % core_.shards.size());
@@ -36,6 +44,7 @@ client* shard::find_client(const std::string& id) {
 }
 
 client& shard::create_client(const std::string& id, bool persistent) {
+    expect_here();
     session_limits lim;
     lim.max_inflight = core_.settings.limits.max_inflight;
     lim.max_queued = core_.settings.limits.max_queued;
@@ -48,6 +57,7 @@ client& shard::create_client(const std::string& id, bool persistent) {
 }
 
 void shard::remove_client(client& c) {
+    expect_here();
     if (c.sess.persistent() && c.owner_known) {
         core_.owners.remove(c.owner);
     }
@@ -75,18 +85,21 @@ void shard::remove_client(client& c) {
 }
 
 void shard::subscribe(client& c, const std::string& filter, qos q, bool checked) {
+    expect_here();
     if (table_.add(filter, &c, q, checked)) {
         core_.index.add(filter, id_);
     }
 }
 
 void shard::unsubscribe(client& c, const std::string& filter) {
+    expect_here();
     if (table_.remove(filter, &c)) {
         core_.index.remove(filter, id_);
     }
 }
 
 void shard::route(const message_ref& m, const std::string* publisher, std::string_view client_id) {
+    expect_here();
     ++counters_.publishes_in;
     if (core_.history) {
         const auto& filters = core_.settings.archive.topics;
@@ -211,12 +224,14 @@ void shard::deliver_matched(const message_ref& m, const router::index_node* cons
 }
 
 void shard::attach_sink(router::sink& s) {
+    expect_here();
     client& c = create_client(assign_client_id(), false);
     c.sink = &s;
     sinks_[&s] = &c;
 }
 
 void shard::detach_sink(router::sink& s) {
+    expect_here();
     const auto it = sinks_.find(&s);
     if (it != sinks_.end()) {
         client* c = it->second;
@@ -226,6 +241,7 @@ void shard::detach_sink(router::sink& s) {
 }
 
 void shard::subscribe_sink(router::sink& s, std::string_view filter) {
+    expect_here();
     const auto it = sinks_.find(&s);
     if (it == sinks_.end()) {
         return;
@@ -238,6 +254,7 @@ void shard::subscribe_sink(router::sink& s, std::string_view filter) {
 }
 
 void shard::unsubscribe_sink(router::sink& s, std::string_view filter) {
+    expect_here();
     const auto it = sinks_.find(&s);
     if (it == sinks_.end()) {
         return;
@@ -249,6 +266,7 @@ void shard::unsubscribe_sink(router::sink& s, std::string_view filter) {
 }
 
 void shard::deliver_to(client& c, const message_ref& m, qos q, bool retain) {
+    expect_here();
     if (c.sink != nullptr) {
         ++counters_.deliveries;
         if (!hold(c, send_publish{m, q, 0, false, retain})) {
@@ -335,6 +353,7 @@ void shard::hand_to_archive() {
 }
 
 void shard::mark_dirty(std::shared_ptr<connection> c) {
+    expect_here();
     if (dirty_.empty()) {
         asio::post(ioc_, [this] { flush_dirty(); });
     }

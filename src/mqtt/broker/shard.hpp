@@ -7,6 +7,7 @@
 #include <vigil/mqtt/broker/broker.hpp>
 #include <vigil/mqtt/session/session.hpp>
 #include <vigil/net/gate.hpp>
+#include <vigil/net/shard_pool.hpp>
 #include <vigil/router/filter_index.hpp>
 #include <vigil/router/hub.hpp>
 #include <vigil/router/local_table.hpp>
@@ -25,6 +26,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <source_location>
 #include <boost/container/small_vector.hpp>
 
 #include <cstdint>
@@ -149,6 +151,9 @@ struct broker_core {
     std::string history_error;
     /// Store groups (write_batch::link) of durable QoS 2 messages delivered on several shards.
     std::atomic<std::uint64_t> next_group{0};
+    /// The shard threads run (set by broker::start, cleared once they are joined): from then on
+    /// a shard's own functions run on its thread only (shard::expect_here).
+    std::atomic<bool> running{false};
 };
 
 /// How often a shard writes its changed last values to the store.
@@ -164,6 +169,18 @@ public:
     ~shard();
 
     [[nodiscard]] unsigned id() const noexcept { return id_; }
+
+    /// Debug builds abort unless this runs on the shard's own thread, or while no shard thread
+    /// runs (recovery before start, teardown after); release builds check nothing.
+    void expect_here(std::source_location where = std::source_location::current()) const noexcept {
+#ifndef NDEBUG
+        if (net::shard_pool::current() != static_cast<int>(id_) && core_.running.load(std::memory_order_relaxed)) {
+            off_shard(where);
+        }
+#else
+        (void)where;
+#endif
+    }
     [[nodiscard]] asio::io_context& context() noexcept { return ioc_; }
     [[nodiscard]] broker_core& core() noexcept { return core_; }
     [[nodiscard]] shard_counters& counters() noexcept { return counters_; }
@@ -293,6 +310,8 @@ public:
                 const std::vector<std::shared_ptr<const net::tls_context>>& fresh);
 
 private:
+    [[noreturn]] void off_shard(std::source_location where) const noexcept;
+
     struct remote_delivery {
         message_ref msg;
         std::shared_ptr<ack_barrier> barrier;               // durable QoS 1/2: held until this shard commits
