@@ -1,6 +1,7 @@
 #include "connection.hpp"
 
 #include <vigil/core/log.hpp>
+#include <vigil/core/overloaded.hpp>
 
 #include <boost/asio/post.hpp>
 
@@ -227,34 +228,37 @@ void connection::execute(action_list& acts) {
         if (phase_ == phase::closed) {
             return;
         }
-        if (auto* sp = std::get_if<send_packet>(&a)) {
-            acknowledge(std::move(sp->p));
-        } else if (auto* pub = std::get_if<send_publish>(&a)) {
-            send(*pub);
-        } else if (auto* r = std::get_if<route_publish>(&a)) {
-            ++traffic().messages_in[static_cast<std::size_t>(r->msg->published_qos())];
-            shard_.route(r->msg, &quota_owner_, client_->sess.client_id());
-        } else if (auto* add = std::get_if<add_subscription>(&a)) {
-            shard_.subscribe(*client_, add->filter, add->q, add->checked);
-            if (client_->sess.persistent()) {
-                shard_.persist_subscription(*client_, add->filter, add->q);
-            }
-        } else if (auto* rm = std::get_if<remove_subscription>(&a)) {
-            shard_.unsubscribe(*client_, rm->filter);
-            if (client_->sess.persistent()) {
-                shard_.persist_unsubscription(*client_, rm->filter);
-            }
-        } else if (auto* dr = std::get_if<deliver_retained>(&a)) {
-            auto msgs = shard_.core().retained.match(dr->filter);
-            if (!msgs.empty()) {
-                retained_.push_back({std::move(msgs), 0, dr->q, acks_deferred_, dr->checked});
-            }
-        } else if (std::holds_alternative<store_message>(a) || std::holds_alternative<erase_message>(a) ||
-                   std::holds_alternative<store_inbound>(a)) {
-            shard_.persist(*client_, a);
-        } else if (auto* cl = std::get_if<close_connection>(&a)) {
-            close(cl->reason, cl->publish_will);
-        }
+        std::visit(overloaded{
+                       [&](send_packet& sp) { acknowledge(std::move(sp.p)); },
+                       [&](const send_publish& pub) { send(pub); },
+                       [&](const route_publish& r) {
+                           ++traffic().messages_in[static_cast<std::size_t>(r.msg->published_qos())];
+                           shard_.route(r.msg, &quota_owner_, client_->sess.client_id());
+                       },
+                       [&](const add_subscription& add) {
+                           shard_.subscribe(*client_, add.filter, add.q, add.checked);
+                           if (client_->sess.persistent()) {
+                               shard_.persist_subscription(*client_, add.filter, add.q);
+                           }
+                       },
+                       [&](const remove_subscription& rm) {
+                           shard_.unsubscribe(*client_, rm.filter);
+                           if (client_->sess.persistent()) {
+                               shard_.persist_unsubscription(*client_, rm.filter);
+                           }
+                       },
+                       [&](const deliver_retained& dr) {
+                           auto msgs = shard_.core().retained.match(dr.filter);
+                           if (!msgs.empty()) {
+                               retained_.push_back({std::move(msgs), 0, dr.q, acks_deferred_, dr.checked});
+                           }
+                       },
+                       [&](const store_message&) { shard_.persist(*client_, a); },
+                       [&](const erase_message&) { shard_.persist(*client_, a); },
+                       [&](const store_inbound&) { shard_.persist(*client_, a); },
+                       [&](const close_connection& cl) { close(cl.reason, cl.publish_will); },
+                   },
+                   a);
     }
     if (!retained_.empty() && phase_ == phase::active) {
         feed_retained();
