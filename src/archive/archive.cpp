@@ -19,6 +19,7 @@
 #include "layout.hpp"
 #include "query.hpp"
 
+#include <vigil/core/big_endian.hpp>
 #include <vigil/core/log.hpp>
 #include <vigil/core/thread_name.hpp>
 #include <vigil/rocks/logger.hpp>
@@ -276,11 +277,7 @@ private:
         }
         std::string v;
         if (db_->Get(rocksdb::ReadOptions{}, kept_from_key, &v).ok() && v.size() == 8) {
-            std::uint64_t t = 0;
-            for (const char c : v) {
-                t = (t << 8) | static_cast<unsigned char>(c);
-            }
-            kept_from_.store(static_cast<std::int64_t>(t), std::memory_order_relaxed);
+            kept_from_.store(static_cast<std::int64_t>(big_endian::load_u64(v)), std::memory_order_relaxed);
         }
     }
 
@@ -532,9 +529,7 @@ private:
     void drop(std::int64_t day, rocksdb::ColumnFamilyHandle* h, std::string_view why) {
         const std::int64_t kept_from = (day + 1) * layout::day_ms;
         std::string v;
-        for (int shift = 56; shift >= 0; shift -= 8) {
-            v.push_back(static_cast<char>((static_cast<std::uint64_t>(kept_from) >> shift) & 0xFF));
-        }
+        big_endian::append_u64(v, static_cast<std::uint64_t>(kept_from));
         if (failed_.load(std::memory_order_relaxed)) {
             return;  // nothing more is written
         }

@@ -1,5 +1,7 @@
 #include "layout.hpp"
 
+#include <vigil/core/big_endian.hpp>
+
 #include <fmt/format.h>
 
 #include <chrono>
@@ -7,19 +9,10 @@
 namespace vigil::archive::layout {
 namespace {
 
-void put_be64(std::string& out, std::uint64_t v) {
-    for (int shift = 56; shift >= 0; shift -= 8) {
-        out.push_back(static_cast<char>((v >> shift) & 0xFF));
-    }
-}
-
-std::uint64_t get_be64(std::string_view s) {
-    std::uint64_t v = 0;
-    for (std::size_t i = 0; i < 8; ++i) {
-        v = (v << 8) | static_cast<unsigned char>(s[i]);
-    }
-    return v;
-}
+using big_endian::append_u16;
+using big_endian::append_u64;
+using big_endian::load_u16;
+using big_endian::load_u64;
 
 // Times are stored offset by 2^63 so that negative times (before 1970) sort first.
 constexpr std::uint64_t time_bias = std::uint64_t{1} << 63;
@@ -60,7 +53,7 @@ std::optional<std::int64_t> partition_day(std::string_view name) {
 
 std::string key(std::string_view topic, std::int64_t time_ms, std::uint64_t seq) {
     std::string k = key_at(topic, time_ms);
-    put_be64(k, seq);
+    append_u64(k, seq);
     return k;
 }
 
@@ -69,7 +62,7 @@ std::string key_at(std::string_view topic, std::int64_t time_ms) {
     k.reserve(topic.size() + 17);
     k.append(topic);
     k.push_back('\0');
-    put_be64(k, static_cast<std::uint64_t>(time_ms) ^ time_bias);
+    append_u64(k, static_cast<std::uint64_t>(time_ms) ^ time_bias);
     return k;
 }
 
@@ -78,8 +71,8 @@ std::optional<parsed_key> parse_key(std::string_view k) {
     if (nul == 0 || nul == std::string_view::npos || k.size() != nul + 17) {
         return std::nullopt;
     }
-    return parsed_key{k.substr(0, nul), static_cast<std::int64_t>(get_be64(k.substr(nul + 1)) ^ time_bias),
-                      get_be64(k.substr(nul + 9))};
+    return parsed_key{k.substr(0, nul), static_cast<std::int64_t>(load_u64(k.substr(nul + 1)) ^ time_bias),
+                      load_u64(k.substr(nul + 9))};
 }
 
 std::string catalogue_key(std::string_view topic) {
@@ -103,8 +96,7 @@ std::string value(const message& m, std::string_view client_id) {
     const std::size_t n = std::min<std::size_t>(client_id.size(), 0xFFFF);
     v.reserve(3 + n + payload.size());
     v.push_back(static_cast<char>(static_cast<unsigned>(m.published_qos()) | (m.retain() ? 4u : 0u)));
-    v.push_back(static_cast<char>(n >> 8));
-    v.push_back(static_cast<char>(n & 0xFF));
+    append_u16(v, static_cast<std::uint16_t>(n));
     v.append(client_id.substr(0, n));
     v.append(reinterpret_cast<const char*>(payload.data()), payload.size());
     return v;
@@ -118,8 +110,7 @@ bool parse_value(std::string_view v, record& r) {
     if ((flags & 3u) > 2 || (flags & ~7u) != 0) {
         return false;
     }
-    const std::size_t n =
-        (static_cast<std::size_t>(static_cast<unsigned char>(v[1])) << 8) | static_cast<unsigned char>(v[2]);
+    const std::size_t n = load_u16(v.substr(1));
     if (v.size() < 3 + n) {
         return false;
     }
@@ -166,12 +157,8 @@ std::optional<position> decode_cursor(std::string_view text) {
         bytes.push_back(static_cast<char>(hi * 16 + lo));
     }
     position p;
-    std::uint64_t t = 0;
-    for (std::size_t i = 0; i < 8; ++i) {
-        t = (t << 8) | static_cast<unsigned char>(bytes[i]);
-        p.seq = (p.seq << 8) | static_cast<unsigned char>(bytes[8 + i]);
-    }
-    p.time_ms = static_cast<std::int64_t>(t);
+    p.time_ms = static_cast<std::int64_t>(big_endian::load_u64(bytes));
+    p.seq = big_endian::load_u64(std::string_view{bytes}.substr(8));
     p.topic = bytes.substr(16);
     if (p.topic.empty() || p.topic.find('\0') != std::string::npos) {
         return std::nullopt;

@@ -5,6 +5,7 @@
 #include "layout.hpp"
 #include "query.hpp"
 
+#include <vigil/core/big_endian.hpp>
 #include <vigil/rocks/logger.hpp>
 
 #include <fmt/chrono.h>
@@ -103,11 +104,8 @@ check_report check(const std::filesystem::path& dir) {
     }
     std::string kept;
     if (db->Get(rocksdb::ReadOptions{}, "kept_from", &kept).ok() && kept.size() == 8) {
-        std::uint64_t t = 0;
-        for (const char c : kept) {
-            t = (t << 8) | static_cast<unsigned char>(c);
-        }
-        text += fmt::format("  complete from {} (older days were dropped)\n", utc(static_cast<std::int64_t>(t)));
+        text += fmt::format("  complete from {} (older days were dropped)\n",
+                            utc(static_cast<std::int64_t>(big_endian::load_u64(kept))));
     }
     for (std::size_t i = 0; i < names.size() && ok; ++i) {
         if (!layout::partition_day(names[i])) {

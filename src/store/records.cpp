@@ -1,40 +1,27 @@
 #include <vigil/store/records.hpp>
 
+#include <vigil/core/big_endian.hpp>
 #include <vigil/core/topic.hpp>
 
 namespace vigil::store {
 namespace {
+
+using big_endian::append_u16;
+using big_endian::append_u64;
+using big_endian::load_u16;
+using big_endian::load_u64;
 
 constexpr std::uint8_t message_format = 1;
 constexpr std::uint8_t queue_format = 1;
 constexpr std::uint8_t session_format_unbound = 1;  // no owner (read only)
 constexpr std::uint8_t session_format = 2;
 
-void put_u16(std::string& out, std::uint16_t v) {
-    out.push_back(static_cast<char>(v >> 8));
-    out.push_back(static_cast<char>(v & 0xFF));
-}
-
-void put_u64(std::string& out, std::uint64_t v) {
-    for (int shift = 56; shift >= 0; shift -= 8) {
-        out.push_back(static_cast<char>((v >> shift) & 0xFF));
-    }
-}
-
-std::uint64_t get_be(std::string_view s) noexcept {
-    std::uint64_t v = 0;
-    for (const char c : s) {
-        v = (v << 8) | static_cast<unsigned char>(c);
-    }
-    return v;
-}
-
 }  // namespace
 
 std::string client_prefix(std::string_view client_id) {
     std::string k;
     k.reserve(2 + client_id.size() + 8);
-    put_u16(k, static_cast<std::uint16_t>(client_id.size()));
+    append_u16(k, static_cast<std::uint16_t>(client_id.size()));
     k.append(client_id);
     return k;
 }
@@ -43,7 +30,7 @@ std::optional<client_key> split_client_key(std::string_view key) noexcept {
     if (key.size() < 2) {
         return std::nullopt;
     }
-    const auto len = static_cast<std::size_t>(get_be(key.substr(0, 2)));
+    const std::size_t len = load_u16(key);
     if (key.size() < 2 + len) {
         return std::nullopt;
     }
@@ -58,13 +45,13 @@ std::string subscription_key(std::string_view client_id, std::string_view filter
 
 std::string queue_key(std::string_view client_id, std::uint64_t seq) {
     std::string k = client_prefix(client_id);
-    put_u64(k, seq);
+    append_u64(k, seq);
     return k;
 }
 
 std::string inbound_key(std::string_view client_id, std::uint16_t packet_id) {
     std::string k = client_prefix(client_id);
-    put_u16(k, packet_id);
+    append_u16(k, packet_id);
     return k;
 }
 
@@ -72,14 +59,14 @@ std::optional<std::uint64_t> decode_u64(std::string_view rest) noexcept {
     if (rest.size() != 8) {
         return std::nullopt;
     }
-    return get_be(rest);
+    return load_u64(rest);
 }
 
 std::optional<std::uint16_t> decode_u16(std::string_view rest) noexcept {
     if (rest.size() != 2) {
         return std::nullopt;
     }
-    return static_cast<std::uint16_t>(get_be(rest));
+    return load_u16(rest);
 }
 
 // [format][flags: qos | retain << 2][time_ms: 8][topic length: 2][topic][payload]
@@ -88,8 +75,8 @@ std::string encode_message(const message& m) {
     v.reserve(12 + m.topic().size() + m.payload().size());
     v.push_back(static_cast<char>(message_format));
     v.push_back(static_cast<char>(static_cast<unsigned>(m.published_qos()) | (m.retain() ? 4u : 0u)));
-    put_u64(v, static_cast<std::uint64_t>(m.time_ms()));
-    put_u16(v, static_cast<std::uint16_t>(m.topic().size()));
+    append_u64(v, static_cast<std::uint64_t>(m.time_ms()));
+    append_u16(v, static_cast<std::uint16_t>(m.topic().size()));
     v.append(m.topic());
     v.append(reinterpret_cast<const char*>(m.payload().data()), m.payload().size());
     return v;
@@ -104,8 +91,8 @@ message_ref decode_message(std::string_view v) {
     if (q > 2 || (flags & ~7u) != 0) {
         return nullptr;
     }
-    const auto time_ms = static_cast<std::int64_t>(get_be(v.substr(2, 8)));
-    const auto topic_len = static_cast<std::size_t>(get_be(v.substr(10, 2)));
+    const auto time_ms = static_cast<std::int64_t>(load_u64(v.substr(2)));
+    const std::size_t topic_len = load_u16(v.substr(10));
     if (v.size() < 12 + topic_len) {
         return nullptr;
     }
@@ -124,7 +111,7 @@ std::string encode_queue_record(const queue_record& r) {
     v.push_back(static_cast<char>(queue_format));
     v.push_back(static_cast<char>(r.q));
     v.push_back(static_cast<char>((r.retain ? 1u : 0u) | (r.released ? 2u : 0u)));
-    put_u16(v, r.packet_id);
+    append_u16(v, r.packet_id);
     if (!r.released) {
         v.append(encode_message(*r.msg));
     }
@@ -144,7 +131,7 @@ std::optional<queue_record> decode_queue_record(std::string_view v) {
     r.q = static_cast<qos>(q);
     r.retain = (flags & 1u) != 0;
     r.released = (flags & 2u) != 0;
-    r.packet_id = static_cast<std::uint16_t>(get_be(v.substr(3, 2)));
+    r.packet_id = load_u16(v.substr(3));
     if (r.released) {
         if (v.size() != 5 || r.packet_id == 0) {
             return std::nullopt;
@@ -163,7 +150,7 @@ std::string encode_session_record(const session_record& r) {
     const std::string_view owner = r.owner ? std::string_view{*r.owner} : std::string_view{};
     std::string v;
     v.push_back(static_cast<char>(session_format));
-    put_u16(v, static_cast<std::uint16_t>(owner.size()));
+    append_u16(v, static_cast<std::uint16_t>(owner.size()));
     v.append(owner);
     v.push_back(static_cast<char>(r.will ? 1 : 0));
     if (r.will) {
@@ -183,7 +170,7 @@ std::optional<session_record> decode_session_record(std::string_view v) {
         if (v.size() < 2) {
             return std::nullopt;
         }
-        const auto len = static_cast<std::size_t>(get_be(v.substr(0, 2)));
+        const std::size_t len = load_u16(v);
         if (v.size() < 2 + len) {
             return std::nullopt;
         }
