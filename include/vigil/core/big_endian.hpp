@@ -4,31 +4,33 @@
 
 #include <boost/endian/conversion.hpp>
 
-#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
 namespace vigil::big_endian {
 
-/// Appends the `Bytes` low bytes of `v`, most significant first.
-template <std::size_t Bytes, class T>
-void append(std::string& out, T v) {
-    unsigned char b[Bytes];
-    boost::endian::endian_store<T, Bytes, boost::endian::order::big>(b, v);
-    out.append(reinterpret_cast<const char*>(b), Bytes);
+inline void append_u16(std::string& out, std::uint16_t v) {
+    unsigned char b[2];
+    boost::endian::endian_store<std::uint16_t, 2, boost::endian::order::big>(b, v);
+    out.append(reinterpret_cast<const char*>(b), sizeof b);
 }
 
-/// The `Bytes` bytes at the start of `s` (which holds at least that many) as a number.
-template <std::size_t Bytes, class T>
-[[nodiscard]] T load(std::string_view s) noexcept {
-    return boost::endian::endian_load<T, Bytes, boost::endian::order::big>(
+inline void append_u64(std::string& out, std::uint64_t v) {
+    unsigned char b[8];
+    boost::endian::endian_store<std::uint64_t, 8, boost::endian::order::big>(b, v);
+    out.append(reinterpret_cast<const char*>(b), sizeof b);
+}
+
+/// The 2 (8) bytes at the start of `s`, which holds at least that many, as a number.
+[[nodiscard]] inline std::uint16_t load_u16(std::string_view s) noexcept {
+    return boost::endian::endian_load<std::uint16_t, 2, boost::endian::order::big>(
         reinterpret_cast<const unsigned char*>(s.data()));
 }
 
-inline void append_u16(std::string& out, std::uint16_t v) { append<2>(out, v); }
-inline void append_u64(std::string& out, std::uint64_t v) { append<8>(out, v); }
-[[nodiscard]] inline std::uint16_t load_u16(std::string_view s) noexcept { return load<2, std::uint16_t>(s); }
-[[nodiscard]] inline std::uint64_t load_u64(std::string_view s) noexcept { return load<8, std::uint64_t>(s); }
+[[nodiscard]] inline std::uint64_t load_u64(std::string_view s) noexcept {
+    return boost::endian::endian_load<std::uint64_t, 8, boost::endian::order::big>(
+        reinterpret_cast<const unsigned char*>(s.data()));
+}
 
 }  // namespace vigil::big_endian
