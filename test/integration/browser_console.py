@@ -224,8 +224,10 @@ def test_map_list_and_feed_follow_the_fleet(site):
     b.wait(f"{row('unit-7', 'batt')} === '42%' && {row('unit-7', 'sig')} === '-61'", timeout=1)
     # A new event is at the top of the feed, highlighted; the filter keeps only its type.
     unit.publish("devices/unit-7/events", json.dumps({"type": "panic", "severity": "alarm", "text": "officer needs help"}), 1)
-    b.wait("(e => e && e.dataset.device === 'unit-7' && e.dataset.type === 'panic' && e.classList.contains('new'))"
-           "(document.querySelector('#events li'))")
+    # Newest first: the fleet's own events may land above it, but only ones newer (still highlighted).
+    b.wait("(all => { const i = all.findIndex(e => e.dataset.device === 'unit-7' && e.dataset.type === 'panic');"
+           " return i >= 0 && all.slice(0, i + 1).every(e => e.classList.contains('new')); })"
+           "([...document.querySelectorAll('#events li')])")
     b.call("fill", selector="#feed-filter", value="panic")
     b.wait("[...document.querySelectorAll('#events li')].every(e => e.dataset.type === 'panic')")
     site.screenshot("console-event-feed")
