@@ -33,11 +33,15 @@ std::optional<std::vector<unsigned char>> b64decode(std::string_view s) {
     if (len < 0) {
         return std::nullopt;
     }
-    std::size_t n = static_cast<std::size_t>(len);
-    for (std::size_t i = s.size(); i > 0 && s[i - 1] == '='; --i) {
-        --n;  // EVP_DecodeBlock counts padding as data
+    // EVP_DecodeBlock counts padding as data. Padding is at most two '=' that end the text; more,
+    // or '=' inside it, is not base64 (and would make the count wrap).
+    const std::size_t data_end = s.find_last_not_of('=') + 1;
+    const std::size_t padding = s.size() - data_end;
+    if (padding > 2 || s.substr(0, data_end).find('=') != std::string_view::npos ||
+        static_cast<std::size_t>(len) < padding) {
+        return std::nullopt;
     }
-    out.resize(n);
+    out.resize(static_cast<std::size_t>(len) - padding);
     return out;
 }
 

@@ -26,6 +26,19 @@ TEST_CASE("auth: hashes verify, are salted, and reject other passwords", "[auth]
     CHECK_FALSE(verify_password("plain", "plain"));
 }
 
+TEST_CASE("auth: padding that is not base64 is refused, not miscounted", "[auth][password]") {
+    const auto h = hash_password("s3cret", 1000);  // $7$1000$<salt>$<hash>
+    const auto hash_part = h.substr(h.rfind('$'));
+    // The fuzzer's input: a salt of one character and 63 '='. Counting every '=' as padding
+    // wrapped the length and threw std::length_error out of the file parser.
+    const std::string many = "$7$10$1" + std::string(63, '=') + hash_part;
+    CHECK_FALSE(verify_password(many, "s3cret"));
+    CHECK_THROWS_WITH(password_file::parse("M:" + many + "\n", "p"), Contains("p:1") && Contains("vigil passwd"));
+    CHECK_FALSE(verify_password("$7$1000$====" + hash_part, "s3cret"));
+    CHECK_FALSE(verify_password("$7$1000$ab=c" + hash_part, "s3cret"));
+    CHECK_FALSE(verify_password("$7$1000$a===" + hash_part, "s3cret"));
+}
+
 TEST_CASE("auth: a mosquitto_passwd hash verifies", "[auth][password]") {
     // Made with Debian's mosquitto_passwd 2.0.11: `mosquitto_passwd -b f car7 correct-horse`.
     const std::string hash =
