@@ -186,51 +186,60 @@ def test_http_accept_backs_off_at_the_descriptor_limit(vigil_binary, tmp_path):
         assert v.stop() == 0
 
 
-def slow_users(vigil_binary, tmp_path):
+def slow_users(vigil_binary, tmp_path, iterations=100000):
     pw = tmp_path / "passwd"
-    r = run(vigil_binary, "passwd", "--stdin", "--iterations", "100000", str(pw), "officer", input="right\n")
+    r = run(vigil_binary, "passwd", "--stdin", "--iterations", str(iterations), str(pw), "officer", input="right\n")
     assert r.returncode == 0, r.stderr
     return pw
 
 
-def attacker_connects(port, n, source="127.0.0.2"):
+def attacker_connects(port, n, source="127.0.0.2", user=None):
+    """n connections from `source` that each send a CONNECT with a wrong password: for `user`,
+    or (None) for users that do not exist, checked against a hash of the default cost."""
     socks = []
     for i in range(n):
         c = raw.RawClient.__new__(raw.RawClient)
         c.sock = socket.create_connection(("127.0.0.1", port), timeout=30, source_address=(source, 0))
         c.buf = b""
-        c.send(raw.connect(f"guess-{i}", username=f"nobody-{i}", password="x"))
+        c.send(raw.connect(f"guess-{i}", username=user or f"nobody-{i}", password=f"guess-{i}"))
         socks.append(c)
     return socks
 
 
 def test_a_password_check_flood_from_one_address_does_not_delay_others(start_vigil, vigil_binary, tmp_path):
-    pw = slow_users(vigil_binary, tmp_path)
+    # Every check here, the attacker's and the officer's, costs the officer's hash: about 0.3 s
+    # of CPU (5x the default), so the scheduling delays of a loaded machine (hundreds of ms
+    # when the tests run four at a time) are worth a hash or two, and the officer's own check,
+    # at nice 10 behind busy tests, still ends well before the 10 s CONNECT deadline.
+    pw = slow_users(vigil_binary, tmp_path, iterations=500000)
     v = start_vigil(2, f'allow_anonymous = false\n[auth]\npassword_file = "{pw}"\nhash_threads = 2\n')
-    attackers = attacker_connects(v.port, 60)
+    attackers = attacker_connects(v.port, 60, user="officer")
     codes = {}
 
-    def collect():
+    def collect(timeout=0):
         """Reads the CONNACKs that have arrived; returns how many said 0x04 (hashed, wrong)."""
-        for c in attackers:
-            if c not in codes and select.select([c.sock], [], [], 0)[0]:
-                codes[c] = c.recv_packet().body[1]
+        waiting = [c for c in attackers if c not in codes]
+        for c in [c for c in waiting if c.sock in select.select([c.sock for c in waiting], [], [], timeout)[0]]:
+            codes[c] = c.recv_packet().body[1]
         return list(codes.values()).count(4)
 
-    hashed_before = collect()  # some were hashed while the attacker was still connecting
+    hashed_before = collect()  # some may have been hashed while the attacker was still connecting
     user = raw.RawClient(v.port, timeout=30)
     assert user.connect("officer-1", username="officer", password="right").body[1] == 0
-    # Checks run per address in turn: while the officer waited, a hash or two of the
-    # attacker's finished, not the dozens queued. Refusals (0x03, queue full) cost no hash.
+    # Checks run per address in turn, one per address at a time: the officer's runs on the
+    # thread the attacker's is not using, while that thread hashes one or two more, not the
+    # dozen or more queued before it (what a single queue would make the officer wait for).
+    # Allowed: up to 6, for delays in reaching the server and in reading the verdicts.
+    # Refusals (0x03, queue full) cost no hash.
     hashed_meanwhile = collect() - hashed_before
-    assert hashed_meanwhile <= 3, f"{hashed_meanwhile} attacker checks were hashed while the officer waited"
-    for c in attackers:
-        if c not in codes:
-            codes[c] = c.recv_packet().body[1]
-    codes = list(codes.values())
-    assert codes.count(3) >= 60 - 17  # beyond 16 waiting per address: "server unavailable" at once
-    assert codes.count(4) >= 1
+    assert hashed_meanwhile <= 6, f"{hashed_meanwhile} attacker checks were hashed while the officer waited"
+    deadline = time.monotonic() + 10
+    while list(codes.values()).count(3) < 60 - 17:  # beyond 16 waiting per address: refused at once
+        assert time.monotonic() < deadline, f"only {list(codes.values()).count(3)} refusals"
+        collect(timeout=1)
     assert v.wait_for_log(r"too many password checks waiting .*CONNACK 0x03")
+    for c in attackers:
+        c.close()  # their queued checks are dropped, not hashed
 
 
 def test_abandoned_password_checks_are_not_hashed(start_vigil, vigil_binary, tmp_path):
