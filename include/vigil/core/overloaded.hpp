@@ -9,5 +9,7 @@ template <class... F>
 struct overloaded : F... {
     using F::operator()...;
 };
+template <class... F>
+overloaded(F...) -> overloaded<F...>;  // C++20 deduces this for aggregates; Clang 14 does not yet
 
 }  // namespace vigil

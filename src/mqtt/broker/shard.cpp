@@ -19,8 +19,8 @@
 
 namespace vigil::mqtt {
 
-void shard::off_shard(std::source_location where) const noexcept {
-    std::fprintf(stderr, "vigil: %s ran on thread %d, not on shard %u (shard::expect_here)\n", where.function_name(),
+void shard::off_shard(const char* where) const noexcept {
+    std::fprintf(stderr, "vigil: %s ran on thread %d, not on shard %u (shard::expect_here)\n", where,
                  net::shard_pool::current(), id_);
     std::abort();
 }

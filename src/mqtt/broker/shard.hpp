@@ -26,7 +26,6 @@
 #include <map>
 #include <mutex>
 #include <optional>
-#include <source_location>
 #include <boost/container/small_vector.hpp>
 
 #include <cstdint>
@@ -171,8 +170,9 @@ public:
     [[nodiscard]] unsigned id() const noexcept { return id_; }
 
     /// Debug builds abort unless this runs on the shard's own thread, or while no shard thread
-    /// runs (recovery before start, teardown after); release builds check nothing.
-    void expect_here(std::source_location where = std::source_location::current()) const noexcept {
+    /// runs (recovery before start, teardown after); release builds check nothing. `where` is the
+    /// caller's name (GCC and Clang builtin: Clang 14 with libstdc++ has no std::source_location).
+    void expect_here(const char* where = __builtin_FUNCTION()) const noexcept {
 #ifndef NDEBUG
         if (net::shard_pool::current() != static_cast<int>(id_) && core_.running.load(std::memory_order_relaxed)) {
             off_shard(where);
@@ -310,7 +310,7 @@ public:
                 const std::vector<std::shared_ptr<const net::tls_context>>& fresh);
 
 private:
-    [[noreturn]] void off_shard(std::source_location where) const noexcept;
+    [[noreturn]] void off_shard(const char* where) const noexcept;
 
     struct remote_delivery {
         message_ref msg;
