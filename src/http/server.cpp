@@ -2,6 +2,7 @@
 // at the descriptor limit), handing each connection to a session (session.cpp).
 #include <vigil/http/server.hpp>
 
+#include <vigil/core/error.hpp>
 #include <vigil/core/log.hpp>
 #include <vigil/core/token_bucket.hpp>
 #include <vigil/net/listen.hpp>
@@ -23,7 +24,6 @@
 namespace vigil::http {
 namespace {
 
-namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 
 /// One shard's acceptor for one listener. Thread safety: shard-affine.
@@ -44,17 +44,17 @@ public:
 
     void start() {
         acc_.async_accept(
-            [self = shared_from_this()](beast::error_code ec, tcp::socket s) { self->on_accept(ec, std::move(s)); });
+            [self = shared_from_this()](error_code ec, tcp::socket s) { self->on_accept(ec, std::move(s)); });
     }
 
     void stop() {
-        beast::error_code ignored;
+        error_code ignored;
         acc_.close(ignored);
         retry_.cancel();
     }
 
 private:
-    void on_accept(beast::error_code ec, tcp::socket s) {
+    void on_accept(error_code ec, tcp::socket s) {
         if (ec == asio::error::operation_aborted || !acc_.is_open()) {
             return;
         }
@@ -62,7 +62,7 @@ private:
             // Out of descriptors (EMFILE) under a flood: back off instead of spinning on accept.
             VIGIL_LOG_LIMITED(warn, "http: accept failed: {}; retrying in 50 ms", ec.message());
             retry_.expires_after(std::chrono::milliseconds{50});
-            retry_.async_wait([self = shared_from_this()](beast::error_code tec) {
+            retry_.async_wait([self = shared_from_this()](error_code tec) {
                 if (!tec) {
                     self->start();
                 }
@@ -72,10 +72,10 @@ private:
         net::connection_gate::ticket ticket;
         if (const std::string why = admit(s, ticket); !why.empty()) {
             VIGIL_LOG_LIMITED(warn, "http: refusing new connections: {}", why);
-            beast::error_code ignored;
+            error_code ignored;
             s.close(ignored);
         } else {
-            beast::error_code ignored;
+            error_code ignored;
             s.set_option(tcp::no_delay(true), ignored);
             // Whatever fails for this one connection, the listener goes on accepting.
             try {
@@ -95,7 +95,7 @@ private:
         if (st_->gate == nullptr) {
             return {};
         }
-        beast::error_code ec;
+        error_code ec;
         const auto remote = s.remote_endpoint(ec);
         net::connection_gate::refusal why{};
         auto t = st_->gate->admit(ec ? std::string{} : remote.address().to_string(), why);
@@ -159,7 +159,7 @@ void server::start() {
         }
         for (unsigned i = 0; i < impl_->pool.size(); ++i) {
             auto& ioc = impl_->pool.context(i);
-            beast::error_code ec;
+            error_code ec;
             tcp::acceptor a = net::listen_shared(ioc, {asio::ip::make_address(l.bind), port},
                                                  asio::socket_base::max_listen_connections, ec);
             if (ec) {
