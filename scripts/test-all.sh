@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Checks the formatting, then builds and runs every test: release (with the vigil-bench smoke test), ASan+UBSan, TSan
-# (threaded parts; the integration tests with 4 shards only), the codec fuzzer for 60 s and the password/ACL, store-record (with the history
-# API's parameters) and WebSocket framing fuzzers for 30 s each. Prints one summary line at the
-# end; exits non-zero if anything failed.
+# Checks the formatting, then builds and runs every test: release (with the vigil-bench smoke
+# test, and Clang's thread-safety analysis of the mutex-guarded members), ASan+UBSan, TSan
+# (threaded parts; the integration tests with 4 shards only), the codec fuzzer for 60 s and the
+# password/ACL, store-record (with the history API's parameters) and WebSocket framing fuzzers
+# for 30 s each. Prints one summary line at the end; exits non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
@@ -35,6 +36,7 @@ fuzz() {  # fuzz TARGET CORPUS SECONDS
 step "formatting (clang-format 14, .clang-format)" bash -c "git ls-files '*.cpp' '*.hpp' | xargs clang-format --dry-run --Werror"
 step "release build" build release
 step "public headers compile alone" cmake --build --preset release --target all_verify_interface_header_sets
+step "thread-safety analysis (clang -Wthread-safety)" bash scripts/thread-safety.sh
 step "release tests" ctest --preset release
 step "asan+ubsan build" build asan
 step "asan+ubsan tests" ctest --preset asan

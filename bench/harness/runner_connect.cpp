@@ -1,11 +1,12 @@
 // The fleet: connecting devices, subscribers and dashboards at setup, and connect storms.
 #include "runner_impl.hpp"
 
+#include <vigil/core/sync.hpp>
+
 #include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
 #include <cstdio>
-#include <mutex>
 #include <random>
 #include <stdexcept>
 
@@ -81,7 +82,7 @@ std::string runner::server_name() const {
 }
 
 void runner::note_failure(std::string why) {
-    const std::lock_guard lock{error_mu_};
+    const lock_guard lock{error_mu_};
     if (first_error_.empty()) {
         first_error_ = std::move(why);
     }
@@ -115,11 +116,11 @@ storm_record runner::setup() {
     // Receivers connect on the receiving thread; their callbacks report through these.
     std::atomic<std::size_t> rx_pending{0};
     std::atomic<std::size_t> rx_failed{0};
-    std::mutex rx_mu;
-    std::vector<std::uint32_t> rx_connect_us;  // guarded by rx_mu
+    mutex rx_mu;
+    std::vector<std::uint32_t> rx_connect_us;  // guarded by rx_mu (a local: the analysis cannot check it)
     auto connected = [&](bool ok, std::uint32_t us) {
         if (ok) {
-            const std::lock_guard lock{rx_mu};
+            const lock_guard lock{rx_mu};
             rx_connect_us.push_back(us);
         } else {
             ++rx_failed;
@@ -194,7 +195,7 @@ storm_record runner::setup() {
     rec.failed = static_cast<unsigned>(failed);
     rec.all_connected_s = std::chrono::duration<double>(clock::now() - t0).count();
     if (failed > 0) {
-        const std::lock_guard lock{error_mu_};
+        const lock_guard lock{error_mu_};
         throw std::runtime_error(
             std::to_string(failed) + " of " + std::to_string(rec.clients) + " clients could not connect" +
             (first_error_.empty() ? std::string{" (is the broker running, with /ws for dashboards?)"}

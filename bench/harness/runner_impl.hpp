@@ -12,6 +12,8 @@
 // touches receiving state only through `on_rx`, which runs a function on the receiving thread
 // and waits for it.
 
+#include <vigil/core/sync.hpp>
+
 #include "dashboard.hpp"
 #include "peer.hpp"
 #include "runner.hpp"
@@ -24,7 +26,6 @@
 #include <cstdint>
 #include <future>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -116,8 +117,8 @@ private:
     asio::executor_work_guard<asio::io_context::executor_type> rx_guard_{rx_ioc_.get_executor()};
     asio::ssl::context tls_ctx_;
     login_maker logins_;
-    std::mutex error_mu_;
-    std::string first_error_;  // the first reason a client could not connect; guarded by error_mu_
+    mutex error_mu_;
+    std::string first_error_ VIGIL_GUARDED_BY(error_mu_);  // the first reason a client could not connect
     tcp::endpoint mqtt_ep_;
     tcp::endpoint http_ep_;
     std::vector<device> devices_;

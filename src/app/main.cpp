@@ -12,6 +12,7 @@
 #include <vigil/auth/tokens.hpp>
 #include <vigil/config/reload.hpp>
 #include <vigil/config/settings.hpp>
+#include <vigil/core/sync.hpp>
 #include <vigil/metrics/sys_topics.hpp>
 #include <vigil/probe/probe.hpp>
 #include <vigil/service/notifier.hpp>
@@ -30,7 +31,6 @@
 #include <cstdio>
 #include <exception>
 #include <filesystem>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -216,9 +216,9 @@ int run(const vigil::config::settings& s, const std::optional<std::string>& file
     vigil::http::server web{b.shards(), s.http_listeners, vigil::app::make_api(b, s, live, probe.get(), server),
                             std::move(up), std::move(access)};
     server.tokens = [&web] { return web.tokens(); };
-    std::mutex tokens_mu;  // one load-and-apply at a time: SIGHUP and the admin API's revocations
+    vigil::mutex tokens_mu;  // one load-and-apply at a time: SIGHUP and the admin API's revocations
     server.reload_tokens = [&web, &live, &tokens_mu] {
-        const std::lock_guard lock{tokens_mu};
+        const vigil::lock_guard lock{tokens_mu};
         web.set_tokens(vigil::auth::token_file::load(live.get()->http));
     };
     server.counters = [&web] { return web.counters(); };

@@ -3,9 +3,9 @@
 // TLS files a scrape reports).
 
 #include <vigil/config/settings.hpp>
+#include <vigil/core/sync.hpp>
 
 #include <memory>
-#include <mutex>
 #include <utility>
 
 namespace vigil::app {
@@ -16,19 +16,19 @@ public:
     explicit settings_cell(config::settings s) : now_(std::make_shared<const config::settings>(std::move(s))) {}
 
     [[nodiscard]] std::shared_ptr<const config::settings> get() const {
-        const std::lock_guard lock{mu_};
+        const lock_guard lock{mu_};
         return now_;
     }
 
     void set(config::settings s) {
         auto next = std::make_shared<const config::settings>(std::move(s));
-        const std::lock_guard lock{mu_};
+        const lock_guard lock{mu_};
         now_ = std::move(next);
     }
 
 private:
-    mutable std::mutex mu_;
-    std::shared_ptr<const config::settings> now_;  // guarded by mu_
+    mutable mutex mu_;
+    std::shared_ptr<const config::settings> now_ VIGIL_GUARDED_BY(mu_);
 };
 
 }  // namespace vigil::app

@@ -21,6 +21,7 @@
 
 #include <vigil/core/big_endian.hpp>
 #include <vigil/core/log.hpp>
+#include <vigil/core/sync.hpp>
 #include <vigil/core/thread_name.hpp>
 #include <vigil/rocks/logger.hpp>
 
@@ -36,7 +37,6 @@
 #include <condition_variable>
 #include <limits>
 #include <map>
-#include <mutex>
 #include <thread>
 
 #include <sys/resource.h>
@@ -88,7 +88,7 @@ public:
         }
         bool wake = false;
         {
-            const std::lock_guard lock{mu_};
+            const lock_guard lock{mu_};
             appended_ += batch.size();
             if (pending_bytes_ + bytes > opt_.max_pending_bytes) {
                 dropped_ += batch.size();
@@ -107,10 +107,10 @@ public:
     }
 
     void flush() override {
-        std::unique_lock lock{mu_};
+        unique_lock lock{mu_};
         const std::uint64_t wanted = ++flush_requested_;
         cv_.notify_one();
-        done_cv_.wait(lock, [&] { return flush_done_ >= wanted || stopped_; });
+        done_cv_.wait(lock.native(), [&]() VIGIL_REQUIRES(mu_) { return flush_done_ >= wanted || stopped_; });
     }
 
     bool restore(const std::vector<encoded>& records) override {
@@ -141,7 +141,7 @@ public:
                 opt_.dir.string(), records.size(), st.ToString());
             return false;
         }
-        const std::lock_guard lock{mu_};
+        const lock_guard lock{mu_};
         stats_.written += puts;
         return true;
     }
@@ -149,7 +149,7 @@ public:
     page read(const query& q, const std::function<bool(std::string_view)>& may_read) const override {
         std::vector<partition_ref> parts;
         {
-            const std::lock_guard lock{parts_mu_};
+            const lock_guard lock{parts_mu_};
             for (const auto& [day, h] : partitions_) {
                 parts.push_back({day, h});
             }
@@ -163,7 +163,7 @@ public:
         std::size_t days = 0;
         bool compacting = false;
         {
-            const std::lock_guard lock{parts_mu_};
+            const lock_guard lock{parts_mu_};
             days = partitions_.size();
             std::uint64_t running = 0;
             compacting =
@@ -175,7 +175,7 @@ public:
                               pending > 0);
             }
         }
-        const std::lock_guard lock{mu_};
+        const lock_guard lock{mu_};
         archive_stats s = stats_;
         s.partitions = days;
         s.appended = appended_;
@@ -187,7 +187,7 @@ public:
     }
 
     std::string last_error() const override {
-        const std::lock_guard lock{mu_};
+        const lock_guard lock{mu_};
         return last_error_;
     }
 
@@ -197,7 +197,7 @@ public:
 
     void stop() override {
         {
-            const std::lock_guard lock{mu_};
+            const lock_guard lock{mu_};
             if (stopping_) {
                 return;
             }
@@ -206,11 +206,11 @@ public:
         cv_.notify_one();
         thread_.join();
         {
-            const std::lock_guard lock{mu_};
+            const lock_guard lock{mu_};
             log::info("archive {}: stopped; {} records written this run, {} dropped", opt_.dir.string(), stats_.written,
                       stats_.dropped + dropped_);
         }
-        const std::lock_guard lock{parts_mu_};
+        const lock_guard lock{parts_mu_};
         // Memtables to table files: the next start replays no log.
         std::vector<rocksdb::ColumnFamilyHandle*> all;
         for (const auto& [day, h] : partitions_) {
@@ -270,6 +270,7 @@ private:
         for (std::size_t i = 0; i < names.size(); ++i) {
             if (const auto day = layout::partition_day(names[i])) {
                 (void)catalogue::present(*db_, handles[i], true);
+                const lock_guard lock{parts_mu_};  // uncontended: no other thread yet
                 partitions_.emplace(*day, adopt(handles[i]));
             } else {
                 meta_handles_.push_back(handles[i]);
@@ -296,10 +297,10 @@ private:
             std::uint64_t wanted = 0;
             bool stopping = false;
             {
-                std::unique_lock lock{mu_};
+                unique_lock lock{mu_};
                 // After a refused write, retries wait for the interval, whatever is pending.
                 const bool eager = !retrying_;
-                cv_.wait_for(lock, opt_.flush_interval, [&] {
+                cv_.wait_for(lock.native(), opt_.flush_interval, [&]() VIGIL_REQUIRES(mu_) {
                     return stopping_ || flush_requested_ > served || (eager && pending_bytes_ >= wake_bytes);
                 });
                 work.swap(pending_);
@@ -312,7 +313,7 @@ private:
             }
             apply_retention();
             {
-                const std::lock_guard lock{mu_};
+                const lock_guard lock{mu_};
                 flush_done_ = wanted;
                 served = wanted;
                 if (stopping) {
@@ -327,7 +328,7 @@ private:
     }
 
     std::shared_ptr<rocksdb::ColumnFamilyHandle> partition(std::int64_t day) {
-        const std::lock_guard lock{parts_mu_};
+        const lock_guard lock{parts_mu_};
         if (auto it = partitions_.find(day); it != partitions_.end()) {
             return it->second;
         }
@@ -395,7 +396,7 @@ private:
         const rocksdb::Status st = commit(wb, !staged.empty());
         settle_catalogue(st);
         {
-            const std::lock_guard lock{mu_};
+            const lock_guard lock{mu_};
             ++stats_.flushes;
             stats_.dropped += skipped;
             if (st.ok()) {
@@ -487,7 +488,7 @@ private:
     }
 
     void note_error(const rocksdb::Status& st) {
-        const std::lock_guard lock{mu_};
+        const lock_guard lock{mu_};
         if (last_error_.empty()) {
             last_error_ = st.ToString();
         }
@@ -505,7 +506,7 @@ private:
         const std::int64_t today = layout::day_of(now_ms());
         std::map<std::int64_t, std::shared_ptr<rocksdb::ColumnFamilyHandle>> parts;
         {
-            const std::lock_guard lock{parts_mu_};
+            const lock_guard lock{parts_mu_};
             parts = partitions_;
         }
         std::uint64_t total = 0;
@@ -522,7 +523,7 @@ private:
             total -= std::min(total, partition_bytes(h.get()));
             drop(day, h.get(), expired ? "older than retention" : "the archive exceeds max_bytes");
         }
-        const std::lock_guard lock{mu_};
+        const lock_guard lock{mu_};
         stats_.bytes_on_disk = total;
     }
 
@@ -548,11 +549,11 @@ private:
             return;
         }
         {
-            const std::lock_guard lock{parts_mu_};
+            const lock_guard lock{parts_mu_};
             partitions_.erase(day);  // the handle goes when the last reader lets it go
         }
         {
-            const std::lock_guard lock{mu_};
+            const lock_guard lock{mu_};
             ++stats_.partitions_dropped;
         }
         log::info("archive {}: dropped day {} ({})", opt_.dir.string(), layout::partition_name(day).substr(1), why);
@@ -562,28 +563,28 @@ private:
     std::unique_ptr<rocksdb::DB> db_;
     std::vector<rocksdb::ColumnFamilyHandle*> meta_handles_;  // the default family
 
-    mutable std::mutex parts_mu_;
-    std::map<std::int64_t, std::shared_ptr<rocksdb::ColumnFamilyHandle>> partitions_;  // guarded by parts_mu_
+    mutable mutex parts_mu_;
+    std::map<std::int64_t, std::shared_ptr<rocksdb::ColumnFamilyHandle>> partitions_ VIGIL_GUARDED_BY(parts_mu_);
     std::atomic<std::int64_t> kept_from_{0};
 
-    mutable std::mutex mu_;
+    mutable mutex mu_;
     std::condition_variable cv_;
     std::condition_variable done_cv_;
-    std::vector<entry> pending_;         // guarded by mu_
-    std::size_t pending_bytes_ = 0;      // guarded by mu_
-    std::uint64_t appended_ = 0;         // guarded by mu_
-    std::uint64_t dropped_ = 0;          // guarded by mu_
-    std::uint64_t flush_requested_ = 0;  // guarded by mu_
-    std::uint64_t flush_done_ = 0;       // guarded by mu_
-    bool stopping_ = false;              // guarded by mu_
-    bool stopped_ = false;               // guarded by mu_
-    archive_stats stats_;                // guarded by mu_
-    std::string last_error_;             // guarded by mu_
-    std::atomic<bool> failed_{false};    // a RocksDB write failed: no more until restart
-    std::string failure_;                // why (written once, before failed_ is set, by the writer)
-    bool retrying_ = false;              // the last write was refused (compactor thread)
-    catalogue::writer catalogue_;        // the compactor thread's, and restore()'s before any append
-    std::thread thread_;                 // last: starts after everything it uses
+    std::vector<entry> pending_ VIGIL_GUARDED_BY(mu_);
+    std::size_t pending_bytes_ VIGIL_GUARDED_BY(mu_) = 0;
+    std::uint64_t appended_ VIGIL_GUARDED_BY(mu_) = 0;
+    std::uint64_t dropped_ VIGIL_GUARDED_BY(mu_) = 0;
+    std::uint64_t flush_requested_ VIGIL_GUARDED_BY(mu_) = 0;
+    std::uint64_t flush_done_ VIGIL_GUARDED_BY(mu_) = 0;
+    bool stopping_ VIGIL_GUARDED_BY(mu_) = false;
+    bool stopped_ VIGIL_GUARDED_BY(mu_) = false;
+    archive_stats stats_ VIGIL_GUARDED_BY(mu_);
+    std::string last_error_ VIGIL_GUARDED_BY(mu_);
+    std::atomic<bool> failed_{false};  // a RocksDB write failed: no more until restart
+    std::string failure_;              // why (written once, before failed_ is set, by the writer)
+    bool retrying_ = false;            // the last write was refused (compactor thread)
+    catalogue::writer catalogue_;      // the compactor thread's, and restore()'s before any append
+    std::thread thread_;               // last: starts after everything it uses
 };
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include <vigil/auth/authenticator.hpp>
 
+#include <vigil/core/sync.hpp>
 #include <vigil/core/thread_name.hpp>
 
 #include <openssl/evp.h>
@@ -35,7 +36,7 @@ authenticator::authenticator(password_file users, unsigned threads, std::size_t 
 
 authenticator::~authenticator() {
     {
-        const std::lock_guard lock{mu_};
+        const lock_guard lock{mu_};
         stopping_ = true;
     }
     cv_.notify_all();
@@ -58,14 +59,14 @@ std::string authenticator::digest(std::string_view user, std::string_view passwo
 
 bool authenticator::cached(std::string_view user, std::string_view password) const {
     const std::string d = digest(user, password);
-    const std::lock_guard lock{mu_};
+    const lock_guard lock{mu_};
     return cache_.count(d) != 0;
 }
 
 bool authenticator::verify_async(check_request r, std::function<void(bool)> done) {
     std::string d = digest(r.user, r.password);
     {
-        const std::lock_guard lock{mu_};
+        const lock_guard lock{mu_};
         if (const auto it = waiting_.find(d); it != waiting_.end()) {
             it->second.push_back({std::move(r.owner), std::move(done)});  // answered with it
             return true;
@@ -90,7 +91,7 @@ bool authenticator::verify_async(check_request r, std::function<void(bool)> done
 }
 
 std::vector<std::string> authenticator::reload(password_file users) {
-    const std::lock_guard lock{mu_};
+    const lock_guard lock{mu_};
     std::vector<std::string> revoked = users.revoked_since(*users_);
     users_ = std::make_shared<const password_file>(std::move(users));
     cache_.clear();
@@ -98,12 +99,12 @@ std::vector<std::string> authenticator::reload(password_file users) {
 }
 
 authenticator::counters authenticator::stats() const {
-    const std::lock_guard lock{mu_};
+    const lock_guard lock{mu_};
     return counters_;
 }
 
-bool authenticator::next(std::unique_lock<std::mutex>& lock, job& j, std::string& address) {
-    cv_.wait(lock, [this] { return stopping_ || !turn_.empty(); });
+bool authenticator::next(unique_lock& lock, job& j, std::string& address) {
+    cv_.wait(lock.native(), [this]() VIGIL_REQUIRES(mu_) { return stopping_ || !turn_.empty(); });
     if (stopping_) {
         return false;
     }
@@ -127,7 +128,7 @@ void authenticator::run() {
         std::shared_ptr<const password_file> users;
         bool anyone = false;
         {
-            std::unique_lock lock{mu_};
+            unique_lock lock{mu_};
             if (!next(lock, j, address)) {
                 return;
             }
@@ -144,7 +145,7 @@ void authenticator::run() {
         }
         std::vector<waiter> done;
         {
-            const std::lock_guard lock{mu_};
+            const lock_guard lock{mu_};
             ++(anyone ? counters_.hashed : counters_.dropped);
             if (anyone) {
                 counters_.seconds.add(

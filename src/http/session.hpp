@@ -2,6 +2,7 @@
 // One HTTP/1.1 connection on a shard, and what every connection of a server shares.
 
 #include <vigil/auth/tokens.hpp>
+#include <vigil/core/sync.hpp>
 #include <vigil/http/server.hpp>
 #include <vigil/net/gate.hpp>
 
@@ -14,7 +15,6 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -25,17 +25,17 @@ namespace vigil::http {
 class token_slot {
 public:
     [[nodiscard]] std::shared_ptr<const auth::token_file> get() const {
-        const std::lock_guard lock{mu_};
+        const lock_guard lock{mu_};
         return tokens_;
     }
     void set(std::shared_ptr<const auth::token_file> t) {
-        const std::lock_guard lock{mu_};
+        const lock_guard lock{mu_};
         tokens_ = std::move(t);
     }
 
 private:
-    mutable std::mutex mu_;
-    std::shared_ptr<const auth::token_file> tokens_;
+    mutable mutex mu_;
+    std::shared_ptr<const auth::token_file> tokens_ VIGIL_GUARDED_BY(mu_);
 };
 
 /// Counted by every session of a server (relaxed: counters).

@@ -1,3 +1,4 @@
+#include <vigil/core/sync.hpp>
 #include <vigil/net/gate.hpp>
 
 #include <utility>
@@ -14,7 +15,7 @@ std::optional<connection_gate::ticket> connection_gate::admit(const std::string&
         return std::nullopt;
     }
     if (max_per_address_ > 0) {
-        const std::lock_guard lock{mu_};
+        const lock_guard lock{mu_};
         std::size_t& n = by_address_[address];
         if (n >= max_per_address_) {
             why = refusal::per_address;
@@ -50,7 +51,7 @@ void connection_gate::ticket::release() noexcept {
         return;
     }
     if (gate_->max_per_address_ > 0) {
-        const std::lock_guard lock{gate_->mu_};
+        const lock_guard lock{gate_->mu_};
         const auto it = gate_->by_address_.find(address_);
         if (it != gate_->by_address_.end() && --it->second == 0) {
             gate_->by_address_.erase(it);

@@ -4,12 +4,12 @@
 #include <vigil/probe/probe.hpp>
 
 #include <vigil/core/log.hpp>
+#include <vigil/core/sync.hpp>
 #include <vigil/core/thread_name.hpp>
 
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
-#include <mutex>
 #include <thread>
 #include <utility>
 
@@ -17,10 +17,10 @@ namespace vigil::probe {
 
 struct prober::impl {
     options o;
-    mutable std::mutex mu;
+    mutable mutex mu;
     std::condition_variable wake;
     std::atomic<bool> stopping{false};  // also read by a round in progress
-    stats st;                           // guarded by mu
+    stats st VIGIL_GUARDED_BY(mu);
     std::thread thread;
 
     void record(const round_result& r) {
@@ -30,7 +30,7 @@ struct prober::impl {
         const state verdict = failed || slow ? state::degraded : state::ok;
         state before{};
         {
-            const std::lock_guard lock{mu};
+            const lock_guard lock{mu};
             ++st.rounds;
             st.failures += failed ? 1 : 0;
             st.slow += slow ? 1 : 0;
@@ -69,8 +69,8 @@ struct prober::impl {
                 return;  // a round cut short by the stop says nothing about the service
             }
             record(r);
-            std::unique_lock lock{mu};
-            if (wake.wait_for(lock, o.settings.interval, [this] { return stopping.load(); })) {
+            unique_lock lock{mu};
+            if (wake.wait_for(lock.native(), o.settings.interval, [this] { return stopping.load(); })) {
                 return;
             }
         }
@@ -92,7 +92,7 @@ void prober::start(endpoint mqtt, std::optional<endpoint> ws, std::optional<hist
     impl_->o.ws = std::move(ws);
     impl_->o.history = std::move(history);
     {
-        const std::lock_guard lock{impl_->mu};
+        const lock_guard lock{impl_->mu};
         impl_->st.ws_on = impl_->o.ws.has_value();
         impl_->st.history_on = impl_->o.history.has_value();
     }
@@ -106,7 +106,7 @@ void prober::stop() {
         return;
     }
     {
-        const std::lock_guard lock{impl_->mu};  // not between the waiter's check and its sleep
+        const lock_guard lock{impl_->mu};  // not between the waiter's check and its sleep
         impl_->stopping = true;
     }
     impl_->wake.notify_all();
@@ -114,7 +114,7 @@ void prober::stop() {
 }
 
 stats prober::snapshot() const {
-    const std::lock_guard lock{impl_->mu};
+    const lock_guard lock{impl_->mu};
     return impl_->st;
 }
 

@@ -1,5 +1,6 @@
 #include <vigil/router/filter_index.hpp>
 
+#include <vigil/core/sync.hpp>
 #include <vigil/core/topic.hpp>
 
 #include <algorithm>
@@ -50,19 +51,19 @@ index_writer::index_writer() : current_(std::make_shared<filter_index>(nullptr))
 void index_writer::add(std::string_view filter, unsigned shard) {
     const auto levels = split(filter);
     auto apply = [shard](index_node& n) { n.shard_mask |= std::uint64_t{1} << shard; };
-    const std::lock_guard lock{mu_};
+    const lock_guard lock{mu_};
     publish_locked(update(current_->root().get(), levels, 0, filter, apply));
 }
 
 void index_writer::remove(std::string_view filter, unsigned shard) {
     const auto levels = split(filter);
     auto apply = [shard](index_node& n) { n.shard_mask &= ~(std::uint64_t{1} << shard); };
-    const std::lock_guard lock{mu_};
+    const lock_guard lock{mu_};
     publish_locked(update(current_->root().get(), levels, 0, filter, apply));
 }
 
 std::shared_ptr<const filter_index> index_writer::current() const {
-    const std::lock_guard lock{mu_};
+    const lock_guard lock{mu_};
     return current_;
 }
 

@@ -1,5 +1,6 @@
 #include <vigil/router/retained.hpp>
 
+#include <vigil/core/sync.hpp>
 #include <vigil/core/topic.hpp>
 
 #include <functional>
@@ -17,7 +18,7 @@ retained_store::partition& retained_store::part_for(std::string_view topic) cons
 
 bool retained_store::update(const message_ref& m) {
     partition& p = part_for(m->topic());
-    const std::lock_guard lock{p.mu};
+    const lock_guard lock{p.mu};
     auto it = p.by_topic.find(m->topic());
     if (m->payload().empty()) {
         if (it == p.by_topic.end()) {
@@ -39,7 +40,7 @@ bool retained_store::update(const message_ref& m) {
 
 void retained_store::restore(const message_ref& m) {
     partition& p = part_for(m->topic());
-    const std::lock_guard lock{p.mu};
+    const lock_guard lock{p.mu};
     const auto [it, added] = p.by_topic.try_emplace(std::string{m->topic()}, partition::entry{m, false});
     if (!added) {
         p.bytes -= footprint(*it->second.msg);
@@ -50,7 +51,7 @@ void retained_store::restore(const message_ref& m) {
 
 std::optional<message_ref> retained_store::take_changed(std::string_view topic) {
     partition& p = part_for(topic);
-    const std::lock_guard lock{p.mu};
+    const lock_guard lock{p.mu};
     const auto it = p.by_topic.find(topic);
     if (it == p.by_topic.end()) {
         return message_ref{};
@@ -66,7 +67,7 @@ std::vector<message_ref> retained_store::match(std::string_view filter) const {
     const std::size_t wild = filter.find_first_of("+#");
     if (wild == std::string_view::npos) {
         const partition& p = part_for(filter);
-        const std::lock_guard lock{p.mu};
+        const lock_guard lock{p.mu};
         auto it = p.by_topic.find(filter);
         if (it != p.by_topic.end()) {
             out.push_back(it->second.msg);
@@ -80,7 +81,7 @@ std::vector<message_ref> retained_store::match(std::string_view filter) const {
         prefix.remove_suffix(1);
     }
     for (const partition& p : parts_) {
-        const std::lock_guard lock{p.mu};
+        const lock_guard lock{p.mu};
         for (auto it = p.by_topic.lower_bound(prefix); it != p.by_topic.end() && it->first.starts_with(prefix); ++it) {
             if (topic::matches(filter, it->first)) {
                 out.push_back(it->second.msg);
@@ -93,7 +94,7 @@ std::vector<message_ref> retained_store::match(std::string_view filter) const {
 retained_store::totals retained_store::usage() const {
     totals u;
     for (const partition& p : parts_) {
-        const std::lock_guard lock{p.mu};
+        const lock_guard lock{p.mu};
         u.count += p.by_topic.size();
         u.bytes += p.bytes;
     }

@@ -13,6 +13,7 @@
 #include "rocks.hpp"
 
 #include <vigil/core/log.hpp>
+#include <vigil/core/sync.hpp>
 #include <vigil/core/thread_name.hpp>
 
 #include <fmt/format.h>
@@ -24,7 +25,6 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <mutex>
 #include <thread>
 #include <optional>
 #include <unordered_map>
@@ -73,7 +73,7 @@ public:
     void submit(write_batch b, completion done) override {
         const std::size_t bytes = b.bytes();
         {
-            const std::lock_guard lock{mu_};
+            const lock_guard lock{mu_};
             queue_.push_back({std::move(b), std::move(done)});
             ++stats_.batches;
         }
@@ -99,7 +99,7 @@ public:
     store_stats stats() const override {
         store_stats s;
         {
-            const std::lock_guard lock{mu_};
+            const lock_guard lock{mu_};
             s = stats_;
         }
         s.backlog_bytes = backlog_.load(std::memory_order_relaxed);
@@ -120,7 +120,7 @@ public:
     bool disk_low() const noexcept override { return disk_low_.load(std::memory_order_relaxed); }
 
     std::string last_error() const override {
-        const std::lock_guard lock{mu_};
+        const lock_guard lock{mu_};
         return last_error_;
     }
 
@@ -130,7 +130,7 @@ public:
 
     void stop() override {
         {
-            const std::lock_guard lock{mu_};
+            const lock_guard lock{mu_};
             if (stopping_) {
                 return;
             }
@@ -156,7 +156,7 @@ private:
 
     /// How many batches at the head of the queue can be written now: the longest prefix in
     /// which every group has all its parts.
-    std::size_t closed_prefix() const {
+    std::size_t closed_prefix() const VIGIL_REQUIRES(mu_) {
         std::size_t cut = 0;
         std::size_t open = 0;
         std::unordered_map<std::uint64_t, std::uint32_t> seen;
@@ -180,10 +180,11 @@ private:
         std::size_t waiting = 0;  // queued batches that could not be written without the rest of a group
         for (;;) {
             {
-                std::unique_lock lock{mu_};
+                unique_lock lock{mu_};
                 // Wakes at least every second to look at the disk's free space.
-                const bool woken =
-                    cv_.wait_for(lock, std::chrono::seconds{1}, [&] { return queue_.size() > waiting || stopping_; });
+                const bool woken = cv_.wait_for(lock.native(), std::chrono::seconds{1}, [&]() VIGIL_REQUIRES(mu_) {
+                    return queue_.size() > waiting || stopping_;
+                });
                 if (!woken) {
                     lock.unlock();
                     check_free_space();
@@ -284,7 +285,7 @@ private:
             static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(end - t0).count());
         const bool ok = st.ok();
         {
-            const std::lock_guard lock{mu_};
+            const lock_guard lock{mu_};
             ++stats_.commits;
             stats_.syncs += fsync_seconds ? 1u : 0u;
             stats_.ops += ops;
@@ -320,12 +321,12 @@ private:
     std::chrono::steady_clock::time_point last_space_check_{};  // store thread only
     // relaxed: a flag shards read to refuse retained data; a moment's staleness is harmless.
     std::atomic<bool> disk_low_{false};
-    mutable std::mutex mu_;
+    mutable mutex mu_;
     std::condition_variable cv_;
-    std::vector<pending> queue_;  // guarded by mu_
-    bool stopping_ = false;       // guarded by mu_
-    store_stats stats_;           // guarded by mu_
-    std::string last_error_;      // guarded by mu_
+    std::vector<pending> queue_ VIGIL_GUARDED_BY(mu_);
+    bool stopping_ VIGIL_GUARDED_BY(mu_) = false;
+    store_stats stats_ VIGIL_GUARDED_BY(mu_);
+    std::string last_error_ VIGIL_GUARDED_BY(mu_);
     std::atomic<std::size_t> backlog_{0};
     std::atomic<bool> healthy_{true};
     std::thread thread_;  // last: starts after everything it uses

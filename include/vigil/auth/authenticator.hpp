@@ -18,6 +18,7 @@
 /// at once), and a check whose connection has gone is dropped before it is hashed.
 
 #include <vigil/auth/password.hpp>
+#include <vigil/core/sync.hpp>
 #include <vigil/core/histogram.hpp>
 
 #include <chrono>
@@ -26,7 +27,6 @@
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -89,22 +89,22 @@ private:
     };
     [[nodiscard]] std::string digest(std::string_view user, std::string_view password) const;
     void run();
-    /// Takes the next job in address order; false when stopping. Requires the lock.
-    [[nodiscard]] bool next(std::unique_lock<std::mutex>& lock, job& j, std::string& address);
+    /// Takes the next job in address order, waiting for one; false when stopping.
+    [[nodiscard]] bool next(unique_lock& lock, job& j, std::string& address) VIGIL_REQUIRES(mu_);
 
     unsigned char key_[32];
     std::string dummy_hash_;
     const std::size_t max_per_address_;
     const std::size_t max_queued_;
-    mutable std::mutex mu_;
-    std::shared_ptr<const password_file> users_;               // guarded by mu_
-    std::unordered_set<std::string> cache_;                    // guarded by mu_
-    std::unordered_map<std::string, std::deque<job>> queued_;  // by address; guarded by mu_
-    std::deque<std::string> turn_;               // addresses with a job and none in flight; guarded by mu_
-    std::unordered_set<std::string> in_flight_;  // addresses with a job being hashed; guarded by mu_
-    std::unordered_map<std::string, std::vector<waiter>> waiting_;  // by digest; guarded by mu_
-    counters counters_;                                             // guarded by mu_
-    bool stopping_ = false;                                         // guarded by mu_
+    mutable mutex mu_;
+    std::shared_ptr<const password_file> users_ VIGIL_GUARDED_BY(mu_);
+    std::unordered_set<std::string> cache_ VIGIL_GUARDED_BY(mu_);
+    std::unordered_map<std::string, std::deque<job>> queued_ VIGIL_GUARDED_BY(mu_);  // by address
+    std::deque<std::string> turn_ VIGIL_GUARDED_BY(mu_);               // addresses with a job and none in flight
+    std::unordered_set<std::string> in_flight_ VIGIL_GUARDED_BY(mu_);  // addresses with a job being hashed
+    std::unordered_map<std::string, std::vector<waiter>> waiting_ VIGIL_GUARDED_BY(mu_);  // by digest
+    counters counters_ VIGIL_GUARDED_BY(mu_);
+    bool stopping_ VIGIL_GUARDED_BY(mu_) = false;
     std::condition_variable cv_;
     std::vector<std::thread> workers_;
 };

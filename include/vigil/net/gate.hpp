@@ -4,9 +4,10 @@
 /// address. A connection holds a ticket for as long as it is open, whatever it becomes (an HTTP
 /// request upgraded to /ws or /mqtt keeps its place), and across shards.
 
+#include <vigil/core/sync.hpp>
+
 #include <atomic>
 #include <cstddef>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -61,8 +62,8 @@ private:
     // relaxed: a bound, not synchronisation; a brief overshoot by a concurrent accept or two
     // is harmless. The per-address counts are exact (under mu_).
     std::atomic<std::size_t> open_{0};
-    std::mutex mu_;
-    std::unordered_map<std::string, std::size_t> by_address_;  // guarded by mu_
+    mutex mu_;
+    std::unordered_map<std::string, std::size_t> by_address_ VIGIL_GUARDED_BY(mu_);
 };
 
 }  // namespace vigil::net

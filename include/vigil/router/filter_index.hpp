@@ -9,11 +9,11 @@
 /// load when the index is unchanged. The index changes only when a filter gains its first
 /// or loses its last subscriber on a shard; everything else is shard-local.
 
+#include <vigil/core/sync.hpp>
 #include <vigil/router/child_map.hpp>
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -106,10 +106,10 @@ public:
     [[nodiscard]] std::shared_ptr<const filter_index> current() const;
 
 private:
-    void publish_locked(std::shared_ptr<const index_node> root);
+    void publish_locked(std::shared_ptr<const index_node> root) VIGIL_REQUIRES(mu_);
 
-    mutable std::mutex mu_;
-    std::shared_ptr<const filter_index> current_;  // guarded by mu_
+    mutable mutex mu_;
+    std::shared_ptr<const filter_index> current_ VIGIL_GUARDED_BY(mu_);
     // release in publish_locked(): a reader that loads version N and then takes current_
     // sees version N or newer, never an older root.
     std::atomic<std::uint64_t> version_{0};

@@ -2,11 +2,11 @@
 /// Retained messages, one per topic (MQTT 3.1.1 §3.3.1.3).
 
 #include <vigil/core/message.hpp>
+#include <vigil/core/sync.hpp>
 
 #include <array>
 #include <cstddef>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -50,14 +50,14 @@ public:
 private:
     static constexpr std::size_t partitions = 16;
     struct partition {
-        mutable std::mutex mu;
+        mutable mutex mu;
         struct entry {
             message_ref msg;
             bool changed = false;
         };
         // Owned keys: a newer message for a topic replaces only the value.
-        std::map<std::string, entry, std::less<>> by_topic;  // guarded by mu
-        std::size_t bytes = 0;                               // guarded by mu
+        std::map<std::string, entry, std::less<>> by_topic VIGIL_GUARDED_BY(mu);
+        std::size_t bytes VIGIL_GUARDED_BY(mu) = 0;
     };
     [[nodiscard]] partition& part_for(std::string_view topic) const noexcept;
 

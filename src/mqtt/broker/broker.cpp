@@ -7,6 +7,7 @@
 #include "shard.hpp"
 
 #include <vigil/core/log.hpp>
+#include <vigil/core/sync.hpp>
 #include <vigil/core/topic.hpp>
 #include <vigil/net/handover.hpp>
 #include <vigil/net/listen.hpp>
@@ -26,7 +27,6 @@
 #include <span>
 #include <tuple>
 #include <future>
-#include <mutex>
 #include <system_error>
 #include <unordered_map>
 #include <unordered_set>
@@ -178,8 +178,8 @@ private:
 static_assert(config::max_workers <= router::max_shards, "every shard needs a bit in the router's shard masks");
 
 struct broker::impl {
-    std::mutex stats_mu;                     // stats() from the main thread and the query thread
-    std::vector<broker_stats> last_answers;  // each shard's last answer to stats(); guarded by stats_mu
+    mutex stats_mu;  // stats() from the main thread and the query thread
+    std::vector<broker_stats> last_answers VIGIL_GUARDED_BY(stats_mu);  // each shard's last answer to stats()
     explicit impl(const config::settings& s) : pool(s.resolved_workers()) {
         core.settings = s;
         core.gate =
@@ -431,7 +431,7 @@ broker_stats broker::stats() const {
         });
     }
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{2};
-    const std::lock_guard lock{impl_->stats_mu};
+    const lock_guard lock{impl_->stats_mu};
     impl_->last_answers.resize(answers.size());
     for (std::size_t i = 0; i < answers.size(); ++i) {
         // A shard that does not answer counts with its last answer: counters must never

@@ -1,3 +1,5 @@
+#include <vigil/core/sync.hpp>
+
 #include "quota.hpp"
 
 #include <fmt/format.h>
@@ -28,7 +30,7 @@ void retained_quota::forget(const entry& e) {
 }
 
 retained_quota::verdict retained_quota::update(const message& m, const std::string* owner) {
-    const std::lock_guard lock{mu_};
+    const lock_guard lock{mu_};
     const auto old = by_topic_.find(m.topic());
     if (m.payload().empty()) {
         if (old != by_topic_.end()) {
@@ -78,7 +80,7 @@ retained_quota::verdict retained_quota::update(const message& m, const std::stri
 }
 
 void retained_quota::restore(const message& m) {
-    const std::lock_guard lock{mu_};
+    const lock_guard lock{mu_};
     const std::uint64_t bytes = size_of(m);
     total_.count += 1;
     total_.bytes += bytes;
@@ -89,7 +91,7 @@ bool session_owners::try_add(const std::string& owner, std::size_t max) {
     if (owner.empty()) {
         return true;
     }
-    const std::lock_guard lock{mu_};
+    const lock_guard lock{mu_};
     auto& n = counts_[owner];
     if (max > 0 && n >= max) {
         if (n == 0) {
@@ -105,7 +107,7 @@ void session_owners::add(const std::string& owner) {
     if (owner.empty()) {
         return;
     }
-    const std::lock_guard lock{mu_};
+    const lock_guard lock{mu_};
     ++counts_[owner];
 }
 
@@ -113,7 +115,7 @@ void session_owners::remove(const std::string& owner) {
     if (owner.empty()) {
         return;
     }
-    const std::lock_guard lock{mu_};
+    const lock_guard lock{mu_};
     const auto it = counts_.find(owner);
     if (it != counts_.end() && --it->second == 0) {
         counts_.erase(it);

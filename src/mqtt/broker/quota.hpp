@@ -5,10 +5,10 @@
 
 #include <vigil/config/settings.hpp>
 #include <vigil/core/message.hpp>
+#include <vigil/core/sync.hpp>
 #include <vigil/router/local_table.hpp>
 
 #include <cstdint>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -45,13 +45,13 @@ private:
         bool owned = false;
         std::uint64_t bytes = 0;
     };
-    void forget(const entry& e);
+    void forget(const entry& e) VIGIL_REQUIRES(mu_);
 
     const config::limits_settings& lim_;
-    std::mutex mu_;
-    std::unordered_map<std::string, entry, router::string_hash, std::equal_to<>> by_topic_;  // guarded by mu_
-    std::unordered_map<std::string, usage> by_owner_;                                        // guarded by mu_
-    usage total_;                                                                            // guarded by mu_
+    mutex mu_;
+    std::unordered_map<std::string, entry, router::string_hash, std::equal_to<>> by_topic_ VIGIL_GUARDED_BY(mu_);
+    std::unordered_map<std::string, usage> by_owner_ VIGIL_GUARDED_BY(mu_);
+    usage total_ VIGIL_GUARDED_BY(mu_);
 };
 
 /// How many persistent sessions each identity owns. Anonymous clients (identity "") are not
@@ -67,8 +67,8 @@ public:
     void remove(const std::string& owner);
 
 private:
-    std::mutex mu_;
-    std::unordered_map<std::string, std::size_t> counts_;  // guarded by mu_
+    mutex mu_;
+    std::unordered_map<std::string, std::size_t> counts_ VIGIL_GUARDED_BY(mu_);
 };
 
 }  // namespace vigil::mqtt

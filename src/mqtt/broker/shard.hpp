@@ -4,6 +4,7 @@
 #include <vigil/auth/acl.hpp>
 #include <vigil/auth/authenticator.hpp>
 #include <vigil/config/settings.hpp>
+#include <vigil/core/sync.hpp>
 #include <vigil/mqtt/broker/broker.hpp>
 #include <vigil/mqtt/session/session.hpp>
 #include <vigil/net/gate.hpp>
@@ -24,7 +25,6 @@
 #include <deque>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <boost/container/small_vector.hpp>
 
@@ -91,8 +91,8 @@ private:
         unsigned count = 0;
         std::chrono::steady_clock::time_point last;
     };
-    std::mutex mu_;
-    std::unordered_map<std::string, entry> failures_;  // guarded by mu_
+    mutex mu_;
+    std::unordered_map<std::string, entry> failures_ VIGIL_GUARDED_BY(mu_);
 };
 
 /// Acknowledgements (PUBACK, PUBREC, PUBCOMP, SUBACK, UNSUBACK) held in durable mode until

@@ -5,6 +5,7 @@
 #include "connection.hpp"
 
 #include <vigil/core/log.hpp>
+#include <vigil/core/sync.hpp>
 #include <vigil/store/records.hpp>
 
 #include <algorithm>
@@ -158,7 +159,7 @@ constexpr auto forget_failures_after = std::chrono::minutes{10};
 
 std::chrono::milliseconds login_throttle::delay(const std::string& address) {
     const auto now = std::chrono::steady_clock::now();
-    const std::lock_guard lock{mu_};
+    const lock_guard lock{mu_};
     const auto it = failures_.find(address);
     if (it == failures_.end() || it->second.count == 0 || now - it->second.last > forget_failures_after) {
         return std::chrono::milliseconds{0};
@@ -171,7 +172,7 @@ void login_throttle::failed(const std::string& address) {
     static constexpr auto forget_after = forget_failures_after;
     constexpr std::size_t max_tracked = 100'000;
     const auto now = std::chrono::steady_clock::now();
-    const std::lock_guard lock{mu_};
+    const lock_guard lock{mu_};
     if (failures_.size() >= max_tracked) {
         std::erase_if(failures_, [now](const auto& kv) { return now - kv.second.last > forget_after; });
         if (failures_.size() >= max_tracked) {
@@ -187,7 +188,7 @@ void login_throttle::failed(const std::string& address) {
 }
 
 void login_throttle::succeeded(const std::string& address) {
-    const std::lock_guard lock{mu_};
+    const lock_guard lock{mu_};
     failures_.erase(address);
 }
 
