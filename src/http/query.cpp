@@ -1,23 +1,15 @@
 #include <vigil/http/query.hpp>
 
+#include <boost/url/pct_string_view.hpp>
+
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 
 namespace vigil::http {
 namespace {
 
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
+namespace urls = boost::urls;
 
 /// Reads exactly `n` digits at `pos`; false if they are not there.
 bool digits(std::string_view s, std::size_t& pos, std::size_t n, int& out) {
@@ -47,28 +39,20 @@ bool expect(std::string_view s, std::size_t& pos, std::string_view chars) {
 }  // namespace
 
 std::optional<std::string> percent_decode(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] != '%') {
-            out.push_back(s[i]);
-            continue;
-        }
-        if (i + 2 >= s.size()) {
-            return std::nullopt;
-        }
-        const int hi = hex_value(s[i + 1]);
-        const int lo = hex_value(s[i + 2]);
-        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
-            return std::nullopt;
-        }
-        out.push_back(static_cast<char>(hi * 16 + lo));
-        i += 2;
+    const auto escaped = urls::make_pct_string_view(s);
+    if (!escaped) {
+        return std::nullopt;
+    }
+    std::string out = escaped->decode();              // '+' stays '+'
+    if (std::ranges::find(out, '\0') != out.end()) {  // (GCC 12 misjudges string::find's bound here)
+        return std::nullopt;
     }
     return out;
 }
 
 std::optional<params> query_params(std::string_view target, std::string& error) {
+    // Split here, decode with Boost.URL: 1.81's parse_query reads its last value past the end of
+    // a view that is not NUL-terminated (a request target inside Beast's buffer is not).
     params out;
     const auto q = target.find('?');
     if (q == std::string_view::npos) {

@@ -25,6 +25,14 @@ TEST_CASE("query: parameters are decoded; a repeated one or a bad escape is an e
     CHECK(p->at("order").empty());
     CHECK(p->size() == 3);
     CHECK(query_params("/api/v1/history", error)->empty());
+    // A literal '+' is an MQTT wildcard, not a form-encoded space.
+    CHECK(query_params("/x?topic=devices/+/location", error)->at("topic") == "devices/+/location");
+    CHECK(!query_params("/x?a=%00", error));
+    // A target inside a larger buffer (as Beast's is) ends where its view ends.
+    const std::string request = "GET /x?limit=5&topic=abc%2B HTTP/1.1\r\nHost: x\r\n";
+    const auto inside = query_params(std::string_view{request}.substr(4, 23), error);
+    REQUIRE(inside);
+    CHECK(inside->at("topic") == "abc+");
     CHECK(!query_params("/x?a=1&a=2", error));
     CHECK(error.find("twice") != std::string::npos);
     CHECK(!query_params("/x?a=%G0", error));
