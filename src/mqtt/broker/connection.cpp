@@ -110,6 +110,8 @@ connection::connection(shard& s, tcp::socket sock, bool allow_anonymous, transfe
       throttle_timer_(s.context()),
       publish_bucket_(s.core().settings.limits.max_publish_rate, s.core().settings.limits.max_publish_rate),
       allow_anonymous_(allow_anonymous),
+      deadlines_(s.core().settings.limits.connect_timeout, s.core().settings.limits.packet_timeout,
+                 std::chrono::steady_clock::now()),
       rx_(std::move(t.plaintext)),
       tls_(std::move(t.tls)),
       ws_(std::move(t.ws)),
@@ -143,10 +145,8 @@ connection::~connection() {
 }
 
 void connection::start() {
-    last_rx_ = std::chrono::steady_clock::now();
-    connect_deadline_ = last_rx_ + shard_.core().settings.limits.connect_timeout;
-    arm_timer(connect_deadline_);
-    write_cipher();  // TLS bytes carried over from another shard
+    arm_next_deadline();  // the CONNECT's
+    write_cipher();       // TLS bytes carried over from another shard
     if (rx_end_ > 0) {
         process_input();
     }
@@ -340,35 +340,27 @@ void connection::on_timer(error_code ec) {
         close(close_reason_, false);  // the peer did not take the final answer in time
         return;
     }
-    if (phase_ == phase::awaiting_connect || phase_ == phase::authenticating) {
-        close(make_error_code(errc::connect_timeout), false);
-        return;
-    }
-    const auto now = std::chrono::steady_clock::now();
-    if (partial_since_ && now >= *partial_since_ + shard_.core().settings.limits.packet_timeout) {
-        ++shard_.counters().packet_timeouts;
-        VIGIL_LOG_LIMITED(info, "{}: client '{}' left a packet unfinished for packet_timeout: closing", peer_,
-                          client_ != nullptr ? client_->sess.client_id() : std::string{});
-        close(make_error_code(errc::packet_timeout), true);
-        return;
-    }
-    if (keep_alive_.count() > 0 && now >= last_rx_ + keep_alive_ * 3 / 2) {
-        close(make_error_code(errc::keep_alive_timeout), true);  // [MQTT-3.1.2-24]
-        return;
+    switch (deadlines_.due(std::chrono::steady_clock::now())) {
+        case deadlines::expiry::connect:
+            close(make_error_code(errc::connect_timeout), false);
+            return;
+        case deadlines::expiry::unfinished_packet:
+            ++shard_.counters().packet_timeouts;
+            VIGIL_LOG_LIMITED(info, "{}: client '{}' left a packet unfinished for packet_timeout: closing", peer_,
+                              client_ != nullptr ? client_->sess.client_id() : std::string{});
+            close(make_error_code(errc::packet_timeout), true);
+            return;
+        case deadlines::expiry::keep_alive:
+            close(make_error_code(errc::keep_alive_timeout), true);  // [MQTT-3.1.2-24]
+            return;
+        case deadlines::expiry::none:
+            break;
     }
     arm_next_deadline();
 }
 
 void connection::arm_next_deadline() {
-    std::optional<std::chrono::steady_clock::time_point> next;
-    if (keep_alive_.count() > 0) {
-        next = last_rx_ + keep_alive_ * 3 / 2;
-    }
-    if (partial_since_) {
-        const auto p = *partial_since_ + shard_.core().settings.limits.packet_timeout;
-        next = next ? std::min(*next, p) : p;
-    }
-    if (next) {
+    if (const auto next = deadlines_.next()) {
         arm_timer(*next);
     }
 }

@@ -6,6 +6,7 @@
 
 #include <vigil/core/token_bucket.hpp>
 #include <vigil/mqtt/codec/codec.hpp>
+#include <vigil/mqtt/session/deadlines.hpp>
 #include <vigil/net/tls.hpp>
 #include <vigil/net/ws_framing.hpp>
 
@@ -144,7 +145,7 @@ private:
     void on_write(error_code ec);
     void close_after_flush(error_code reason);
     void arm_timer(std::chrono::steady_clock::time_point deadline);
-    /// Active: the timer for the keep-alive and for an unfinished packet, whichever is first.
+    /// Arms the timer for the next of deadlines_, if there is one.
     void arm_next_deadline();
     void on_timer(error_code ec);
 
@@ -167,11 +168,7 @@ private:
     std::string quota_owner_;       // what its retained messages count against (see quota_owner)
     client* client_ = nullptr;
     message_ref will_;
-    std::chrono::milliseconds keep_alive_{0};
-    std::chrono::steady_clock::time_point last_rx_;
-    std::chrono::steady_clock::time_point connect_deadline_;  // no CONNECT accepted by then: closed
-    /// Since when a packet has been begun and not finished (active phase; packet_timeout).
-    std::optional<std::chrono::steady_clock::time_point> partial_since_;
+    deadlines deadlines_;  // connect, keep-alive and unfinished-packet deadlines; timer_ serves them
     std::optional<std::chrono::steady_clock::time_point> timer_due_;  // when timer_ fires, if armed
 
     std::vector<std::uint8_t> rx_;

@@ -62,7 +62,7 @@ void connection::handle_connect(const connect_packet& c) {
         timer_.expires_after(wait);
         timer_.async_wait([self = shared_from_this(), ac = std::move(ac), password](error_code ec) mutable {
             if (!ec && self->phase_ == phase::authenticating) {
-                self->arm_timer(self->connect_deadline_);
+                self->arm_next_deadline();  // the CONNECT's
                 self->check_password(std::move(ac), password);
             }
         });
@@ -226,7 +226,7 @@ void connection::accept(accepted_connect ac) {
     username_ = std::move(ac.username);
     password_login_ = ac.by_password;
     quota_owner_ = quota_owner(username_, id);
-    keep_alive_ = std::chrono::seconds{ac.keep_alive};
+    deadlines_.accepted(std::chrono::seconds{ac.keep_alive});
     phase_ = phase::active;
     since_ms_ =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -249,9 +249,7 @@ void connection::accept(accepted_connect ac) {
     send_control(connack_packet{present && !ac.mqtt31, connect_code::accepted});  // 3.1 has no such flag
     timer_.cancel();
     timer_due_.reset();
-    if (keep_alive_.count() > 0) {
-        arm_timer(last_rx_ + keep_alive_ * 3 / 2);  // [MQTT-3.1.2-24]
-    }
+    arm_next_deadline();  // the keep-alive's, if it has one
     // Rights of this identity now; queued messages it may no longer read are dropped.
     if (const std::size_t dropped = shard_.set_permissions(*client_, std::move(perms)); dropped > 0) {
         log::info("{}: client '{}': {} queued messages it may no longer read were dropped", peer_, id, dropped);

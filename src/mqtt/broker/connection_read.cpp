@@ -160,7 +160,7 @@ void connection::on_input() {
     if (phase_ == phase::closed || phase_ == phase::closing) {
         return;  // closing: the answer is being flushed and nothing more is read
     }
-    last_rx_ = std::chrono::steady_clock::now();
+    deadlines_.received(std::chrono::steady_clock::now());
     continue_input();
 }
 
@@ -230,18 +230,17 @@ void connection::process_input() {
         packet p;
         const auto r = decode({rx_.data() + rx_begin_, rx_end_ - rx_begin_}, p, lim);
         if (r.status == decode_status::need_more) {
-            if (phase_ == phase::active && !partial_since_) {
+            if (phase_ == phase::active) {
                 // A packet begun must be finished within packet_timeout. The timer is moved
                 // only if it would fire later; when it fires it finds what is still due.
-                partial_since_ = std::chrono::steady_clock::now();
-                const auto due = *partial_since_ + shard_.core().settings.limits.packet_timeout;
+                const auto due = deadlines_.packet_begun(std::chrono::steady_clock::now());
                 if (!timer_due_ || due < *timer_due_) {
                     arm_timer(due);
                 }
             }
             return;
         }
-        partial_since_.reset();
+        deadlines_.packet_finished();
         if (r.status == decode_status::failed) {
             ++shard_.counters().protocol_errors;
             close(r.ec, true);
