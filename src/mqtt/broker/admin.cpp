@@ -112,7 +112,7 @@ broker::admin_result disconnect_client(broker_core& core, const std::string& cli
             return false;
         }
         if (c->conn != nullptr) {
-            c->conn->close(make_error_code(errc::disconnected_by_admin), true);
+            c->conn->close(make_error_code(errc::disconnected_by_admin));
             c = s.find_client(client_id);  // a clean session ended with its connection
         }
         if (c != nullptr && discard) {

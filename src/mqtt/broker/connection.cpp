@@ -46,47 +46,6 @@ void linger_close(tcp::socket sock) {
     l->read();
 }
 
-disconnect_reason reason_of(const error_code& ec) {
-    if (!ec) {
-        return disconnect_reason::clean;
-    }
-    if (ec.category() != mqtt_category()) {
-        return disconnect_reason::connection_lost;  // EOF, reset, TLS or WebSocket failures
-    }
-    switch (static_cast<errc>(ec.value())) {
-        case errc::keep_alive_timeout:
-            return disconnect_reason::keepalive_timeout;
-        case errc::session_taken_over:
-            return disconnect_reason::takeover;
-        case errc::bad_credentials:
-        case errc::not_authorized:
-            return disconnect_reason::auth_failure;
-        case errc::credentials_revoked:
-            return disconnect_reason::revoked;
-        case errc::disconnected_by_admin:
-            return disconnect_reason::admin;
-        case errc::queue_overflow:
-        case errc::server_busy:
-        case errc::packet_timeout:
-        case errc::connect_timeout:
-            return disconnect_reason::limit;
-        case errc::server_shutdown:
-            return disconnect_reason::shutdown;
-        case errc::store_failure:
-            return disconnect_reason::store_failure;
-        case errc::malformed_packet:
-        case errc::protocol_violation:
-        case errc::unacceptable_protocol_version:
-        case errc::identifier_rejected:
-        case errc::packet_too_large:
-        case errc::invalid_utf8:
-        case errc::invalid_topic:
-        case errc::control_character:
-            return disconnect_reason::protocol_error;
-    }
-    return disconnect_reason::protocol_error;
-}
-
 std::uint16_t ws_close_code(const error_code& reason) {
     if (reason == make_error_code(errc::server_shutdown)) {
         return net::ws_framing::going_away;
@@ -159,7 +118,7 @@ bool connection::handle_first_packet(const packet& p, std::size_t size) {
     const auto* c = std::get_if<connect_packet>(&p);
     if (c == nullptr) {
         ++shard_.counters().protocol_errors;
-        close(make_error_code(errc::protocol_violation), false);  // [MQTT-3.1.0-1]
+        close(make_error_code(errc::protocol_violation));  // [MQTT-3.1.0-1]
         return false;
     }
     const unsigned home = c->client_id.empty() ? shard_.id() : shard_.home_of(c->client_id);
@@ -256,7 +215,7 @@ void connection::execute(action_list& acts) {
                        [&](const store_message&) { shard_.persist(*client_, a); },
                        [&](const erase_message&) { shard_.persist(*client_, a); },
                        [&](const store_inbound&) { shard_.persist(*client_, a); },
-                       [&](const close_connection& cl) { close(cl.reason, cl.publish_will); },
+                       [&](const close_connection& cl) { close(cl.reason); },
                    },
                    a);
     }
@@ -298,7 +257,7 @@ void connection::release_ack(const packet& p) {
 
 void connection::ack_failed() {
     ++acks_released_;
-    close(make_error_code(errc::store_failure), false);
+    close(make_error_code(errc::store_failure));
 }
 
 void connection::feed_retained() {
@@ -337,21 +296,21 @@ void connection::on_timer(error_code ec) {
     }
     timer_due_.reset();
     if (phase_ == phase::closing) {
-        close(close_reason_, false);  // the peer did not take the final answer in time
+        close(close_reason_);  // the peer did not take the final answer in time
         return;
     }
     switch (deadlines_.due(std::chrono::steady_clock::now())) {
         case deadlines::expiry::connect:
-            close(make_error_code(errc::connect_timeout), false);
+            close(make_error_code(errc::connect_timeout));
             return;
         case deadlines::expiry::unfinished_packet:
             ++shard_.counters().packet_timeouts;
             VIGIL_LOG_LIMITED(info, "{}: client '{}' left a packet unfinished for packet_timeout: closing", peer_,
                               client_ != nullptr ? client_->sess.client_id() : std::string{});
-            close(make_error_code(errc::packet_timeout), true);
+            close(make_error_code(errc::packet_timeout));
             return;
         case deadlines::expiry::keep_alive:
-            close(make_error_code(errc::keep_alive_timeout), true);  // [MQTT-3.1.2-24]
+            close(make_error_code(errc::keep_alive_timeout));  // [MQTT-3.1.2-24]
             return;
         case deadlines::expiry::none:
             break;
@@ -365,15 +324,15 @@ void connection::arm_next_deadline() {
     }
 }
 
-void connection::close_later(error_code reason, bool publish_will) {
-    asio::post(shard_.context(),
-               [self = shared_from_this(), reason, publish_will] { self->close(reason, publish_will); });
+void connection::close_later(error_code reason) {
+    asio::post(shard_.context(), [self = shared_from_this(), reason] { self->close(reason); });
 }
 
-void connection::close(error_code reason, bool publish_will) {
+void connection::close(error_code reason) {
     if (phase_ == phase::closed) {
         return;
     }
+    const bool publish_will = publishes_will(reason);
     const bool was_active = phase_ == phase::active;
     phase_ = phase::closed;
     ++shard_.counters().disconnects[static_cast<std::size_t>(reason_of(reason))];

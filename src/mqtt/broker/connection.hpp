@@ -55,10 +55,11 @@ public:
     void send(const send_publish& p);
     /// The same, without asking the shard (it releases what it held).
     void transmit(const send_publish& p);
-    /// Closes now: cancels I/O, detaches the session, publishes the will if asked.
-    void close(error_code reason, bool publish_will);
+    /// Closes now: cancels I/O, detaches the session, publishes the will if `reason` says so
+    /// (publishes_will).
+    void close(error_code reason);
     /// Closes from the next loop pass (used where closing now would re-enter routing).
-    void close_later(error_code reason, bool publish_will);
+    void close_later(error_code reason);
     /// Writes what is queued (called by the shard once per loop pass).
     void flush();
     /// A deferred acknowledgement whose writes are committed: send it.

@@ -201,7 +201,7 @@ void connection::accept(accepted_connect ac) {
         // goes out [MQTT-3.1.2-8], as in Mosquitto 2.x - unless both connections use a
         // persistent session, which simply continues.
         const bool continues = existing->sess.persistent() && !ac.clean_session;
-        existing->conn->close(make_error_code(errc::session_taken_over), !continues);
+        existing->conn->close(make_error_code(continues ? errc::session_continued : errc::session_taken_over));
         existing = shard_.find_client(id);  // a clean session ended with its connection
     }
     bool present = false;
@@ -291,7 +291,7 @@ bool connection::recheck_credentials(const std::unordered_set<std::string>& user
     }
     log::warn("{}: closing the connection of client '{}' (identity '{}'): {}", peer_, client_->sess.client_id(),
               username_, why);
-    close(make_error_code(errc::credentials_revoked), false);
+    close(make_error_code(errc::credentials_revoked));
     return false;
 }
 

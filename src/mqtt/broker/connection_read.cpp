@@ -31,7 +31,7 @@ void connection::do_read() {
             return;
         }
         if (ec) {
-            self->close(ec, true);
+            self->close(ec);
             return;
         }
         self->on_readable();
@@ -47,7 +47,7 @@ void connection::on_readable() {
         return;
     }
     if (ec) {
-        close(ec, true);
+        close(ec);
         return;
     }
     traffic().bytes_in += n;
@@ -74,7 +74,7 @@ void connection::on_readable() {
                     on_input();
                 }
             }
-            close(tec == asio::error::eof ? tec : make_error_code(errc::malformed_packet), true);
+            close(tec == asio::error::eof ? tec : make_error_code(errc::malformed_packet));
             return;
         }
         if (!tls_->established()) {
@@ -107,9 +107,9 @@ bool connection::unwrap(std::span<const std::uint8_t> wire) {
     if (st == net::ws_framing::status::failed) {
         ++shard_.counters().protocol_errors;
         VIGIL_LOG_LIMITED(info, "{}: WebSocket protocol error: {}", peer_, ws_->failure());
-        close(make_error_code(errc::malformed_packet), true);
+        close(make_error_code(errc::malformed_packet));
     } else {
-        close(asio::error::eof, true);  // closed without DISCONNECT: the will goes out
+        close(asio::error::eof);  // closed without DISCONNECT: the will goes out
     }
     return false;
 }
@@ -243,7 +243,7 @@ void connection::process_input() {
         deadlines_.packet_finished();
         if (r.status == decode_status::failed) {
             ++shard_.counters().protocol_errors;
-            close(r.ec, true);
+            close(r.ec);
             return;
         }
         if (phase_ == phase::awaiting_connect) {

@@ -168,7 +168,7 @@ void connection::flush() {
             // ciphertext; SSL_write on memory BIOs never blocks.
             for (const auto& b : wbufs_) {
                 if (const error_code ec = tls_->write({static_cast<const std::uint8_t*>(b.data()), b.size()})) {
-                    close(ec, true);
+                    close(ec);
                     return;
                 }
             }
@@ -180,7 +180,7 @@ void connection::flush() {
         error_code ec;
         const std::size_t n = sock_.write_some(wbufs_, ec);  // non-blocking socket
         if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
-            close(ec, true);
+            close(ec);
             return;
         }
         traffic().bytes_out += n;
@@ -199,7 +199,7 @@ void connection::flush() {
         write_cipher();
     }
     if (outq_.empty() && close_when_flushed_ && !writing_) {
-        close(close_reason_, false);
+        close(close_reason_);
         return;
     }
     if (read_paused_ && pending_out() <= shard_.core().settings.limits.max_outbound_bytes / 2) {
@@ -218,7 +218,7 @@ void connection::write_cipher() {
     error_code ec;
     const std::size_t n = sock_.write_some(asio::buffer(cipher_out_), ec);
     if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
-        close(ec, true);
+        close(ec);
         return;
     }
     traffic().bytes_out += n;
@@ -244,7 +244,7 @@ void connection::on_write(error_code ec) {
         return;
     }
     if (ec) {
-        close(ec, true);
+        close(ec);
         return;
     }
     traffic().bytes_out += n;
@@ -263,7 +263,7 @@ void connection::close_after_flush(error_code reason) {
     close_reason_ = reason;
     phase_ = phase::closing;  // keep writing the answer; read nothing more
     if (outq_.empty() && !writing_) {
-        close(reason, false);
+        close(reason);
     }
 }
 

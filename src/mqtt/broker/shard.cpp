@@ -304,7 +304,7 @@ void shard::carry_out(client& c, action_list& acts) {
         } else if (auto* cl = std::get_if<close_connection>(&a)) {
             VIGIL_LOG_LIMITED(warn, "client '{}': {} queued messages, disconnecting a subscriber that does not keep up",
                               c.sess.client_id(), c.sess.queued_count());
-            c.conn->close_later(cl->reason, cl->publish_will);
+            c.conn->close_later(cl->reason);
         }
     }
 }
@@ -438,7 +438,7 @@ void shard::close_all() {
     }
     const std::vector<connection*> all(live_.begin(), live_.end());
     for (connection* c : all) {
-        c->close(make_error_code(errc::server_shutdown), false);
+        c->close(make_error_code(errc::server_shutdown));
     }
     flush_last_values();
     if (core_.history) {

@@ -33,6 +33,8 @@ public:
                 return "keep-alive expired";
             case errc::session_taken_over:
                 return "session taken over by a new connection";
+            case errc::session_continued:
+                return "the client reconnected and its persistent session continues there";
             case errc::queue_overflow:
                 return "too many queued messages";
             case errc::server_shutdown:

@@ -51,7 +51,7 @@ bool session::wrong_flow(std::uint16_t id, action_list& out) {
     if (it == inflight_.end()) {
         return false;
     }
-    out.push_back(close_connection{make_error_code(errc::protocol_violation), true});
+    out.push_back(close_connection{make_error_code(errc::protocol_violation)});
     return true;
 }
 

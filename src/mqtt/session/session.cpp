@@ -134,10 +134,10 @@ void session::on_packet(const packet& p, action_list& out) {
             } else if constexpr (std::is_same_v<T, pingreq_packet>) {
                 out.push_back(send_packet{pingresp_packet{}});  // [MQTT-3.12.4-1]
             } else if constexpr (std::is_same_v<T, disconnect_packet>) {
-                out.push_back(close_connection{{}, false});  // [MQTT-3.14.4-3]
+                out.push_back(close_connection{{}});  // [MQTT-3.14.4-3]; no will
             } else {
                 // A second CONNECT [MQTT-3.1.0-2] or a packet only a server sends.
-                out.push_back(close_connection{make_error_code(errc::protocol_violation), true});
+                out.push_back(close_connection{make_error_code(errc::protocol_violation)});
             }
         },
         p);
@@ -162,7 +162,7 @@ void session::deliver(const message_ref& m, qos q, bool retain, action_list& out
         if (attached_) {
             // A subscriber this far behind is disconnected rather than fed a growing backlog;
             // what is queued stays for its next connection.
-            out.push_back(close_connection{make_error_code(errc::queue_overflow), true});
+            out.push_back(close_connection{make_error_code(errc::queue_overflow)});
         }
         return;
     }

@@ -5,6 +5,7 @@
 #include <vigil/config/settings.hpp>
 #include <vigil/core/histogram.hpp>
 #include <vigil/core/message.hpp>
+#include <vigil/mqtt/session/ending.hpp>
 #include <vigil/mqtt/session/session.hpp>
 #include <vigil/net/bound_listener.hpp>
 #include <vigil/store/store.hpp>
@@ -37,27 +38,6 @@ using net::bound_listener;
 /// end-to-end probe (its client id and username), counted apart from the users' traffic.
 enum class transport : std::uint8_t { mqtt, mqtt_tls, mqtt_ws, probe };
 inline constexpr std::array<std::string_view, 4> transport_names{"mqtt", "mqtt-tls", "mqtt-ws", "probe"};
-
-/// Why an MQTT connection ended: a DISCONNECT, the network, a keep-alive timeout, a protocol
-/// error, a takeover by the same client id, a refused login, revoked credentials, a limit
-/// (queue, packet or connect timeout, server busy), the server stopping, a store failure, or
-/// an operator (admin API).
-enum class disconnect_reason : std::uint8_t {
-    clean,
-    connection_lost,
-    keepalive_timeout,
-    protocol_error,
-    takeover,
-    auth_failure,
-    revoked,
-    limit,
-    shutdown,
-    store_failure,
-    admin
-};
-inline constexpr std::array<std::string_view, 11> disconnect_reason_names{
-    "clean",   "connection_lost", "keepalive_timeout", "protocol_error", "takeover", "auth_failure",
-    "revoked", "limit",           "shutdown",          "store_failure",  "admin"};
 
 /// A client's session as the admin API shows it.
 struct client_info {

@@ -28,6 +28,7 @@ enum class errc : int {
     packet_timeout,                 ///< a packet begun was not finished within packet_timeout
     control_character,              ///< U+0001-U+001F or U+007F-U+009F in a topic, client id or username
     disconnected_by_admin,          ///< an operator disconnected it (admin API)
+    session_continued,              ///< the client reconnected; its persistent session continues there
 };
 
 const boost::system::error_category& mqtt_category() noexcept;

@@ -77,10 +77,9 @@ struct store_inbound {
     bool present = false;
 };
 
-/// Close the network connection. `publish_will` is false only after DISCONNECT.
+/// Close the network connection; `reason` says whether the will goes out (publishes_will).
 struct close_connection {
     error_code reason;
-    bool publish_will = true;
 };
 
 using action = std::variant<send_packet, send_publish, route_publish, add_subscription, remove_subscription,

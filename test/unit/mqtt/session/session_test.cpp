@@ -1,5 +1,7 @@
 #include <vigil/mqtt/session/session.hpp>
 
+#include <vigil/mqtt/session/ending.hpp>
+
 #include "support/bytes.hpp"
 
 #include <catch2/catch.hpp>
@@ -131,7 +133,7 @@ TEST_CASE("session: acknowledgements of the wrong kind close; an unsolicited PUB
           "[session][publish]") {
     auto closes = [](action_list& acts) {
         const auto c = all_of<close_connection>(acts);
-        return c.size() == 1 && c[0].reason == errc::protocol_violation && c[0].publish_will;
+        return c.size() == 1 && c[0].reason == errc::protocol_violation && publishes_will(c[0].reason);
     };
     auto s = make_session(4, 4);
     action_list acts;
@@ -247,12 +249,12 @@ TEST_CASE("session: DISCONNECT suppresses the will; a second CONNECT is a violat
     s.attach(acts);
     s.on_packet(disconnect_packet{}, acts);
     REQUIRE(all_of<close_connection>(acts).size() == 1);
-    CHECK_FALSE(all_of<close_connection>(acts)[0].publish_will);
+    CHECK_FALSE(publishes_will(all_of<close_connection>(acts)[0].reason));
     acts.clear();
     s.on_packet(connect_packet{}, acts);
     REQUIRE(all_of<close_connection>(acts).size() == 1);
     CHECK(all_of<close_connection>(acts)[0].reason == errc::protocol_violation);
-    CHECK(all_of<close_connection>(acts)[0].publish_will);
+    CHECK(publishes_will(all_of<close_connection>(acts)[0].reason));
     acts.clear();
     s.on_packet(suback_packet{1, {0}}, acts);
     CHECK(all_of<close_connection>(acts).size() == 1);
