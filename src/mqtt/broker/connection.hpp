@@ -7,6 +7,7 @@
 #include <vigil/core/token_bucket.hpp>
 #include <vigil/mqtt/codec/codec.hpp>
 #include <vigil/mqtt/session/deadlines.hpp>
+#include <vigil/mqtt/session/login.hpp>
 #include <vigil/net/tls.hpp>
 #include <vigil/net/ws_framing.hpp>
 
@@ -108,7 +109,10 @@ private:
     void continue_input();
     void process_input();
     bool handle_first_packet(const packet& p, std::size_t size);
+    /// Carries out plan_login's decision.
     void handle_connect(const connect_packet& c);
+    /// A cached success, or a password check after the address's failed-login delay.
+    void login_with_password(accepted_connect ac, login_check_password p);
     void check_password(accepted_connect ac, const std::string& password);
     void on_authenticated(bool ok, accepted_connect ac);
     void accept(accepted_connect ac);

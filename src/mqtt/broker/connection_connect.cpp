@@ -3,20 +3,28 @@
 #include "connection.hpp"
 
 #include <vigil/core/log.hpp>
+#include <vigil/core/overloaded.hpp>
 
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
+#include <variant>
 
 namespace vigil::mqtt {
 
 bool connection::tls_identity_as_username() const { return tls_->settings().use_identity_as_username; }
 
 void connection::handle_connect(const connect_packet& c) {
-    if (const error_code ec = check_connect(c)) {
-        refuse(ec == make_error_code(errc::unacceptable_protocol_version) ? connect_code::unacceptable_protocol_version
-                                                                          : connect_code::identifier_rejected,
-               ec);
+    login_context ctx;
+    ctx.identity_as_username = tls_ && tls_identity_as_username();
+    if (ctx.identity_as_username) {
+        ctx.tls_identity = tls_->peer_identity();  // mutual TLS: the verified certificate is the credential
+    }
+    ctx.passwords = shard_.core().authn != nullptr;
+    ctx.allow_anonymous = allow_anonymous_;
+    login_plan plan = plan_login(c, ctx);
+    if (const auto* r = std::get_if<login_refused>(&plan)) {
+        refuse(r->code, r->reason);
         return;
     }
     accepted_connect ac;
@@ -27,52 +35,38 @@ void connection::handle_connect(const connect_packet& c) {
     if (c.will) {
         ac.will = message::make(c.will->topic, c.will->payload, c.will->q, c.will->retain);
     }
-    if (tls_ && tls_identity_as_username()) {
-        // Mutual TLS: the verified certificate is the credential and its identity (CN or
-        // the configured SAN) the username.
-        if (auto id = tls_->peer_identity()) {
-            ac.username = std::move(*id);
-            accept(std::move(ac));
-            return;
-        }
-        refuse(connect_code::not_authorized, make_error_code(errc::not_authorized));
+    std::visit(overloaded{[](const login_refused&) {},
+                          [&](login_accepted& a) {
+                              ac.username = std::move(a.username);
+                              accept(std::move(ac));
+                          },
+                          [&](login_check_password& p) { login_with_password(std::move(ac), std::move(p)); }},
+               plan);
+}
+
+void connection::login_with_password(accepted_connect ac, login_check_password p) {
+    ac.username = std::move(p.username);
+    ac.by_password = true;
+    if (shard_.core().authn->cached(ac.username, p.password)) {
+        accept(std::move(ac));
         return;
     }
-    auth::authenticator* authn = shard_.core().authn.get();
-    if (c.username && authn != nullptr) {
-        // A username is only trusted once its password is verified; without a password
-        // file the client is anonymous whatever name it sends.
-        ac.username = std::string{*c.username};
-        ac.by_password = true;
-        const std::string password =
-            c.password ? std::string{reinterpret_cast<const char*>(c.password->data()), c.password->size()}
-                       : std::string{};
-        if (authn->cached(ac.username, password)) {
-            accept(std::move(ac));
-            return;
-        }
-        phase_ = phase::authenticating;
-        // An address with recent failures waits before its check is even queued (password
-        // guessing costs the guesser time, not the server CPU).
-        const auto wait = shard_.core().logins.delay(peer_addr_);
-        if (wait.count() == 0) {
-            check_password(std::move(ac), password);
-            return;
-        }
-        timer_.expires_after(wait);
-        timer_.async_wait([self = shared_from_this(), ac = std::move(ac), password](error_code ec) mutable {
+    phase_ = phase::authenticating;
+    // An address with recent failures waits before its check is even queued (password
+    // guessing costs the guesser time, not the server CPU).
+    const auto wait = shard_.core().logins.delay(peer_addr_);
+    if (wait.count() == 0) {
+        check_password(std::move(ac), p.password);
+        return;
+    }
+    timer_.expires_after(wait);
+    timer_.async_wait(
+        [self = shared_from_this(), ac = std::move(ac), password = std::move(p.password)](error_code ec) mutable {
             if (!ec && self->phase_ == phase::authenticating) {
                 self->arm_next_deadline();  // the CONNECT's
                 self->check_password(std::move(ac), password);
             }
         });
-        return;
-    }
-    if (!allow_anonymous_) {
-        refuse(connect_code::not_authorized, make_error_code(errc::not_authorized));
-        return;
-    }
-    accept(std::move(ac));
 }
 
 void connection::check_password(accepted_connect ac, const std::string& password) {
