@@ -8,6 +8,7 @@
 #include <vigil/mqtt/codec/codec.hpp>
 #include <vigil/mqtt/session/deadlines.hpp>
 #include <vigil/mqtt/session/login.hpp>
+#include <vigil/mqtt/session/session_plan.hpp>
 #include <vigil/net/tls.hpp>
 #include <vigil/net/ws_framing.hpp>
 
@@ -121,7 +122,9 @@ private:
     [[nodiscard]] subscribe_grant may_subscribe(std::string_view filter) const override;
     /// Vigil's own end-to-end probe: its client id and username, from this host.
     [[nodiscard]] bool is_probe(const accepted_connect& ac);
-    /// Why this CONNECT may not have the session it asks for, or "" (see accept).
+    /// Why this CONNECT may not have the client id it asks for, or "": the probe's, one that
+    /// is not its identity (client_id_must_match), a will it may not publish. plan_session
+    /// decides about a session already held under the id.
     [[nodiscard]] std::string session_refusal(const accepted_connect& ac, const auth::permissions* perms);
     void hand_off(unsigned home);
     /// Takes the connection out of the open counts, once.

@@ -143,18 +143,6 @@ std::string connection::session_refusal(const accepted_connect& ac, const auth::
             return fmt::format("it may not publish its will to '{}'", t);
         }
     }
-    const client* existing = shard_.find_client(id);
-    if (existing == nullptr) {
-        return {};
-    }
-    if (existing->sink != nullptr) {
-        return fmt::format("client id '{}' is in use by a WebSocket dashboard", id);
-    }
-    if (existing->owner_known && existing->owner != ac.username) {
-        // A session belongs to the identity that created it: taking it over would hand
-        // another device its queued commands and kick it off at every reconnect.
-        return fmt::format("client id '{}' belongs to identity '{}'", id, existing->owner);
-    }
     return {};
 }
 
@@ -168,17 +156,26 @@ void connection::describe(client_info& into) const {
 void connection::accept(accepted_connect ac) {
     const std::string& id = ac.client_id;
     auto perms = shard_.permissions_for(ac.username, id);
-    if (const std::string why = session_refusal(ac, perms.get()); !why.empty()) {
+    client* existing = shard_.find_client(id);
+    std::optional<existing_session> held;
+    if (existing != nullptr) {
+        held.emplace();
+        held->persistent = existing->sess.persistent();
+        held->online = existing->conn != nullptr;
+        held->held_by_dashboard = existing->sink != nullptr;
+        if (existing->owner_known) {
+            held->owner = existing->owner;
+        }
+    }
+    const session_plan plan = plan_session(id, ac.clean_session, ac.username, held);
+    if (std::string why = session_refusal(ac, perms.get()); !why.empty() || !plan.refusal.empty()) {
         ++shard_.counters().denied_connects;
         VIGIL_LOG_LIMITED(warn, "{}: CONNECT of client '{}' (identity '{}') refused: {}: CONNACK 0x05", peer_, id,
-                          ac.username, why);
+                          ac.username, why.empty() ? plan.refusal : why);
         refuse(connect_code::not_authorized, make_error_code(errc::not_authorized));
         return;
     }
-    client* existing = shard_.find_client(id);
-    // A new persistent session (or one stored without an owner, bound now) counts toward its
-    // identity's max_sessions_per_identity.
-    if (!ac.clean_session && (existing == nullptr || !existing->owner_known || !existing->sess.persistent())) {
+    if (plan.counts_toward_identity) {
         const std::size_t max = shard_.core().settings.limits.max_sessions_per_identity;
         if (!shard_.core().owners.try_add(ac.username, max)) {
             ++shard_.counters().sessions_refused;
@@ -190,25 +187,28 @@ void connection::accept(accepted_connect ac) {
             return;
         }
     }
-    if (existing != nullptr && existing->conn != nullptr) {
-        // Takeover [MQTT-3.1.4-2]: the old connection ended without DISCONNECT, so its will
-        // goes out [MQTT-3.1.2-8], as in Mosquitto 2.x - unless both connections use a
-        // persistent session, which simply continues.
-        const bool continues = existing->sess.persistent() && !ac.clean_session;
-        existing->conn->close(make_error_code(continues ? errc::session_continued : errc::session_taken_over));
-        existing = shard_.find_client(id);  // a clean session ended with its connection
+    if (plan.close_old && existing != nullptr && existing->conn != nullptr) {
+        existing->conn->close(plan.close_old);  // takeover [MQTT-3.1.4-2]
+        existing = shard_.find_client(id);      // a clean session ended with its connection
     }
     bool present = false;
-    if (ac.clean_session) {
-        if (existing != nullptr) {
-            shard_.remove_client(*existing);  // [MQTT-3.1.2-6]
-        }
-        client_ = &shard_.create_client(id, false);
-    } else if (existing != nullptr) {
-        client_ = existing;
-        present = true;  // [MQTT-3.2.2-2]
-    } else {
-        client_ = &shard_.create_client(id, true);
+    switch (plan.session) {
+        case session_plan::take::new_clean:
+            if (plan.discard_existing && existing != nullptr) {
+                shard_.remove_client(*existing);  // [MQTT-3.1.2-6]
+            }
+            client_ = &shard_.create_client(id, false);
+            break;
+        case session_plan::take::resume:
+            if (existing != nullptr) {
+                client_ = existing;
+                present = true;  // [MQTT-3.2.2-2]
+                break;
+            }
+            [[fallthrough]];
+        case session_plan::take::new_persistent:
+            client_ = &shard_.create_client(id, true);
+            break;
     }
     client_->conn = this;
     client_->owner = ac.username;
