@@ -72,6 +72,7 @@ connection::connection(shard& s, tcp::socket sock, bool allow_anonymous, transfe
       deadlines_(s.core().settings.limits.connect_timeout, s.core().settings.limits.packet_timeout,
                  std::chrono::steady_clock::now()),
       rx_(std::move(t.plaintext)),
+      gate_(s.core().settings.limits.max_outbound_bytes),
       tls_(std::move(t.tls)),
       ws_(std::move(t.ws)),
       cipher_out_(std::move(t.cipher_out)),
@@ -246,8 +247,7 @@ void connection::release_ack(const packet& p) {
         return;
     }
     send_control(p);
-    if (ack_paused_ && acks_deferred_ - acks_released_ <= max_waiting_acks / 2) {
-        ack_paused_ = false;
+    if (gate_.acks_released(acks_deferred_ - acks_released_)) {
         continue_input();
     }
     if (!retained_.empty()) {

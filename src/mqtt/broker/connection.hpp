@@ -8,6 +8,7 @@
 #include <vigil/mqtt/codec/codec.hpp>
 #include <vigil/mqtt/session/deadlines.hpp>
 #include <vigil/mqtt/session/login.hpp>
+#include <vigil/mqtt/session/read_gate.hpp>
 #include <vigil/mqtt/session/session_plan.hpp>
 #include <vigil/net/tls.hpp>
 #include <vigil/net/ws_framing.hpp>
@@ -133,6 +134,7 @@ private:
     void execute(action_list& acts);
     void acknowledge(packet p);
     void feed_retained();
+    /// Asks gate_ before a read; arms what resumes a pause. True when paused.
     [[nodiscard]] bool must_pause_input();
     /// Every byte this connection holds for the peer, of every layer: queued packets, the
     /// write in progress, and TLS or WebSocket output (handshake, Pongs) not yet written.
@@ -167,7 +169,6 @@ private:
     asio::steady_timer timer_;
     asio::steady_timer throttle_timer_;
     token_bucket publish_bucket_;
-    std::chrono::steady_clock::duration throttle_wait_{};
     phase phase_ = phase::awaiting_connect;
     bool allow_anonymous_;
     std::size_t connect_size_ = 0;  // bytes of the CONNECT held while authenticating
@@ -182,14 +183,9 @@ private:
     std::vector<std::uint8_t> rx_;
     std::size_t rx_begin_ = 0;
     std::size_t rx_end_ = 0;
-    bool read_paused_ = false;   // stopped reading: the peer does not read what we send
     bool read_pending_ = false;  // a read (or TLS readability wait) is outstanding
-    bool ack_paused_ = false;    // stopped reading: too many acks wait for the store
-    bool published_ = false;     // a PUBLISH came in since the last pause check
+    read_gate gate_;             // when to stop reading (slow reader, acks, store, publish rate)
 
-    /// Durable mode: a client with this many acknowledgements waiting for the store is not
-    /// read from until half of them went out (its packets wait in the kernel, not here).
-    static constexpr std::uint64_t max_waiting_acks = 1024;
     // Durable mode: acks handed to the shard's barrier, and those sent since.
     std::uint64_t acks_deferred_ = 0;
     std::uint64_t acks_released_ = 0;

@@ -13,10 +13,6 @@
 #include <cstring>
 
 namespace vigil::mqtt {
-namespace {
-/// The store's queue of uncommitted bytes above which publishers are not read from.
-constexpr std::size_t max_store_backlog = std::size_t{64} << 20;
-}  // namespace
 
 void connection::do_read() {
     if (read_pending_) {
@@ -180,52 +176,43 @@ void connection::continue_input() {
     if (must_pause_input()) {
         return;
     }
-    if (throttle_wait_ > std::chrono::steady_clock::duration::zero()) {
-        // Over max_publish_rate: process and read nothing more until the bucket refills
-        // (TCP backpressure slows the device; nothing it sent is dropped).
-        ++shard_.counters().publish_throttled;
-        VIGIL_LOG_LIMITED(info, "{}: client '{}' is over max_publish_rate: reading paused", peer_,
-                          client_ != nullptr ? client_->sess.client_id() : std::string{});
-        throttle_timer_.expires_after(throttle_wait_);
-        throttle_wait_ = {};
-        throttle_timer_.async_wait([self = shared_from_this()](error_code tec) {
-            if (!tec && self->phase_ == phase::active) {
-                self->continue_input();
-            }
-        });
-        return;
-    }
     do_read();
 }
 
 bool connection::must_pause_input() {
-    if (pending_out() > shard_.core().settings.limits.max_outbound_bytes) {
-        read_paused_ = true;  // the peer does not read what we send: stop reading from it
-        return true;
-    }
-    if (acks_deferred_ - acks_released_ >= max_waiting_acks) {
-        ack_paused_ = true;  // resumed by release_ack
-        return true;
-    }
-    const bool publisher = std::exchange(published_, false);
-    if (publisher && shard_.core().db->backlog_bytes() > max_store_backlog) {
-        // The disk is behind: a publisher waits (TCP backpressure), nothing is buffered here.
-        // Subscribers keep being read: their acknowledgements are what drains queues.
-        VIGIL_LOG_LIMITED(warn, "the store is {} MiB behind: pausing reads from publishers",
-                          shard_.core().db->backlog_bytes() >> 20);
-        throttle_timer_.expires_after(std::chrono::milliseconds{10});
+    const auto resume_after = [this](std::chrono::steady_clock::duration wait) {
+        throttle_timer_.expires_after(wait);
         throttle_timer_.async_wait([self = shared_from_this()](error_code tec) {
             if (!tec && self->phase_ == phase::active) {
                 self->continue_input();
             }
         });
-        return true;
+    };
+    switch (gate_.before_read(pending_out(), acks_deferred_ - acks_released_, shard_.core().db->backlog_bytes())) {
+        case read_gate::verdict::read:
+            return false;
+        case read_gate::verdict::slow_reader:  // resumed by on_write as the output drains
+        case read_gate::verdict::acks:         // resumed by release_ack
+            return true;
+        case read_gate::verdict::store_behind:
+            VIGIL_LOG_LIMITED(warn, "the store is {} MiB behind: pausing reads from publishers",
+                              shard_.core().db->backlog_bytes() >> 20);
+            resume_after(read_gate::store_retry);
+            return true;
+        case read_gate::verdict::publish_rate:
+            // TCP backpressure slows the device; nothing it sent is dropped.
+            ++shard_.counters().publish_throttled;
+            VIGIL_LOG_LIMITED(info, "{}: client '{}' is over max_publish_rate: reading paused", peer_,
+                              client_ != nullptr ? client_->sess.client_id() : std::string{});
+            resume_after(gate_.take_throttle_wait());
+            return true;
     }
     return false;
 }
 
 void connection::process_input() {
     const codec_limits lim{shard_.core().settings.limits.max_packet_size};
+    bool over_rate = false;
     while ((phase_ == phase::awaiting_connect || phase_ == phase::active) && rx_begin_ < rx_end_) {
         packet p;
         const auto r = decode({rx_.data() + rx_begin_, rx_end_ - rx_begin_}, p, lim);
@@ -252,17 +239,16 @@ void connection::process_input() {
             }
         } else {
             if (std::holds_alternative<publish_packet>(p)) {
-                published_ = true;
-                if (!publish_bucket_.unlimited()) {
-                    throttle_wait_ = publish_bucket_.take(std::chrono::steady_clock::now());
-                }
+                over_rate = gate_.published(publish_bucket_.unlimited()
+                                                ? std::chrono::steady_clock::duration{}
+                                                : publish_bucket_.take(std::chrono::steady_clock::now()));
             }
             acts_.clear();
             client_->sess.on_packet(p, acts_);
             execute(acts_);
         }
         rx_begin_ += r.consumed;
-        if (throttle_wait_ > std::chrono::steady_clock::duration::zero()) {
+        if (over_rate) {
             return;  // the rest stays buffered until the publish rate allows it
         }
     }

@@ -202,8 +202,7 @@ void connection::flush() {
         close(close_reason_);
         return;
     }
-    if (read_paused_ && pending_out() <= shard_.core().settings.limits.max_outbound_bytes / 2) {
-        read_paused_ = false;
+    if (gate_.output_drained(pending_out())) {
         continue_input();
     }
     if (!retained_.empty()) {
