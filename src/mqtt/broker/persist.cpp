@@ -149,26 +149,22 @@ void shard::after_commit(std::function<void(bool)> done) {
 
 void shard::release(std::uint64_t seq, std::vector<ack_barrier::pending_ack> acks,
                     std::vector<std::function<void(bool)>> callbacks, bool failed) {
-    released_early_.emplace(seq, released_barrier{std::move(acks), std::move(callbacks), failed});
     // Barriers complete out of order when they wait on different shards; acks go out in
     // the order their packets arrived.
-    while (!released_early_.empty() && released_early_.begin()->first == next_release_) {
-        auto node = released_early_.extract(released_early_.begin());
-        ++next_release_;
-        const bool f = node.mapped().failed;
-        for (auto& a : node.mapped().acks) {
+    released_.arrive(seq, released_barrier{std::move(acks), std::move(callbacks), failed}, [](released_barrier& b) {
+        for (auto& a : b.acks) {
             if (auto c = a.conn.lock()) {
-                if (f) {
+                if (b.failed) {
                     c->ack_failed();
                 } else {
                     c->release_ack(a.p);
                 }
             }
         }
-        for (auto& done : node.mapped().callbacks) {
-            done(!f);
+        for (auto& done : b.callbacks) {
+            done(!b.failed);
         }
-    }
+    });
 }
 
 void shard::persist(const client& c, const action& a) {

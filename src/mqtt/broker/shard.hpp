@@ -4,6 +4,7 @@
 #include <vigil/auth/acl.hpp>
 #include <vigil/auth/authenticator.hpp>
 #include <vigil/config/settings.hpp>
+#include <vigil/core/in_order.hpp>
 #include <vigil/core/sync.hpp>
 #include <vigil/mqtt/broker/broker.hpp>
 #include <vigil/mqtt/session/session.hpp>
@@ -24,7 +25,6 @@
 #include <chrono>
 #include <deque>
 #include <functional>
-#include <map>
 #include <optional>
 #include <boost/container/small_vector.hpp>
 
@@ -392,13 +392,12 @@ private:
     std::vector<archive::entry> archive_staged_;      // those staged in pass_batch_: handed over once it is submitted
     bool commit_scheduled_ = false;
     std::uint64_t next_barrier_ = 1;
-    std::uint64_t next_release_ = 1;
     struct released_barrier {
         std::vector<ack_barrier::pending_ack> acks;
         std::vector<std::function<void(bool)>> callbacks;
         bool failed = false;
     };
-    std::map<std::uint64_t, released_barrier> released_early_;
+    in_order<released_barrier> released_;  // barriers complete in any order; acks leave in theirs
 
     shard_counters counters_;
 };
