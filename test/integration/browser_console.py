@@ -240,6 +240,24 @@ def test_map_list_and_feed_follow_the_fleet(site):
     assert b.eval("document.querySelector('#panel-values dd[data-field=\"battery\"]').textContent") == "42%"
     b.call("press", key="Escape")
     b.wait("document.getElementById('panel').hidden")
+    # The map takes the keyboard too: ']' steps through what is drawn, nearest the centre first,
+    # named for screen readers; Enter zooms into a cluster, or opens the device.
+    b.eval("document.getElementById('map').focus()")
+    said = ""
+    for _ in range(12):
+        b.call("press", key="]")
+        said = b.eval("document.getElementById('map-cursor').textContent")
+        if said.endswith("Enter opens it"):
+            break
+        assert said.endswith("Enter zooms in"), said
+        b.call("press", key="Enter")
+        b.eval("new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")  # redrawn
+    device = said.split(",")[0]
+    assert b.eval(f"window.vigilConsole.device({json.dumps(device)}) !== null"), said
+    b.call("press", key="Enter")
+    b.wait(f"!document.getElementById('panel').hidden && document.getElementById('panel-title').textContent === {json.dumps(device)}")
+    b.call("press", key="Escape")
+    b.wait("document.getElementById('panel').hidden")
     # Its connection drops without DISCONNECT: the will marks it offline.
     unit.client.socket().shutdown(socket.SHUT_RDWR)
     unit.stop(graceful=False)

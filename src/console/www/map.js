@@ -1,7 +1,10 @@
 // The live map: Leaflet for panning, zooming and tiles (the agency's tile server, or the
 // embedded country outlines and a coordinate grid), and one canvas on top that draws every
 // device (a triangle along its heading, or a dot), coloured by state and recent events, in
-// clusters below CLUSTER_BELOW.
+// clusters below CLUSTER_BELOW. Keyboard: the map takes focus; Leaflet pans with the arrows and
+// zooms with + and -; ']' and '[' step through what is drawn, nearest the centre first, and Enter
+// opens the device at the cursor (or zooms into the cluster). The cursor is ringed, labelled and
+// announced.
 
 import { toGeoJSON } from './topojson.js';
 
@@ -36,6 +39,39 @@ export class LiveMap {
     this.map.on('click', (e) => this.click(e.containerPoint));
     this.track = null;
     this.cursor = null;
+    this.keyCursor = null; // {id} or {cluster: [lat, lon], n}: where ']' and '[' got to
+    this.announcer = document.getElementById('map-cursor');
+    el.setAttribute('aria-label', 'Map of the devices: ] and [ step through them, Enter opens one');
+    el.addEventListener('keydown', (e) => this.key(e));
+  }
+
+  key(e) {
+    if ((e.key === ']' || e.key === '[') && this.items.length > 0) {
+      const size = this.map.getSize();
+      const away = (it) => Math.hypot(it.x - size.x / 2, it.y - size.y / 2);
+      const order = [...this.items].sort((a, b) => away(a) - away(b));
+      const at = order.indexOf(this.findItem(this.keyCursor));
+      const step = e.key === ']' ? 1 : order.length - 1;
+      const next = order[at < 0 ? (e.key === ']' ? 0 : order.length - 1) : (at + step) % order.length];
+      this.keyCursor = next.cluster ? { cluster: next.cluster, n: next.n } : { id: next.id };
+      this.announcer.textContent = next.cluster
+        ? `${next.n} devices together: Enter zooms in`
+        : `${next.id}, ${colourOf(this.store, this.store.devices.get(next.id), Date.now())}: Enter opens it`;
+      this.viewChanged = true;
+      e.preventDefault();
+    } else if (e.key === 'Enter' && this.keyCursor) {
+      const c = this.keyCursor;
+      this.keyCursor = null;
+      this.announcer.textContent = '';
+      this.viewChanged = true;
+      if (c.cluster) this.map.setView(c.cluster, Math.min(this.map.getZoom() + 2, CLUSTER_BELOW));
+      else this.onSelect(c.id);
+      e.preventDefault();
+    } else if (e.key === 'Escape' && this.keyCursor) {
+      this.keyCursor = null;
+      this.announcer.textContent = '';
+      this.viewChanged = true;
+    }
   }
 
   async loadBasemap() {
@@ -166,8 +202,9 @@ export class LiveMap {
       ctx.stroke();
       ctx.fillStyle = '#0f1419';
       ctx.fillText(String(c.n), x, y);
-      this.items.push({ x, y, r, cluster: [c.lat / c.n, c.lon / c.n] });
+      this.items.push({ x, y, r, n: c.n, cluster: [c.lat / c.n, c.lon / c.n] });
     }
+    this.drawKeyCursor(ctx);
     const sel = this.selected && this.store.devices.get(this.selected);
     if (sel && sel.lat !== null) {
       const [x, y] = project(sel);
@@ -178,6 +215,47 @@ export class LiveMap {
       ctx.stroke();
     }
     this.store.noteDrawn(Date.now());
+  }
+
+  /** What the cursor points at in the last draw: its device, or the nearest cluster within a cell. */
+  findItem(c) {
+    if (!c) return undefined;
+    if (c.id) return this.items.find((it) => it.id === c.id);
+    const p = this.map.latLngToContainerPoint(c.cluster);
+    let best;
+    let bestDist = CELL;
+    for (const it of this.items) {
+      const dist = it.cluster ? Math.hypot(it.x - p.x, it.y - p.y) : Infinity;
+      if (dist < bestDist) {
+        best = it;
+        bestDist = dist;
+      }
+    }
+    return best;
+  }
+
+  /** The keyboard cursor: a dashed ring and its name, where it is drawn now (else it is gone). */
+  drawKeyCursor(ctx) {
+    const it = this.findItem(this.keyCursor);
+    if (!it) {
+      this.keyCursor = null;
+      return;
+    }
+    if (it.cluster) this.keyCursor.cluster = it.cluster; // clusters drift as their devices move
+    ctx.save();
+    ctx.beginPath();
+    ctx.arc(it.x, it.y, (it.r || 8) + 6, 0, 2 * Math.PI);
+    ctx.setLineDash([4, 3]);
+    ctx.strokeStyle = '#4ea1ff';
+    ctx.lineWidth = 2;
+    ctx.stroke();
+    ctx.setLineDash([]);
+    ctx.font = '600 12px system-ui, sans-serif';
+    ctx.textAlign = 'left';
+    ctx.textBaseline = 'middle';
+    ctx.fillStyle = '#e6edf3';
+    ctx.fillText(it.cluster ? `${it.n} devices` : it.id, it.x + (it.r || 8) + 10, it.y);
+    ctx.restore();
   }
 
   drawGrid(ctx, size, zoom) {
