@@ -267,6 +267,29 @@ def test_map_list_and_feed_follow_the_fleet(site):
     assert site.csp_or_page_errors() == []
 
 
+def test_the_detailed_outlines_load_only_when_the_map_is_zoomed_in(start_vigil, artifacts):
+    v = start_vigil(1, "")  # loopback, no tokens: nothing to sign in to
+    b = Browser(artifacts)
+    fetched = "performance.getEntriesByType('resource').map(r => new URL(r.name).pathname)"
+    try:
+        assert b.call("goto", url=f"http://127.0.0.1:{v.http_port}/") == 200
+        # No devices: the world view, with the 1:110m outlines (108 KB) and not the 1:50m ones.
+        b.wait("window.vigilConsole && window.vigilConsole.outlines() === 'countries-110m'")
+        assert b.eval("window.vigilConsole.zoom()") < 5
+        assert "/console/vendor/countries-50m.json" not in b.eval(fetched)
+        b.eval("document.getElementById('map').focus()")
+        for _ in range(3):
+            b.call("press", key="+")
+        b.wait("window.vigilConsole.zoom() >= 5 && window.vigilConsole.outlines() === 'countries-50m'")
+        for _ in range(3):
+            b.call("press", key="-")
+        b.wait("window.vigilConsole.zoom() < 5 && window.vigilConsole.outlines() === 'countries-110m'")
+        assert b.eval(f"{fetched}.filter(p => p.endsWith('-50m.json')).length") == 1  # fetched once
+        assert [p for p in b.problems if p["event"] == "pageerror"] == []
+    finally:
+        b.close()
+
+
 def test_track_replay_and_commands(site):
     b = site.browser
     site.sign_in(site.ops)

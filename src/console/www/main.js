@@ -131,6 +131,8 @@ async function start() {
       return d ? { ...d } : null;
     },
     placed: () => map.placed,
+    zoom: () => map.map.getZoom(),
+    outlines: () => map.outlines,
     lag: () => store.lagSamples.slice(), // [drawn at, ms from the device's ts], the last 10 s
   };
 }

@@ -9,6 +9,7 @@
 import { toGeoJSON } from './topojson.js';
 
 const CLUSTER_BELOW = 13; // zoom levels below this group nearby devices
+const DETAIL_FROM = 5; // the 1:50m outlines from this zoom on; the 1:110m ones below
 const CELL = 44; // cluster cell, px
 const COLOURS = { alarm: '#ff4d4f', warning: '#f0b429', online: '#3ccf6e', offline: '#6b7785' };
 const GRID_STEPS = [30, 30, 20, 10, 10, 5, 2, 1, 0.5, 0.25, 0.1, 0.05, 0.025, 0.01, 0.005, 0.0025, 0.001, 0.0005, 0.00025, 0.0001];
@@ -23,6 +24,7 @@ export class LiveMap {
     this.fitted = false;
     this.map = L.map(el, { zoomAnimation: false, worldCopyJump: true, minZoom: 2, maxZoom: 19, preferCanvas: true }).setView([20, 0], 2);
     this.grid = !config.tile_url;
+    this.outlines = null; // which embedded outlines are shown (diagnostics)
     if (config.tile_url) {
       L.tileLayer(config.tile_url, { attribution: config.tile_attribution || '', maxZoom: 19 }).addTo(this.map);
     } else {
@@ -74,11 +76,35 @@ export class LiveMap {
     }
   }
 
+  /** The embedded outlines in two resolutions: 1:110m (108 KB) at start and for wide views,
+   *  1:50m (756 KB) fetched and parsed only once the view is closer than DETAIL_FROM. */
   async loadBasemap() {
-    const res = await fetch('/console/vendor/countries-50m.json');
-    const geo = toGeoJSON(await res.json(), 'countries');
-    L.geoJSON(geo, { interactive: false, renderer: L.canvas({ padding: 0.2 }),
-      style: { color: '#33424f', weight: 1, fillColor: '#151e27', fillOpacity: 1 } }).addTo(this.map);
+    const outlines = async (name) => {
+      const res = await fetch(`/console/vendor/${name}.json`);
+      return L.geoJSON(toGeoJSON(await res.json(), 'countries'), { interactive: false, renderer: L.canvas({ padding: 0.2 }),
+        style: { color: '#33424f', weight: 1, fillColor: '#151e27', fillOpacity: 1 } });
+    };
+    const coarse = await outlines('countries-110m');
+    let fine = null;
+    let loading = false;
+    const show = async () => {
+      const detail = this.map.getZoom() >= DETAIL_FROM;
+      if (detail && !fine) {
+        if (!this.map.hasLayer(coarse)) coarse.addTo(this.map); // until the fine ones are in
+        if (!loading) {
+          loading = true;
+          fine = await outlines('countries-50m');
+          show(); // for the zoom of now
+        }
+        return;
+      }
+      const [on, off] = detail ? [fine, coarse] : [coarse, fine];
+      if (off) off.remove();
+      if (!this.map.hasLayer(on)) on.addTo(this.map);
+      this.outlines = detail ? 'countries-50m' : 'countries-110m';
+    };
+    this.map.on('zoomend', show);
+    await show();
   }
 
   /** Fits the view to the devices once, when their first positions are known. */
