@@ -22,26 +22,25 @@ void connection::handle_connect(const connect_packet& c) {
     }
     ctx.passwords = shard_.core().authn != nullptr;
     ctx.allow_anonymous = allow_anonymous_;
-    login_plan plan = plan_login(c, ctx);
-    if (const auto* r = std::get_if<login_refused>(&plan)) {
-        refuse(r->code, r->reason);
-        return;
-    }
-    accepted_connect ac;
-    ac.client_id = c.client_id.empty() ? shard_.assign_client_id() : std::string{c.client_id};
-    ac.clean_session = c.clean_session;
-    ac.keep_alive = c.keep_alive;
-    ac.mqtt31 = is_mqtt31(c);
-    if (c.will) {
-        ac.will = message::make(c.will->topic, c.will->payload, c.will->q, c.will->retain);
-    }
-    std::visit(overloaded{[](const login_refused&) {},
-                          [&](login_accepted& a) {
+    const auto fields = [&] {  // of a CONNECT that gets past the refusals
+        accepted_connect ac;
+        ac.client_id = c.client_id.empty() ? shard_.assign_client_id() : std::string{c.client_id};
+        ac.clean_session = c.clean_session;
+        ac.keep_alive = c.keep_alive;
+        ac.mqtt31 = is_mqtt31(c);
+        if (c.will) {
+            ac.will = message::make(c.will->topic, c.will->payload, c.will->q, c.will->retain);
+        }
+        return ac;
+    };
+    std::visit(overloaded{[&](const login_refused& r) { refuse(r.code, r.reason); },
+                          [&](login_accepted&& a) {
+                              accepted_connect ac = fields();
                               ac.username = std::move(a.username);
                               accept(std::move(ac));
                           },
-                          [&](login_check_password& p) { login_with_password(std::move(ac), std::move(p)); }},
-               plan);
+                          [&](login_check_password&& p) { login_with_password(fields(), std::move(p)); }},
+               plan_login(c, ctx));
 }
 
 void connection::login_with_password(accepted_connect ac, login_check_password p) {
